@@ -7,7 +7,7 @@ pub enum KeychainError {
     /// No keychain service could be reached at all (no D-Bus session, no
     /// Secret Service provider, the platform store refused to start).
     #[error(
-        "{keychain} is not available ({reason}). Start or install a keychain service \
+        "The system keychain ({keychain}) is not available ({reason}). Start or install a keychain service \
          (on Linux: GNOME Keyring or KWallet in your desktop session) and try again. \
          Latchkey never stores tokens without it."
     )]
@@ -16,14 +16,16 @@ pub enum KeychainError {
     /// The keychain is there but locked, and unlocking was refused or needs a
     /// prompt that could not be shown.
     #[error(
-        "{keychain} is locked ({reason}). Unlock it (for example by signing in to your \
+        "The system keychain ({keychain}) is locked ({reason}). Unlock it (for example by signing in to your \
          desktop session, or with your keychain app) and try again."
     )]
     Locked { keychain: String, reason: String },
 
     /// The keychain answered but refused this entry (name too long, invalid
     /// attribute, several matching entries).
-    #[error("{keychain} refused the entry: {reason}. This is a bug in Latchkey; please report it.")]
+    #[error(
+        "The system keychain ({keychain}) refused the entry: {reason}. This is a bug in Latchkey; please report it."
+    )]
     Rejected { keychain: String, reason: String },
 }
 

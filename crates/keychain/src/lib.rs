@@ -31,7 +31,7 @@ pub use os::OsKeychain;
 /// A place to keep small secrets, addressed by an account name within the
 /// store's service namespace.
 pub trait Keychain: Send + Sync {
-    /// A human name for messages: "the Secret Service keychain (GNOME Keyring or KWallet)".
+    /// A human name for messages, e.g. "Secret Service: GNOME Keyring or KWallet".
     fn describe(&self) -> &str;
 
     /// Reads a secret. `Ok(None)` means the entry does not exist.

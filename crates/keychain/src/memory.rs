@@ -21,6 +21,7 @@ pub enum InjectedFailure {
 struct State {
     entries: HashMap<String, Vec<u8>>,
     fail_next: Option<InjectedFailure>,
+    fail_next_write: Option<InjectedFailure>,
     fail_always: Option<InjectedFailure>,
     calls: usize,
 }
@@ -46,6 +47,11 @@ impl MemoryKeychain {
     /// The next call (of any kind) fails with `failure`; later calls work.
     pub fn fail_next(&self, failure: InjectedFailure) {
         self.with_state(|s| s.fail_next = Some(failure));
+    }
+
+    /// The next `set` or `delete` fails with `failure`; reads are unaffected.
+    pub fn fail_next_write(&self, failure: InjectedFailure) {
+        self.with_state(|s| s.fail_next_write = Some(failure));
     }
 
     /// Every call fails with `failure` until cleared with `None`.
@@ -74,10 +80,17 @@ impl MemoryKeychain {
         f(&mut guard)
     }
 
-    fn begin_call(&self) -> Result<(), KeychainError> {
+    fn begin_call(&self, write: bool) -> Result<(), KeychainError> {
         let failure = self.with_state(|s| {
             s.calls += 1;
-            s.fail_next.take().or(s.fail_always)
+            let write_failure = if write {
+                s.fail_next_write.take()
+            } else {
+                None
+            };
+            write_failure
+                .or_else(|| s.fail_next.take())
+                .or(s.fail_always)
         });
         match failure {
             None => Ok(()),
@@ -87,7 +100,7 @@ impl MemoryKeychain {
 }
 
 fn injected(kind: InjectedFailure) -> KeychainError {
-    let keychain = "the test keychain".to_owned();
+    let keychain = "in-memory test keychain".to_owned();
     let reason = "injected failure".to_owned();
     match kind {
         InjectedFailure::Unavailable => KeychainError::Unavailable { keychain, reason },
@@ -98,22 +111,22 @@ fn injected(kind: InjectedFailure) -> KeychainError {
 
 impl Keychain for MemoryKeychain {
     fn describe(&self) -> &str {
-        "the test keychain"
+        "in-memory test keychain"
     }
 
     fn get(&self, account: &str) -> Result<Option<SecretVec>, KeychainError> {
-        self.begin_call()?;
+        self.begin_call(false)?;
         Ok(self.with_state(|s| s.entries.get(account).map(|v| SecretVec::new(v.clone()))))
     }
 
     fn set(&self, account: &str, secret: &[u8]) -> Result<(), KeychainError> {
-        self.begin_call()?;
+        self.begin_call(true)?;
         self.with_state(|s| s.entries.insert(account.to_owned(), secret.to_vec()));
         Ok(())
     }
 
     fn delete(&self, account: &str) -> Result<bool, KeychainError> {
-        self.begin_call()?;
+        self.begin_call(true)?;
         Ok(self.with_state(|s| s.entries.remove(account).is_some()))
     }
 }
@@ -139,6 +152,16 @@ mod tests {
         let err = kc.get("a").unwrap_err();
         assert_eq!(err.code(), "keychain.locked");
         assert!(kc.get("a").is_ok());
+    }
+
+    #[test]
+    fn fail_next_write_spares_reads() {
+        let kc = MemoryKeychain::new();
+        kc.fail_next_write(InjectedFailure::Rejected);
+        assert!(kc.get("a").unwrap().is_none());
+        assert_eq!(kc.set("a", b"x").unwrap_err().code(), "keychain.rejected");
+        kc.set("a", b"x").unwrap();
+        assert_eq!(kc.get("a").unwrap().unwrap().expose(), b"x");
     }
 
     #[test]

@@ -5,11 +5,11 @@ use keyring::{Credential, Entry};
 use crate::{Keychain, KeychainError, SecretVec};
 
 #[cfg(any(target_os = "linux", target_os = "freebsd"))]
-const DESCRIPTION: &str = "the Secret Service keychain (GNOME Keyring or KWallet)";
+const DESCRIPTION: &str = "Secret Service: GNOME Keyring or KWallet";
 #[cfg(target_os = "macos")]
-const DESCRIPTION: &str = "the macOS Keychain";
+const DESCRIPTION: &str = "macOS Keychain";
 #[cfg(target_os = "windows")]
-const DESCRIPTION: &str = "the Windows Credential Manager";
+const DESCRIPTION: &str = "Windows Credential Manager";
 
 #[cfg(not(any(
     target_os = "linux",

@@ -15,7 +15,7 @@ pub enum VaultError {
     /// The salt for this user is gone from the keychain, although this machine
     /// was set up before. Every token sealed under it is void.
     #[error(
-        "The vault key for {user} is missing from {keychain}, so the connections saved on \
+        "The vault key for {user} is missing from the system keychain ({keychain}), so the connections saved on \
          this computer can no longer be opened. Reconnect your integrations to continue; \
          Latchkey will create a new vault key."
     )]
@@ -23,7 +23,7 @@ pub enum VaultError {
 
     /// The keychain entry exists but is not a 32-byte salt.
     #[error(
-        "The vault key for {user} in {keychain} is damaged ({len} bytes instead of 32). \
+        "The vault key for {user} in the system keychain ({keychain}) is damaged ({len} bytes instead of 32). \
          Reconnect your integrations to continue; Latchkey will create a new vault key."
     )]
     SaltInvalid {
