@@ -71,18 +71,13 @@ impl std::fmt::Display for KeyId {
     }
 }
 
-/// The derived vault key. No `Clone`, `Debug` output or `Serialize`; the bytes
-/// live in one heap allocation from birth and are wiped on drop.
+/// The derived vault key. It has no `Clone`, `Debug` or `Serialize` (a test
+/// asserts this at compile time); the bytes live in one heap allocation from
+/// birth and are wiped on drop.
 pub struct VaultKey {
     bytes: SecretBytes<KEY_LEN>,
     id: KeyId,
     params: KdfParams,
-}
-
-impl std::fmt::Debug for VaultKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "VaultKey(id={}, [redacted])", self.id)
-    }
 }
 
 impl VaultKey {
@@ -177,14 +172,20 @@ mod tests {
     }
 
     #[test]
-    fn the_key_is_not_the_salt_and_debug_hides_it() {
+    fn the_key_is_not_the_salt() {
         let salt = SecretBytes::from_array([9u8; 32]);
         let key = VaultKey::derive(&salt, &identity(), KdfParams::CURRENT).unwrap();
         assert_ne!(key.expose(), salt.expose());
-        let printed = format!("{key:?}");
-        assert!(!printed.contains(&hex::encode(key.expose())));
-        assert!(printed.contains("redacted"));
     }
+
+    // Secrets can never be copied, printed or serialised by accident.
+    static_assertions::assert_not_impl_any!(VaultKey: Clone, std::fmt::Debug, serde::Serialize);
+    static_assertions::assert_not_impl_any!(
+        latchkey_secret::SecretString: Clone,
+        std::fmt::Display,
+        serde::Serialize
+    );
+    static_assertions::assert_not_impl_any!(crate::TokenSet: Clone, std::fmt::Display, serde::Serialize);
 
     #[test]
     fn current_params_meet_owasp_minimum() {
