@@ -50,7 +50,13 @@ def main():
     print("## Vault (`make bench` → `scripts/bench-vault.sh`, criterion)\n")
     print(f"- Date: {datetime.date.today().isoformat()}")
     print(f"- Machine: {cpu()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}")
-    print(f"- Compiler: {rustc}, `cargo bench` (release profile)\n")
+    print(f"- Compiler: {rustc}, `cargo bench` (release profile)")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    print(f"- Load average when the report was written: {load:.2f}")
+    note = os.environ.get("BENCH_NOTE")
+    if note:
+        print(f"- Conditions: {note}")
+    print()
     print("| benchmark | mean | baseline | baseline mean | ratio |")
     print("|---|---|---|---|---|")
     for group, name, base, label, base_label in PAIRS:

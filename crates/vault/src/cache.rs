@@ -74,16 +74,8 @@ impl EnvelopeCache {
     /// Reads `slot`, or `None` if nothing is cached for it.
     pub fn get(&self, slot: &SlotId) -> Result<Option<CachedRecord>, VaultError> {
         let path = self.path_for(slot);
-        let bytes = match fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => {
-                return Err(VaultError::CacheIo {
-                    action: "read",
-                    path,
-                    source,
-                });
-            }
+        let Some(bytes) = read_if_exists(&path)? else {
+            return Ok(None);
         };
         parse_record(&bytes)
             .map(Some)
@@ -92,19 +84,11 @@ impl EnvelopeCache {
 
     /// Deletes `slot`'s file. `Ok(false)` if there was none.
     pub fn remove(&self, slot: &SlotId) -> Result<bool, VaultError> {
-        let path = self.path_for(slot);
-        match fs::remove_file(&path) {
-            Ok(()) => {
-                sync_dir(&self.dir)?;
-                Ok(true)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-            Err(source) => Err(VaultError::CacheIo {
-                action: "delete",
-                path,
-                source,
-            }),
+        let removed = remove_if_exists(&self.path_for(slot))?;
+        if removed {
+            sync_dir(&self.dir)?;
         }
+        Ok(removed)
     }
 
     /// Every cached slot with its version, sorted. Temporary files left by a
@@ -172,6 +156,32 @@ fn parse_record(bytes: &[u8]) -> Result<CachedRecord, &'static str> {
         version: u64::from_be_bytes(version),
         envelope: bytes[PREFIX_LEN..].to_vec(),
     })
+}
+
+/// Reads a whole file; `None` if it does not exist.
+pub(crate) fn read_if_exists(path: &Path) -> Result<Option<Vec<u8>>, VaultError> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(VaultError::CacheIo {
+            action: "read",
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Deletes a file; `Ok(false)` if it did not exist.
+pub(crate) fn remove_if_exists(path: &Path) -> Result<bool, VaultError> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(source) => Err(VaultError::CacheIo {
+            action: "delete",
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
 }
 
 /// Writes `bytes` to `path` so that readers see either the old or the new

@@ -8,7 +8,7 @@ use latchkey_keychain::{Keychain, KeychainError};
 use latchkey_secret::SecretBytes;
 use serde::{Deserialize, Serialize};
 
-use crate::cache::{create_private_dir, write_atomically};
+use crate::cache::{create_private_dir, read_if_exists, remove_if_exists, write_atomically};
 use crate::kdf::KEY_LEN;
 use crate::{
     EnvelopeCache, KdfParams, KeyId, RecordContext, SlotId, TokenSet, UserIdentity, VaultError,
@@ -110,18 +110,7 @@ impl<K: Keychain> Vault<K> {
                     keychain: keychain.describe().to_owned(),
                 })
             }
-            (None, None) => {
-                let key = create_salt(&keychain, &identity)?;
-                write_manifest(&user_dir, &identity, &key)?;
-                tracing::info!(user = %identity.label(), key_id = %key.id(), "vault created");
-                Ok(Self::assemble(
-                    keychain,
-                    identity,
-                    user_dir,
-                    key,
-                    VaultOpening::Created,
-                ))
-            }
+            (None, None) => Self::create(keychain, identity, user_dir),
         }
     }
 
@@ -134,9 +123,16 @@ impl<K: Keychain> Vault<K> {
         keychain.delete(&identity.keychain_account())?;
         let voided = EnvelopeCache::new(user_dir.join(RECORDS_DIR)).clear()?;
         remove_if_exists(&user_dir.join(MANIFEST))?;
+        tracing::info!(user = %identity.label(), voided, "vault reset: old records voided");
+        Self::create(keychain, identity, user_dir)
+    }
+
+    /// Makes a new salt, stores it in the keychain and records the new key id.
+    /// Callers hold the user-dir lock.
+    fn create(keychain: K, identity: UserIdentity, user_dir: PathBuf) -> Result<Self, VaultError> {
         let key = create_salt(&keychain, &identity)?;
         write_manifest(&user_dir, &identity, &key)?;
-        tracing::info!(user = %identity.label(), key_id = %key.id(), voided, "vault reset");
+        tracing::info!(user = %identity.label(), key_id = %key.id(), "vault created");
         Ok(Self::assemble(
             keychain,
             identity,
@@ -339,16 +335,8 @@ fn create_salt<K: Keychain>(keychain: &K, identity: &UserIdentity) -> Result<Vau
 
 fn read_manifest(user_dir: &Path) -> Result<Option<Manifest>, VaultError> {
     let path = user_dir.join(MANIFEST);
-    let bytes = match fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(VaultError::CacheIo {
-                action: "read",
-                path,
-                source,
-            });
-        }
+    let Some(bytes) = read_if_exists(&path)? else {
+        return Ok(None);
     };
     serde_json::from_slice(&bytes)
         .map(Some)
@@ -378,16 +366,4 @@ fn write_manifest(
         reason: e.to_string(),
     })?;
     write_atomically(&user_dir.join(MANIFEST), &bytes)
-}
-
-fn remove_if_exists(path: &Path) -> Result<(), VaultError> {
-    match fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(source) => Err(VaultError::CacheIo {
-            action: "delete",
-            path: path.to_path_buf(),
-            source,
-        }),
-    }
 }
