@@ -6,12 +6,12 @@ use std::sync::OnceLock;
 
 use url::Url;
 
+use crate::Environment;
 use crate::environment::{EnvironmentKind, validate_host};
 use crate::error::CatalogError;
 use crate::model::{AuthType, ClientAuth, PlaceholderKind, Provider};
 use crate::resolve::{Params, ResolvedProvider, check_value, path_has_prefix, resolve};
 use crate::template::{Template, is_placeholder_name};
-use crate::Environment;
 
 /// The data files compiled into the crate, as `(file name, contents)`, sorted by name.
 pub const EMBEDDED: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/embedded_providers.rs"));
@@ -75,7 +75,10 @@ impl Catalog {
                 return Err(CatalogError::invalid(
                     &p.id,
                     "oauth2.redirect.path",
-                    format!("{} is also used by {other}; each provider needs its own", o.redirect.path),
+                    format!(
+                        "{} is also used by {other}; each provider needs its own",
+                        o.redirect.path
+                    ),
                 ));
             }
         }
@@ -128,7 +131,8 @@ fn is_id(id: &str) -> bool {
 fn is_token_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
 }
 
 /// RFC 9110 token characters, for header names.
@@ -138,8 +142,20 @@ fn is_header_name(s: &str) -> bool {
             b.is_ascii_alphanumeric()
                 || matches!(
                     b,
-                    b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^'
-                        | b'_' | b'`' | b'|' | b'~'
+                    b'!' | b'#'
+                        | b'$'
+                        | b'%'
+                        | b'&'
+                        | b'\''
+                        | b'*'
+                        | b'+'
+                        | b'-'
+                        | b'.'
+                        | b'^'
+                        | b'_'
+                        | b'`'
+                        | b'|'
+                        | b'~'
                 )
         })
 }
@@ -152,7 +168,11 @@ fn check_https_link(id: &str, field: &str, value: &Option<String>) -> Result<(),
     if let Some(v) = value {
         let ok = Url::parse(v).is_ok_and(|u| u.scheme() == "https" && u.host().is_some());
         if !ok {
-            return Err(CatalogError::invalid(id, field, "must be an absolute https URL"));
+            return Err(CatalogError::invalid(
+                id,
+                field,
+                "must be an absolute https URL",
+            ));
         }
     }
     Ok(())
@@ -173,7 +193,9 @@ fn check_path(id: &str, field: &str, path: &str) -> Result<(), CatalogError> {
         Err(CatalogError::invalid(
             id,
             field,
-            format!("{path:?} must start with / and hold only letters, digits, / _ - . (no // or ..)"),
+            format!(
+                "{path:?} must start with / and hold only letters, digits, / _ - . (no // or ..)"
+            ),
         ))
     }
 }
@@ -188,22 +210,34 @@ fn validate(p: &Provider) -> Result<(), CatalogError> {
         ));
     }
     if p.name.trim().is_empty() || p.name.trim() != p.name || p.name.len() > 80 {
-        return Err(CatalogError::invalid(id, "name", "must be 1 to 80 characters, no outer spaces"));
+        return Err(CatalogError::invalid(
+            id,
+            "name",
+            "must be 1 to 80 characters, no outer spaces",
+        ));
     }
     let icon_ok = !p.icon.is_empty()
         && !p.icon.contains("..")
-        && p.icon
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.' | b'/'));
+        && p.icon.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.' | b'/')
+        });
     if !icon_ok {
-        return Err(CatalogError::invalid(id, "icon", "must be a lower-case name or relative path"));
+        return Err(CatalogError::invalid(
+            id,
+            "icon",
+            "must be a lower-case name or relative path",
+        ));
     }
     check_https_link(id, "docs_url", &p.docs_url)?;
     check_https_link(id, "manage_access_url", &p.manage_access_url)?;
 
     // Environments.
     if p.environments.is_empty() {
-        return Err(CatalogError::invalid(id, "environments", "must list at least one"));
+        return Err(CatalogError::invalid(
+            id,
+            "environments",
+            "must list at least one",
+        ));
     }
     let envs: BTreeSet<EnvironmentKind> = p.environments.iter().copied().collect();
     if envs.len() != p.environments.len() {
@@ -222,22 +256,42 @@ fn validate(p: &Provider) -> Result<(), CatalogError> {
     for (name, ph) in &p.placeholders {
         let field = format!("placeholders.{name}");
         if !is_placeholder_name(name) {
-            return Err(CatalogError::invalid(id, &field, "name must be a-z, 0-9, _"));
+            return Err(CatalogError::invalid(
+                id,
+                &field,
+                "name must be a-z, 0-9, _",
+            ));
         }
         if ph.description.trim().is_empty() {
             return Err(CatalogError::invalid(id, &field, "description is empty"));
         }
         if ph.production.is_some() && !envs.contains(&EnvironmentKind::Production) {
-            return Err(CatalogError::invalid(id, &field, "has a production value but production is not offered"));
+            return Err(CatalogError::invalid(
+                id,
+                &field,
+                "has a production value but production is not offered",
+            ));
         }
         if ph.sandbox.is_some() && !envs.contains(&EnvironmentKind::Sandbox) {
-            return Err(CatalogError::invalid(id, &field, "has a sandbox value but sandbox is not offered"));
+            return Err(CatalogError::invalid(
+                id,
+                &field,
+                "has a sandbox value but sandbox is not offered",
+            ));
         }
         if ph.custom_host && ph.kind != PlaceholderKind::Host {
-            return Err(CatalogError::invalid(id, &field, "custom_host needs kind = \"host\""));
+            return Err(CatalogError::invalid(
+                id,
+                &field,
+                "custom_host needs kind = \"host\"",
+            ));
         }
         if !ph.allowed_suffixes.is_empty() && ph.kind != PlaceholderKind::Host {
-            return Err(CatalogError::invalid(id, &field, "allowed_suffixes needs kind = \"host\""));
+            return Err(CatalogError::invalid(
+                id,
+                &field,
+                "allowed_suffixes needs kind = \"host\"",
+            ));
         }
         for suffix in &ph.allowed_suffixes {
             let ok = suffix
@@ -291,16 +345,25 @@ fn validate(p: &Provider) -> Result<(), CatalogError> {
 
             let mut seen = BTreeSet::new();
             for scope in &o.default_scopes {
-                if !is_printable(scope) || scope.contains([' ', ',', '"', '\\']) || !seen.insert(scope) {
+                if !is_printable(scope)
+                    || scope.contains([' ', ',', '"', '\\'])
+                    || !seen.insert(scope)
+                {
                     return Err(CatalogError::invalid(
                         id,
                         "oauth2.default_scopes",
-                        format!("{scope:?} must be non-empty, unique, without spaces, commas, quotes or backslashes"),
+                        format!(
+                            "{scope:?} must be non-empty, unique, without spaces, commas, quotes or backslashes"
+                        ),
                     ));
                 }
             }
             if !is_placeholder_name(&o.scope_param) {
-                return Err(CatalogError::invalid(id, "oauth2.scope_param", "must be a-z, 0-9, _"));
+                return Err(CatalogError::invalid(
+                    id,
+                    "oauth2.scope_param",
+                    "must be a-z, 0-9, _",
+                ));
             }
             if o.client_auth == ClientAuth::None && o.client_secret_required {
                 return Err(CatalogError::invalid(
@@ -313,11 +376,23 @@ fn validate(p: &Provider) -> Result<(), CatalogError> {
                 .token_response_fields
                 .iter()
                 .map(|f| ("oauth2.token_response_fields", f))
-                .chain(o.token_response_object.iter().map(|f| ("oauth2.token_response_object", f)))
-                .chain(o.identity_token_field.iter().map(|f| ("oauth2.identity_token_field", f)))
+                .chain(
+                    o.token_response_object
+                        .iter()
+                        .map(|f| ("oauth2.token_response_object", f)),
+                )
+                .chain(
+                    o.identity_token_field
+                        .iter()
+                        .map(|f| ("oauth2.identity_token_field", f)),
+                )
             {
                 if !is_token_name(name) {
-                    return Err(CatalogError::invalid(id, field, format!("{name:?} is not a field name")));
+                    return Err(CatalogError::invalid(
+                        id,
+                        field,
+                        format!("{name:?} is not a field name"),
+                    ));
                 }
             }
             if let Some(f) = &o.identity_token_field
@@ -330,15 +405,24 @@ fn validate(p: &Provider) -> Result<(), CatalogError> {
                 ));
             }
             for (key, value) in &o.extra_authorization_params {
-                if !is_token_name(key) || RESERVED_AUTH_PARAMS.contains(&key.as_str()) || key == &o.scope_param {
+                if !is_token_name(key)
+                    || RESERVED_AUTH_PARAMS.contains(&key.as_str())
+                    || key == &o.scope_param
+                {
                     return Err(CatalogError::invalid(
                         id,
                         "oauth2.extra_authorization_params",
-                        format!("{key:?} is not allowed (the client sets the protocol parameters itself)"),
+                        format!(
+                            "{key:?} is not allowed (the client sets the protocol parameters itself)"
+                        ),
                     ));
                 }
                 if !is_printable(value) {
-                    return Err(CatalogError::invalid(id, "oauth2.extra_authorization_params", format!("value of {key} must be printable ASCII")));
+                    return Err(CatalogError::invalid(
+                        id,
+                        "oauth2.extra_authorization_params",
+                        format!("value of {key} must be printable ASCII"),
+                    ));
                 }
             }
             check_headers(id, "oauth2.api_headers", &o.api_headers)?;
@@ -346,13 +430,21 @@ fn validate(p: &Provider) -> Result<(), CatalogError> {
             if let Some(port) = o.redirect.port
                 && port < 1024
             {
-                return Err(CatalogError::invalid(id, "oauth2.redirect.port", "must be 1024 or above (no privileges needed)"));
+                return Err(CatalogError::invalid(
+                    id,
+                    "oauth2.redirect.port",
+                    "must be 1024 or above (no privileges needed)",
+                ));
             }
         }
         (AuthType::ApiKey, None, Some(k)) => {
             templates.push(("api_key.base_url", &k.base_url));
             if !is_header_name(&k.header) {
-                return Err(CatalogError::invalid(id, "api_key.header", "is not a header name"));
+                return Err(CatalogError::invalid(
+                    id,
+                    "api_key.header",
+                    "is not a header name",
+                ));
             }
             if !is_printable(&k.format)
                 || k.format.matches("{key}").count() != 1
@@ -367,12 +459,20 @@ fn validate(p: &Provider) -> Result<(), CatalogError> {
             check_headers(id, "api_key.headers", &k.headers)?;
             check_path(id, "api_key.test.path", &k.test.path)?;
             if k.allowed_path_prefixes.is_empty() {
-                return Err(CatalogError::invalid(id, "api_key.allowed_path_prefixes", "must list at least one"));
+                return Err(CatalogError::invalid(
+                    id,
+                    "api_key.allowed_path_prefixes",
+                    "must list at least one",
+                ));
             }
             for prefix in &k.allowed_path_prefixes {
                 check_path(id, "api_key.allowed_path_prefixes", prefix)?;
             }
-            if !k.allowed_path_prefixes.iter().any(|pre| path_has_prefix(&k.test.path, pre)) {
+            if !k
+                .allowed_path_prefixes
+                .iter()
+                .any(|pre| path_has_prefix(&k.test.path, pre))
+            {
                 return Err(CatalogError::invalid(
                     id,
                     "api_key.test.path",
@@ -381,10 +481,18 @@ fn validate(p: &Provider) -> Result<(), CatalogError> {
             }
         }
         (AuthType::Oauth2, _, _) => {
-            return Err(CatalogError::invalid(id, "oauth2", "auth = \"oauth2\" needs an [oauth2] table and no [api_key]"));
+            return Err(CatalogError::invalid(
+                id,
+                "oauth2",
+                "auth = \"oauth2\" needs an [oauth2] table and no [api_key]",
+            ));
         }
         (AuthType::ApiKey, _, _) => {
-            return Err(CatalogError::invalid(id, "api_key", "auth = \"api_key\" needs an [api_key] table and no [oauth2]"));
+            return Err(CatalogError::invalid(
+                id,
+                "api_key",
+                "auth = \"api_key\" needs an [api_key] table and no [oauth2]",
+            ));
         }
     }
 
@@ -395,7 +503,9 @@ fn validate(p: &Provider) -> Result<(), CatalogError> {
         let scheme_ok = t.as_str().starts_with("https://")
             || (t.starts_with_placeholder()
                 && t.placeholders().next().is_some_and(|name| {
-                    p.placeholders.get(name).is_some_and(|ph| ph.kind == PlaceholderKind::Origin)
+                    p.placeholders
+                        .get(name)
+                        .is_some_and(|ph| ph.kind == PlaceholderKind::Origin)
                 }));
         if !scheme_ok {
             return Err(CatalogError::invalid(
@@ -406,37 +516,63 @@ fn validate(p: &Provider) -> Result<(), CatalogError> {
         }
         for name in t.placeholders() {
             if !p.placeholders.contains_key(name) {
-                return Err(CatalogError::invalid(id, field, format!("uses {{{name}}}, which is not declared under [placeholders]")));
+                return Err(CatalogError::invalid(
+                    id,
+                    field,
+                    format!("uses {{{name}}}, which is not declared under [placeholders]"),
+                ));
             }
             used.insert(name.to_owned());
         }
     }
     for (name, ph) in &p.placeholders {
         if !used.contains(name) {
-            return Err(CatalogError::invalid(id, &format!("placeholders.{name}"), "is declared but no endpoint uses it"));
+            return Err(CatalogError::invalid(
+                id,
+                &format!("placeholders.{name}"),
+                "is declared but no endpoint uses it",
+            ));
         }
         if ph.kind == PlaceholderKind::Origin
             && templates.iter().any(|(_, t)| {
-                t.placeholders().enumerate().any(|(i, n)| n == name && (i > 0 || !t.starts_with_placeholder()))
+                t.placeholders()
+                    .enumerate()
+                    .any(|(i, n)| n == name && (i > 0 || !t.starts_with_placeholder()))
             })
         {
-            return Err(CatalogError::invalid(id, &format!("placeholders.{name}"), "an origin may only start a URL"));
+            return Err(CatalogError::invalid(
+                id,
+                &format!("placeholders.{name}"),
+                "an origin may only start a URL",
+            ));
         }
     }
 
     // Finally: every offered environment resolves with the example values.
     for kind in &p.environments {
         resolve(p, &p.sample_environment(*kind), &p.sample_params(*kind)).map_err(|e| {
-            CatalogError::invalid(id, "environments", format!("{kind} does not resolve with the examples: {e}"))
+            CatalogError::invalid(
+                id,
+                "environments",
+                format!("{kind} does not resolve with the examples: {e}"),
+            )
         })?;
     }
     Ok(())
 }
 
-fn check_headers(id: &str, field: &str, headers: &BTreeMap<String, String>) -> Result<(), CatalogError> {
+fn check_headers(
+    id: &str,
+    field: &str,
+    headers: &BTreeMap<String, String>,
+) -> Result<(), CatalogError> {
     for (name, value) in headers {
         if !is_header_name(name) || !is_printable(value) {
-            return Err(CatalogError::invalid(id, field, format!("{name:?} is not a valid header name and printable value")));
+            return Err(CatalogError::invalid(
+                id,
+                field,
+                format!("{name:?} is not a valid header name and printable value"),
+            ));
         }
     }
     Ok(())

@@ -209,7 +209,10 @@ fn loopback_with_port(value: &str) -> Option<String> {
         if !ip.is_loopback() {
             return None;
         }
-        (ip.to_string(), after.map_or("", |_| &value[ip_part.len()..]))
+        (
+            ip.to_string(),
+            after.map_or("", |_| &value[ip_part.len()..]),
+        )
     };
     if port.is_empty() {
         return Some(addr);
@@ -240,9 +243,7 @@ pub(crate) fn check_label(label: &str) -> Result<(), String> {
         ));
     }
     if label.starts_with('-') || label.ends_with('-') {
-        return Err(format!(
-            "label {label:?} starts or ends with a hyphen"
-        ));
+        return Err(format!("label {label:?} starts or ends with a hyphen"));
     }
     Ok(())
 }

@@ -10,7 +10,9 @@ use thiserror::Error;
 #[non_exhaustive]
 pub enum CatalogError {
     /// A data file is not valid TOML or does not match the format (unknown field, wrong type).
-    #[error("provider file {file} cannot be read: {message}. Fix the file; the fields are listed in crates/catalog/README.md")]
+    #[error(
+        "provider file {file} cannot be read: {message}. Fix the file; the fields are listed in crates/catalog/README.md"
+    )]
     Parse {
         /// The data file, e.g. `salesforce.toml`.
         file: String,
@@ -30,7 +32,9 @@ pub enum CatalogError {
     },
 
     /// Two data files declare the same id.
-    #[error("provider id {id} is declared twice ({first} and {second}); ids must be unique, rename one")]
+    #[error(
+        "provider id {id} is declared twice ({first} and {second}); ids must be unique, rename one"
+    )]
     DuplicateId {
         /// The id declared twice.
         id: String,
@@ -85,7 +89,9 @@ pub enum CatalogError {
 
     /// A parameter was given for a placeholder that the chosen environment already fixes,
     /// such as `login_host` with the Salesforce sandbox.
-    #[error("{provider}: {{{name}}} is set by the {environment} environment; remove the parameter or choose a custom environment")]
+    #[error(
+        "{provider}: {{{name}}} is set by the {environment} environment; remove the parameter or choose a custom environment"
+    )]
     ParamFixedByEnvironment {
         /// The provider id.
         provider: String,
@@ -96,7 +102,9 @@ pub enum CatalogError {
     },
 
     /// A custom host is not a bare host name.
-    #[error("{value:?} is not a valid host: {reason}. Give only the host name, such as acme.my.salesforce.com (no https://, path or port)")]
+    #[error(
+        "{value:?} is not a valid host: {reason}. Give only the host name, such as acme.my.salesforce.com (no https://, path or port)"
+    )]
     InvalidHost {
         /// The value given, shortened to 80 characters.
         value: String,

@@ -62,7 +62,7 @@ pub enum ResolvedAuth {
     /// OAuth 2.0.
     OAuth2(Box<ResolvedOAuth2>),
     /// API key.
-    ApiKey(ResolvedApiKey),
+    ApiKey(Box<ResolvedApiKey>),
 }
 
 /// OAuth 2.0 settings with concrete URLs; field meanings as in [`OAuth2`].
@@ -164,7 +164,9 @@ impl ResolvedApiKey {
     /// The text before and after `{key}` in the header value, so the caller can build the
     /// header around a secret it keeps in its own zeroizing type.
     pub fn format_parts(&self) -> (&str, &str) {
-        self.format.split_once("{key}").unwrap_or((&self.format, ""))
+        self.format
+            .split_once("{key}")
+            .unwrap_or((&self.format, ""))
     }
 
     /// Whether a server proxy may forward a request for `path` (the path part only, no
@@ -285,7 +287,7 @@ pub fn resolve(
                 .api_key
                 .as_ref()
                 .ok_or_else(|| CatalogError::invalid(&provider.id, "api_key", "missing"))?;
-            ResolvedAuth::ApiKey(resolve_api_key(&provider.id, k, &values)?)
+            ResolvedAuth::ApiKey(Box::new(resolve_api_key(&provider.id, k, &values)?))
         }
     };
 
@@ -459,13 +461,12 @@ fn resolve_api_key(
 ) -> Result<ResolvedApiKey, CatalogError> {
     let base_url = render_url(id, "api_key.base_url", &k.base_url, values)?;
     let base = base_url.as_str().trim_end_matches('/');
-    let test_url = Url::parse(&format!("{base}{}", k.test.path)).map_err(|e| {
-        CatalogError::InvalidUrl {
+    let test_url =
+        Url::parse(&format!("{base}{}", k.test.path)).map_err(|e| CatalogError::InvalidUrl {
             provider: id.to_owned(),
             field: "api_key.test.path".to_owned(),
             reason: e.to_string(),
-        }
-    })?;
+        })?;
     Ok(ResolvedApiKey {
         header: k.header.clone(),
         format: k.format.clone(),

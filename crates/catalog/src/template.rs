@@ -134,7 +134,13 @@ mod tests {
 
     #[test]
     fn rejects_bad_braces() {
-        for bad in ["https://{a", "https://a}", "https://{}", "https://{A}", "{a{b}}"] {
+        for bad in [
+            "https://{a",
+            "https://a}",
+            "https://{}",
+            "https://{A}",
+            "{a{b}}",
+        ] {
             assert!(Template::parse(bad).is_err(), "{bad}");
         }
     }
