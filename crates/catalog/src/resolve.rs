@@ -236,14 +236,15 @@ pub fn resolve(
         });
     }
 
-    let mut environment = environment.clone();
+    // A custom host is checked (and lower-cased) before anything else uses it.
+    let environment = match environment {
+        Environment::Custom(host) => Environment::Custom(validate_host(host)?),
+        other => other.clone(),
+    };
     let mut values = BTreeMap::new();
     for (name, placeholder) in &provider.placeholders {
-        let fixed = match (&mut environment, placeholder) {
-            (Environment::Custom(host), p) if p.custom_host => {
-                *host = validate_host(host)?;
-                Some(host.clone())
-            }
+        let fixed = match (&environment, placeholder) {
+            (Environment::Custom(host), p) if p.custom_host => Some(host.clone()),
             (Environment::Production, p) => p.production.clone(),
             (Environment::Sandbox, p) => p.sandbox.clone(),
             _ => None,
@@ -517,9 +518,11 @@ impl Provider {
     /// The placeholders a caller must give a value for in `kind` (no environment value,
     /// no default). What an admin form asks for.
     pub fn required_params(&self, kind: EnvironmentKind) -> Vec<&str> {
-        self.sample_params(kind)
-            .into_keys()
-            .filter_map(|k| self.placeholders.get_key_value(&k).map(|(k, _)| k.as_str()))
+        let sample = self.sample_params(kind);
+        self.placeholders
+            .keys()
+            .filter(|name| sample.contains_key(*name))
+            .map(String::as_str)
             .collect()
     }
 }

@@ -567,3 +567,22 @@ fn environment_parse_reads_the_cli_forms() {
         EnvironmentKind::Custom
     );
 }
+
+#[test]
+fn required_params_are_what_an_admin_form_must_ask_for() {
+    let required = |id: &str, kind| catalog().get(id).unwrap().required_params(kind);
+    assert_eq!(
+        required("zendesk", EnvironmentKind::Production),
+        ["subdomain"]
+    );
+    assert_eq!(
+        required("demo-oauth", EnvironmentKind::Production),
+        ["issuer"]
+    );
+    assert!(required("salesforce", EnvironmentKind::Production).is_empty());
+    assert!(required("salesforce", EnvironmentKind::Custom).is_empty());
+    assert!(
+        required("microsoft-365", EnvironmentKind::Production).is_empty(),
+        "tenant has a default"
+    );
+}
