@@ -335,6 +335,9 @@ fn validate(p: &Provider) -> Result<(), CatalogError> {
             if let Some(t) = &o.userinfo_url {
                 templates.push(("oauth2.userinfo_url", t));
             }
+            if let Some(t) = &o.introspection_url {
+                templates.push(("oauth2.introspection_url", t));
+            }
             if let Some(t) = &o.issuer {
                 templates.push(("oauth2.issuer", t));
             }

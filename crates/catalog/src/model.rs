@@ -115,6 +115,9 @@ pub struct OAuth2 {
     /// OpenID Connect userinfo endpoint, if any.
     #[serde(default)]
     pub userinfo_url: Option<Template>,
+    /// RFC 7662 token introspection endpoint, if any (used by tests to prove a revocation).
+    #[serde(default)]
+    pub introspection_url: Option<Template>,
     /// The authorization server's issuer identifier, where documented: compared with the
     /// RFC 9207 `iss` response parameter and RFC 8414 metadata. Kept as a string because
     /// issuers compare byte for byte (no trailing slash added).

@@ -74,6 +74,8 @@ pub struct ResolvedOAuth2 {
     pub token_url: Url,
     /// OpenID Connect userinfo endpoint.
     pub userinfo_url: Option<Url>,
+    /// RFC 7662 introspection endpoint.
+    pub introspection_url: Option<Url>,
     /// Issuer identifier, exactly as it must compare (no normalisation).
     pub issuer: Option<String>,
     /// The provider always sends RFC 9207 `iss`.
@@ -420,6 +422,11 @@ fn resolve_oauth2(
             .userinfo_url
             .as_ref()
             .map(|t| url("oauth2.userinfo_url", t))
+            .transpose()?,
+        introspection_url: o
+            .introspection_url
+            .as_ref()
+            .map(|t| url("oauth2.introspection_url", t))
             .transpose()?,
         issuer,
         iss_in_authorization_response: o.iss_in_authorization_response,

@@ -42,6 +42,9 @@ fn urls(r: &ResolvedProvider) -> Vec<(&'static str, Url)> {
         if let Some(rv) = &o.revocation {
             out.push(("revocation", rv.url.clone()));
         }
+        if let Some(u) = &o.introspection_url {
+            out.push(("introspection_url", u.clone()));
+        }
         if let Some(i) = &o.issuer {
             out.push(("issuer", Url::parse(i).unwrap()));
         }
@@ -458,6 +461,10 @@ fn demo_oauth_is_a_loopback_development_provider() {
         "http://127.0.0.1:4567/token/revocation"
     );
     assert_eq!(o.whoami.url.as_str(), "http://127.0.0.1:4567/me");
+    assert_eq!(
+        o.introspection_url.as_ref().unwrap().as_str(),
+        "http://127.0.0.1:4567/token/introspection"
+    );
     assert_eq!(o.issuer.as_deref(), Some("http://127.0.0.1:4567"));
     assert!(o.iss_in_authorization_response);
     // IPv6 loopback and a hosted https issuer are fine too.
@@ -585,4 +592,20 @@ fn required_params_are_what_an_admin_form_must_ask_for() {
         required("microsoft-365", EnvironmentKind::Production).is_empty(),
         "tenant has a default"
     );
+}
+
+#[test]
+fn environments_are_stored_as_cli_text_and_revalidated_on_read() {
+    for (env, text) in [
+        (Environment::Production, "\"production\""),
+        (Environment::Sandbox, "\"sandbox\""),
+        (
+            Environment::Custom("acme.my.salesforce.com".into()),
+            "\"acme.my.salesforce.com\"",
+        ),
+    ] {
+        assert_eq!(serde_json::to_string(&env).unwrap(), text);
+        assert_eq!(serde_json::from_str::<Environment>(text).unwrap(), env);
+    }
+    assert!(serde_json::from_str::<Environment>("\"https://evil.com/x\"").is_err());
 }
