@@ -113,9 +113,20 @@ impl Catalog {
 
 /// Parses one data file (unknown fields are errors) and checks it.
 pub fn parse_provider(file: &str, text: &str) -> Result<Provider, CatalogError> {
-    let provider: Provider = toml::from_str(text).map_err(|e| CatalogError::Parse {
-        file: file.to_owned(),
-        message: e.to_string().trim_end().replace('\n', " "),
+    let provider: Provider = toml::from_str(text).map_err(|e| {
+        // One line: "line 15: unknown field `pkse`, expected one of …".
+        let message = e.message().trim_end().replace('\n', " ");
+        let message = match e.span() {
+            Some(span) => {
+                let line = text.get(..span.start).unwrap_or(text).matches('\n').count() + 1;
+                format!("line {line}: {message}")
+            }
+            None => message,
+        };
+        CatalogError::Parse {
+            file: file.to_owned(),
+            message,
+        }
     })?;
     validate(&provider)?;
     Ok(provider)

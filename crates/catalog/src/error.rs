@@ -64,7 +64,7 @@ pub enum CatalogError {
 
     /// A placeholder has no value: the environment does not fix it, it has no default and no
     /// parameter gave one.
-    #[error("{provider} needs a value for {{{name}}}: {description} (for example {example})")]
+    #[error("{provider} needs a value for {{{name}}} ({description}), for example {example}")]
     MissingParam {
         /// The provider id.
         provider: String,
