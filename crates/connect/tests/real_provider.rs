@@ -229,6 +229,7 @@ impl Device {
         .unwrap();
         Device {
             dir,
+            user,
             keychain,
             connector,
         }
