@@ -10,6 +10,7 @@
 //   PORT                   port on 127.0.0.1 (default 0 = chosen by the OS)
 //   OIDC_CONFIG            path of the JSON configuration (default: oidc-config.json beside this file)
 //   ACCESS_TOKEN_TTL       access token lifetime in seconds (default 3600)
+//   CLOCK_TOLERANCE        seconds of leeway when checking token expiry (default 0; oidc-provider's own is 15)
 //   REFRESH_TOKEN_TTL      refresh token lifetime in seconds (default: config ttl.RefreshToken, else 14 days)
 //   LATCHKEY_TEST_CONTROLS=1  enables the test-only control endpoints under /__test/
 //   OIDC_IGNORE_STDIN=1    do not exit when stdin closes (for running it by hand in the background)
@@ -42,6 +43,7 @@ function intEnv(name, fallback) {
 
 const port = intEnv('PORT', 0);
 const accessTokenTTL = intEnv('ACCESS_TOKEN_TTL', 3600);
+const clockTolerance = intEnv('CLOCK_TOLERANCE', 0);
 const controlsEnabled = process.env.LATCHKEY_TEST_CONTROLS === '1';
 const logRequests = process.env.OIDC_LOG === '1';
 const configPath = resolve(process.env.OIDC_CONFIG || resolve(HERE, 'oidc-config.json'));
@@ -291,6 +293,9 @@ async function main() {
       Interaction: config.ttl?.Interaction ?? 3600,
       IdToken: config.ttl?.IdToken ?? 3600,
     },
+    // oidc-provider's default of 15 s would keep an expired access token working for 15 more
+    // seconds, which defeats short ACCESS_TOKEN_TTL refresh tests.
+    clockTolerance,
     clientBasedCORS: () => false,
     renderError: async (ctx, out) => {
       ctx.type = 'html';
