@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real test peers for the connect engine's tests, idempotently:
-#   - Debian's chromium (the "system browser", driven by playwright-core)
+#   - Debian's chromium (the "system browser", driven by playwright-core), xdg-utils if xdg-open is missing
 #   - Node.js + npm, only if node is missing
 #   - testing/peers/node_modules (oidc-provider, playwright-core) via `npm ci`,
 #     only when node_modules is missing or older than package-lock.json
@@ -17,6 +17,10 @@ missing=()
 if [ ! -x /usr/bin/chromium ] || ! dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q "install ok installed"; then
   missing+=(chromium)
 fi
+# xdg-open: the opener the connect engine uses on Linux (it honours $BROWSER).
+if ! command -v xdg-open >/dev/null 2>&1; then
+  missing+=(xdg-utils)
+fi
 if ! command -v node >/dev/null 2>&1; then
   missing+=(nodejs)
 fi
@@ -25,7 +29,7 @@ if ! command -v npm >/dev/null 2>&1; then
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-test-peers: system packages present (chromium, node $(node --version), npm $(npm --version))"
+  echo "install-test-peers: system packages present (chromium, xdg-open, node $(node --version), npm $(npm --version))"
 else
   echo "install-test-peers: installing ${missing[*]} (apt-get)"
   export DEBIAN_FRONTEND=noninteractive

@@ -6,7 +6,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
@@ -105,9 +105,9 @@ function authorizationUrl(issuer, { clientId, redirectUri, state, challenge, sco
 }
 
 /** Runs the `browser` wrapper exactly as $BROWSER would be run; resolves with exit code + stderr. */
-function runBrowser(url, extraEnv = {}) {
+function runBrowser(url, extraEnv = {}, command = BROWSER, args = [url]) {
   return new Promise((resolve) => {
-    const p = spawn(BROWSER, [url], {
+    const p = spawn(command, args, {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, LATCHKEY_TEST_ARTIFACTS: ARTIFACTS, LATCHKEY_TEST_BROWSER_TIMEOUT: '45', ...extraEnv },
     });
@@ -136,13 +136,13 @@ async function control(issuer, path, body) {
 }
 
 /** Full connect through the real browser; returns the tokens and what the callback carried. */
-async function connect(issuer, clientId, { path = '/callback/demo', browserEnv = {}, port = 0 } = {}) {
+async function connect(issuer, clientId, { path = '/callback/demo', browserEnv = {}, port = 0, opener } = {}) {
   const listener = await startListener(path, port);
   try {
     const { verifier, challenge } = pkce();
     const state = randomBytes(16).toString('base64url');
     const url = authorizationUrl(issuer, { clientId, redirectUri: listener.redirectUri, state, challenge });
-    const b = await runBrowser(url, browserEnv);
+    const b = opener ? await runBrowser(url, browserEnv, opener, [url]) : await runBrowser(url, browserEnv);
     assert.equal(b.code, 0, `browser failed:\n${b.stderr}`);
     assert.equal(listener.hits.length, 1, 'exactly one callback');
     const cb = listener.hits[0];
@@ -303,6 +303,7 @@ test('a persistent browser profile skips the login page the second time', async 
     assert.match(first.browserStderr, /login page/);
     const second = await connect(server.issuer, 'latchkey-rotating', { browserEnv: { LATCHKEY_TEST_BROWSER_PROFILE: profile } });
     assert.doesNotMatch(second.browserStderr, /login page/);
+    assert.match(second.browserStderr, /consent page/, 'native clients always get the consent page');
     assert.ok(second.cb.searchParams.get('code'));
   } finally {
     rmSync(profile, { recursive: true, force: true });
@@ -320,6 +321,25 @@ test('open-only mode loads the page and clicks nothing', async () => {
     assert.equal(listener.hits.length, 0);
   } finally {
     await listener.close();
+  }
+});
+
+test('xdg-open reaches the test browser: through $BROWSER, and with a display through the xdg handler', async () => {
+  const noDisplay = { BROWSER, DISPLAY: '', WAYLAND_DISPLAY: '', XDG_CURRENT_DESKTOP: '' };
+  const a = await connect(server.issuer, 'latchkey-static', { opener: 'xdg-open', browserEnv: noDisplay });
+  assert.ok(a.cb.searchParams.get('code'));
+
+  // With DISPLAY set, xdg-open would ask xdg-mime first (chromium.desktop): route it to us.
+  const dir = mkdtempSync(join(tmpdir(), 'latchkey-xdg-'));
+  try {
+    const exports = execFileSync(join(HERE, 'xdg-default-browser.sh'), [dir], { encoding: 'utf8' });
+    const env = { ...noDisplay, DISPLAY: ':99' };
+    for (const m of exports.matchAll(/^export (\w+)='([^']*)'$/gm)) env[m[1]] = m[2];
+    assert.ok(env.XDG_DATA_DIRS.startsWith(dir));
+    const b = await connect(server.issuer, 'latchkey-static', { opener: 'xdg-open', browserEnv: env });
+    assert.ok(b.cb.searchParams.get('code'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
