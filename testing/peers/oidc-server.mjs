@@ -211,11 +211,13 @@ async function testControls(ctx, next) {
         return undefined;
       }
       if (rule.retry_after !== undefined) ctx.set('Retry-After', String(rule.retry_after));
-      if (rule.body !== undefined) {
-        return typeof rule.body === 'string'
-          ? (ctx.status = rule.status, ctx.type = 'text/plain', ctx.body = rule.body)
-          : json(ctx, rule.status, rule.body);
+      if (typeof rule.body === 'string') {
+        ctx.status = rule.status;
+        ctx.type = 'text/plain';
+        ctx.body = rule.body;
+        return undefined;
       }
+      if (rule.body !== undefined) return json(ctx, rule.status, rule.body);
       return json(ctx, rule.status, {
         error: rule.status >= 500 ? 'temporarily_unavailable' : 'invalid_request',
         error_description: `injected by /__test/fail (status ${rule.status})`,
