@@ -6,10 +6,11 @@
 CARGO ?= cargo
 RUN_DIR := $(CURDIR)/.run
 
-.PHONY: run test deps lint fmt check-fmt clippy unit desktop bench fuzz clean-run
+.PHONY: run test deps lint fmt check-fmt clippy unit desktop bench fuzz clean-run test-peers
 
 deps:
 	@scripts/install-deps.sh
+	@scripts/install-test-peers.sh
 
 # Until the server and desktop issues land, `make run` runs the vault's
 # self-check against this machine's real keychain (it says so when it starts).
@@ -37,6 +38,10 @@ unit:
 
 fmt:
 	$(CARGO) fmt --all
+
+# The test peers' own smoke test (oidc-provider + headless Chromium), ~40 s.
+test-peers:
+	scripts/test-peers.sh
 
 bench: deps
 	scripts/bench-vault.sh
