@@ -563,3 +563,68 @@ async fn a_provider_outage_during_revoke_wipes_locally_and_queues_the_rest() {
     assert_eq!(device.connector.pending_revocations(), 0);
     assert!(!server.active("latchkey-rotating", &refresh).await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_wrong_code_verifier_is_refused_by_the_provider() {
+    use latchkey_catalog::Catalog;
+    use latchkey_connect::loopback::{CallbackListener, Expectation};
+    use latchkey_connect::oauth::ProviderClient;
+    use tokio_util::sync::CancellationToken;
+
+    if !peers_ready() {
+        return;
+    }
+    let server = AuthServer::start(3600);
+    let resolved = Catalog::builtin()
+        .unwrap()
+        .resolve(
+            "demo-oauth",
+            &Environment::Production,
+            &Params::from([("issuer".to_owned(), server.issuer.clone())]),
+        )
+        .unwrap();
+    let oauth = resolved.oauth2().unwrap();
+    let client = ProviderClient::new(
+        "Demo OAuth",
+        oauth,
+        "latchkey-rotating",
+        None,
+        HttpClient::new().unwrap(),
+    )
+    .unwrap();
+    let listener = CallbackListener::bind("Demo OAuth", None, &oauth.redirect.path)
+        .await
+        .unwrap();
+    let request = client
+        .authorization_request(&listener.redirect_uri(), &[])
+        .unwrap();
+    assert!(request.url.as_str().contains("code_challenge_method=S256"));
+    let dir = tempfile::tempdir().unwrap();
+    PeerBrowser {
+        env: vec![],
+        log: dir.path().join("browser.log"),
+    }
+    .open(&request.url)
+    .unwrap();
+    let callback = listener
+        .wait(
+            Expectation {
+                provider: "Demo OAuth",
+                state: &request.state,
+                issuer: oauth.issuer.as_deref(),
+                require_iss: true,
+            },
+            Duration::from_secs(60),
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    let wrong = oauth2::PkceCodeVerifier::new("x".repeat(64));
+    let err = client
+        .exchange_code(&callback.code, wrong, &request.redirect_uri)
+        .await
+        .unwrap_err();
+    callback.responder.finish(false, &err.to_string()).await;
+    assert_eq!(err.code(), "connect.token_rejected", "{err}");
+    assert!(err.to_string().contains("invalid_grant"), "{err}");
+}
