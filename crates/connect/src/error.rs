@@ -118,6 +118,17 @@ pub enum ConnectError {
     #[error("You are not connected to {provider}. Press Connect first.")]
     NotConnected { provider: String },
 
+    /// The server offered an older record than this device has seen.
+    #[error(
+        "The Latchkey server offered an older copy of your {provider} connection (version {offered}; \
+         this computer has seen version {seen}). It was refused. Reconnect, and tell your admin."
+    )]
+    Rollback {
+        provider: String,
+        offered: u64,
+        seen: u64,
+    },
+
     /// A local file (lock, queue) could not be used.
     #[error("Could not use {path}: {reason}. Check that the disk is writable.")]
     LocalIo { path: String, reason: String },
@@ -151,6 +162,7 @@ impl ConnectError {
             Self::Network { .. } => "connect.network",
             Self::NeedsReconnect { .. } => "connect.needs_reconnect",
             Self::NotConnected { .. } => "connect.not_connected",
+            Self::Rollback { .. } => "connect.rollback",
             Self::LocalIo { .. } => "connect.local_io",
         }
     }

@@ -7,6 +7,7 @@
 //!   refresh and RFC 7009 revocation, over an injected HTTP client.
 //! - [`engine`]: connect, keep fresh, revoke, with every token sealed by the
 //!   vault before it is stored.
+//! - [`sync`]: sealed records to and from the remote store, offline-first.
 
 pub mod browser;
 pub mod engine;
@@ -14,9 +15,11 @@ mod error;
 pub mod http;
 pub mod loopback;
 pub mod oauth;
+pub mod sync;
 
 pub use browser::{BrowserLauncher, SystemBrowser};
 pub use engine::{
     ConnectOptions, ConnectionState, Connector, Integration, RevokeReport, RevokeStep,
 };
 pub use error::ConnectError;
+pub use sync::RemoteStore;
