@@ -47,10 +47,10 @@ impl PostgresDatabase {
 const CHANGE_LOG_LOCK: i64 = 0x4C4B_4348_414E_4745;
 
 fn backend(e: sqlx::Error) -> DbError {
-    if let sqlx::Error::Database(db) = &e {
-        if db.is_unique_violation() {
-            return DbError::AlreadyExists("a row with this key");
-        }
+    if let sqlx::Error::Database(db) = &e
+        && db.is_unique_violation()
+    {
+        return DbError::AlreadyExists("a row with this key");
     }
     DbError::Backend(e.to_string())
 }

@@ -54,10 +54,10 @@ impl SqliteDatabase {
 }
 
 fn backend(e: sqlx::Error) -> DbError {
-    if let sqlx::Error::Database(db) = &e {
-        if db.is_unique_violation() {
-            return DbError::AlreadyExists("a row with this key");
-        }
+    if let sqlx::Error::Database(db) = &e
+        && db.is_unique_violation()
+    {
+        return DbError::AlreadyExists("a row with this key");
     }
     DbError::Backend(e.to_string())
 }
