@@ -124,6 +124,22 @@ impl TestServer {
         }
     }
 
+    /// A second server on the same database and data dir, as a replica behind a
+    /// load balancer would be; it shares this server's admin token.
+    pub async fn replica(&self) -> Self {
+        let mut config = Config::for_tests(self.dir.path(), Some(self.database_url.clone())).unwrap();
+        config.feed_poll_millis = 100;
+        let server = latchkey_server::start(config).await.expect("replica starts");
+        Self {
+            base: server.url(),
+            server: Some(server),
+            http: reqwest::Client::new(),
+            admin_token: self.admin_token.clone(),
+            database_url: self.database_url.clone(),
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
     pub async fn stop(mut self) {
         if let Some(server) = self.server.take() {
             server.shutdown().await.unwrap();
@@ -246,6 +262,7 @@ macro_rules! conformance_suite {
             openapi_document_matches_the_routes,
             health_readiness_and_metrics,
             graceful_shutdown_drains_and_ends_feeds,
+            replicas_share_one_database_feed_and_cas,
         );
     };
     (@tests $backend:expr; $($name:ident),* $(,)?) => {

@@ -714,3 +714,41 @@ pub async fn graceful_shutdown_drains_and_ends_feeds(backend: Backend) {
     assert!(feed.next(Duration::from_secs(5)).await.is_none(), "the feed ends on shutdown");
     assert!(reqwest::get(format!("{base}/healthz")).await.is_err(), "no longer listening");
 }
+
+/// Two servers on one database, as replicas behind a load balancer: an admin
+/// change made on one reaches a feed held open on the other, and CAS holds
+/// across them (racing writers on both: exactly one wins).
+pub async fn replicas_share_one_database_feed_and_cas(backend: Backend) {
+    let a = TestServer::start(&backend).await;
+    let b = a.replica().await;
+    let ada = a.new_user_device("ada@example.com").await;
+
+    let mut feed = Feed::open(&b, &ada.token, None).await;
+    feed.expect("ready").await;
+    a.enable("salesforce").await;
+    let e = feed.expect("integration.enabled").await;
+    assert_eq!(e["integration_id"], "salesforce");
+
+    let created = b.device(&ada, Method::PUT, SLOT, Some(json!({ "envelope": b64(b"base") })), &[("If-None-Match", "*")]).await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let (ra, rb) = tokio::join!(
+        a.device(&ada, Method::PUT, SLOT, Some(json!({ "envelope": b64(b"from a") })), &[("If-Match", "1")]),
+        b.device(&ada, Method::PUT, SLOT, Some(json!({ "envelope": b64(b"from b") })), &[("If-Match", "1")]),
+    );
+    let mut statuses = [ra.status, rb.status];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::PRECONDITION_FAILED]);
+    let winner: &[u8] = if ra.status == StatusCode::OK { b"from a" } else { b"from b" };
+    for s in [&a, &b] {
+        let got = s.device(&ada, Method::GET, SLOT, None, &[]).await;
+        assert_eq!(got.body["version"], 2);
+        assert_eq!(unb64(got.body["envelope"].as_str().unwrap()), winner);
+    }
+
+    // A device revoked through one replica fails at once on the other.
+    a.admin(Method::POST, &format!("/v1/admin/devices/{}/revoke", ada.id), None).await;
+    assert_eq!(b.device(&ada, Method::GET, "/v1/me", None, &[]).await.status, StatusCode::UNAUTHORIZED);
+    feed.expect("device.revoked").await;
+    b.stop().await;
+    a.stop().await;
+}
