@@ -128,6 +128,12 @@ pub struct Integration {
     /// `None`: every user of the org; `Some`: only these user ids.
     pub allowed_users: Option<Vec<String>>,
     pub api_key_sealed: Option<Vec<u8>>,
+    /// API-key integrations: the only base URL the proxy may reach.
+    pub api_base_url: Option<String>,
+    /// API-key integrations: path prefixes (under the base URL) the proxy allows.
+    pub api_paths: Vec<String>,
+    /// API-key integrations: the header carrying the key (`authorization` means `Bearer`).
+    pub api_key_header: Option<String>,
     pub created_at: Millis,
     pub updated_at: Millis,
 }
@@ -410,6 +416,9 @@ mod tests {
             scopes: vec![],
             allowed_users: None,
             api_key_sealed: None,
+            api_base_url: None,
+            api_paths: vec![],
+            api_key_header: None,
             created_at: 0,
             updated_at: 0,
         };

@@ -144,6 +144,7 @@ fn device_from(r: &SqliteRow) -> DbResult<Device> {
 fn integration_from(r: &SqliteRow) -> DbResult<Integration> {
     let scopes: String = r.try_get("scopes").map_err(backend)?;
     let allowed: Option<String> = r.try_get("allowed_users").map_err(backend)?;
+    let api_paths: String = r.try_get("api_paths").map_err(backend)?;
     Ok(Integration {
         org_id: r.try_get("org_id").map_err(backend)?,
         id: r.try_get("id").map_err(backend)?,
@@ -154,6 +155,9 @@ fn integration_from(r: &SqliteRow) -> DbResult<Integration> {
         scopes: decode_list(&scopes)?,
         allowed_users: allowed.as_deref().map(decode_list).transpose()?,
         api_key_sealed: r.try_get("api_key_sealed").map_err(backend)?,
+        api_base_url: r.try_get("api_base_url").map_err(backend)?,
+        api_paths: decode_list(&api_paths)?,
+        api_key_header: r.try_get("api_key_header").map_err(backend)?,
         created_at: r.try_get("created_at").map_err(backend)?,
         updated_at: r.try_get("updated_at").map_err(backend)?,
     })
@@ -589,12 +593,14 @@ impl Database for SqliteDatabase {
         let mut tx = self.write.begin().await.map_err(backend)?;
         sqlx::query(
             "INSERT INTO integrations (org_id, id, enabled, environment, client_id, client_secret_sealed, \
-             scopes, allowed_users, api_key_sealed, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             scopes, allowed_users, api_key_sealed, created_at, updated_at, api_base_url, api_paths, api_key_header) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
              ON CONFLICT (org_id, id) DO UPDATE SET enabled = excluded.enabled, environment = excluded.environment, \
              client_id = excluded.client_id, client_secret_sealed = excluded.client_secret_sealed, \
              scopes = excluded.scopes, allowed_users = excluded.allowed_users, \
-             api_key_sealed = excluded.api_key_sealed, updated_at = excluded.updated_at",
+             api_key_sealed = excluded.api_key_sealed, updated_at = excluded.updated_at, \
+             api_base_url = excluded.api_base_url, api_paths = excluded.api_paths, \
+             api_key_header = excluded.api_key_header",
         )
         .bind(&i.org_id)
         .bind(&i.id)
@@ -607,6 +613,9 @@ impl Database for SqliteDatabase {
         .bind(&i.api_key_sealed)
         .bind(i.created_at)
         .bind(i.updated_at)
+        .bind(&i.api_base_url)
+        .bind(encode_list(&i.api_paths))
+        .bind(&i.api_key_header)
         .execute(&mut *tx)
         .await
         .map_err(backend)?;

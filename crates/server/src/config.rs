@@ -43,6 +43,12 @@ pub struct Config {
     /// Set the `Secure` attribute on the session cookie (turn off only for plain-http development).
     pub secure_cookies: bool,
     pub log: String,
+    /// API-key proxy: whole-request timeout toward the provider.
+    pub proxy_timeout_secs: u64,
+    /// API-key proxy: largest provider response relayed.
+    pub proxy_max_response_bytes: usize,
+    /// API-key proxy: allow `http://` base URLs (tests and local development only).
+    pub proxy_allow_http: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -61,6 +67,9 @@ impl std::fmt::Debug for Config {
             .field("auth_rate_per_minute", &self.auth_rate_per_minute)
             .field("secure_cookies", &self.secure_cookies)
             .field("log", &self.log)
+            .field("proxy_timeout_secs", &self.proxy_timeout_secs)
+            .field("proxy_max_response_bytes", &self.proxy_max_response_bytes)
+            .field("proxy_allow_http", &self.proxy_allow_http)
             .finish()
     }
 }
@@ -101,6 +110,9 @@ pub struct Layer {
     pub auth_rate_per_minute: Option<u32>,
     pub secure_cookies: Option<bool>,
     pub log: Option<String>,
+    pub proxy_timeout_secs: Option<u64>,
+    pub proxy_max_response_bytes: Option<usize>,
+    pub proxy_allow_http: Option<bool>,
     // `<name>_file` variants, TOML only (the environment uses `LATCHKEY_<NAME>_FILE`).
     pub database_url_file: Option<PathBuf>,
     pub server_key_file: Option<PathBuf>,
@@ -120,6 +132,9 @@ const KEYS: &[&str] = &[
     "auth_rate_per_minute",
     "secure_cookies",
     "log",
+    "proxy_timeout_secs",
+    "proxy_max_response_bytes",
+    "proxy_allow_http",
 ];
 
 impl Layer {
@@ -200,7 +215,7 @@ fn parse_scalar(key: &str, value: &str) -> Result<toml::Value, String> {
             .parse::<i64>()
             .map(toml::Value::Integer)
             .map_err(|_| format!("expected a whole number, got {value:?}")),
-        "secure_cookies" => match value.trim() {
+        "secure_cookies" | "proxy_allow_http" => match value.trim() {
             "true" | "1" | "yes" => Ok(toml::Value::Boolean(true)),
             "false" | "0" | "no" => Ok(toml::Value::Boolean(false)),
             _ => Err(format!("expected true or false, got {value:?}")),
@@ -264,6 +279,9 @@ impl Config {
         let mut auth_rate_per_minute = 30;
         let mut secure_cookies = true;
         let mut log = "info".to_owned();
+        let mut proxy_timeout_secs = 30;
+        let mut proxy_max_response_bytes = 4 * 1024 * 1024;
+        let mut proxy_allow_http = false;
         for l in layers {
             listen = l.listen.unwrap_or(listen);
             data_dir = l.data_dir.unwrap_or(data_dir);
@@ -280,6 +298,11 @@ impl Config {
             auth_rate_per_minute = l.auth_rate_per_minute.unwrap_or(auth_rate_per_minute);
             secure_cookies = l.secure_cookies.unwrap_or(secure_cookies);
             log = l.log.unwrap_or(log);
+            proxy_timeout_secs = l.proxy_timeout_secs.unwrap_or(proxy_timeout_secs);
+            proxy_max_response_bytes = l
+                .proxy_max_response_bytes
+                .unwrap_or(proxy_max_response_bytes);
+            proxy_allow_http = l.proxy_allow_http.unwrap_or(proxy_allow_http);
         }
         let database_url = database_url
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("latchkey.db").display()));
@@ -321,6 +344,9 @@ impl Config {
             auth_rate_per_minute,
             secure_cookies,
             log,
+            proxy_timeout_secs,
+            proxy_max_response_bytes,
+            proxy_allow_http,
         })
     }
 

@@ -4,9 +4,15 @@
 use crate::routes::{Access, docs};
 use serde_json::{Map, Value, json};
 
+/// The router's `{*rest}` wildcard is an ordinary `{rest}` parameter in OpenAPI.
+pub fn openapi_path(path: &str) -> String {
+    path.replace("{*", "{")
+}
+
 fn path_params(path: &str) -> Vec<Value> {
     path.split('/')
         .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .map(|s| s.trim_start_matches('*'))
         .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
         .collect()
 }
@@ -58,7 +64,7 @@ pub fn document() -> Value {
     let mut paths = Map::new();
     for doc in docs() {
         let entry = paths
-            .entry(doc.path.to_owned())
+            .entry(openapi_path(doc.path))
             .or_insert_with(|| json!({}));
         let mut op = json!({
             "operationId": doc.operation_id,
@@ -119,7 +125,7 @@ mod tests {
         let doc = document();
         let mut count = 0;
         for route in docs() {
-            let op = &doc["paths"][route.path][route.method.to_lowercase()];
+            let op = &doc["paths"][openapi_path(route.path).as_str()][route.method.to_lowercase()];
             assert_eq!(
                 op["operationId"], route.operation_id,
                 "{} {}",

@@ -39,6 +39,12 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Arc<dyn Database>>
     Ok(db)
 }
 
+/// Selects rustls's ring provider (the one sqlx uses) for every TLS client in
+/// the process. Idempotent.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Opens and migrates the database, ensures the org, loads the server key.
 pub async fn prepare(
     config: Config,
@@ -56,7 +62,15 @@ pub async fn prepare(
         Some(hex) => ServerKey::from_hex(hex).context("server_key (LATCHKEY_SERVER_KEY)")?,
         None => ServerKey::load_or_create(&config.data_dir.join("server.key"))?,
     };
+    install_crypto_provider();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(config.proxy_timeout_secs))
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .build()
+        .context("cannot build the proxy's HTTP client")?;
     Ok(Arc::new(Shared {
+        http,
         db,
         org,
         key,

@@ -22,6 +22,8 @@ pub struct Shared {
     pub catalog: Arc<dyn CatalogLookup>,
     pub metrics: Metrics,
     pub auth_limiter: RateLimiter,
+    /// Client for the API-key proxy: redirects off, timeouts from config.
+    pub http: reqwest::Client,
     /// Flips to `true` when the server is shutting down; long-lived streams end on it.
     pub shutdown: watch::Receiver<bool>,
 }

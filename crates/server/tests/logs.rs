@@ -42,20 +42,46 @@ fn capture() -> Arc<Mutex<Vec<u8>>> {
 async fn scenario(s: &TestServer) -> Vec<String> {
     let mut secrets = vec![ADMIN_PASSWORD.to_owned(), s.admin_token.clone()];
     let login = s
-        .call(Method::POST, "/v1/admin/login", None, Some(json!({ "email": "admin@example.com", "password": ADMIN_PASSWORD })), &[])
+        .call(
+            Method::POST,
+            "/v1/admin/login",
+            None,
+            Some(json!({ "email": "admin@example.com", "password": ADMIN_PASSWORD })),
+            &[],
+        )
         .await;
     assert_eq!(login.status, StatusCode::OK);
-    let cookie = login.headers["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let cookie = login.headers["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
     let csrf = login.body["csrf_token"].as_str().unwrap().to_owned();
     secrets.push(cookie.split_once('=').unwrap().1.to_owned());
     secrets.push(csrf.clone());
     let failed = s
-        .call(Method::POST, "/v1/admin/login", None, Some(json!({ "email": "admin@example.com", "password": "WRONG-PASSWORD-789" })), &[])
+        .call(
+            Method::POST,
+            "/v1/admin/login",
+            None,
+            Some(json!({ "email": "admin@example.com", "password": "WRONG-PASSWORD-789" })),
+            &[],
+        )
         .await;
     assert_eq!(failed.status, StatusCode::UNAUTHORIZED);
     secrets.push("WRONG-PASSWORD-789".to_owned());
 
-    let made = s.call(Method::POST, "/v1/admin/tokens", None, None, &[("cookie", &cookie), ("x-csrf-token", &csrf)]).await;
+    let made = s
+        .call(
+            Method::POST,
+            "/v1/admin/tokens",
+            None,
+            None,
+            &[("cookie", &cookie), ("x-csrf-token", &csrf)],
+        )
+        .await;
     secrets.push(made.body["token"].as_str().unwrap().to_owned());
 
     let sf = s
@@ -66,7 +92,12 @@ async fn scenario(s: &TestServer) -> Vec<String> {
         )
         .await;
     assert_eq!(sf.status, StatusCode::OK);
-    s.admin(Method::PUT, "/v1/admin/integrations/openai", Some(json!({ "enabled": true, "api_key": "sk-API-KEY-DEF" }))).await;
+    s.admin(
+        Method::PUT,
+        "/v1/admin/integrations/openai",
+        Some(json!({ "enabled": true, "api_key": "sk-API-KEY-DEF" })),
+    )
+    .await;
     secrets.push("CLIENT-SECRET-ABC".to_owned());
     secrets.push("sk-API-KEY-DEF".to_owned());
 
@@ -80,15 +111,35 @@ async fn scenario(s: &TestServer) -> Vec<String> {
 
     let envelope = b64(b"SEALED-ENVELOPE-PAYLOAD");
     let put = s
-        .device(&d, Method::PUT, "/v1/records/salesforce/production/vk1", Some(json!({ "envelope": envelope })), &[("If-None-Match", "*")])
+        .device(
+            &d,
+            Method::PUT,
+            "/v1/records/salesforce/production/vk1",
+            Some(json!({ "envelope": envelope })),
+            &[("If-None-Match", "*")],
+        )
         .await;
     assert_eq!(put.status, StatusCode::CREATED);
     secrets.push(envelope);
-    s.device(&d, Method::GET, "/v1/integrations", None, &[]).await;
+    s.device(&d, Method::GET, "/v1/integrations", None, &[])
+        .await;
     s.device(&d, Method::GET, "/v1/records", None, &[]).await;
-    let bad = s.call(Method::GET, "/v1/me", Some("lkd_NOT-A-REAL-TOKEN"), None, &[]).await;
+    let bad = s
+        .call(
+            Method::GET,
+            "/v1/me",
+            Some("lkd_NOT-A-REAL-TOKEN"),
+            None,
+            &[],
+        )
+        .await;
     assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
-    s.admin(Method::POST, &format!("/v1/admin/devices/{}/revoke", d.id), None).await;
+    s.admin(
+        Method::POST,
+        &format!("/v1/admin/devices/{}/revoke", d.id),
+        None,
+    )
+    .await;
     s.device(&d, Method::GET, "/v1/me", None, &[]).await;
 
     let key = std::fs::read_to_string(s.dir.path().join("server.key")).unwrap();
@@ -108,10 +159,17 @@ async fn logs_of_a_full_scenario_hold_no_secret() {
         let secrets = scenario(&s).await;
         s.stop().await;
         let logs = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
-        assert!(logs.contains("route=/v1/enroll status=201"), "request logs were captured:\n{logs}");
+        assert!(
+            logs.contains("route=/v1/enroll status=201"),
+            "request logs were captured:\n{logs}"
+        );
         assert!(logs.lines().count() > 20);
         for secret in &secrets {
-            assert!(!logs.contains(secret.as_str()), "{backend:?}: a secret ({} chars) leaked into the logs", secret.len());
+            assert!(
+                !logs.contains(secret.as_str()),
+                "{backend:?}: a secret ({} chars) leaked into the logs",
+                secret.len()
+            );
         }
     }
 }

@@ -233,6 +233,9 @@ fn admin_view(i: &Integration) -> Value {
         "scopes": i.scopes,
         "allowed_users": i.allowed_users,
         "api_key": set_or_not(&i.api_key_sealed),
+        "api_base_url": i.api_base_url,
+        "api_paths": i.api_paths,
+        "api_key_header": i.api_key_header,
         "created_at": i.created_at,
         "updated_at": i.updated_at,
     })
@@ -292,6 +295,15 @@ pub struct IntegrationInput {
     /// Absent: keep; `null`: clear; string: set. Makes this an API-key integration.
     #[serde(default, deserialize_with = "double_option")]
     api_key: Option<Option<SecretString>>,
+    /// API-key proxy: the only base URL the key is sent to (https).
+    #[serde(default)]
+    api_base_url: Option<String>,
+    /// API-key proxy: allowed path prefixes under the base URL, such as "/v1/models".
+    #[serde(default)]
+    api_paths: Vec<String>,
+    /// API-key proxy: header carrying the key; "authorization" (default) sends "Bearer <key>".
+    #[serde(default)]
+    api_key_header: Option<String>,
 }
 
 fn production() -> String {
@@ -340,6 +352,15 @@ pub async fn put_integration(
             }
         }
     }
+    if let Some(url) = &input.api_base_url {
+        crate::routes::proxy::validate_base_url(url, state.config.proxy_allow_http)?;
+    }
+    for p in &input.api_paths {
+        crate::routes::proxy::validate_path_prefix(p)?;
+    }
+    if let Some(h) = &input.api_key_header {
+        crate::routes::proxy::validate_key_header(h)?;
+    }
     let existing = state.db.get_integration(&state.org.id, &id).await?;
     let seal = |field: &str,
                 update: Option<Option<SecretString>>,
@@ -379,6 +400,11 @@ pub async fn put_integration(
             input.api_key,
             existing.as_ref().and_then(|e| e.api_key_sealed.clone()),
         )?,
+        api_base_url: input
+            .api_base_url
+            .map(|u| u.trim_end_matches('/').to_owned()),
+        api_paths: input.api_paths,
+        api_key_header: input.api_key_header,
         created_at: existing.as_ref().map_or(now, |e| e.created_at),
         updated_at: now,
     };

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod client;
 pub mod feed;
 pub mod ops;
+pub mod proxy;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -173,6 +174,46 @@ pub fn table() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             None,
             "Delete a record (If-Match: <version> required).",
             client::delete_record
+        ),
+        route!(
+            GET,
+            "/v1/proxy/{integration}/{*path}",
+            "proxyGet",
+            Device,
+            200,
+            None,
+            "API-key proxy: GET toward the integration's base URL, key injected; allowed paths only.",
+            proxy::forward
+        ),
+        route!(
+            POST,
+            "/v1/proxy/{integration}/{*path}",
+            "proxyPost",
+            Device,
+            200,
+            None,
+            "API-key proxy: POST (see proxyGet).",
+            proxy::forward
+        ),
+        route!(
+            PUT,
+            "/v1/proxy/{integration}/{*path}",
+            "proxyPut",
+            Device,
+            200,
+            None,
+            "API-key proxy: PUT (see proxyGet).",
+            proxy::forward
+        ),
+        route!(
+            DELETE,
+            "/v1/proxy/{integration}/{*path}",
+            "proxyDelete",
+            Device,
+            200,
+            None,
+            "API-key proxy: DELETE (see proxyGet).",
+            proxy::forward
         ),
         route!(
             GET,

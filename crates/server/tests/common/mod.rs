@@ -46,8 +46,13 @@ impl Backend {
                 let mut id = [0u8; 8];
                 latchkey_server::crypto::random_bytes(&mut id).unwrap();
                 let name = format!("lk_test_{}", hex_of(&id));
-                let pool = sqlx::PgPool::connect(base).await.expect("connect to the test PostgreSQL");
-                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.unwrap();
+                let pool = sqlx::PgPool::connect(base)
+                    .await
+                    .expect("connect to the test PostgreSQL");
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&pool)
+                    .await
+                    .unwrap();
                 pool.close().await;
                 let (prefix, _) = base.rsplit_once('/').expect("URL has a database path");
                 Some(format!("{prefix}/{name}"))
@@ -101,6 +106,7 @@ impl TestServer {
     }
 
     pub async fn start_with(backend: &Backend, tweak: impl FnOnce(&mut Config)) -> Self {
+        latchkey_server::server::install_crypto_provider();
         let dir = tempfile::tempdir().unwrap();
         let url = backend.fresh_database_url(dir.path()).await;
         let mut config = Config::for_tests(dir.path(), url.clone()).unwrap();
@@ -108,12 +114,17 @@ impl TestServer {
         tweak(&mut config);
         let database_url = config.database_url.clone();
         let server = latchkey_server::start(config).await.expect("server starts");
-        latchkey_server::routes::admin::create_admin(server.state(), ADMIN_EMAIL, SecretString::from(ADMIN_PASSWORD))
-            .await
-            .unwrap();
-        let token = latchkey_server::routes::admin::admin_token_for_email(server.state(), ADMIN_EMAIL)
-            .await
-            .unwrap();
+        latchkey_server::routes::admin::create_admin(
+            server.state(),
+            ADMIN_EMAIL,
+            SecretString::from(ADMIN_PASSWORD),
+        )
+        .await
+        .unwrap();
+        let token =
+            latchkey_server::routes::admin::admin_token_for_email(server.state(), ADMIN_EMAIL)
+                .await
+                .unwrap();
         Self {
             base: server.url(),
             server: Some(server),
@@ -127,9 +138,12 @@ impl TestServer {
     /// A second server on the same database and data dir, as a replica behind a
     /// load balancer would be; it shares this server's admin token.
     pub async fn replica(&self) -> Self {
-        let mut config = Config::for_tests(self.dir.path(), Some(self.database_url.clone())).unwrap();
+        let mut config =
+            Config::for_tests(self.dir.path(), Some(self.database_url.clone())).unwrap();
         config.feed_poll_millis = 100;
-        let server = latchkey_server::start(config).await.expect("replica starts");
+        let server = latchkey_server::start(config)
+            .await
+            .expect("replica starts");
         Self {
             base: server.url(),
             server: Some(server),
@@ -173,21 +187,37 @@ impl TestServer {
         } else {
             serde_json::from_str(&text).unwrap_or(Value::String(text))
         };
-        Reply { status, headers, body }
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
-        self.call(method, path, Some(&self.admin_token.clone()), body, &[]).await
+        self.call(method, path, Some(&self.admin_token.clone()), body, &[])
+            .await
     }
 
-    pub async fn device(&self, d: &TestDevice, method: Method, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> Reply {
+    pub async fn device(
+        &self,
+        d: &TestDevice,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         self.call(method, path, Some(&d.token), body, headers).await
     }
 
     /// Invites a user; returns (user id, enrollment code, link).
     pub async fn invite(&self, email: &str) -> (String, String, String) {
         let r = self
-            .admin(Method::POST, "/v1/admin/users", Some(json!({ "email": email, "display_name": "Test User" })))
+            .admin(
+                Method::POST,
+                "/v1/admin/users",
+                Some(json!({ "email": email, "display_name": "Test User" })),
+            )
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
         (
@@ -198,8 +228,14 @@ impl TestServer {
     }
 
     pub async fn enroll(&self, code: &str, name: &str) -> Reply {
-        self.call(Method::POST, "/v1/enroll", None, Some(json!({ "code": code, "device_name": name })), &[])
-            .await
+        self.call(
+            Method::POST,
+            "/v1/enroll",
+            None,
+            Some(json!({ "code": code, "device_name": name })),
+            &[],
+        )
+        .await
     }
 
     /// Invites a user and enrolls one device for them.
@@ -263,6 +299,7 @@ macro_rules! conformance_suite {
             health_readiness_and_metrics,
             graceful_shutdown_drains_and_ends_feeds,
             replicas_share_one_database_feed_and_cas,
+            api_key_proxy_injects_the_key_only_toward_allowed_paths,
         );
     };
     (@tests $backend:expr; $($name:ident),* $(,)?) => {
