@@ -167,6 +167,17 @@ pub async fn a_device_only_ever_reaches_its_own_users_records(backend: Backend) 
         .await;
     assert_eq!(denied.status, StatusCode::FORBIDDEN);
     assert_eq!(denied.code(), "integration_not_enabled");
+
+    // Taking Ada off salesforce's allow-list removes her record (Bob keeps his) and tells her menu.
+    let mut feed = Feed::open(&s, &ada.token, None).await;
+    feed.expect("ready").await;
+    let only_bob = s
+        .admin(Method::PUT, "/v1/admin/integrations/salesforce", Some(json!({ "enabled": true, "allowed_users": [bob.user_id] })))
+        .await;
+    assert_eq!(only_bob.status, StatusCode::OK);
+    assert_eq!(feed.expect("connection.disconnected").await["integration_id"], "salesforce");
+    assert_eq!(s.device(&ada, Method::GET, SLOT, None, &[]).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(s.device(&bob, Method::GET, SLOT, None, &[]).await.status, StatusCode::OK);
     s.stop().await;
 }
 
