@@ -9,6 +9,14 @@ use crate::error::ApiError;
 pub trait CatalogLookup: Send + Sync + 'static {
     /// `Err(message)` if the catalog has no such integration or it cannot run in `environment`.
     fn check(&self, integration_id: &str, environment: &str) -> Result<(), String>;
+
+    /// The OAuth authorization server (issuer URL) of this integration in
+    /// `environment`, for "test connection" (RFC 8414 discovery). Without a
+    /// catalog only a custom login host is known: it is its own issuer.
+    fn issuer(&self, _integration_id: &str, environment: &str) -> Option<String> {
+        (environment != "production" && environment != "sandbox")
+            .then(|| format!("https://{environment}"))
+    }
 }
 
 /// Accepts every syntactically valid integration id.

@@ -438,9 +438,19 @@ pub async fn put_integration(
 
 /// Users taken off an integration's allow-list lose their records of it, and
 /// their menus are told (as for an admin's disconnect).
-async fn revoke_for_excluded_users(state: &Shared, auth: &AdminAuth, i: &Integration) -> ApiResult<()> {
+async fn revoke_for_excluded_users(
+    state: &Shared,
+    auth: &AdminAuth,
+    i: &Integration,
+) -> ApiResult<()> {
     for user in state.db.list_users(&state.org.id).await? {
-        if i.allows(&user.id) || state.db.list_records(&user.id, Some(&i.id)).await?.is_empty() {
+        if i.allows(&user.id)
+            || state
+                .db
+                .list_records(&user.id, Some(&i.id))
+                .await?
+                .is_empty()
+        {
             continue;
         }
         let journal = state.journal(
@@ -448,9 +458,16 @@ async fn revoke_for_excluded_users(state: &Shared, auth: &AdminAuth, i: &Integra
             "connection.disconnect",
             Some(&user.id),
             json!({ "integration_id": i.id, "reason": "removed from allowed_users" }),
-            vec![(Some(user.id.clone()), "connection.disconnected", Some(i.id.clone()))],
+            vec![(
+                Some(user.id.clone()),
+                "connection.disconnected",
+                Some(i.id.clone()),
+            )],
         );
-        state.db.delete_user_records(&user.id, &i.id, now_millis(), &journal).await?;
+        state
+            .db
+            .delete_user_records(&user.id, &i.id, now_millis(), &journal)
+            .await?;
     }
     Ok(())
 }

@@ -296,6 +296,16 @@ pub fn table() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             admin::delete_integration
         ),
         route!(
+            POST,
+            "/v1/admin/integrations/{id}/test",
+            "testIntegration",
+            Admin,
+            200,
+            None,
+            "Test connection: the API key against the provider, or the OAuth server's metadata (RFC 8414).",
+            proxy::test_connection
+        ),
+        route!(
             GET,
             "/v1/admin/users",
             "listUsers",

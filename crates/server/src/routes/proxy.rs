@@ -153,13 +153,7 @@ pub async fn forward(
         .key
         .open(&secret_context(&i.org_id, &i.id, "api_key"), sealed)?;
     let header_name = i.api_key_header.as_deref().unwrap_or("authorization");
-    let mut key_value = if header_name == "authorization" {
-        HeaderValue::from_str(&format!("Bearer {}", key.expose()))
-    } else {
-        HeaderValue::from_str(key.expose())
-    }
-    .map_err(|_| ApiError::internal())?;
-    key_value.set_sensitive(true);
+    let key_value = key_header(header_name, &key)?;
 
     let mut request = state
         .http
@@ -189,6 +183,17 @@ pub async fn forward(
     let status = upstream.status();
     let content_type = upstream.headers().get(header::CONTENT_TYPE).cloned();
     let max = state.config.proxy_max_response_bytes;
+    let collected = read_capped(upstream, max).await?;
+    let mut response = Response::new(Body::from(collected));
+    *response.status_mut() = status;
+    if let Some(ct) = content_type {
+        response.headers_mut().insert(header::CONTENT_TYPE, ct);
+    }
+    Ok(response)
+}
+
+/// Reads a provider's answer, refusing more than `max` bytes.
+async fn read_capped(upstream: reqwest::Response, max: usize) -> ApiResult<Vec<u8>> {
     if upstream.content_length().is_some_and(|n| n > max as u64) {
         return Err(too_large(max));
     }
@@ -207,12 +212,168 @@ pub async fn forward(
         }
         collected.extend_from_slice(&chunk);
     }
-    let mut response = Response::new(Body::from(collected));
-    *response.status_mut() = status;
-    if let Some(ct) = content_type {
-        response.headers_mut().insert(header::CONTENT_TYPE, ct);
+    Ok(collected)
+}
+
+/// The header carrying an API key: `authorization` means `Bearer <key>`.
+fn key_header(name: &str, key: &latchkey_secret::SecretString) -> ApiResult<HeaderValue> {
+    let mut value = if name == "authorization" {
+        HeaderValue::from_str(&format!("Bearer {}", key.expose()))
+    } else {
+        HeaderValue::from_str(key.expose())
     }
-    Ok(response)
+    .map_err(|_| ApiError::internal())?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// "Test connection" for an integration: for an API key, one GET through the
+/// same path as the proxy (its first allowed path); for OAuth, the
+/// authorization server's RFC 8414 metadata (or OpenID discovery) must be
+/// reachable and well formed. Answers 200 with `ok` and what was found.
+pub async fn test_connection(
+    State(state): State<AppState>,
+    auth: crate::auth::AdminAuth,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<serde_json::Value>> {
+    use serde_json::json;
+    validate::integration_id(&id)?;
+    let Some(i) = state.db.get_integration(&state.org.id, &id).await? else {
+        return Err(ApiError::not_found(
+            "integration_not_found",
+            "This integration is not configured. Configure it with PUT first.",
+        ));
+    };
+    let result = if let Some(sealed) = &i.api_key_sealed {
+        let (Some(base), Some(path)) = (&i.api_base_url, i.api_paths.first()) else {
+            return Err(ApiError::unprocessable(
+                "proxy_not_configured",
+                "Set api_base_url and at least one api_paths entry to test this API key.",
+            ));
+        };
+        let key = state
+            .key
+            .open(&secret_context(&i.org_id, &i.id, "api_key"), sealed)?;
+        let header_name = i.api_key_header.as_deref().unwrap_or("authorization");
+        let value = key_header(header_name, &key)?;
+        match state
+            .http
+            .get(format!("{base}{path}"))
+            .header(header_name, value)
+            .send()
+            .await
+        {
+            Ok(resp) => {
+                let status = resp.status();
+                let message = if status.is_success() {
+                    "The provider accepted the API key.".to_owned()
+                } else if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+                    "The provider rejected the API key: check it and save it again.".to_owned()
+                } else {
+                    format!("The provider answered HTTP {}.", status.as_u16())
+                };
+                json!({ "ok": status.is_success(), "kind": "api_key", "status": status.as_u16(), "message": message })
+            }
+            Err(e) => json!({ "ok": false, "kind": "api_key", "message": unreachable_message(&e) }),
+        }
+    } else {
+        match state.catalog.issuer(&i.id, &i.environment) {
+            None => json!({
+                "ok": false,
+                "kind": "oauth",
+                "message": "This server does not know the authorization server of this integration in this environment; it can test custom login hosts only until the provider catalog is connected."
+            }),
+            Some(issuer) => oauth_metadata(&state, issuer.trim_end_matches('/')).await,
+        }
+    };
+    let journal = state.journal(
+        &crate::state::Actor::Admin(auth.admin.id.clone()),
+        "integration.test",
+        Some(&id),
+        json!({ "ok": result["ok"] }),
+        vec![],
+    );
+    state.db.append_audit(&journal.audit).await?;
+    Ok(axum::Json(result))
+}
+
+fn unreachable_message(e: &reqwest::Error) -> &'static str {
+    if e.is_timeout() {
+        "The provider did not answer in time."
+    } else {
+        "The provider could not be reached (DNS, network or TLS failure)."
+    }
+}
+
+async fn oauth_metadata(state: &AppState, issuer: &str) -> serde_json::Value {
+    use serde_json::json;
+    let allow_http = state.config.proxy_allow_http;
+    if validate_base_url(issuer, allow_http).is_err() {
+        return json!({ "ok": false, "kind": "oauth", "issuer": issuer, "message": "The issuer is not an https URL." });
+    }
+    let mut last = "The authorization server publishes no metadata document.".to_owned();
+    for well_known in [
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/openid-configuration",
+    ] {
+        let url = format!("{issuer}{well_known}");
+        let resp = match state.http.get(&url).send().await {
+            Ok(r) => r,
+            Err(e) => {
+                return json!({ "ok": false, "kind": "oauth", "issuer": issuer, "message": unreachable_message(&e) });
+            }
+        };
+        if !resp.status().is_success() {
+            last = format!("{url} answered HTTP {}.", resp.status().as_u16());
+            continue;
+        }
+        let Ok(bytes) = read_capped(resp, 256 * 1024).await else {
+            last = format!("{url} is too large or broke off.");
+            continue;
+        };
+        let Ok(meta) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+            last = format!("{url} is not JSON.");
+            continue;
+        };
+        let endpoint_ok = |name: &str| {
+            meta[name]
+                .as_str()
+                .is_some_and(|u| validate_base_url(u, allow_http).is_ok())
+        };
+        // RFC 8414 section 3.3: the metadata's issuer must be the issuer it was fetched for.
+        let problems: Vec<&str> = [
+            (
+                meta["issuer"].as_str().map(|s| s.trim_end_matches('/')) != Some(issuer),
+                "issuer does not match",
+            ),
+            (
+                !endpoint_ok("authorization_endpoint"),
+                "authorization_endpoint missing or not https",
+            ),
+            (
+                !endpoint_ok("token_endpoint"),
+                "token_endpoint missing or not https",
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(bad, why)| bad.then_some(why))
+        .collect();
+        let message = if problems.is_empty() {
+            "The authorization server's metadata is well formed.".to_owned()
+        } else {
+            format!("Metadata problems: {}.", problems.join("; "))
+        };
+        return json!({
+            "ok": problems.is_empty(),
+            "kind": "oauth",
+            "issuer": issuer,
+            "metadata_url": url,
+            "authorization_endpoint": meta["authorization_endpoint"],
+            "token_endpoint": meta["token_endpoint"],
+            "message": message,
+        });
+    }
+    json!({ "ok": false, "kind": "oauth", "issuer": issuer, "message": last })
 }
 
 fn too_large(max: usize) -> ApiError {

@@ -106,6 +106,19 @@ impl TestServer {
     }
 
     pub async fn start_with(backend: &Backend, tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::start_with_catalog(
+            backend,
+            tweak,
+            std::sync::Arc::new(latchkey_server::validate::WellFormedIds),
+        )
+        .await
+    }
+
+    pub async fn start_with_catalog(
+        backend: &Backend,
+        tweak: impl FnOnce(&mut Config),
+        catalog: std::sync::Arc<dyn latchkey_server::CatalogLookup>,
+    ) -> Self {
         latchkey_server::server::install_crypto_provider();
         let dir = tempfile::tempdir().unwrap();
         let url = backend.fresh_database_url(dir.path()).await;
@@ -113,7 +126,9 @@ impl TestServer {
         config.feed_poll_millis = 100;
         tweak(&mut config);
         let database_url = config.database_url.clone();
-        let server = latchkey_server::start(config).await.expect("server starts");
+        let server = latchkey_server::start_with_catalog(config, catalog)
+            .await
+            .expect("server starts");
         latchkey_server::routes::admin::create_admin(
             server.state(),
             ADMIN_EMAIL,

@@ -172,12 +172,25 @@ pub async fn a_device_only_ever_reaches_its_own_users_records(backend: Backend) 
     let mut feed = Feed::open(&s, &ada.token, None).await;
     feed.expect("ready").await;
     let only_bob = s
-        .admin(Method::PUT, "/v1/admin/integrations/salesforce", Some(json!({ "enabled": true, "allowed_users": [bob.user_id] })))
+        .admin(
+            Method::PUT,
+            "/v1/admin/integrations/salesforce",
+            Some(json!({ "enabled": true, "allowed_users": [bob.user_id] })),
+        )
         .await;
     assert_eq!(only_bob.status, StatusCode::OK);
-    assert_eq!(feed.expect("connection.disconnected").await["integration_id"], "salesforce");
-    assert_eq!(s.device(&ada, Method::GET, SLOT, None, &[]).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(s.device(&bob, Method::GET, SLOT, None, &[]).await.status, StatusCode::OK);
+    assert_eq!(
+        feed.expect("connection.disconnected").await["integration_id"],
+        "salesforce"
+    );
+    assert_eq!(
+        s.device(&ada, Method::GET, SLOT, None, &[]).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        s.device(&bob, Method::GET, SLOT, None, &[]).await.status,
+        StatusCode::OK
+    );
     s.stop().await;
 }
 
@@ -1415,7 +1428,16 @@ async fn fake_provider() -> (
                 .unwrap_or_default();
             let target = req.uri().to_string();
             log.lock().unwrap().push((target.clone(), key.clone()));
+            let issuer = format!("http://{}/base", req.headers()["host"].to_str().unwrap());
             match req.uri().path() {
+                "/base/.well-known/oauth-authorization-server" => axum::response::Response::new(axum::body::Body::from(
+                    json!({ "issuer": issuer, "authorization_endpoint": format!("{issuer}/authorize"), "token_endpoint": format!("{issuer}/token") })
+                        .to_string(),
+                )),
+                "/base/v1/models" if key != "sk-PROXY-KEY" => axum::response::Response::builder()
+                    .status(401)
+                    .body(axum::body::Body::from("bad key"))
+                    .unwrap(),
                 "/base/v1/big" => axum::response::Response::new(axum::body::Body::from(vec![
                         b'x';
                         2 * 1024 * 1024
@@ -1444,13 +1466,34 @@ async fn fake_provider() -> (
     (format!("http://{addr}/base"), seen)
 }
 
+/// A catalog that knows one authorization server.
+struct FakeCatalog(String);
+
+impl latchkey_server::CatalogLookup for FakeCatalog {
+    fn check(&self, id: &str, _environment: &str) -> Result<(), String> {
+        if id == "not-in-catalog" {
+            Err("The catalog has no integration not-in-catalog.".into())
+        } else {
+            Ok(())
+        }
+    }
+    fn issuer(&self, id: &str, _environment: &str) -> Option<String> {
+        (id == "acme-oauth").then(|| self.0.clone())
+    }
+}
+
 pub async fn api_key_proxy_injects_the_key_only_toward_allowed_paths(backend: Backend) {
     let (upstream, seen) = fake_provider().await;
-    let s = TestServer::start_with(&backend, |c| {
-        c.proxy_allow_http = true;
-        c.proxy_timeout_secs = 1;
-        c.proxy_max_response_bytes = 1024 * 1024;
-    })
+    let catalog = std::sync::Arc::new(FakeCatalog(upstream.clone()));
+    let s = TestServer::start_with_catalog(
+        &backend,
+        |c| {
+            c.proxy_allow_http = true;
+            c.proxy_timeout_secs = 1;
+            c.proxy_max_response_bytes = 1024 * 1024;
+        },
+        catalog,
+    )
     .await;
     let put = s
         .admin(
@@ -1531,6 +1574,68 @@ pub async fn api_key_proxy_injects_the_key_only_toward_allowed_paths(backend: Ba
         "redirects are relayed, never followed"
     );
     assert!(!redirect.headers.contains_key("location"));
+
+    // Test connection: the key against the provider, then a wrong key.
+    let tested = s
+        .admin(Method::POST, "/v1/admin/integrations/acme-api/test", None)
+        .await;
+    assert_eq!(
+        (tested.status, tested.body["ok"].as_bool()),
+        (StatusCode::OK, Some(true)),
+        "{:?}",
+        tested.body
+    );
+    s.admin(Method::PUT, "/v1/admin/integrations/acme-api", Some(json!({
+        "enabled": true, "api_key": "sk-WRONG", "api_base_url": upstream, "api_paths": ["/v1/models"], "api_key_header": "x-api-key"
+    }))).await;
+    let wrong = s
+        .admin(Method::POST, "/v1/admin/integrations/acme-api/test", None)
+        .await;
+    assert_eq!(
+        (wrong.body["ok"].as_bool(), wrong.body["status"].as_u64()),
+        (Some(false), Some(401)),
+        "{:?}",
+        wrong.body
+    );
+    assert!(
+        wrong.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("rejected the API key")
+    );
+    // Test connection for OAuth: the catalog's authorization server publishes RFC 8414 metadata.
+    s.admin(
+        Method::PUT,
+        "/v1/admin/integrations/acme-oauth",
+        Some(json!({ "enabled": true, "client_id": "c" })),
+    )
+    .await;
+    let oauth = s
+        .admin(Method::POST, "/v1/admin/integrations/acme-oauth/test", None)
+        .await;
+    assert_eq!(oauth.body["ok"], true, "{:?}", oauth.body);
+    assert_eq!(oauth.body["token_endpoint"], format!("{upstream}/token"));
+    s.admin(
+        Method::PUT,
+        "/v1/admin/integrations/salesforce",
+        Some(json!({ "enabled": true })),
+    )
+    .await;
+    let unknown = s
+        .admin(Method::POST, "/v1/admin/integrations/salesforce/test", None)
+        .await;
+    assert_eq!(unknown.body["ok"], false);
+    let rejected = s
+        .admin(
+            Method::PUT,
+            "/v1/admin/integrations/not-in-catalog",
+            Some(json!({ "enabled": true })),
+        )
+        .await;
+    assert_eq!(
+        (rejected.status, rejected.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "unknown_integration")
+    );
 
     // Without a device token the proxy is closed.
     let anon = s
