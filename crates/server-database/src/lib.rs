@@ -318,6 +318,12 @@ pub trait Database: Send + Sync + 'static {
 
     /// The device holding this token hash, revoked or not (the caller decides).
     async fn device_by_token_hash(&self, token_hash: &[u8]) -> DbResult<Option<Device>>;
+    /// The device holding this token hash and its user, in one round trip
+    /// (every client request authenticates with it).
+    async fn device_and_user_by_token_hash(
+        &self,
+        token_hash: &[u8],
+    ) -> DbResult<Option<(Device, User)>>;
     async fn list_devices(&self, org_id: &str, user_id: Option<&str>) -> DbResult<Vec<Device>>;
     /// Marks the device revoked. `NotFound` if absent.
     async fn revoke_device(

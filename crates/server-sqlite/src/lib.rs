@@ -45,7 +45,7 @@ impl SqliteDatabase {
             .await
             .map_err(backend)?;
         let read = SqlitePoolOptions::new()
-            .max_connections(4)
+            .max_connections(8)
             .connect_with(options.read_only(false))
             .await
             .map_err(backend)?;
@@ -536,6 +536,32 @@ impl Database for SqliteDatabase {
             .as_ref()
             .map(device_from)
             .transpose()
+    }
+
+    async fn device_and_user_by_token_hash(
+        &self,
+        token_hash: &[u8],
+    ) -> DbResult<Option<(Device, User)>> {
+        let row = sqlx::query(
+            "SELECT d.id, d.org_id, d.user_id, d.name, d.token_hash, d.created_at, d.last_seen_at, \
+             d.revoked_at, u.email AS u_email, u.display_name AS u_display_name, \
+             u.created_at AS u_created_at \
+             FROM devices d JOIN users u ON u.id = d.user_id WHERE d.token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(backend)?;
+        let Some(r) = row else { return Ok(None) };
+        let device = device_from(&r)?;
+        let user = User {
+            id: device.user_id.clone(),
+            org_id: device.org_id.clone(),
+            email: r.try_get("u_email").map_err(backend)?,
+            display_name: r.try_get("u_display_name").map_err(backend)?,
+            created_at: r.try_get("u_created_at").map_err(backend)?,
+        };
+        Ok(Some((device, user)))
     }
 
     async fn list_devices(&self, org_id: &str, user_id: Option<&str>) -> DbResult<Vec<Device>> {

@@ -4,7 +4,12 @@
 //! from the same server stack, and prints requests/s and p50/p99 latency.
 //!
 //! Usage: loadgen --url http://127.0.0.1:8700 --admin-token lka_… [--connections 64] [--seconds 10]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
 
 use base64::Engine;
 use reqwest::StatusCode;
@@ -21,7 +26,13 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut a = Args { url: String::new(), admin_token: String::new(), connections: 64, seconds: 10, label: "?".into() };
+    let mut a = Args {
+        url: String::new(),
+        admin_token: String::new(),
+        connections: 64,
+        seconds: 10,
+        label: "?".into(),
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let v = it.next().expect("flag value");
@@ -34,7 +45,10 @@ fn args() -> Args {
             other => panic!("unknown flag {other}"),
         }
     }
-    assert!(!a.url.is_empty() && !a.admin_token.is_empty(), "--url and --admin-token are required");
+    assert!(
+        !a.url.is_empty() && !a.admin_token.is_empty(),
+        "--url and --admin-token are required"
+    );
     a
 }
 
@@ -61,7 +75,15 @@ async fn run(a: &Args, http: &reqwest::Client, token: &Arc<String>, scenario: Sc
         tasks.push(tokio::spawn(async move {
             let slot = format!("{base}/v1/records/bench/production/vk{c}");
             let mut version: i64 = {
-                let r: Value = http.get(&slot).bearer_auth(token.as_str()).send().await.unwrap().json().await.unwrap();
+                let r: Value = http
+                    .get(&slot)
+                    .bearer_auth(token.as_str())
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
                 r["version"].as_i64().unwrap()
             };
             let envelope = base64::engine::general_purpose::STANDARD.encode(vec![0x5au8; 2048]);
@@ -70,8 +92,17 @@ async fn run(a: &Args, http: &reqwest::Client, token: &Arc<String>, scenario: Sc
             while Instant::now() < deadline {
                 let t = Instant::now();
                 let ok = match scenario {
-                    Scenario::Static => http.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status() == StatusCode::OK),
-                    Scenario::Get => http.get(&slot).bearer_auth(token.as_str()).send().await.is_ok_and(|r| r.status() == StatusCode::OK),
+                    Scenario::Static => http
+                        .get(format!("{base}/healthz"))
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status() == StatusCode::OK),
+                    Scenario::Get => http
+                        .get(&slot)
+                        .bearer_auth(token.as_str())
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status() == StatusCode::OK),
                     Scenario::Put => {
                         let r = http
                             .put(&slot)
@@ -105,7 +136,12 @@ async fn run(a: &Args, http: &reqwest::Client, token: &Arc<String>, scenario: Sc
         errors += e;
     }
     latencies_us.sort_unstable();
-    Outcome { requests: latencies_us.len(), errors, elapsed: started.elapsed(), latencies_us }
+    Outcome {
+        requests: latencies_us.len(),
+        errors,
+        elapsed: started.elapsed(),
+        latencies_us,
+    }
 }
 
 fn pct(sorted: &[u64], p: f64) -> f64 {
@@ -120,11 +156,21 @@ fn pct(sorted: &[u64], p: f64) -> f64 {
 async fn main() {
     latchkey_server::server::install_crypto_provider();
     let a = args();
-    let http = reqwest::Client::builder().pool_max_idle_per_host(a.connections * 2).build().unwrap();
-    let admin = |m: reqwest::Method, p: &str| http.request(m, format!("{}{p}", a.url)).bearer_auth(&a.admin_token);
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(a.connections * 2)
+        .build()
+        .unwrap();
+    let admin = |m: reqwest::Method, p: &str| {
+        http.request(m, format!("{}{p}", a.url))
+            .bearer_auth(&a.admin_token)
+    };
 
     // Arrange: one enabled integration, one enrolled device, one record per connection.
-    let r = admin(reqwest::Method::PUT, "/v1/admin/integrations/bench").json(&json!({ "enabled": true })).send().await.unwrap();
+    let r = admin(reqwest::Method::PUT, "/v1/admin/integrations/bench")
+        .json(&json!({ "enabled": true }))
+        .send()
+        .await
+        .unwrap();
     assert!(r.status().is_success(), "{}", r.status());
     let invited: Value = admin(reqwest::Method::POST, "/v1/admin/users")
         .json(&json!({ "email": format!("bench-{}@example.com", std::process::id()), "display_name": "Bench" }))
@@ -134,7 +180,9 @@ async fn main() {
         .json()
         .await
         .unwrap();
-    let code = invited["enrollment"]["code"].as_str().expect("invite worked");
+    let code = invited["enrollment"]["code"]
+        .as_str()
+        .expect("invite worked");
     let enrolled: Value = http
         .post(format!("{}/v1/enroll", a.url))
         .json(&json!({ "code": code, "device_name": "bench" }))
@@ -158,9 +206,15 @@ async fn main() {
     }
 
     let mut baseline_rps = 0.0;
-    println!("| backend | scenario | conns | requests | errors | req/s | vs static | p50 ms | p99 ms |");
+    println!(
+        "| backend | scenario | conns | requests | errors | req/s | vs static | p50 ms | p99 ms |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|");
-    for (name, scenario) in [("static 200 (/healthz)", Scenario::Static), ("GET record", Scenario::Get), ("PUT record (CAS)", Scenario::Put)] {
+    for (name, scenario) in [
+        ("static 200 (/healthz)", Scenario::Static),
+        ("GET record", Scenario::Get),
+        ("PUT record (CAS)", Scenario::Put),
+    ] {
         let o = run(&a, &http, &token, scenario).await;
         let rps = o.requests as f64 / o.elapsed.as_secs_f64();
         if scenario == Scenario::Static {

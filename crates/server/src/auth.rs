@@ -86,8 +86,12 @@ impl FromRequestParts<AppState> for DeviceAuth {
         if !TokenKind::Device.matches(token) {
             return Err(failed(state, parts, invalid()));
         }
-        let device = state.db.device_by_token_hash(&token_hash(token)).await?;
-        let Some(device) = device.filter(|d| token_matches(token, &d.token_hash)) else {
+        let found = state
+            .db
+            .device_and_user_by_token_hash(&token_hash(token))
+            .await?;
+        let Some((device, user)) = found.filter(|(d, _)| token_matches(token, &d.token_hash))
+        else {
             return Err(failed(state, parts, invalid()));
         };
         if device.revoked_at.is_some() || device.org_id != state.org.id {
@@ -100,10 +104,11 @@ impl FromRequestParts<AppState> for DeviceAuth {
                 ),
             ));
         }
-        let Some(user) = state.db.user_by_id(&state.org.id, &device.user_id).await? else {
-            return Err(failed(state, parts, invalid()));
-        };
-        if let Err(e) = state.db.touch_device(&device.id, now_millis()).await {
+        // Last-seen is kept to the minute: no write on most requests.
+        let now = now_millis();
+        if device.last_seen_at.is_none_or(|seen| now - seen > 60_000)
+            && let Err(e) = state.db.touch_device(&device.id, now).await
+        {
             tracing::warn!(error = %e, "could not record device last-seen time");
         }
         Ok(Self { device, user })
