@@ -1,0 +1,450 @@
+//! The storage contract of `latchkey-server`: the models it keeps, the one
+//! error type storage returns, and the [`Database`] trait that each backend
+//! (SQLite, PostgreSQL) implements with its own SQL and migrations.
+//!
+//! Why a trait object and not sqlx's `Any` driver: the two dialects differ
+//! exactly where correctness lives (autoincrement ids, the commit order of the
+//! change log, locking), and a trait lets each backend do the right thing for
+//! its engine while the server stays ignorant of SQL. The server holds an
+//! `Arc<dyn Database>` chosen at start from the database URL.
+//!
+//! Every mutation takes a [`Journal`]: the audit event (and, when clients must
+//! hear of it, the change-feed entry) is written in the same transaction as the
+//! change itself, so the audit trail and the feed can never disagree with the data.
+
+use async_trait::async_trait;
+
+/// Milliseconds since the Unix epoch; the only time representation in storage,
+/// identical on both backends.
+pub type Millis = i64;
+
+/// One deployment's organisation. One per deployment today; ids are kept in the
+/// schema so several can live in one database later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Org {
+    pub id: String,
+    pub name: String,
+    pub created_at: Millis,
+}
+
+/// A console administrator. `password_hash` is an Argon2id PHC string.
+/// No `Debug`: the hash is not for logs either.
+#[derive(Clone)]
+pub struct Admin {
+    pub id: String,
+    pub org_id: String,
+    pub email: String,
+    pub password_hash: String,
+    pub created_at: Millis,
+}
+
+/// What an admin credential is: a console session (cookie + CSRF) or an API token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialKind {
+    Session,
+    ApiToken,
+}
+
+impl CredentialKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Session => "session",
+            Self::ApiToken => "api_token",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, DbError> {
+        match s {
+            "session" => Ok(Self::Session),
+            "api_token" => Ok(Self::ApiToken),
+            other => Err(DbError::Corrupt(format!(
+                "unknown credential kind {other:?}"
+            ))),
+        }
+    }
+}
+
+/// An admin session or API token. Only SHA-256 hashes of the token (and of the
+/// session's CSRF token) are stored.
+#[derive(Clone)]
+pub struct AdminCredential {
+    pub id: String,
+    pub admin_id: String,
+    pub org_id: String,
+    pub kind: CredentialKind,
+    pub token_hash: Vec<u8>,
+    pub csrf_hash: Option<Vec<u8>>,
+    pub created_at: Millis,
+    pub expires_at: Option<Millis>,
+}
+
+/// A person whose devices sync connection records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    pub org_id: String,
+    pub email: String,
+    pub display_name: String,
+    pub created_at: Millis,
+}
+
+/// A one-time enrollment code; only its SHA-256 hash is stored.
+#[derive(Clone)]
+pub struct EnrollmentCode {
+    pub id: String,
+    pub org_id: String,
+    pub user_id: String,
+    pub code_hash: Vec<u8>,
+    pub created_at: Millis,
+    pub expires_at: Millis,
+}
+
+/// An enrolled device. Its token is 256 random bits; only the SHA-256 hash is stored.
+#[derive(Clone)]
+pub struct Device {
+    pub id: String,
+    pub org_id: String,
+    pub user_id: String,
+    pub name: String,
+    pub token_hash: Vec<u8>,
+    pub created_at: Millis,
+    pub last_seen_at: Option<Millis>,
+    pub revoked_at: Option<Millis>,
+}
+
+/// This org's configuration of one catalog integration. Client secrets and API
+/// keys are stored sealed by the server key (the server crate seals them);
+/// storage only ever sees ciphertext.
+#[derive(Clone)]
+pub struct Integration {
+    pub org_id: String,
+    pub id: String,
+    pub enabled: bool,
+    /// `production`, `sandbox`, or a custom login host.
+    pub environment: String,
+    pub client_id: Option<String>,
+    pub client_secret_sealed: Option<Vec<u8>>,
+    pub scopes: Vec<String>,
+    /// Values for the provider catalog's placeholders (tenant, subdomain,
+    /// issuer). Not secret.
+    pub params: std::collections::BTreeMap<String, String>,
+    /// `None`: every user of the org; `Some`: only these user ids.
+    pub allowed_users: Option<Vec<String>>,
+    pub api_key_sealed: Option<Vec<u8>>,
+    /// API-key integrations: the only base URL the proxy may reach.
+    pub api_base_url: Option<String>,
+    /// API-key integrations: path prefixes (under the base URL) the proxy allows.
+    pub api_paths: Vec<String>,
+    /// API-key integrations: the header carrying the key (`authorization` means `Bearer`).
+    pub api_key_header: Option<String>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+impl Integration {
+    /// Whether `user_id` may use this integration (ignores `enabled`).
+    pub fn allows(&self, user_id: &str) -> bool {
+        self.allowed_users
+            .as_ref()
+            .is_none_or(|users| users.iter().any(|u| u == user_id))
+    }
+}
+
+/// The identity of one connection-record slot.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SlotKey {
+    pub user_id: String,
+    pub vault_key_id: String,
+    pub integration_id: String,
+    pub environment: String,
+}
+
+/// A live connection record: an opaque sealed envelope and its metadata.
+#[derive(Clone)]
+pub struct ConnectionRecord {
+    pub slot: SlotKey,
+    pub envelope: Vec<u8>,
+    pub version: i64,
+    pub device_id: String,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// The compare-and-swap condition of a record write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precondition {
+    /// `If-None-Match: *`: succeed only if no live record is in the slot.
+    Absent,
+    /// `If-Match: <version>`: succeed only if the live record has this version.
+    Version(i64),
+}
+
+/// An audit event to append. `detail` is a JSON object that never holds secret material.
+#[derive(Debug, Clone)]
+pub struct NewAudit {
+    pub org_id: String,
+    pub at: Millis,
+    /// `admin`, `device` or `system`.
+    pub actor_kind: String,
+    pub actor_id: Option<String>,
+    pub action: String,
+    pub target: Option<String>,
+    pub detail: String,
+}
+
+/// A stored audit event.
+#[derive(Debug, Clone)]
+pub struct AuditEvent {
+    pub id: i64,
+    pub org_id: String,
+    pub at: Millis,
+    pub actor_kind: String,
+    pub actor_id: Option<String>,
+    pub action: String,
+    pub target: Option<String>,
+    pub detail: String,
+}
+
+/// A change-feed entry to append: what changed, for whom (`None`: every user).
+#[derive(Debug, Clone)]
+pub struct NewChange {
+    pub org_id: String,
+    pub user_id: Option<String>,
+    pub kind: String,
+    pub integration_id: Option<String>,
+    pub at: Millis,
+}
+
+/// A stored change-feed entry. `seq` is strictly increasing in commit order,
+/// which is what lets a poller on any replica resume from the last seq it saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub seq: i64,
+    pub org_id: String,
+    pub user_id: Option<String>,
+    pub kind: String,
+    pub integration_id: Option<String>,
+    pub at: Millis,
+}
+
+/// What a mutation records beside itself, in the same transaction.
+#[derive(Debug, Clone)]
+pub struct Journal {
+    pub audit: NewAudit,
+    pub changes: Vec<NewChange>,
+}
+
+/// Why an enrollment code could not be redeemed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeProblem {
+    Unknown,
+    Expired,
+    AlreadyUsed,
+}
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("not found")]
+    NotFound,
+    #[error("{0} already exists")]
+    AlreadyExists(&'static str),
+    /// A compare-and-swap lost; `current` is the live version (`None`: no live record).
+    #[error("version mismatch")]
+    VersionMismatch { current: Option<i64> },
+    #[error("enrollment code rejected: {0:?}")]
+    Code(CodeProblem),
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+pub type DbResult<T> = Result<T, DbError>;
+
+/// Encodes a list of strings for a TEXT column (JSON array), identically on every backend.
+pub fn encode_list(items: &[String]) -> String {
+    serde_json::Value::from(items.to_vec()).to_string()
+}
+
+/// Encodes a string map as a JSON object (the `params` column).
+pub fn encode_map(items: &std::collections::BTreeMap<String, String>) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "{}".to_owned())
+}
+
+/// Decodes a map written by [`encode_map`].
+pub fn decode_map(text: &str) -> DbResult<std::collections::BTreeMap<String, String>> {
+    serde_json::from_str(text).map_err(|e| DbError::Corrupt(format!("bad map column: {e}")))
+}
+
+/// Decodes a list written by [`encode_list`].
+pub fn decode_list(text: &str) -> DbResult<Vec<String>> {
+    serde_json::from_str(text).map_err(|e| DbError::Corrupt(format!("bad list column: {e}")))
+}
+
+/// The storage a server needs. Implemented by `latchkey-server-sqlite` and
+/// `latchkey-server-postgres`; both pass the same conformance story.
+#[async_trait]
+pub trait Database: Send + Sync + 'static {
+    /// `sqlite` or `postgres`, for logs and metrics.
+    fn backend(&self) -> &'static str;
+    /// Applies pending migrations.
+    async fn migrate(&self) -> DbResult<()>;
+    /// A cheap round trip, for `/readyz`.
+    async fn ping(&self) -> DbResult<()>;
+    /// Closes the pool, waiting for connections to be returned.
+    async fn close(&self);
+
+    /// The deployment's organisation, created with `new_id`/`name` if the database has none.
+    async fn ensure_org(&self, new_id: &str, name: &str, now: Millis) -> DbResult<Org>;
+
+    async fn create_admin(&self, admin: &Admin, journal: &Journal) -> DbResult<()>;
+    async fn admin_by_email(&self, org_id: &str, email: &str) -> DbResult<Option<Admin>>;
+    async fn admin_by_id(&self, id: &str) -> DbResult<Option<Admin>>;
+    async fn count_admins(&self, org_id: &str) -> DbResult<i64>;
+    async fn insert_admin_credential(&self, cred: &AdminCredential) -> DbResult<()>;
+    /// The credential with this token hash, if it exists and has not expired at `now`.
+    async fn admin_credential_by_hash(
+        &self,
+        token_hash: &[u8],
+        now: Millis,
+    ) -> DbResult<Option<AdminCredential>>;
+    async fn delete_admin_credential(&self, id: &str) -> DbResult<()>;
+
+    async fn create_user(&self, user: &User, journal: &Journal) -> DbResult<()>;
+    async fn user_by_id(&self, org_id: &str, id: &str) -> DbResult<Option<User>>;
+    async fn list_users(&self, org_id: &str) -> DbResult<Vec<User>>;
+    /// Deletes the user with their devices, codes and records. `NotFound` if absent.
+    async fn delete_user(&self, org_id: &str, id: &str, journal: &Journal) -> DbResult<()>;
+
+    async fn insert_enrollment_code(&self, code: &EnrollmentCode) -> DbResult<()>;
+    /// Atomically marks the code used and creates `device` for its user (the
+    /// device's `user_id`/`org_id` are taken from the code). Fails with
+    /// `DbError::Code` if the code is unknown, expired or already used.
+    async fn redeem_enrollment_code(
+        &self,
+        code_hash: &[u8],
+        now: Millis,
+        device: &Device,
+        journal: &Journal,
+    ) -> DbResult<(Device, User)>;
+
+    /// The device holding this token hash, revoked or not (the caller decides).
+    async fn device_by_token_hash(&self, token_hash: &[u8]) -> DbResult<Option<Device>>;
+    /// The device holding this token hash and its user, in one round trip
+    /// (every client request authenticates with it).
+    async fn device_and_user_by_token_hash(
+        &self,
+        token_hash: &[u8],
+    ) -> DbResult<Option<(Device, User)>>;
+    async fn list_devices(&self, org_id: &str, user_id: Option<&str>) -> DbResult<Vec<Device>>;
+    /// Marks the device revoked. `NotFound` if absent.
+    async fn revoke_device(
+        &self,
+        org_id: &str,
+        id: &str,
+        now: Millis,
+        journal: &Journal,
+    ) -> DbResult<Device>;
+    /// Records that the device was seen (rate-limited by the backend to one write a minute).
+    async fn touch_device(&self, id: &str, now: Millis) -> DbResult<()>;
+
+    /// Creates or replaces an integration's configuration. When it goes from
+    /// enabled to disabled, its connection records are deleted in the same transaction.
+    async fn put_integration(&self, integration: &Integration, journal: &Journal) -> DbResult<()>;
+    async fn get_integration(&self, org_id: &str, id: &str) -> DbResult<Option<Integration>>;
+    async fn list_integrations(&self, org_id: &str) -> DbResult<Vec<Integration>>;
+    /// Removes the configuration and every record of the integration. `NotFound` if absent.
+    async fn delete_integration(&self, org_id: &str, id: &str, journal: &Journal) -> DbResult<()>;
+
+    /// The live record in `slot`, if any.
+    async fn get_record(&self, slot: &SlotKey) -> DbResult<Option<ConnectionRecord>>;
+    /// The user's live records, optionally for one integration.
+    async fn list_records(
+        &self,
+        user_id: &str,
+        integration_id: Option<&str>,
+    ) -> DbResult<Vec<ConnectionRecord>>;
+    /// Compare-and-swap write. Versions grow monotonically per slot, across
+    /// deletes too (a delete leaves a tombstone), so a stale `If-Match` can never
+    /// succeed against a recreated record.
+    async fn put_record(
+        &self,
+        slot: &SlotKey,
+        envelope: &[u8],
+        device_id: &str,
+        precondition: Precondition,
+        now: Millis,
+        journal: &Journal,
+    ) -> DbResult<ConnectionRecord>;
+    /// Compare-and-swap delete; returns the tombstone's version.
+    async fn delete_record(
+        &self,
+        slot: &SlotKey,
+        version: i64,
+        device_id: &str,
+        now: Millis,
+        journal: &Journal,
+    ) -> DbResult<i64>;
+    /// Deletes (tombstones) every live record of `user_id` for `integration_id`;
+    /// returns how many. Used by an admin's "disconnect".
+    async fn delete_user_records(
+        &self,
+        user_id: &str,
+        integration_id: &str,
+        now: Millis,
+        journal: &Journal,
+    ) -> DbResult<u64>;
+
+    async fn append_audit(&self, event: &NewAudit) -> DbResult<()>;
+    /// Newest first.
+    async fn list_audit(&self, org_id: &str, limit: i64) -> DbResult<Vec<AuditEvent>>;
+    /// Changes after `since` that concern `user_id` (theirs or everyone's), oldest first.
+    async fn changes_since(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        since: i64,
+        limit: i64,
+    ) -> DbResult<Vec<Change>>;
+    /// The newest change seq (0 when the log is empty).
+    async fn latest_change_seq(&self, org_id: &str) -> DbResult<i64>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_round_trip_through_their_column_encoding() {
+        let scopes = vec!["api".to_owned(), "refresh_token offline".to_owned()];
+        assert_eq!(decode_list(&encode_list(&scopes)).unwrap(), scopes);
+        assert_eq!(encode_list(&[]), "[]");
+        assert!(decode_list("{").is_err());
+    }
+
+    #[test]
+    fn an_integration_without_a_user_list_allows_everyone() {
+        let mut i = Integration {
+            org_id: "o".into(),
+            id: "salesforce".into(),
+            enabled: true,
+            environment: "production".into(),
+            client_id: None,
+            client_secret_sealed: None,
+            scopes: vec![],
+            params: Default::default(),
+            allowed_users: None,
+            api_key_sealed: None,
+            api_base_url: None,
+            api_paths: vec![],
+            api_key_header: None,
+            created_at: 0,
+            updated_at: 0,
+        };
+        assert!(i.allows("anyone"));
+        i.allowed_users = Some(vec!["u1".into()]);
+        assert!(i.allows("u1"));
+        assert!(!i.allows("u2"));
+    }
+}

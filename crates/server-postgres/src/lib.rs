@@ -1,0 +1,919 @@
+//! PostgreSQL backend of `latchkey-server`: several stateless server replicas
+//! share one PostgreSQL.
+//!
+//! Same queries as the SQLite backend (both take `$N` parameters), with the two
+//! differences PostgreSQL needs: appends to the change log take a
+//! transaction-scoped advisory lock, so the identity `seq` becomes visible in
+//! commit order (a poller on any replica that resumes after seq N can never
+//! miss a row committed later with a smaller seq); and CAS relies on
+//! row locks: a concurrent `UPDATE ... WHERE version = $v` waits for the first
+//! writer, then re-checks the version and matches nothing.
+
+use async_trait::async_trait;
+use latchkey_server_database::{
+    Admin, AdminCredential, AuditEvent, Change, CodeProblem, ConnectionRecord, CredentialKind,
+    Database, DbError, DbResult, Device, EnrollmentCode, Integration, Journal, Millis, NewAudit,
+    Org, Precondition, SlotKey, User, decode_list, decode_map, encode_list, encode_map,
+};
+use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::{Postgres, Row, Transaction};
+use std::time::Duration;
+
+type Tx<'a> = Transaction<'a, Postgres>;
+
+/// A PostgreSQL-backed store.
+pub struct PostgresDatabase {
+    read: PgPool,
+    write: PgPool,
+}
+
+impl PostgresDatabase {
+    /// Connects to `url` (`postgres://…`).
+    pub async fn connect(url: &str) -> DbResult<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect(url)
+            .await
+            .map_err(backend)?;
+        Ok(Self {
+            read: pool.clone(),
+            write: pool,
+        })
+    }
+}
+
+/// The advisory-lock key that serialises change-log appends ("LKCHANGE").
+const CHANGE_LOG_LOCK: i64 = 0x4C4B_4348_414E_4745;
+
+fn backend(e: sqlx::Error) -> DbError {
+    if let sqlx::Error::Database(db) = &e
+        && db.is_unique_violation()
+    {
+        return DbError::AlreadyExists("a row with this key");
+    }
+    DbError::Backend(e.to_string())
+}
+
+fn unique(what: &'static str) -> impl Fn(sqlx::Error) -> DbError {
+    move |e| match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => DbError::AlreadyExists(what),
+        _ => DbError::Backend(e.to_string()),
+    }
+}
+
+async fn write_journal(tx: &mut Tx<'_>, journal: &Journal) -> DbResult<()> {
+    insert_audit(&mut **tx, &journal.audit).await?;
+    if !journal.changes.is_empty() {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(CHANGE_LOG_LOCK)
+            .execute(&mut **tx)
+            .await
+            .map_err(backend)?;
+    }
+    for c in &journal.changes {
+        sqlx::query(
+            "INSERT INTO changes (org_id, user_id, kind, integration_id, at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&c.org_id)
+        .bind(&c.user_id)
+        .bind(&c.kind)
+        .bind(&c.integration_id)
+        .bind(c.at)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
+async fn insert_audit<'e, E>(exec: E, a: &NewAudit) -> DbResult<()>
+where
+    E: sqlx::Executor<'e, Database = Postgres>,
+{
+    sqlx::query(
+        "INSERT INTO audit_events (org_id, at, actor_kind, actor_id, action, target, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&a.org_id)
+    .bind(a.at)
+    .bind(&a.actor_kind)
+    .bind(&a.actor_id)
+    .bind(&a.action)
+    .bind(&a.target)
+    .bind(&a.detail)
+    .execute(exec)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+fn admin_from(r: &PgRow) -> DbResult<Admin> {
+    Ok(Admin {
+        id: r.try_get("id").map_err(backend)?,
+        org_id: r.try_get("org_id").map_err(backend)?,
+        email: r.try_get("email").map_err(backend)?,
+        password_hash: r.try_get("password_hash").map_err(backend)?,
+        created_at: r.try_get("created_at").map_err(backend)?,
+    })
+}
+
+fn user_from(r: &PgRow) -> DbResult<User> {
+    Ok(User {
+        id: r.try_get("id").map_err(backend)?,
+        org_id: r.try_get("org_id").map_err(backend)?,
+        email: r.try_get("email").map_err(backend)?,
+        display_name: r.try_get("display_name").map_err(backend)?,
+        created_at: r.try_get("created_at").map_err(backend)?,
+    })
+}
+
+fn device_from(r: &PgRow) -> DbResult<Device> {
+    Ok(Device {
+        id: r.try_get("id").map_err(backend)?,
+        org_id: r.try_get("org_id").map_err(backend)?,
+        user_id: r.try_get("user_id").map_err(backend)?,
+        name: r.try_get("name").map_err(backend)?,
+        token_hash: r.try_get("token_hash").map_err(backend)?,
+        created_at: r.try_get("created_at").map_err(backend)?,
+        last_seen_at: r.try_get("last_seen_at").map_err(backend)?,
+        revoked_at: r.try_get("revoked_at").map_err(backend)?,
+    })
+}
+
+fn integration_from(r: &PgRow) -> DbResult<Integration> {
+    let scopes: String = r.try_get("scopes").map_err(backend)?;
+    let params: String = r.try_get("params").map_err(backend)?;
+    let allowed: Option<String> = r.try_get("allowed_users").map_err(backend)?;
+    let api_paths: String = r.try_get("api_paths").map_err(backend)?;
+    Ok(Integration {
+        org_id: r.try_get("org_id").map_err(backend)?,
+        id: r.try_get("id").map_err(backend)?,
+        enabled: r.try_get("enabled").map_err(backend)?,
+        environment: r.try_get("environment").map_err(backend)?,
+        client_id: r.try_get("client_id").map_err(backend)?,
+        client_secret_sealed: r.try_get("client_secret_sealed").map_err(backend)?,
+        scopes: decode_list(&scopes)?,
+        params: decode_map(&params)?,
+        allowed_users: allowed.as_deref().map(decode_list).transpose()?,
+        api_key_sealed: r.try_get("api_key_sealed").map_err(backend)?,
+        api_base_url: r.try_get("api_base_url").map_err(backend)?,
+        api_paths: decode_list(&api_paths)?,
+        api_key_header: r.try_get("api_key_header").map_err(backend)?,
+        created_at: r.try_get("created_at").map_err(backend)?,
+        updated_at: r.try_get("updated_at").map_err(backend)?,
+    })
+}
+
+fn record_from(r: &PgRow) -> DbResult<ConnectionRecord> {
+    let envelope: Option<Vec<u8>> = r.try_get("envelope").map_err(backend)?;
+    Ok(ConnectionRecord {
+        slot: SlotKey {
+            user_id: r.try_get("user_id").map_err(backend)?,
+            vault_key_id: r.try_get("vault_key_id").map_err(backend)?,
+            integration_id: r.try_get("integration_id").map_err(backend)?,
+            environment: r.try_get("environment").map_err(backend)?,
+        },
+        envelope: envelope
+            .ok_or_else(|| DbError::Corrupt("live record without envelope".into()))?,
+        version: r.try_get("version").map_err(backend)?,
+        device_id: r.try_get("device_id").map_err(backend)?,
+        created_at: r.try_get("created_at").map_err(backend)?,
+        updated_at: r.try_get("updated_at").map_err(backend)?,
+    })
+}
+
+fn credential_from(r: &PgRow) -> DbResult<AdminCredential> {
+    let kind: String = r.try_get("kind").map_err(backend)?;
+    Ok(AdminCredential {
+        id: r.try_get("id").map_err(backend)?,
+        admin_id: r.try_get("admin_id").map_err(backend)?,
+        org_id: r.try_get("org_id").map_err(backend)?,
+        kind: CredentialKind::parse(&kind)?,
+        token_hash: r.try_get("token_hash").map_err(backend)?,
+        csrf_hash: r.try_get("csrf_hash").map_err(backend)?,
+        created_at: r.try_get("created_at").map_err(backend)?,
+        expires_at: r.try_get("expires_at").map_err(backend)?,
+    })
+}
+
+/// The live version in a slot, `None` when empty or a tombstone.
+async fn live_version(tx: &mut Tx<'_>, slot: &SlotKey) -> DbResult<Option<i64>> {
+    let row = sqlx::query(
+        "SELECT version FROM connection_records WHERE user_id = $1 AND vault_key_id = $2 \
+         AND integration_id = $3 AND environment = $4 AND deleted = FALSE",
+    )
+    .bind(&slot.user_id)
+    .bind(&slot.vault_key_id)
+    .bind(&slot.integration_id)
+    .bind(&slot.environment)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(backend)?;
+    row.map(|r| r.try_get::<i64, _>("version").map_err(backend))
+        .transpose()
+}
+
+const RECORD_COLUMNS: &str = "user_id, vault_key_id, integration_id, environment, envelope, version, device_id, created_at, updated_at";
+
+const PUT_ABSENT_SQL: &str = "INSERT INTO connection_records \
+     (user_id, vault_key_id, integration_id, environment, envelope, version, device_id, created_at, updated_at, deleted) \
+     VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $7, FALSE) \
+     ON CONFLICT (user_id, vault_key_id, integration_id, environment) DO UPDATE SET \
+     envelope = excluded.envelope, version = connection_records.version + 1, \
+     device_id = excluded.device_id, created_at = excluded.created_at, \
+     updated_at = excluded.updated_at, deleted = FALSE \
+     WHERE connection_records.deleted = TRUE \
+     RETURNING user_id, vault_key_id, integration_id, environment, envelope, version, device_id, created_at, updated_at";
+
+const PUT_MATCH_SQL: &str = "UPDATE connection_records SET envelope = $5, version = version + 1, device_id = $6, \
+     updated_at = $7 WHERE user_id = $1 AND vault_key_id = $2 AND integration_id = $3 \
+     AND environment = $4 AND deleted = FALSE AND version = $8 \
+     RETURNING user_id, vault_key_id, integration_id, environment, envelope, version, device_id, created_at, updated_at";
+
+#[async_trait]
+impl Database for PostgresDatabase {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn migrate(&self) -> DbResult<()> {
+        sqlx::migrate!("./migrations")
+            .run(&self.write)
+            .await
+            .map_err(|e| DbError::Backend(format!("migration failed: {e}")))
+    }
+
+    async fn ping(&self) -> DbResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.read)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.write.close().await;
+    }
+
+    async fn ensure_org(&self, new_id: &str, name: &str, now: Millis) -> DbResult<Org> {
+        let mut tx = self.write.begin().await.map_err(backend)?;
+        let existing =
+            sqlx::query("SELECT id, name, created_at FROM orgs ORDER BY created_at, id LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+        let org = match existing {
+            Some(r) => Org {
+                id: r.try_get("id").map_err(backend)?,
+                name: r.try_get("name").map_err(backend)?,
+                created_at: r.try_get("created_at").map_err(backend)?,
+            },
+            None => {
+                sqlx::query("INSERT INTO orgs (id, name, created_at) VALUES ($1, $2, $3)")
+                    .bind(new_id)
+                    .bind(name)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                Org {
+                    id: new_id.to_owned(),
+                    name: name.to_owned(),
+                    created_at: now,
+                }
+            }
+        };
+        tx.commit().await.map_err(backend)?;
+        Ok(org)
+    }
+
+    async fn create_admin(&self, admin: &Admin, journal: &Journal) -> DbResult<()> {
+        let mut tx = self.write.begin().await.map_err(backend)?;
+        sqlx::query(
+            "INSERT INTO admins (id, org_id, email, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&admin.id)
+        .bind(&admin.org_id)
+        .bind(&admin.email)
+        .bind(&admin.password_hash)
+        .bind(admin.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(unique("an admin with this email"))?;
+        write_journal(&mut tx, journal).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn admin_by_email(&self, org_id: &str, email: &str) -> DbResult<Option<Admin>> {
+        sqlx::query("SELECT * FROM admins WHERE org_id = $1 AND email = $2")
+            .bind(org_id)
+            .bind(email)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(backend)?
+            .as_ref()
+            .map(admin_from)
+            .transpose()
+    }
+
+    async fn admin_by_id(&self, id: &str) -> DbResult<Option<Admin>> {
+        sqlx::query("SELECT * FROM admins WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(backend)?
+            .as_ref()
+            .map(admin_from)
+            .transpose()
+    }
+
+    async fn count_admins(&self, org_id: &str) -> DbResult<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM admins WHERE org_id = $1")
+            .bind(org_id)
+            .fetch_one(&self.read)
+            .await
+            .map_err(backend)?;
+        row.try_get("n").map_err(backend)
+    }
+
+    async fn insert_admin_credential(&self, c: &AdminCredential) -> DbResult<()> {
+        sqlx::query(
+            "INSERT INTO admin_credentials (id, admin_id, org_id, kind, token_hash, csrf_hash, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&c.id)
+        .bind(&c.admin_id)
+        .bind(&c.org_id)
+        .bind(c.kind.as_str())
+        .bind(&c.token_hash)
+        .bind(&c.csrf_hash)
+        .bind(c.created_at)
+        .bind(c.expires_at)
+        .execute(&self.write)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn admin_credential_by_hash(
+        &self,
+        token_hash: &[u8],
+        now: Millis,
+    ) -> DbResult<Option<AdminCredential>> {
+        sqlx::query(
+            "SELECT * FROM admin_credentials WHERE token_hash = $1 AND (expires_at IS NULL OR expires_at > $2)",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(backend)?
+        .as_ref()
+        .map(credential_from)
+        .transpose()
+    }
+
+    async fn delete_admin_credential(&self, id: &str) -> DbResult<()> {
+        sqlx::query("DELETE FROM admin_credentials WHERE id = $1")
+            .bind(id)
+            .execute(&self.write)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn create_user(&self, user: &User, journal: &Journal) -> DbResult<()> {
+        let mut tx = self.write.begin().await.map_err(backend)?;
+        sqlx::query(
+            "INSERT INTO users (id, org_id, email, display_name, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&user.id)
+        .bind(&user.org_id)
+        .bind(&user.email)
+        .bind(&user.display_name)
+        .bind(user.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(unique("a user with this email"))?;
+        write_journal(&mut tx, journal).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn user_by_id(&self, org_id: &str, id: &str) -> DbResult<Option<User>> {
+        sqlx::query("SELECT * FROM users WHERE org_id = $1 AND id = $2")
+            .bind(org_id)
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(backend)?
+            .as_ref()
+            .map(user_from)
+            .transpose()
+    }
+
+    async fn list_users(&self, org_id: &str) -> DbResult<Vec<User>> {
+        sqlx::query("SELECT * FROM users WHERE org_id = $1 ORDER BY created_at, id")
+            .bind(org_id)
+            .fetch_all(&self.read)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(user_from)
+            .collect()
+    }
+
+    async fn delete_user(&self, org_id: &str, id: &str, journal: &Journal) -> DbResult<()> {
+        let mut tx = self.write.begin().await.map_err(backend)?;
+        for sql in [
+            "DELETE FROM connection_records WHERE user_id = $1 AND user_id IN (SELECT id FROM users WHERE org_id = $2)",
+            "DELETE FROM devices WHERE user_id = $1 AND org_id = $2",
+            "DELETE FROM enrollment_codes WHERE user_id = $1 AND org_id = $2",
+        ] {
+            sqlx::query(sql)
+                .bind(id)
+                .bind(org_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        let done = sqlx::query("DELETE FROM users WHERE id = $1 AND org_id = $2")
+            .bind(id)
+            .bind(org_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(DbError::NotFound);
+        }
+        write_journal(&mut tx, journal).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn insert_enrollment_code(&self, c: &EnrollmentCode) -> DbResult<()> {
+        sqlx::query(
+            "INSERT INTO enrollment_codes (id, org_id, user_id, code_hash, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&c.id)
+        .bind(&c.org_id)
+        .bind(&c.user_id)
+        .bind(&c.code_hash)
+        .bind(c.created_at)
+        .bind(c.expires_at)
+        .execute(&self.write)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn redeem_enrollment_code(
+        &self,
+        code_hash: &[u8],
+        now: Millis,
+        device: &Device,
+        journal: &Journal,
+    ) -> DbResult<(Device, User)> {
+        let mut tx = self.write.begin().await.map_err(backend)?;
+        let claimed = sqlx::query(
+            "UPDATE enrollment_codes SET used_at = $1 \
+             WHERE code_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING user_id, org_id",
+        )
+        .bind(now)
+        .bind(code_hash)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let Some(claimed) = claimed else {
+            let row = sqlx::query("SELECT used_at FROM enrollment_codes WHERE code_hash = $1")
+                .bind(code_hash)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+            let problem = match row {
+                None => CodeProblem::Unknown,
+                Some(r) => match r.try_get::<Option<i64>, _>("used_at").map_err(backend)? {
+                    Some(_) => CodeProblem::AlreadyUsed,
+                    None => CodeProblem::Expired,
+                },
+            };
+            return Err(DbError::Code(problem));
+        };
+        let mut device = device.clone();
+        device.user_id = claimed.try_get("user_id").map_err(backend)?;
+        device.org_id = claimed.try_get("org_id").map_err(backend)?;
+        sqlx::query(
+            "INSERT INTO devices (id, org_id, user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&device.id)
+        .bind(&device.org_id)
+        .bind(&device.user_id)
+        .bind(&device.name)
+        .bind(&device.token_hash)
+        .bind(device.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let user = sqlx::query("SELECT * FROM users WHERE id = $1")
+            .bind(&device.user_id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let user = user_from(&user)?;
+        let mut journal = journal.clone();
+        journal.audit.actor_id = Some(device.id.clone());
+        journal.audit.target = Some(user.id.clone());
+        write_journal(&mut tx, &journal).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok((device, user))
+    }
+
+    async fn device_by_token_hash(&self, token_hash: &[u8]) -> DbResult<Option<Device>> {
+        sqlx::query("SELECT * FROM devices WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(backend)?
+            .as_ref()
+            .map(device_from)
+            .transpose()
+    }
+
+    async fn device_and_user_by_token_hash(
+        &self,
+        token_hash: &[u8],
+    ) -> DbResult<Option<(Device, User)>> {
+        let row = sqlx::query(
+            "SELECT d.id, d.org_id, d.user_id, d.name, d.token_hash, d.created_at, d.last_seen_at, \
+             d.revoked_at, u.email AS u_email, u.display_name AS u_display_name, \
+             u.created_at AS u_created_at \
+             FROM devices d JOIN users u ON u.id = d.user_id WHERE d.token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(backend)?;
+        let Some(r) = row else { return Ok(None) };
+        let device = device_from(&r)?;
+        let user = User {
+            id: device.user_id.clone(),
+            org_id: device.org_id.clone(),
+            email: r.try_get("u_email").map_err(backend)?,
+            display_name: r.try_get("u_display_name").map_err(backend)?,
+            created_at: r.try_get("u_created_at").map_err(backend)?,
+        };
+        Ok(Some((device, user)))
+    }
+
+    async fn list_devices(&self, org_id: &str, user_id: Option<&str>) -> DbResult<Vec<Device>> {
+        sqlx::query(
+            "SELECT * FROM devices WHERE org_id = $1 AND ($2 IS NULL OR user_id = $2) ORDER BY created_at, id",
+        )
+        .bind(org_id)
+        .bind(user_id)
+        .fetch_all(&self.read)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(device_from)
+        .collect()
+    }
+
+    async fn revoke_device(
+        &self,
+        org_id: &str,
+        id: &str,
+        now: Millis,
+        journal: &Journal,
+    ) -> DbResult<Device> {
+        let mut tx = self.write.begin().await.map_err(backend)?;
+        let row = sqlx::query(
+            "UPDATE devices SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2 AND org_id = $3 RETURNING *",
+        )
+        .bind(now)
+        .bind(id)
+        .bind(org_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?
+        .ok_or(DbError::NotFound)?;
+        let device = device_from(&row)?;
+        write_journal(&mut tx, journal).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(device)
+    }
+
+    async fn touch_device(&self, id: &str, now: Millis) -> DbResult<()> {
+        sqlx::query(
+            "UPDATE devices SET last_seen_at = $1 WHERE id = $2 AND (last_seen_at IS NULL OR last_seen_at < $3)",
+        )
+        .bind(now)
+        .bind(id)
+        .bind(now - 60_000)
+        .execute(&self.write)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn put_integration(&self, i: &Integration, journal: &Journal) -> DbResult<()> {
+        let mut tx = self.write.begin().await.map_err(backend)?;
+        sqlx::query(
+            "INSERT INTO integrations (org_id, id, enabled, environment, client_id, client_secret_sealed, \
+             scopes, allowed_users, api_key_sealed, created_at, updated_at, api_base_url, api_paths, api_key_header, params) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+             ON CONFLICT (org_id, id) DO UPDATE SET enabled = excluded.enabled, environment = excluded.environment, \
+             client_id = excluded.client_id, client_secret_sealed = excluded.client_secret_sealed, \
+             scopes = excluded.scopes, allowed_users = excluded.allowed_users, \
+             api_key_sealed = excluded.api_key_sealed, updated_at = excluded.updated_at, \
+             api_base_url = excluded.api_base_url, api_paths = excluded.api_paths, \
+             api_key_header = excluded.api_key_header, params = excluded.params",
+        )
+        .bind(&i.org_id)
+        .bind(&i.id)
+        .bind(i.enabled)
+        .bind(&i.environment)
+        .bind(&i.client_id)
+        .bind(&i.client_secret_sealed)
+        .bind(encode_list(&i.scopes))
+        .bind(i.allowed_users.as_deref().map(encode_list))
+        .bind(&i.api_key_sealed)
+        .bind(i.created_at)
+        .bind(i.updated_at)
+        .bind(&i.api_base_url)
+        .bind(encode_list(&i.api_paths))
+        .bind(&i.api_key_header)
+        .bind(encode_map(&i.params))
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if !i.enabled {
+            tombstone_integration(&mut tx, &i.org_id, &i.id, None, i.updated_at).await?;
+        }
+        write_journal(&mut tx, journal).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn get_integration(&self, org_id: &str, id: &str) -> DbResult<Option<Integration>> {
+        sqlx::query("SELECT * FROM integrations WHERE org_id = $1 AND id = $2")
+            .bind(org_id)
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(backend)?
+            .as_ref()
+            .map(integration_from)
+            .transpose()
+    }
+
+    async fn list_integrations(&self, org_id: &str) -> DbResult<Vec<Integration>> {
+        sqlx::query("SELECT * FROM integrations WHERE org_id = $1 ORDER BY id")
+            .bind(org_id)
+            .fetch_all(&self.read)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(integration_from)
+            .collect()
+    }
+
+    async fn delete_integration(&self, org_id: &str, id: &str, journal: &Journal) -> DbResult<()> {
+        let mut tx = self.write.begin().await.map_err(backend)?;
+        let done = sqlx::query("DELETE FROM integrations WHERE org_id = $1 AND id = $2")
+            .bind(org_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(DbError::NotFound);
+        }
+        tombstone_integration(&mut tx, org_id, id, None, journal.audit.at).await?;
+        write_journal(&mut tx, journal).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn get_record(&self, slot: &SlotKey) -> DbResult<Option<ConnectionRecord>> {
+        sqlx::query(&format!(
+            "SELECT {RECORD_COLUMNS} FROM connection_records WHERE user_id = $1 AND vault_key_id = $2 \
+             AND integration_id = $3 AND environment = $4 AND deleted = FALSE"
+        ))
+        .bind(&slot.user_id)
+        .bind(&slot.vault_key_id)
+        .bind(&slot.integration_id)
+        .bind(&slot.environment)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(backend)?
+        .as_ref()
+        .map(record_from)
+        .transpose()
+    }
+
+    async fn list_records(
+        &self,
+        user_id: &str,
+        integration_id: Option<&str>,
+    ) -> DbResult<Vec<ConnectionRecord>> {
+        sqlx::query(&format!(
+            "SELECT {RECORD_COLUMNS} FROM connection_records WHERE user_id = $1 AND deleted = FALSE \
+             AND ($2 IS NULL OR integration_id = $2) ORDER BY integration_id, environment, vault_key_id"
+        ))
+        .bind(user_id)
+        .bind(integration_id)
+        .fetch_all(&self.read)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(record_from)
+        .collect()
+    }
+
+    async fn put_record(
+        &self,
+        slot: &SlotKey,
+        envelope: &[u8],
+        device_id: &str,
+        precondition: Precondition,
+        now: Millis,
+        journal: &Journal,
+    ) -> DbResult<ConnectionRecord> {
+        let mut tx = self.write.begin().await.map_err(backend)?;
+        let query = match precondition {
+            // A new slot starts at version 1; a tombstone is revived at its version + 1.
+            Precondition::Absent => sqlx::query(PUT_ABSENT_SQL),
+            Precondition::Version(_) => sqlx::query(PUT_MATCH_SQL),
+        }
+        .bind(&slot.user_id)
+        .bind(&slot.vault_key_id)
+        .bind(&slot.integration_id)
+        .bind(&slot.environment)
+        .bind(envelope)
+        .bind(device_id)
+        .bind(now);
+        let query = match precondition {
+            Precondition::Absent => query,
+            Precondition::Version(v) => query.bind(v),
+        };
+        let written = query.fetch_optional(&mut *tx).await.map_err(backend)?;
+        let Some(row) = written else {
+            let current = live_version(&mut tx, slot).await?;
+            return Err(DbError::VersionMismatch { current });
+        };
+        let record = record_from(&row)?;
+        write_journal(&mut tx, journal).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(record)
+    }
+
+    async fn delete_record(
+        &self,
+        slot: &SlotKey,
+        version: i64,
+        device_id: &str,
+        now: Millis,
+        journal: &Journal,
+    ) -> DbResult<i64> {
+        let mut tx = self.write.begin().await.map_err(backend)?;
+        let row = sqlx::query(
+            "UPDATE connection_records SET envelope = NULL, deleted = TRUE, version = version + 1, \
+             device_id = $5, updated_at = $6 WHERE user_id = $1 AND vault_key_id = $2 \
+             AND integration_id = $3 AND environment = $4 AND deleted = FALSE AND version = $7 \
+             RETURNING version",
+        )
+        .bind(&slot.user_id)
+        .bind(&slot.vault_key_id)
+        .bind(&slot.integration_id)
+        .bind(&slot.environment)
+        .bind(device_id)
+        .bind(now)
+        .bind(version)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let Some(row) = row else {
+            let current = live_version(&mut tx, slot).await?;
+            return Err(match current {
+                None => DbError::NotFound,
+                Some(_) => DbError::VersionMismatch { current },
+            });
+        };
+        let tombstone: i64 = row.try_get("version").map_err(backend)?;
+        write_journal(&mut tx, journal).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(tombstone)
+    }
+
+    async fn delete_user_records(
+        &self,
+        user_id: &str,
+        integration_id: &str,
+        now: Millis,
+        journal: &Journal,
+    ) -> DbResult<u64> {
+        let mut tx = self.write.begin().await.map_err(backend)?;
+        let n = tombstone_integration(
+            &mut tx,
+            &journal.audit.org_id,
+            integration_id,
+            Some(user_id),
+            now,
+        )
+        .await?;
+        write_journal(&mut tx, journal).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(n)
+    }
+
+    async fn append_audit(&self, event: &NewAudit) -> DbResult<()> {
+        insert_audit(&self.write, event).await
+    }
+
+    async fn list_audit(&self, org_id: &str, limit: i64) -> DbResult<Vec<AuditEvent>> {
+        let rows =
+            sqlx::query("SELECT * FROM audit_events WHERE org_id = $1 ORDER BY id DESC LIMIT $2")
+                .bind(org_id)
+                .bind(limit)
+                .fetch_all(&self.read)
+                .await
+                .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditEvent {
+                    id: r.try_get("id").map_err(backend)?,
+                    org_id: r.try_get("org_id").map_err(backend)?,
+                    at: r.try_get("at").map_err(backend)?,
+                    actor_kind: r.try_get("actor_kind").map_err(backend)?,
+                    actor_id: r.try_get("actor_id").map_err(backend)?,
+                    action: r.try_get("action").map_err(backend)?,
+                    target: r.try_get("target").map_err(backend)?,
+                    detail: r.try_get("detail").map_err(backend)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn changes_since(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        since: i64,
+        limit: i64,
+    ) -> DbResult<Vec<Change>> {
+        let rows = sqlx::query(
+            "SELECT * FROM changes WHERE org_id = $1 AND seq > $2 AND (user_id IS NULL OR user_id = $3) \
+             ORDER BY seq LIMIT $4",
+        )
+        .bind(org_id)
+        .bind(since)
+        .bind(user_id)
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                Ok(Change {
+                    seq: r.try_get("seq").map_err(backend)?,
+                    org_id: r.try_get("org_id").map_err(backend)?,
+                    user_id: r.try_get("user_id").map_err(backend)?,
+                    kind: r.try_get("kind").map_err(backend)?,
+                    integration_id: r.try_get("integration_id").map_err(backend)?,
+                    at: r.try_get("at").map_err(backend)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn latest_change_seq(&self, org_id: &str) -> DbResult<i64> {
+        let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS seq FROM changes WHERE org_id = $1")
+            .bind(org_id)
+            .fetch_one(&self.read)
+            .await
+            .map_err(backend)?;
+        row.try_get("seq").map_err(backend)
+    }
+}
+
+/// Tombstones the live records of an integration (of one user, or of the whole org).
+async fn tombstone_integration(
+    tx: &mut Tx<'_>,
+    org_id: &str,
+    integration_id: &str,
+    user_id: Option<&str>,
+    now: Millis,
+) -> DbResult<u64> {
+    let done = sqlx::query(
+        "UPDATE connection_records SET envelope = NULL, deleted = TRUE, version = version + 1, \
+         device_id = '', updated_at = $1 WHERE integration_id = $2 AND deleted = FALSE \
+         AND ($3 IS NULL OR user_id = $3) AND user_id IN (SELECT id FROM users WHERE org_id = $4)",
+    )
+    .bind(now)
+    .bind(integration_id)
+    .bind(user_id)
+    .bind(org_id)
+    .execute(&mut **tx)
+    .await
+    .map_err(backend)?;
+    Ok(done.rows_affected())
+}

@@ -1,0 +1,470 @@
+//! Server configuration in layers: built-in defaults, then a TOML file, then
+//! `LATCHKEY_*` environment variables, then command-line flags. Any value may
+//! instead come from a file named by `LATCHKEY_<NAME>_FILE` (or `<name>_file` in
+//! TOML), which is how secrets are passed without putting them in the environment.
+
+use latchkey_secret::SecretString;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Why the configuration could not be loaded; each message says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    ReadFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is invalid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{name} is invalid: {message}")]
+    Invalid { name: String, message: String },
+}
+
+/// The effective configuration. `Debug` is hand-written so the server key never prints.
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    /// The origin clients reach this server at (for enrollment links);
+    /// `http://<bound address>` when unset.
+    pub public_url: Option<String>,
+    /// 32-byte server key (64 hex digits) sealing client secrets and API keys at
+    /// rest; when absent, `server.key` in the data dir is used or created (mode 0600).
+    pub server_key: Option<SecretString>,
+    pub enrollment_code_ttl_secs: u64,
+    pub session_ttl_secs: u64,
+    pub max_envelope_bytes: usize,
+    pub max_body_bytes: usize,
+    pub feed_poll_millis: u64,
+    /// Attempts per minute per client IP (and per email / code) on auth endpoints.
+    pub auth_rate_per_minute: u32,
+    /// Set the `Secure` attribute on the session cookie (turn off only for plain-http development).
+    pub secure_cookies: bool,
+    pub log: String,
+    /// API-key proxy: whole-request timeout toward the provider.
+    pub proxy_timeout_secs: u64,
+    /// API-key proxy: largest provider response relayed.
+    pub proxy_max_response_bytes: usize,
+    /// API-key proxy: allow `http://` base URLs (tests and local development only).
+    pub proxy_allow_http: bool,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("public_url", &self.public_url)
+            .field("server_key", &self.server_key.as_ref().map(|_| "***"))
+            .field("enrollment_code_ttl_secs", &self.enrollment_code_ttl_secs)
+            .field("session_ttl_secs", &self.session_ttl_secs)
+            .field("max_envelope_bytes", &self.max_envelope_bytes)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("feed_poll_millis", &self.feed_poll_millis)
+            .field("auth_rate_per_minute", &self.auth_rate_per_minute)
+            .field("secure_cookies", &self.secure_cookies)
+            .field("log", &self.log)
+            .field("proxy_timeout_secs", &self.proxy_timeout_secs)
+            .field("proxy_max_response_bytes", &self.proxy_max_response_bytes)
+            .field("proxy_allow_http", &self.proxy_allow_http)
+            .finish()
+    }
+}
+
+/// Hides the password of a database URL (`postgres://user:***@host/db`).
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &userinfo[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// One layer: every field optional. The TOML file and the environment both parse into this.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Layer {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub public_url: Option<String>,
+    pub server_key: Option<SecretString>,
+    pub enrollment_code_ttl_secs: Option<u64>,
+    pub session_ttl_secs: Option<u64>,
+    pub max_envelope_bytes: Option<usize>,
+    pub max_body_bytes: Option<usize>,
+    pub feed_poll_millis: Option<u64>,
+    pub auth_rate_per_minute: Option<u32>,
+    pub secure_cookies: Option<bool>,
+    pub log: Option<String>,
+    pub proxy_timeout_secs: Option<u64>,
+    pub proxy_max_response_bytes: Option<usize>,
+    pub proxy_allow_http: Option<bool>,
+    // `<name>_file` variants, TOML only (the environment uses `LATCHKEY_<NAME>_FILE`).
+    pub database_url_file: Option<PathBuf>,
+    pub server_key_file: Option<PathBuf>,
+}
+
+const KEYS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "database_url",
+    "public_url",
+    "server_key",
+    "enrollment_code_ttl_secs",
+    "session_ttl_secs",
+    "max_envelope_bytes",
+    "max_body_bytes",
+    "feed_poll_millis",
+    "auth_rate_per_minute",
+    "secure_cookies",
+    "log",
+    "proxy_timeout_secs",
+    "proxy_max_response_bytes",
+    "proxy_allow_http",
+];
+
+impl Layer {
+    /// Reads a TOML file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut layer: Layer = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.message().to_owned(),
+        })?;
+        if let Some(file) = layer.database_url_file.take() {
+            layer.database_url = Some(
+                read_secret_file("database_url_file", &file)?
+                    .expose()
+                    .to_owned(),
+            );
+        }
+        if let Some(file) = layer.server_key_file.take() {
+            layer.server_key = Some(read_secret_file("server_key_file", &file)?);
+        }
+        Ok(layer)
+    }
+
+    /// Reads `LATCHKEY_<NAME>` (or `LATCHKEY_<NAME>_FILE`) for every key, through `env`
+    /// so tests can pass a map instead of the process environment.
+    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut table = toml::Table::new();
+        let mut server_key = None;
+        for key in KEYS {
+            let name = format!("LATCHKEY_{}", key.to_uppercase());
+            let value = match (env(&name), env(&format!("{name}_FILE"))) {
+                (Some(_), Some(_)) => {
+                    return Err(ConfigError::Invalid {
+                        name: name.clone(),
+                        message: format!("set either {name} or {name}_FILE, not both"),
+                    });
+                }
+                (Some(v), None) => SecretString::new(v),
+                (None, Some(file)) => read_secret_file(&format!("{name}_FILE"), Path::new(&file))?,
+                (None, None) => continue,
+            };
+            if *key == "server_key" {
+                server_key = Some(value);
+                continue;
+            }
+            let parsed =
+                parse_scalar(key, value.expose()).map_err(|message| ConfigError::Invalid {
+                    name: name.clone(),
+                    message,
+                })?;
+            table.insert((*key).to_owned(), parsed);
+        }
+        let mut layer: Layer =
+            table
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Invalid {
+                    name: "LATCHKEY_* environment".into(),
+                    message: e.message().to_owned(),
+                })?;
+        layer.server_key = server_key;
+        Ok(layer)
+    }
+}
+
+/// Environment values are strings; numbers and booleans are typed for the fields that need them.
+fn parse_scalar(key: &str, value: &str) -> Result<toml::Value, String> {
+    match key {
+        "enrollment_code_ttl_secs"
+        | "session_ttl_secs"
+        | "max_envelope_bytes"
+        | "max_body_bytes"
+        | "feed_poll_millis"
+        | "auth_rate_per_minute" => value
+            .trim()
+            .parse::<i64>()
+            .map(toml::Value::Integer)
+            .map_err(|_| format!("expected a whole number, got {value:?}")),
+        "secure_cookies" | "proxy_allow_http" => match value.trim() {
+            "true" | "1" | "yes" => Ok(toml::Value::Boolean(true)),
+            "false" | "0" | "no" => Ok(toml::Value::Boolean(false)),
+            _ => Err(format!("expected true or false, got {value:?}")),
+        },
+        _ => Ok(toml::Value::String(value.to_owned())),
+    }
+}
+
+fn read_secret_file(name: &str, path: &Path) -> Result<SecretString, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Invalid {
+        name: name.to_owned(),
+        message: format!("cannot read {}: {e}", path.display()),
+    })?;
+    Ok(SecretString::new(
+        text.trim_end_matches(['\n', '\r']).to_owned(),
+    ))
+}
+
+/// Values given on the command line (already merged with their env var by clap).
+#[derive(Debug, Default, Clone)]
+pub struct Flags {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub config: Option<PathBuf>,
+}
+
+impl Config {
+    /// Loads defaults < file (from `--config` or `LATCHKEY_CONFIG`) < environment < flags.
+    pub fn load(flags: &Flags, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let file_path = flags
+            .config
+            .clone()
+            .or_else(|| env("LATCHKEY_CONFIG").map(PathBuf::from));
+        let mut layers = Vec::new();
+        if let Some(path) = file_path {
+            layers.push(Layer::from_file(&path)?);
+        }
+        layers.push(Layer::from_env(env)?);
+        layers.push(Layer {
+            listen: flags.listen,
+            data_dir: flags.data_dir.clone(),
+            database_url: flags.database_url.clone(),
+            ..Layer::default()
+        });
+        Self::from_layers(layers)
+    }
+
+    /// Applies layers over the defaults, later layers winning.
+    pub fn from_layers(layers: Vec<Layer>) -> Result<Self, ConfigError> {
+        let mut listen: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 8700));
+        let mut data_dir = PathBuf::from("latchkey-data");
+        let mut database_url = None;
+        let mut public_url = None;
+        let mut server_key = None;
+        let mut enrollment_code_ttl_secs = 72 * 3600;
+        let mut session_ttl_secs = 12 * 3600;
+        let mut max_envelope_bytes = 64 * 1024;
+        let mut max_body_bytes = 256 * 1024;
+        let mut feed_poll_millis = 500;
+        let mut auth_rate_per_minute = 30;
+        let mut secure_cookies = true;
+        let mut log = "info".to_owned();
+        let mut proxy_timeout_secs = 30;
+        let mut proxy_max_response_bytes = 4 * 1024 * 1024;
+        let mut proxy_allow_http = false;
+        for l in layers {
+            listen = l.listen.unwrap_or(listen);
+            data_dir = l.data_dir.unwrap_or(data_dir);
+            database_url = l.database_url.or(database_url);
+            public_url = l.public_url.or(public_url);
+            server_key = l.server_key.or(server_key);
+            enrollment_code_ttl_secs = l
+                .enrollment_code_ttl_secs
+                .unwrap_or(enrollment_code_ttl_secs);
+            session_ttl_secs = l.session_ttl_secs.unwrap_or(session_ttl_secs);
+            max_envelope_bytes = l.max_envelope_bytes.unwrap_or(max_envelope_bytes);
+            max_body_bytes = l.max_body_bytes.unwrap_or(max_body_bytes);
+            feed_poll_millis = l.feed_poll_millis.unwrap_or(feed_poll_millis);
+            auth_rate_per_minute = l.auth_rate_per_minute.unwrap_or(auth_rate_per_minute);
+            secure_cookies = l.secure_cookies.unwrap_or(secure_cookies);
+            log = l.log.unwrap_or(log);
+            proxy_timeout_secs = l.proxy_timeout_secs.unwrap_or(proxy_timeout_secs);
+            proxy_max_response_bytes = l
+                .proxy_max_response_bytes
+                .unwrap_or(proxy_max_response_bytes);
+            proxy_allow_http = l.proxy_allow_http.unwrap_or(proxy_allow_http);
+        }
+        let database_url = database_url
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("latchkey.db").display()));
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::Invalid {
+                name: "database_url".into(),
+                message: "use sqlite://PATH or postgres://USER@HOST/DB".into(),
+            });
+        }
+        let public_url = public_url.map(|u| u.trim_end_matches('/').to_owned());
+        if let Some(url) = &public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(ConfigError::Invalid {
+                name: "public_url".into(),
+                message: "must start with https:// (or http:// for local use)".into(),
+            });
+        }
+        if feed_poll_millis == 0 || max_envelope_bytes == 0 || max_body_bytes < max_envelope_bytes {
+            return Err(ConfigError::Invalid {
+                name: "limits".into(),
+                message: "feed_poll_millis and max_envelope_bytes must be positive, and max_body_bytes at least max_envelope_bytes".into(),
+            });
+        }
+        Ok(Self {
+            listen,
+            data_dir,
+            database_url,
+            public_url,
+            server_key,
+            enrollment_code_ttl_secs,
+            session_ttl_secs,
+            max_envelope_bytes,
+            max_body_bytes,
+            feed_poll_millis,
+            auth_rate_per_minute,
+            secure_cookies,
+            log,
+            proxy_timeout_secs,
+            proxy_max_response_bytes,
+            proxy_allow_http,
+        })
+    }
+
+    /// A configuration for tests: defaults over `data_dir`, listening on an ephemeral port.
+    pub fn for_tests(data_dir: &Path, database_url: Option<String>) -> Result<Self, ConfigError> {
+        Self::from_layers(vec![Layer {
+            listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            data_dir: Some(data_dir.to_owned()),
+            database_url,
+            secure_cookies: Some(false),
+            ..Layer::default()
+        }])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn layers_apply_in_order_defaults_file_env_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("server.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\nfeed_poll_millis = 250\nlog = \"debug\"\n",
+        )
+        .unwrap();
+        let env = env_of(&[
+            ("LATCHKEY_FEED_POLL_MILLIS", "100"),
+            ("LATCHKEY_SECURE_COOKIES", "false"),
+        ]);
+        let flags = Flags {
+            config: Some(file),
+            data_dir: Some(dir.path().into()),
+            ..Flags::default()
+        };
+        let config = Config::load(&flags, &env).unwrap();
+        assert_eq!(config.listen.port(), 9000, "file beats default");
+        assert_eq!(config.feed_poll_millis, 100, "env beats file");
+        assert!(!config.secure_cookies);
+        assert_eq!(config.log, "debug");
+        assert!(config.database_url.starts_with("sqlite://"));
+        assert_eq!(config.public_url, None);
+
+        let flags = Flags {
+            listen: Some("127.0.0.1:9100".parse().unwrap()),
+            ..flags
+        };
+        assert_eq!(
+            Config::load(&flags, &env).unwrap().listen.port(),
+            9100,
+            "flag beats all"
+        );
+    }
+
+    #[test]
+    fn secrets_come_from_files_and_never_print() {
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = dir.path().join("key");
+        std::fs::write(&key_file, format!("{}\n", "ab".repeat(32))).unwrap();
+        let path = key_file.display().to_string();
+        let env = env_of(&[
+            ("LATCHKEY_SERVER_KEY_FILE", path.as_str()),
+            ("LATCHKEY_DATABASE_URL", "postgres://lk:hunter2@db/lk"),
+        ]);
+        let config = Config::load(&Flags::default(), &env).unwrap();
+        assert_eq!(
+            config.server_key.as_ref().unwrap().expose(),
+            "ab".repeat(32)
+        );
+        let printed = format!("{config:?}");
+        assert!(
+            !printed.contains("abab") && !printed.contains("hunter2"),
+            "{printed}"
+        );
+        assert!(printed.contains("postgres://lk:***@db/lk"));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_rejected_with_their_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("server.toml");
+        std::fs::write(&file, "lisen = \"127.0.0.1:1\"\n").unwrap();
+        let flags = Flags {
+            config: Some(file),
+            ..Flags::default()
+        };
+        let err = Config::load(&flags, &env_of(&[]))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("lisen"), "{err}");
+
+        let err = Config::load(
+            &Flags::default(),
+            &env_of(&[("LATCHKEY_FEED_POLL_MILLIS", "soon")]),
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(err.contains("LATCHKEY_FEED_POLL_MILLIS"), "{err}");
+        let err = Config::load(
+            &Flags::default(),
+            &env_of(&[("LATCHKEY_DATABASE_URL", "mysql://x")]),
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(err.contains("database_url"), "{err}");
+    }
+}

@@ -1,0 +1,59 @@
+//! Request extractors that fail with the API's JSON error bodies.
+
+use crate::error::ApiError;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+
+/// JSON body extractor: strict types (request structs deny unknown fields), and
+/// errors as `{"code","message"}` with 400 (malformed), 413 (too large),
+/// 415 (not JSON) or 422 (wrong shape).
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::JsonDataError(e) => ApiError::unprocessable(
+            "invalid_body",
+            format!(
+                "The request body does not have the expected fields: {}",
+                e.body_text()
+            ),
+        ),
+        JsonRejection::JsonSyntaxError(_) => {
+            ApiError::bad_request("malformed_json", "The request body is not valid JSON.")
+        }
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Send the body as JSON with 'Content-Type: application/json'.",
+        ),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "The request body is larger than this server accepts.",
+        ),
+        _ => ApiError::bad_request("bad_body", "The request body could not be read."),
+    }
+}
+
+/// `Option<Option<T>>` for PATCH-like fields: absent → `None` (keep),
+/// `null` → `Some(None)` (clear), value → `Some(Some(v))` (set).
+pub fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}

@@ -1,0 +1,191 @@
+//! The `latchkey-server` binary: parses the command line and calls the library.
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use latchkey_secret::SecretString;
+use latchkey_server::{Config, Flags};
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use tracing_subscriber::EnvFilter;
+
+/// The Latchkey remote store: keeps sealed connection records for enrolled
+/// devices and serves the admin and client APIs.
+#[derive(Parser)]
+#[command(name = "latchkey-server", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct Storage {
+    /// Directory for the SQLite database and the generated server key.
+    #[arg(long, env = "LATCHKEY_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Database URL: sqlite://PATH (default: DATA_DIR/latchkey.db) or postgres://USER@HOST/DB.
+    #[arg(
+        long,
+        env = "LATCHKEY_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    database_url: Option<String>,
+    /// TOML config file (layered: defaults < file < LATCHKEY_* env < flags).
+    #[arg(long, env = "LATCHKEY_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (migrations run at start; SIGINT/SIGTERM drain and stop).
+    Serve {
+        /// Address to listen on.
+        #[arg(
+            long,
+            env = "LATCHKEY_LISTEN",
+            value_name = "ADDR",
+            default_value = "127.0.0.1:8700"
+        )]
+        listen: SocketAddr,
+        #[command(flatten)]
+        storage: Storage,
+    },
+    /// Manage console administrators.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Apply database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        storage: Storage,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an admin; the password is read from standard input.
+    Create {
+        /// The admin's email address (their console login).
+        #[arg(long)]
+        email: String,
+        /// Read the password from standard input (required: passwords never go on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        #[command(flatten)]
+        storage: Storage,
+    },
+    /// Print a new admin API token for automation.
+    Token {
+        /// The admin's email address.
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        storage: Storage,
+    },
+}
+
+fn load(listen: Option<SocketAddr>, storage: Storage) -> anyhow::Result<Config> {
+    let flags = Flags {
+        listen,
+        data_dir: storage.data_dir,
+        database_url: storage.database_url,
+        config: storage.config,
+    };
+    Ok(Config::load(&flags, &|k| std::env::var(k).ok())?)
+}
+
+fn init_logging(level: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { listen, storage } => {
+            let config = load(Some(listen), storage)?;
+            init_logging(&config.log);
+            tracing::info!(?config, "starting");
+            let catalog =
+                latchkey_server::catalog::ProviderCatalog::builtin().map_err(anyhow::Error::msg)?;
+            let server =
+                latchkey_server::start_with_catalog(config, std::sync::Arc::new(catalog)).await?;
+            let stop = server.shutdown_handle();
+            tokio::spawn(async move {
+                wait_for_signal().await;
+                tracing::info!("shutting down: draining in-flight requests");
+                let _ = stop.send(true);
+            });
+            server.wait().await?;
+            tracing::info!("stopped");
+        }
+        Command::Migrate { storage } => {
+            let config = load(None, storage)?;
+            init_logging(&config.log);
+            let state = latchkey_server::server::open_for_command(config).await?;
+            state.db.close().await;
+            println!("migrations applied");
+        }
+        Command::Admin { command } => match command {
+            AdminCommand::Create {
+                email,
+                password_stdin: _,
+                storage,
+            } => {
+                let config = load(None, storage)?;
+                init_logging(&config.log);
+                let mut password = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut password)
+                    .context("cannot read the password from stdin")?;
+                let password =
+                    SecretString::new(password.trim_end_matches(['\n', '\r']).to_owned());
+                let state = latchkey_server::server::open_for_command(config).await?;
+                let result =
+                    latchkey_server::routes::admin::create_admin(&state, &email, password).await;
+                state.db.close().await;
+                let admin = result.map_err(|e| anyhow::anyhow!("{}", e.message))?;
+                println!("admin {} created", admin.email);
+            }
+            AdminCommand::Token { email, storage } => {
+                let config = load(None, storage)?;
+                init_logging(&config.log);
+                let state = latchkey_server::server::open_for_command(config).await?;
+                let result =
+                    latchkey_server::routes::admin::admin_token_for_email(&state, &email).await;
+                state.db.close().await;
+                let token = result.map_err(|e| anyhow::anyhow!("{}", e.message))?;
+                println!("{}", token.expose());
+            }
+        },
+    }
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

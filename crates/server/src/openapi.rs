@@ -1,0 +1,154 @@
+//! The OpenAPI 3.1 document, built from the route table so every served route
+//! is documented and nothing undocumented is served.
+
+use crate::routes::{Access, docs};
+use serde_json::{Map, Value, json};
+
+/// The router's `{*rest}` wildcard is an ordinary `{rest}` parameter in OpenAPI.
+pub fn openapi_path(path: &str) -> String {
+    path.replace("{*", "{")
+}
+
+fn path_params(path: &str) -> Vec<Value> {
+    path.split('/')
+        .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .map(|s| s.trim_start_matches('*'))
+        .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+        .collect()
+}
+
+fn schemas() -> Value {
+    json!({
+        "Error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": { "type": "string", "description": "Stable machine-readable code." },
+                "message": { "type": "string", "description": "What happened and what to do next." },
+                "current_version": { "type": ["integer", "null"], "description": "On 412: the record's live version (null: no live record)." }
+            }
+        },
+        "Enroll": {
+            "type": "object", "additionalProperties": false, "required": ["code", "device_name"],
+            "properties": { "code": { "type": "string" }, "device_name": { "type": "string" } }
+        },
+        "PutRecord": {
+            "type": "object", "additionalProperties": false, "required": ["envelope"],
+            "properties": { "envelope": { "type": "string", "contentEncoding": "base64", "description": "The sealed envelope (opaque to the server), at most max_envelope_bytes once decoded." } }
+        },
+        "Login": {
+            "type": "object", "additionalProperties": false, "required": ["email", "password"],
+            "properties": { "email": { "type": "string" }, "password": { "type": "string", "format": "password" } }
+        },
+        "InviteUser": {
+            "type": "object", "additionalProperties": false, "required": ["email", "display_name"],
+            "properties": { "email": { "type": "string" }, "display_name": { "type": "string" } }
+        },
+        "IntegrationInput": {
+            "type": "object", "additionalProperties": false, "required": ["enabled"],
+            "properties": {
+                "enabled": { "type": "boolean" },
+                "environment": { "type": "string", "description": "production, sandbox, or a custom login host.", "default": "production" },
+                "client_id": { "type": ["string", "null"] },
+                "client_secret": { "type": ["string", "null"], "writeOnly": true, "description": "Absent: keep; null: clear. Handed to enrolled devices (non-confidential, RFC 8252 §8.5)." },
+                "scopes": { "type": "array", "items": { "type": "string" } },
+                "params": { "type": "object", "additionalProperties": { "type": "string" }, "description": "Values for the catalog's placeholders (tenant, subdomain, issuer)." },
+                "allowed_users": { "type": ["array", "null"], "items": { "type": "string" }, "description": "null: every user." },
+                "api_key": { "type": ["string", "null"], "writeOnly": true, "description": "Absent: keep; null: clear. Never leaves the server." }
+            }
+        }
+    })
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    for doc in docs() {
+        let entry = paths
+            .entry(openapi_path(doc.path))
+            .or_insert_with(|| json!({}));
+        let mut op = json!({
+            "operationId": doc.operation_id,
+            "summary": doc.summary,
+            "responses": {
+                doc.ok.to_string(): { "description": "Success." },
+                "default": {
+                    "description": "Error.",
+                    "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } }
+                }
+            }
+        });
+        let params = path_params(doc.path);
+        if !params.is_empty() {
+            op["parameters"] = Value::Array(params);
+        }
+        if let Some(body) = doc.body {
+            op["requestBody"] = json!({
+                "required": true,
+                "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{body}") } } }
+            });
+        }
+        match doc.access {
+            Access::Public => op["security"] = json!([]),
+            Access::Device => op["security"] = json!([{ "deviceToken": [] }]),
+            Access::Admin => {
+                op["security"] = json!([{ "adminToken": [] }, { "session": [], "csrf": [] }])
+            }
+        }
+        entry[doc.method.to_lowercase()] = op;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "latchkey-server",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Zero-knowledge store of sealed connection records, with the admin and client APIs."
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas(),
+            "securitySchemes": {
+                "deviceToken": { "type": "http", "scheme": "bearer", "description": "Device token from /v1/enroll." },
+                "adminToken": { "type": "http", "scheme": "bearer", "description": "Admin API token." },
+                "session": { "type": "apiKey", "in": "cookie", "name": "latchkey_session" },
+                "csrf": { "type": "apiKey", "in": "header", "name": "X-CSRF-Token" }
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_documented_once_with_its_parameters() {
+        let doc = document();
+        let mut count = 0;
+        for route in docs() {
+            let op = &doc["paths"][openapi_path(route.path).as_str()][route.method.to_lowercase()];
+            assert_eq!(
+                op["operationId"], route.operation_id,
+                "{} {}",
+                route.method, route.path
+            );
+            let params = op["parameters"].as_array().map_or(0, Vec::len);
+            assert_eq!(params, route.path.matches('{').count());
+            if let Some(body) = route.body {
+                assert!(doc["components"]["schemas"][body].is_object(), "{body}");
+            }
+            count += 1;
+        }
+        let documented: usize = doc["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|p| p.as_object().unwrap().len())
+            .sum();
+        assert_eq!(documented, count);
+        let mut ids: Vec<_> = docs().iter().map(|d| d.operation_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), count, "operation ids are unique");
+    }
+}

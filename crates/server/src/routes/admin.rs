@@ -1,0 +1,920 @@
+//! The admin API, used by the console (session cookie + CSRF header) and by
+//! automation (admin API token): sign-in, integrations, users and their
+//! enrollment codes, devices, per-user connection status, audit trail. Also the
+//! enrollment endpoint devices use to trade a code for a device token.
+
+use crate::auth::{AdminAuth, SESSION_COOKIE};
+use crate::crypto::{self, TokenKind, new_id, new_token, token_hash};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, double_option};
+use crate::routes::client::{is_api_key, secret_context};
+use crate::state::{Actor, AppState, Shared, now_millis};
+use crate::validate;
+use axum::Json;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use latchkey_secret::SecretString;
+use latchkey_server_database::{
+    Admin, AdminCredential, CredentialKind, DbError, Device, EnrollmentCode, Integration, User,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+
+// ---- operations shared by the HTTP API and the command line ----
+
+/// Creates an admin with an Argon2id password hash.
+pub async fn create_admin(state: &Shared, email: &str, password: SecretString) -> ApiResult<Admin> {
+    let email = email.trim().to_lowercase();
+    validate::email(&email)?;
+    if password.len() < 12 {
+        return Err(ApiError::unprocessable(
+            "weak_password",
+            "Admin passwords need at least 12 characters.",
+        ));
+    }
+    let hash = tokio::task::spawn_blocking(move || crypto::hash_password(&password))
+        .await
+        .map_err(|_| ApiError::internal())??;
+    let admin = Admin {
+        id: new_id()?,
+        org_id: state.org.id.clone(),
+        email,
+        password_hash: hash,
+        created_at: now_millis(),
+    };
+    let journal = state.journal(
+        &Actor::System,
+        "admin.create",
+        Some(&admin.id),
+        json!({ "email": admin.email }),
+        vec![],
+    );
+    state
+        .db
+        .create_admin(&admin, &journal)
+        .await
+        .map_err(|e| match e {
+            DbError::AlreadyExists(_) => {
+                ApiError::conflict("admin_exists", "An admin with this email already exists.")
+            }
+            other => other.into(),
+        })?;
+    Ok(admin)
+}
+
+/// Issues a new admin API token for `admin`; only its hash is stored.
+pub async fn issue_admin_token(state: &Shared, admin: &Admin) -> ApiResult<SecretString> {
+    let token = new_token(TokenKind::AdminApi)?;
+    state
+        .db
+        .insert_admin_credential(&AdminCredential {
+            id: new_id()?,
+            admin_id: admin.id.clone(),
+            org_id: admin.org_id.clone(),
+            kind: CredentialKind::ApiToken,
+            token_hash: token_hash(token.expose()),
+            csrf_hash: None,
+            created_at: now_millis(),
+            expires_at: None,
+        })
+        .await?;
+    let journal = state.journal(
+        &Actor::Admin(admin.id.clone()),
+        "admin.token.create",
+        Some(&admin.id),
+        json!({}),
+        vec![],
+    );
+    state.db.append_audit(&journal.audit).await?;
+    Ok(token)
+}
+
+/// Issues an admin API token for the admin with this email (command line).
+pub async fn admin_token_for_email(state: &Shared, email: &str) -> ApiResult<SecretString> {
+    let admin = state
+        .db
+        .admin_by_email(&state.org.id, &email.trim().to_lowercase())
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "admin_not_found",
+                "No admin has this email. Create one with 'latchkey-server admin create'.",
+            )
+        })?;
+    issue_admin_token(state, &admin).await
+}
+
+// ---- sign-in ----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    email: String,
+    password: SecretString,
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(body): ApiJson<Login>,
+) -> ApiResult<Response> {
+    let email = body.email.trim().to_lowercase();
+    for key in [
+        format!("login-ip:{}", peer.ip()),
+        format!("login-email:{email}"),
+    ] {
+        state.auth_limiter.check(&key).map_err(ApiError::too_many)?;
+    }
+    let admin = state.db.admin_by_email(&state.org.id, &email).await?;
+    let phc = admin
+        .as_ref()
+        .map_or(crypto::DUMMY_PASSWORD_HASH.to_owned(), |a| {
+            a.password_hash.clone()
+        });
+    let password = body.password;
+    let ok = tokio::task::spawn_blocking(move || crypto::verify_password(&password, &phc))
+        .await
+        .map_err(|_| ApiError::internal())?;
+    let Some(admin) = admin.filter(|_| ok) else {
+        return Err(ApiError::unauthorized(
+            "invalid_login",
+            "Wrong email or password.",
+        ));
+    };
+    let session = new_token(TokenKind::Session)?;
+    let csrf = new_token(TokenKind::Csrf)?;
+    let now = now_millis();
+    let ttl_ms =
+        i64::try_from(state.config.session_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let expires_at = now.saturating_add(ttl_ms);
+    state
+        .db
+        .insert_admin_credential(&AdminCredential {
+            id: new_id()?,
+            admin_id: admin.id.clone(),
+            org_id: admin.org_id.clone(),
+            kind: CredentialKind::Session,
+            token_hash: token_hash(session.expose()),
+            csrf_hash: Some(token_hash(csrf.expose())),
+            created_at: now,
+            expires_at: Some(expires_at),
+        })
+        .await?;
+    let journal = state.journal(
+        &Actor::Admin(admin.id.clone()),
+        "admin.login",
+        Some(&admin.id),
+        json!({}),
+        vec![],
+    );
+    state.db.append_audit(&journal.audit).await?;
+    let cookie = format!(
+        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        session.expose(),
+        state.config.session_ttl_secs,
+        if state.config.secure_cookies {
+            "; Secure"
+        } else {
+            ""
+        }
+    );
+    let mut response = Json(json!({
+        "admin": { "id": admin.id, "email": admin.email },
+        "csrf_token": csrf.expose(),
+        "expires_at": expires_at,
+    }))
+    .into_response();
+    let cookie = HeaderValue::from_str(&cookie).map_err(|_| ApiError::internal())?;
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(response)
+}
+
+pub async fn logout(State(state): State<AppState>, auth: AdminAuth) -> ApiResult<Response> {
+    state
+        .db
+        .delete_admin_credential(&auth.credential.id)
+        .await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("latchkey_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
+    );
+    Ok(response)
+}
+
+pub async fn create_token(
+    State(state): State<AppState>,
+    auth: AdminAuth,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let token = issue_admin_token(&state, &auth.admin).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "token": token.expose() })),
+    ))
+}
+
+// ---- integrations ----
+
+fn set_or_not(v: &Option<Vec<u8>>) -> &'static str {
+    if v.is_some() { "set" } else { "not set" }
+}
+
+/// The admin view: secrets are write-only and shown as "set" / "not set".
+fn admin_view(i: &Integration) -> Value {
+    json!({
+        "id": i.id,
+        "kind": if is_api_key(i) { "api_key" } else { "oauth" },
+        "enabled": i.enabled,
+        "environment": i.environment,
+        "client_id": i.client_id,
+        "client_secret": set_or_not(&i.client_secret_sealed),
+        "scopes": i.scopes,
+        "params": i.params,
+        "allowed_users": i.allowed_users,
+        "api_key": set_or_not(&i.api_key_sealed),
+        "api_base_url": i.api_base_url,
+        "api_paths": i.api_paths,
+        "api_key_header": i.api_key_header,
+        "created_at": i.created_at,
+        "updated_at": i.updated_at,
+    })
+}
+
+pub async fn list_integrations(
+    State(state): State<AppState>,
+    _auth: AdminAuth,
+) -> ApiResult<Json<Value>> {
+    let list: Vec<_> = state
+        .db
+        .list_integrations(&state.org.id)
+        .await?
+        .iter()
+        .map(admin_view)
+        .collect();
+    Ok(Json(json!({ "integrations": list })))
+}
+
+pub async fn get_integration(
+    State(state): State<AppState>,
+    _auth: AdminAuth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    validate::integration_id(&id)?;
+    let i = state
+        .db
+        .get_integration(&state.org.id, &id)
+        .await?
+        .ok_or_else(integration_not_found)?;
+    Ok(Json(admin_view(&i)))
+}
+
+fn integration_not_found() -> ApiError {
+    ApiError::not_found(
+        "integration_not_found",
+        "This integration is not configured. Configure it with PUT first.",
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrationInput {
+    enabled: bool,
+    #[serde(default = "production")]
+    environment: String,
+    #[serde(default)]
+    client_id: Option<String>,
+    /// Absent: keep; `null`: clear; string: set.
+    #[serde(default, deserialize_with = "double_option")]
+    client_secret: Option<Option<SecretString>>,
+    #[serde(default)]
+    scopes: Vec<String>,
+    /// Values for the catalog's placeholders, e.g. {"tenant": "contoso.onmicrosoft.com"}.
+    #[serde(default)]
+    params: std::collections::BTreeMap<String, String>,
+    /// `null`/absent: every user; a list of user ids: only them.
+    #[serde(default)]
+    allowed_users: Option<Vec<String>>,
+    /// Absent: keep; `null`: clear; string: set. Makes this an API-key integration.
+    #[serde(default, deserialize_with = "double_option")]
+    api_key: Option<Option<SecretString>>,
+    /// API-key proxy: the only base URL the key is sent to (https).
+    #[serde(default)]
+    api_base_url: Option<String>,
+    /// API-key proxy: allowed path prefixes under the base URL, such as "/v1/models".
+    #[serde(default)]
+    api_paths: Vec<String>,
+    /// API-key proxy: header carrying the key; "authorization" (default) sends "Bearer <key>".
+    #[serde(default)]
+    api_key_header: Option<String>,
+}
+
+fn production() -> String {
+    "production".to_owned()
+}
+
+pub async fn put_integration(
+    State(state): State<AppState>,
+    auth: AdminAuth,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<IntegrationInput>,
+) -> ApiResult<Json<Value>> {
+    validate::integration_id(&id)?;
+    validate::environment(&input.environment)?;
+    state
+        .catalog
+        .check(&id, &input.environment)
+        .map_err(|m| ApiError::unprocessable("unknown_integration", m))?;
+    if input
+        .scopes
+        .iter()
+        .any(|s| s.is_empty() || s.len() > 256 || s.chars().any(char::is_whitespace))
+    {
+        return Err(ApiError::unprocessable(
+            "invalid_scopes",
+            "Each scope is 1-256 characters without spaces.",
+        ));
+    }
+    if input.params.len() > 16
+        || input.params.iter().any(|(k, v)| {
+            k.is_empty()
+                || k.len() > 32
+                || !k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                || v.is_empty()
+                || v.len() > 256
+                || v.chars().any(|c| c.is_whitespace() || c.is_control())
+        })
+    {
+        return Err(ApiError::unprocessable(
+            "invalid_params",
+            "params maps placeholder names (lowercase letters and _) to 1-256 characters without spaces, at most 16 of them.",
+        ));
+    }
+    if let Some(cid) = &input.client_id
+        && (cid.is_empty() || cid.len() > 512 || cid.chars().any(char::is_control))
+    {
+        return Err(ApiError::unprocessable(
+            "invalid_client_id",
+            "The client id is 1-512 printable characters.",
+        ));
+    }
+    if let Some(users) = &input.allowed_users {
+        for u in users {
+            if state.db.user_by_id(&state.org.id, u).await?.is_none() {
+                return Err(ApiError::unprocessable(
+                    "unknown_user",
+                    format!(
+                        "allowed_users names user {u:?}, who does not exist. List users with GET /v1/admin/users."
+                    ),
+                ));
+            }
+        }
+    }
+    if let Some(url) = &input.api_base_url {
+        crate::routes::proxy::validate_base_url(url, state.config.proxy_allow_http)?;
+    }
+    for p in &input.api_paths {
+        crate::routes::proxy::validate_path_prefix(p)?;
+    }
+    if let Some(h) = &input.api_key_header {
+        crate::routes::proxy::validate_key_header(h)?;
+    }
+    let existing = state.db.get_integration(&state.org.id, &id).await?;
+    let seal = |field: &str,
+                update: Option<Option<SecretString>>,
+                old: Option<Vec<u8>>|
+     -> ApiResult<Option<Vec<u8>>> {
+        match update {
+            None => Ok(old),
+            Some(None) => Ok(None),
+            Some(Some(secret)) if secret.is_empty() => Err(ApiError::unprocessable(
+                "invalid_secret",
+                format!("{field} is empty; send null to clear it."),
+            )),
+            Some(Some(secret)) => Ok(Some(state.key.seal(
+                &secret_context(&state.org.id, &id, field),
+                secret.expose().as_bytes(),
+            )?)),
+        }
+    };
+    let now = now_millis();
+    let integration = Integration {
+        org_id: state.org.id.clone(),
+        id: id.clone(),
+        enabled: input.enabled,
+        environment: input.environment,
+        client_id: input.client_id,
+        client_secret_sealed: seal(
+            "client_secret",
+            input.client_secret,
+            existing
+                .as_ref()
+                .and_then(|e| e.client_secret_sealed.clone()),
+        )?,
+        scopes: input.scopes,
+        params: input.params,
+        allowed_users: input.allowed_users,
+        api_key_sealed: seal(
+            "api_key",
+            input.api_key,
+            existing.as_ref().and_then(|e| e.api_key_sealed.clone()),
+        )?,
+        api_base_url: input
+            .api_base_url
+            .map(|u| u.trim_end_matches('/').to_owned()),
+        api_paths: input.api_paths,
+        api_key_header: input.api_key_header,
+        created_at: existing.as_ref().map_or(now, |e| e.created_at),
+        updated_at: now,
+    };
+    let was_enabled = existing.as_ref().is_some_and(|e| e.enabled);
+    let kind = match (was_enabled, integration.enabled) {
+        (false, true) => Some("integration.enabled"),
+        (true, true) => Some("integration.updated"),
+        // Disabling deletes the records; menus must revoke their tokens at the provider.
+        (true, false) => Some("integration.disabled"),
+        (false, false) => None,
+    };
+    let journal = state.journal(
+        &Actor::Admin(auth.admin.id.clone()),
+        "integration.put",
+        Some(&id),
+        json!({
+            "enabled": integration.enabled,
+            "environment": integration.environment,
+            "client_secret": set_or_not(&integration.client_secret_sealed),
+            "api_key": set_or_not(&integration.api_key_sealed),
+        }),
+        kind.map(|k| vec![(None, k, Some(id.clone()))])
+            .unwrap_or_default(),
+    );
+    state.db.put_integration(&integration, &journal).await?;
+    if integration.enabled && integration.allowed_users.is_some() {
+        revoke_for_excluded_users(&state, &auth, &integration).await?;
+    }
+    Ok(Json(admin_view(&integration)))
+}
+
+/// Users taken off an integration's allow-list lose their records of it, and
+/// their menus are told (as for an admin's disconnect).
+async fn revoke_for_excluded_users(
+    state: &Shared,
+    auth: &AdminAuth,
+    i: &Integration,
+) -> ApiResult<()> {
+    for user in state.db.list_users(&state.org.id).await? {
+        if i.allows(&user.id)
+            || state
+                .db
+                .list_records(&user.id, Some(&i.id))
+                .await?
+                .is_empty()
+        {
+            continue;
+        }
+        let journal = state.journal(
+            &Actor::Admin(auth.admin.id.clone()),
+            "connection.disconnect",
+            Some(&user.id),
+            json!({ "integration_id": i.id, "reason": "removed from allowed_users" }),
+            vec![(
+                Some(user.id.clone()),
+                "connection.disconnected",
+                Some(i.id.clone()),
+            )],
+        );
+        state
+            .db
+            .delete_user_records(&user.id, &i.id, now_millis(), &journal)
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn delete_integration(
+    State(state): State<AppState>,
+    auth: AdminAuth,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    validate::integration_id(&id)?;
+    let journal = state.journal(
+        &Actor::Admin(auth.admin.id.clone()),
+        "integration.delete",
+        Some(&id),
+        json!({}),
+        vec![(None, "integration.disabled", Some(id.clone()))],
+    );
+    state
+        .db
+        .delete_integration(&state.org.id, &id, &journal)
+        .await
+        .map_err(|e| match e {
+            DbError::NotFound => integration_not_found(),
+            other => other.into(),
+        })?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- users and enrollment ----
+
+fn user_view(u: &User) -> Value {
+    json!({ "id": u.id, "email": u.email, "display_name": u.display_name, "created_at": u.created_at })
+}
+
+fn user_not_found() -> ApiError {
+    ApiError::not_found(
+        "user_not_found",
+        "No such user. List users with GET /v1/admin/users.",
+    )
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Issues a one-time enrollment code for `user` and its `latchkey://` link.
+async fn issue_enrollment(state: &Shared, user: &User) -> ApiResult<Value> {
+    let code = new_token(TokenKind::Enrollment)?;
+    let now = now_millis();
+    let ttl_ms = i64::try_from(state.config.enrollment_code_ttl_secs.saturating_mul(1000))
+        .unwrap_or(i64::MAX);
+    let expires_at = now.saturating_add(ttl_ms);
+    state
+        .db
+        .insert_enrollment_code(&EnrollmentCode {
+            id: new_id()?,
+            org_id: state.org.id.clone(),
+            user_id: user.id.clone(),
+            code_hash: token_hash(code.expose()),
+            created_at: now,
+            expires_at,
+        })
+        .await?;
+    let link = format!(
+        "latchkey://enroll?server={}&code={}",
+        url_encode(&state.origin),
+        url_encode(code.expose())
+    );
+    Ok(json!({ "code": code.expose(), "link": link, "expires_at": expires_at }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InviteUser {
+    email: String,
+    display_name: String,
+}
+
+pub async fn invite_user(
+    State(state): State<AppState>,
+    auth: AdminAuth,
+    ApiJson(body): ApiJson<InviteUser>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let email = body.email.trim().to_lowercase();
+    validate::email(&email)?;
+    validate::name("display_name", &body.display_name)?;
+    let user = User {
+        id: new_id()?,
+        org_id: state.org.id.clone(),
+        email,
+        display_name: body.display_name.trim().to_owned(),
+        created_at: now_millis(),
+    };
+    let journal = state.journal(
+        &Actor::Admin(auth.admin.id.clone()),
+        "user.invite",
+        Some(&user.id),
+        json!({ "email": user.email }),
+        vec![],
+    );
+    state.db.create_user(&user, &journal).await.map_err(|e| match e {
+        DbError::AlreadyExists(_) => ApiError::conflict(
+            "user_exists",
+            "A user with this email already exists. Issue them a new code with POST /v1/admin/users/{id}/enrollment.",
+        ),
+        other => other.into(),
+    })?;
+    let enrollment = issue_enrollment(&state, &user).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "user": user_view(&user), "enrollment": enrollment })),
+    ))
+}
+
+pub async fn new_enrollment(
+    State(state): State<AppState>,
+    auth: AdminAuth,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let user = state
+        .db
+        .user_by_id(&state.org.id, &id)
+        .await?
+        .ok_or_else(user_not_found)?;
+    let enrollment = issue_enrollment(&state, &user).await?;
+    let journal = state.journal(
+        &Actor::Admin(auth.admin.id.clone()),
+        "user.enrollment",
+        Some(&user.id),
+        json!({}),
+        vec![],
+    );
+    state.db.append_audit(&journal.audit).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "enrollment": enrollment })),
+    ))
+}
+
+pub async fn list_users(State(state): State<AppState>, _auth: AdminAuth) -> ApiResult<Json<Value>> {
+    let users: Vec<_> = state
+        .db
+        .list_users(&state.org.id)
+        .await?
+        .iter()
+        .map(user_view)
+        .collect();
+    Ok(Json(json!({ "users": users })))
+}
+
+pub async fn get_user(
+    State(state): State<AppState>,
+    _auth: AdminAuth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let user = state
+        .db
+        .user_by_id(&state.org.id, &id)
+        .await?
+        .ok_or_else(user_not_found)?;
+    Ok(Json(user_view(&user)))
+}
+
+pub async fn remove_user(
+    State(state): State<AppState>,
+    auth: AdminAuth,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let journal = state.journal(
+        &Actor::Admin(auth.admin.id.clone()),
+        "user.remove",
+        Some(&id),
+        json!({}),
+        vec![],
+    );
+    state
+        .db
+        .delete_user(&state.org.id, &id, &journal)
+        .await
+        .map_err(|e| match e {
+            DbError::NotFound => user_not_found(),
+            other => other.into(),
+        })?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Per-user connection status: which integrations, environments, when, from
+/// which device. Never any token material.
+pub async fn user_connections(
+    State(state): State<AppState>,
+    _auth: AdminAuth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let user = state
+        .db
+        .user_by_id(&state.org.id, &id)
+        .await?
+        .ok_or_else(user_not_found)?;
+    let devices = state.db.list_devices(&state.org.id, Some(&user.id)).await?;
+    let device_name = |id: &str| devices.iter().find(|d| d.id == id).map(|d| d.name.clone());
+    let mut connections: Vec<Value> = state
+        .db
+        .list_records(&user.id, None)
+        .await?
+        .iter()
+        .map(|r| {
+            json!({
+                "integration_id": r.slot.integration_id,
+                "kind": "oauth",
+                "connected": true,
+                "environment": r.slot.environment,
+                "vault_key_id": r.slot.vault_key_id,
+                "version": r.version,
+                "device_id": r.device_id,
+                "device_name": device_name(&r.device_id),
+                "connected_at": r.created_at,
+                "updated_at": r.updated_at,
+            })
+        })
+        .collect();
+    for i in state.db.list_integrations(&state.org.id).await? {
+        if i.enabled && is_api_key(&i) && i.allows(&user.id) {
+            connections.push(json!({
+                "integration_id": i.id,
+                "kind": "api_key",
+                "connected": true,
+                "environment": i.environment,
+                "connected_at": i.updated_at,
+            }));
+        }
+    }
+    Ok(Json(
+        json!({ "user": user_view(&user), "connections": connections }),
+    ))
+}
+
+/// Disconnects a user from an integration: records deleted, audit event, the
+/// user's menus told through the change feed (they revoke at the provider).
+pub async fn disconnect(
+    State(state): State<AppState>,
+    auth: AdminAuth,
+    Path((id, integration)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    validate::integration_id(&integration)?;
+    let user = state
+        .db
+        .user_by_id(&state.org.id, &id)
+        .await?
+        .ok_or_else(user_not_found)?;
+    let journal = state.journal(
+        &Actor::Admin(auth.admin.id.clone()),
+        "connection.disconnect",
+        Some(&user.id),
+        json!({ "integration_id": integration }),
+        vec![(
+            Some(user.id.clone()),
+            "connection.disconnected",
+            Some(integration.clone()),
+        )],
+    );
+    let n = state
+        .db
+        .delete_user_records(&user.id, &integration, now_millis(), &journal)
+        .await?;
+    Ok(Json(json!({ "deleted_records": n })))
+}
+
+// ---- devices ----
+
+fn device_view(d: &Device) -> Value {
+    json!({
+        "id": d.id,
+        "user_id": d.user_id,
+        "name": d.name,
+        "created_at": d.created_at,
+        "last_seen_at": d.last_seen_at,
+        "revoked_at": d.revoked_at,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceQuery {
+    user_id: Option<String>,
+}
+
+pub async fn list_devices(
+    State(state): State<AppState>,
+    _auth: AdminAuth,
+    Query(q): Query<DeviceQuery>,
+) -> ApiResult<Json<Value>> {
+    let devices: Vec<_> = state
+        .db
+        .list_devices(&state.org.id, q.user_id.as_deref())
+        .await?
+        .iter()
+        .map(device_view)
+        .collect();
+    Ok(Json(json!({ "devices": devices })))
+}
+
+pub async fn revoke_device(
+    State(state): State<AppState>,
+    auth: AdminAuth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let Some(device) = state
+        .db
+        .list_devices(&state.org.id, None)
+        .await?
+        .into_iter()
+        .find(|d| d.id == id)
+    else {
+        return Err(ApiError::not_found(
+            "device_not_found",
+            "No such device. List devices with GET /v1/admin/devices.",
+        ));
+    };
+    let journal = state.journal(
+        &Actor::Admin(auth.admin.id.clone()),
+        "device.revoke",
+        Some(&device.id),
+        json!({ "user_id": device.user_id }),
+        vec![(Some(device.user_id.clone()), "device.revoked", None)],
+    );
+    let device = state
+        .db
+        .revoke_device(&state.org.id, &id, now_millis(), &journal)
+        .await?;
+    Ok(Json(device_view(&device)))
+}
+
+// ---- audit ----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    limit: Option<i64>,
+}
+
+pub async fn audit(
+    State(state): State<AppState>,
+    _auth: AdminAuth,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult<Json<Value>> {
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let events: Vec<_> = state
+        .db
+        .list_audit(&state.org.id, limit)
+        .await?
+        .into_iter()
+        .map(|e| {
+            json!({
+                "id": e.id,
+                "at": e.at,
+                "actor_kind": e.actor_kind,
+                "actor_id": e.actor_id,
+                "action": e.action,
+                "target": e.target,
+                "detail": serde_json::from_str::<Value>(&e.detail).unwrap_or(Value::Null),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "events": events })))
+}
+
+// ---- enrollment (devices) ----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Enroll {
+    code: SecretString,
+    device_name: String,
+}
+
+pub async fn enroll(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(body): ApiJson<Enroll>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    state
+        .auth_limiter
+        .check(&format!("enroll-ip:{}", peer.ip()))
+        .map_err(ApiError::too_many)?;
+    validate::name("device_name", &body.device_name)?;
+    if !TokenKind::Enrollment.matches(body.code.expose()) {
+        return Err(DbError::Code(latchkey_server_database::CodeProblem::Unknown).into());
+    }
+    let token = new_token(TokenKind::Device)?;
+    let now = now_millis();
+    let device = Device {
+        id: new_id()?,
+        org_id: state.org.id.clone(),
+        user_id: String::new(),
+        name: body.device_name.trim().to_owned(),
+        token_hash: token_hash(token.expose()),
+        created_at: now,
+        last_seen_at: None,
+        revoked_at: None,
+    };
+    let journal = state.journal(
+        &Actor::System,
+        "device.enroll",
+        None,
+        json!({ "device_name": device.name }),
+        vec![],
+    );
+    let (device, user) = state
+        .db
+        .redeem_enrollment_code(&token_hash(body.code.expose()), now, &device, &journal)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "device_token": token.expose(),
+            "device": device_view(&device),
+            "user": user_view(&user),
+            "server": state.origin,
+        })),
+    ))
+}

@@ -1,0 +1,322 @@
+//! The client API, for enrolled devices (Bearer device token): who am I, the
+//! integrations enabled for me, and my connection records with version CAS.
+
+use crate::auth::DeviceAuth;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::ApiJson;
+use crate::state::{Actor, AppState, now_millis};
+use crate::validate;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use latchkey_server_database::{ConnectionRecord, Integration, Precondition, SlotKey};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+pub async fn me(State(state): State<AppState>, auth: DeviceAuth) -> Json<Value> {
+    Json(json!({
+        "user": { "id": auth.user.id, "email": auth.user.email, "display_name": auth.user.display_name },
+        "device": { "id": auth.device.id, "name": auth.device.name, "created_at": auth.device.created_at },
+        "org": { "id": state.org.id, "name": state.org.name },
+    }))
+}
+
+/// Whether an integration is an API-key one (the key stays on the server).
+pub fn is_api_key(i: &Integration) -> bool {
+    i.api_key_sealed.is_some()
+}
+
+/// The public configuration a device needs to connect. The OAuth client secret,
+/// when a provider demands one, is handed to devices: a native app cannot keep
+/// it confidential (RFC 8252 §8.5). API keys are never handed out.
+fn public_view(state: &AppState, i: &Integration) -> ApiResult<Value> {
+    let client_secret = match &i.client_secret_sealed {
+        Some(sealed) => Some(
+            state
+                .key
+                .open(&secret_context(&i.org_id, &i.id, "client_secret"), sealed)?
+                .expose()
+                .to_owned(),
+        ),
+        None => None,
+    };
+    Ok(json!({
+        "id": i.id,
+        "kind": if is_api_key(i) { "api_key" } else { "oauth" },
+        "environment": i.environment,
+        "client_id": i.client_id,
+        "client_secret": client_secret,
+        "scopes": i.scopes,
+        "params": i.params,
+        // An API-key integration is connected for every permitted user with no action of theirs.
+        "connected": if is_api_key(i) { Some(true) } else { None },
+        "updated_at": i.updated_at,
+    }))
+}
+
+pub fn secret_context(org_id: &str, integration_id: &str, field: &str) -> String {
+    format!("{org_id}/integrations/{integration_id}/{field}")
+}
+
+pub async fn integrations(
+    State(state): State<AppState>,
+    auth: DeviceAuth,
+) -> ApiResult<Json<Value>> {
+    let mut out = Vec::new();
+    for i in state.db.list_integrations(&state.org.id).await? {
+        if i.enabled && i.allows(&auth.user.id) {
+            out.push(public_view(&state, &i)?);
+        }
+    }
+    Ok(Json(json!({ "integrations": out })))
+}
+
+#[derive(Serialize)]
+struct RecordMeta<'a> {
+    integration_id: &'a str,
+    environment: &'a str,
+    vault_key_id: &'a str,
+    version: i64,
+    device_id: &'a str,
+    created_at: i64,
+    updated_at: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    envelope: Option<String>,
+}
+
+fn meta(r: &ConnectionRecord, with_envelope: bool) -> RecordMeta<'_> {
+    RecordMeta {
+        integration_id: &r.slot.integration_id,
+        environment: &r.slot.environment,
+        vault_key_id: &r.slot.vault_key_id,
+        version: r.version,
+        device_id: &r.device_id,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        envelope: with_envelope.then(|| STANDARD.encode(&r.envelope)),
+    }
+}
+
+fn etag(version: i64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    integration: Option<String>,
+}
+
+pub async fn list_records(
+    State(state): State<AppState>,
+    auth: DeviceAuth,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    if let Some(i) = &q.integration {
+        validate::integration_id(i)?;
+    }
+    let records = state
+        .db
+        .list_records(&auth.user.id, q.integration.as_deref())
+        .await?;
+    let records: Vec<_> = records.iter().map(|r| meta(r, true)).collect();
+    Ok(Json(json!({ "records": records })))
+}
+
+fn slot(
+    auth: &DeviceAuth,
+    integration: String,
+    environment: String,
+    vault_key_id: String,
+) -> ApiResult<SlotKey> {
+    validate::integration_id(&integration)?;
+    validate::environment(&environment)?;
+    validate::vault_key_id(&vault_key_id)?;
+    // The user always comes from the token, never from the request: a device can
+    // only ever address its own user's slots.
+    Ok(SlotKey {
+        user_id: auth.user.id.clone(),
+        vault_key_id,
+        integration_id: integration,
+        environment,
+    })
+}
+
+pub async fn get_record(
+    State(state): State<AppState>,
+    auth: DeviceAuth,
+    Path((integration, environment, vault_key_id)): Path<(String, String, String)>,
+) -> ApiResult<Response> {
+    let slot = slot(&auth, integration, environment, vault_key_id)?;
+    let Some(record) = state.db.get_record(&slot).await? else {
+        return Err(ApiError::not_found(
+            "record_not_found",
+            "There is no record in this slot. Create it with PUT and If-None-Match: *.",
+        ));
+    };
+    let mut response = Json(meta(&record, true)).into_response();
+    response
+        .headers_mut()
+        .insert(header::ETAG, etag(record.version));
+    Ok(response)
+}
+
+/// Parses `If-Match: 3` / `If-Match: "3"` or `If-None-Match: *`.
+fn precondition(headers: &HeaderMap) -> ApiResult<Precondition> {
+    let if_match = headers
+        .get(header::IF_MATCH)
+        .map(|v| v.to_str().unwrap_or(""));
+    let if_none = headers
+        .get(header::IF_NONE_MATCH)
+        .map(|v| v.to_str().unwrap_or(""));
+    match (if_match, if_none) {
+        (Some(_), Some(_)) => Err(ApiError::bad_request(
+            "conflicting_preconditions",
+            "Send either If-Match: <version> (update) or If-None-Match: * (create), not both.",
+        )),
+        (None, Some(v)) if v.trim() == "*" => Ok(Precondition::Absent),
+        (None, Some(_)) => Err(ApiError::bad_request(
+            "invalid_precondition",
+            "If-None-Match only supports '*' (create if absent).",
+        )),
+        (Some(v), None) => v
+            .trim()
+            .trim_matches('"')
+            .parse::<i64>()
+            .ok()
+            .filter(|v| *v > 0)
+            .map(Precondition::Version)
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_precondition",
+                    "If-Match must be the record's version, such as If-Match: 3.",
+                )
+            }),
+        (None, None) => Err(ApiError::new(
+            StatusCode::PRECONDITION_REQUIRED,
+            "precondition_required",
+            "Writes are compare-and-swap: send If-Match: <version> to update or If-None-Match: * to create.",
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PutRecord {
+    /// The sealed envelope, standard base64.
+    envelope: String,
+}
+
+pub async fn put_record(
+    State(state): State<AppState>,
+    auth: DeviceAuth,
+    Path((integration, environment, vault_key_id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<PutRecord>,
+) -> ApiResult<Response> {
+    let slot = slot(&auth, integration, environment, vault_key_id)?;
+    let pre = precondition(&headers)?;
+    let max = state.config.max_envelope_bytes;
+    if body.envelope.len() > max.div_ceil(3) * 4 + 4 {
+        return Err(envelope_too_large(max));
+    }
+    let envelope = STANDARD.decode(body.envelope.as_bytes()).map_err(|_| {
+        ApiError::unprocessable(
+            "invalid_envelope",
+            "The envelope must be standard base64 of the sealed record.",
+        )
+    })?;
+    if envelope.len() > max {
+        return Err(envelope_too_large(max));
+    }
+    if envelope.is_empty() {
+        return Err(ApiError::unprocessable(
+            "invalid_envelope",
+            "The envelope is empty.",
+        ));
+    }
+    let enabled = state
+        .db
+        .get_integration(&state.org.id, &slot.integration_id)
+        .await?
+        .is_some_and(|i| i.enabled && i.allows(&auth.user.id));
+    if !enabled {
+        return Err(ApiError::forbidden(
+            "integration_not_enabled",
+            "Your admin has not enabled this integration for you. Ask them to enable it.",
+        ));
+    }
+    let journal = state.journal(
+        &Actor::Device(auth.device.id.clone()),
+        "record.put",
+        Some(&auth.user.id),
+        json!({ "integration_id": slot.integration_id, "environment": slot.environment, "vault_key_id": slot.vault_key_id }),
+        vec![(Some(auth.user.id.clone()), "connection.changed", Some(slot.integration_id.clone()))],
+    );
+    let record = state
+        .db
+        .put_record(
+            &slot,
+            &envelope,
+            &auth.device.id,
+            pre,
+            now_millis(),
+            &journal,
+        )
+        .await?;
+    let status = if pre == Precondition::Absent {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let mut response = (status, Json(meta(&record, false))).into_response();
+    response
+        .headers_mut()
+        .insert(header::ETAG, etag(record.version));
+    Ok(response)
+}
+
+fn envelope_too_large(max: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "envelope_too_large",
+        format!("Envelopes are limited to {max} bytes."),
+    )
+}
+
+pub async fn delete_record(
+    State(state): State<AppState>,
+    auth: DeviceAuth,
+    Path((integration, environment, vault_key_id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    let slot = slot(&auth, integration, environment, vault_key_id)?;
+    let Precondition::Version(version) = precondition(&headers)? else {
+        return Err(ApiError::bad_request(
+            "invalid_precondition",
+            "Deletes need If-Match: <version> of the record you read.",
+        ));
+    };
+    let journal = state.journal(
+        &Actor::Device(auth.device.id.clone()),
+        "record.delete",
+        Some(&auth.user.id),
+        json!({ "integration_id": slot.integration_id, "environment": slot.environment, "vault_key_id": slot.vault_key_id }),
+        vec![(Some(auth.user.id.clone()), "connection.changed", Some(slot.integration_id.clone()))],
+    );
+    let tombstone = state
+        .db
+        .delete_record(&slot, version, &auth.device.id, now_millis(), &journal)
+        .await
+        .map_err(|e| match e {
+            latchkey_server_database::DbError::NotFound => ApiError::not_found(
+                "record_not_found",
+                "There is no record in this slot; nothing to delete.",
+            ),
+            other => other.into(),
+        })?;
+    Ok(Json(json!({ "deleted": true, "version": tombstone })))
+}

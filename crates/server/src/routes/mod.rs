@@ -1,0 +1,462 @@
+//! Every HTTP route, in one table. The router and the OpenAPI document are both
+//! built from this table, so they cannot drift apart (a test also checks over
+//! HTTP that every documented operation is served).
+
+pub mod admin;
+pub mod client;
+pub mod feed;
+pub mod ops;
+pub mod proxy;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Public,
+    Device,
+    Admin,
+}
+
+/// The documentation half of a route.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteDoc {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub operation_id: &'static str,
+    pub access: Access,
+    pub summary: &'static str,
+    /// Request body schema name in the OpenAPI components, if any.
+    pub body: Option<&'static str>,
+    /// Success status.
+    pub ok: u16,
+}
+
+macro_rules! route {
+    ($method:ident, $path:literal, $op:literal, $access:ident, $ok:literal, $body:expr, $summary:literal, $handler:expr) => {
+        (
+            RouteDoc {
+                method: stringify!($method),
+                path: $path,
+                operation_id: $op,
+                access: Access::$access,
+                summary: $summary,
+                body: $body,
+                ok: $ok,
+            },
+            route!(@router $method, $handler),
+        )
+    };
+    (@router GET, $h:expr) => { axum::routing::get($h) };
+    (@router PUT, $h:expr) => { axum::routing::put($h) };
+    (@router POST, $h:expr) => { axum::routing::post($h) };
+    (@router DELETE, $h:expr) => { axum::routing::delete($h) };
+}
+
+/// The route table.
+pub fn table() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
+    vec![
+        route!(
+            GET,
+            "/healthz",
+            "healthz",
+            Public,
+            200,
+            None,
+            "Liveness: the process answers.",
+            ops::healthz
+        ),
+        route!(
+            GET,
+            "/readyz",
+            "readyz",
+            Public,
+            200,
+            None,
+            "Readiness: the database answers.",
+            ops::readyz
+        ),
+        route!(
+            GET,
+            "/metrics",
+            "metrics",
+            Public,
+            200,
+            None,
+            "Prometheus metrics (text format).",
+            ops::metrics
+        ),
+        route!(
+            GET,
+            "/v1/openapi.json",
+            "openapi",
+            Public,
+            200,
+            None,
+            "This OpenAPI document.",
+            ops::openapi
+        ),
+        route!(
+            POST,
+            "/v1/enroll",
+            "enroll",
+            Public,
+            201,
+            Some("Enroll"),
+            "Exchange a one-time enrollment code for a device token.",
+            admin::enroll
+        ),
+        route!(
+            GET,
+            "/v1/me",
+            "me",
+            Device,
+            200,
+            None,
+            "Who am I: the device, its user and org.",
+            client::me
+        ),
+        route!(
+            GET,
+            "/v1/integrations",
+            "listMyIntegrations",
+            Device,
+            200,
+            None,
+            "Integrations enabled for me, with their public configuration.",
+            client::integrations
+        ),
+        route!(
+            GET,
+            "/v1/records",
+            "listMyRecords",
+            Device,
+            200,
+            None,
+            "My connection records (optionally ?integration=ID).",
+            client::list_records
+        ),
+        route!(
+            GET,
+            "/v1/records/{integration}/{environment}/{vault_key_id}",
+            "getRecord",
+            Device,
+            200,
+            None,
+            "One connection record; ETag is its version.",
+            client::get_record
+        ),
+        route!(
+            PUT,
+            "/v1/records/{integration}/{environment}/{vault_key_id}",
+            "putRecord",
+            Device,
+            200,
+            Some("PutRecord"),
+            "Write a record: If-None-Match: * to create (201), If-Match: <version> to update; stale → 412.",
+            client::put_record
+        ),
+        route!(
+            DELETE,
+            "/v1/records/{integration}/{environment}/{vault_key_id}",
+            "deleteRecord",
+            Device,
+            200,
+            None,
+            "Delete a record (If-Match: <version> required).",
+            client::delete_record
+        ),
+        route!(
+            GET,
+            "/v1/proxy/{integration}/{*path}",
+            "proxyGet",
+            Device,
+            200,
+            None,
+            "API-key proxy: GET toward the integration's base URL, key injected; allowed paths only.",
+            proxy::forward
+        ),
+        route!(
+            POST,
+            "/v1/proxy/{integration}/{*path}",
+            "proxyPost",
+            Device,
+            200,
+            None,
+            "API-key proxy: POST (see proxyGet).",
+            proxy::forward
+        ),
+        route!(
+            PUT,
+            "/v1/proxy/{integration}/{*path}",
+            "proxyPut",
+            Device,
+            200,
+            None,
+            "API-key proxy: PUT (see proxyGet).",
+            proxy::forward
+        ),
+        route!(
+            DELETE,
+            "/v1/proxy/{integration}/{*path}",
+            "proxyDelete",
+            Device,
+            200,
+            None,
+            "API-key proxy: DELETE (see proxyGet).",
+            proxy::forward
+        ),
+        route!(
+            GET,
+            "/v1/events",
+            "events",
+            Device,
+            200,
+            None,
+            "Change feed (server-sent events); resume with ?since=SEQ or Last-Event-ID.",
+            feed::events
+        ),
+        route!(
+            POST,
+            "/v1/admin/login",
+            "adminLogin",
+            Public,
+            200,
+            Some("Login"),
+            "Console sign-in: sets the session cookie, returns the CSRF token.",
+            admin::login
+        ),
+        route!(
+            POST,
+            "/v1/admin/logout",
+            "adminLogout",
+            Admin,
+            204,
+            None,
+            "Sign out (ends the session, or revokes the API token used).",
+            admin::logout
+        ),
+        route!(
+            POST,
+            "/v1/admin/tokens",
+            "createAdminToken",
+            Admin,
+            201,
+            None,
+            "Create an admin API token for automation.",
+            admin::create_token
+        ),
+        route!(
+            GET,
+            "/v1/admin/integrations",
+            "listIntegrations",
+            Admin,
+            200,
+            None,
+            "Configured integrations (secrets shown as set / not set).",
+            admin::list_integrations
+        ),
+        route!(
+            GET,
+            "/v1/admin/integrations/{id}",
+            "getIntegration",
+            Admin,
+            200,
+            None,
+            "One integration's configuration.",
+            admin::get_integration
+        ),
+        route!(
+            PUT,
+            "/v1/admin/integrations/{id}",
+            "putIntegration",
+            Admin,
+            200,
+            Some("IntegrationInput"),
+            "Enable, configure or disable an integration; disabling deletes its records and tells the menus.",
+            admin::put_integration
+        ),
+        route!(
+            DELETE,
+            "/v1/admin/integrations/{id}",
+            "deleteIntegration",
+            Admin,
+            204,
+            None,
+            "Remove an integration's configuration and records.",
+            admin::delete_integration
+        ),
+        route!(
+            POST,
+            "/v1/admin/integrations/{id}/test",
+            "testIntegration",
+            Admin,
+            200,
+            None,
+            "Test connection: the API key against the provider, or the OAuth server's metadata (RFC 8414).",
+            proxy::test_connection
+        ),
+        route!(
+            GET,
+            "/v1/admin/users",
+            "listUsers",
+            Admin,
+            200,
+            None,
+            "Users of the org.",
+            admin::list_users
+        ),
+        route!(
+            POST,
+            "/v1/admin/users",
+            "inviteUser",
+            Admin,
+            201,
+            Some("InviteUser"),
+            "Invite a user: returns a one-time enrollment code and link.",
+            admin::invite_user
+        ),
+        route!(
+            GET,
+            "/v1/admin/users/{id}",
+            "getUser",
+            Admin,
+            200,
+            None,
+            "One user.",
+            admin::get_user
+        ),
+        route!(
+            DELETE,
+            "/v1/admin/users/{id}",
+            "removeUser",
+            Admin,
+            204,
+            None,
+            "Remove a user with their devices and records.",
+            admin::remove_user
+        ),
+        route!(
+            POST,
+            "/v1/admin/users/{id}/enrollment",
+            "newEnrollment",
+            Admin,
+            201,
+            None,
+            "Issue a new enrollment code for a user.",
+            admin::new_enrollment
+        ),
+        route!(
+            GET,
+            "/v1/admin/users/{id}/connections",
+            "userConnections",
+            Admin,
+            200,
+            None,
+            "A user's connection status (never token material).",
+            admin::user_connections
+        ),
+        route!(
+            DELETE,
+            "/v1/admin/users/{id}/connections/{integration}",
+            "disconnectUser",
+            Admin,
+            200,
+            None,
+            "Disconnect a user from an integration.",
+            admin::disconnect
+        ),
+        route!(
+            GET,
+            "/v1/admin/devices",
+            "listDevices",
+            Admin,
+            200,
+            None,
+            "Devices (optionally ?user_id=ID).",
+            admin::list_devices
+        ),
+        route!(
+            POST,
+            "/v1/admin/devices/{id}/revoke",
+            "revokeDevice",
+            Admin,
+            200,
+            None,
+            "Revoke a device: its token stops working at once.",
+            admin::revoke_device
+        ),
+        route!(
+            GET,
+            "/v1/admin/audit",
+            "audit",
+            Admin,
+            200,
+            None,
+            "Audit events, newest first (?limit=N, at most 1000).",
+            admin::audit
+        ),
+    ]
+}
+
+/// The documentation half of the table.
+pub fn docs() -> Vec<RouteDoc> {
+    table().into_iter().map(|(doc, _)| doc).collect()
+}
+
+/// The application router with its middleware.
+pub fn router(state: AppState) -> Router {
+    let mut router: Router<AppState> = Router::new();
+    for (doc, method_router) in table() {
+        router = router.route(doc.path, method_router);
+    }
+    router
+        .fallback(|| async {
+            ApiError::not_found(
+                "no_such_route",
+                "There is no such endpoint. See /v1/openapi.json.",
+            )
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "This endpoint does not support this method. See /v1/openapi.json.",
+            )
+        })
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+/// Metrics, one access-log line per request (route template only: paths and
+/// bodies may hold ids and secrets), and `Cache-Control: no-store`.
+async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().as_str().to_owned();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    state.metrics.in_flight.fetch_add(1, Ordering::Relaxed);
+    let mut response = next.run(req).await;
+    state.metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
+    let status = response.status().as_u16();
+    let seconds = started.elapsed().as_secs_f64();
+    state.metrics.observe(&method, &route, status, seconds);
+    tracing::info!(method = %method, route = %route, status, ms = seconds * 1000.0, "request");
+    response
+        .headers_mut()
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response.into_response()
+}

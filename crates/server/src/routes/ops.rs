@@ -1,0 +1,51 @@
+//! Operational endpoints: liveness, readiness, Prometheus metrics, the OpenAPI document.
+
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+pub async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// Ready when the database answers and the server is not shutting down.
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    if *state.shutdown.borrow() {
+        return crate::error::ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "The server is shutting down.",
+        )
+        .into_response();
+    }
+    match state.db.ping().await {
+        Ok(()) => Json(json!({ "status": "ready", "backend": state.db.backend() })).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            crate::error::ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database_unavailable",
+                "The database does not answer. Check the database and the server logs.",
+            )
+            .into_response()
+        }
+    }
+}
+
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(state.db.backend()),
+    )
+        .into_response()
+}
+
+pub async fn openapi() -> Json<Value> {
+    Json(crate::openapi::document())
+}

@@ -1,0 +1,182 @@
+//! Starting and stopping the server: open the database chosen by URL, run
+//! migrations, load the server key, bind, serve, and drain on shutdown.
+
+use crate::config::{Config, redact_url};
+use crate::crypto::{ServerKey, new_id};
+use crate::metrics::Metrics;
+use crate::rate_limit::RateLimiter;
+use crate::state::{AppState, Shared, now_millis};
+use crate::validate::{CatalogLookup, WellFormedIds};
+use anyhow::Context;
+use latchkey_server_database::Database;
+use latchkey_server_postgres::PostgresDatabase;
+use latchkey_server_sqlite::SqliteDatabase;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Opens the backend the URL names: `sqlite:` or `postgres(ql)://`.
+pub async fn open_database(config: &Config) -> anyhow::Result<Arc<dyn Database>> {
+    let url = &config.database_url;
+    let db: Arc<dyn Database> = if url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create the data dir {}", config.data_dir.display()))?;
+        Arc::new(
+            SqliteDatabase::connect(url)
+                .await
+                .with_context(|| format!("cannot open the SQLite database {}", redact_url(url)))?,
+        )
+    } else {
+        Arc::new(PostgresDatabase::connect(url).await.with_context(|| {
+            format!(
+                "cannot connect to PostgreSQL at {}; check LATCHKEY_DATABASE_URL",
+                redact_url(url)
+            )
+        })?)
+    };
+    Ok(db)
+}
+
+/// Selects rustls's ring provider (the one sqlx uses) for every TLS client in
+/// the process. Idempotent.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Opens and migrates the database, ensures the org, loads the server key.
+pub async fn prepare(
+    config: Config,
+    origin: String,
+    catalog: Arc<dyn CatalogLookup>,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<AppState> {
+    let db = open_database(&config).await?;
+    db.migrate().await.context("database migration failed")?;
+    let org = db
+        .ensure_org(&new_id()?, "Latchkey", now_millis())
+        .await
+        .context("cannot read or create the organisation")?;
+    let key = match &config.server_key {
+        Some(hex) => ServerKey::from_hex(hex).context("server_key (LATCHKEY_SERVER_KEY)")?,
+        None => ServerKey::load_or_create(&config.data_dir.join("server.key"))?,
+    };
+    install_crypto_provider();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(config.proxy_timeout_secs))
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .build()
+        .context("cannot build the proxy's HTTP client")?;
+    Ok(Arc::new(Shared {
+        http,
+        db,
+        org,
+        key,
+        auth_limiter: RateLimiter::new(config.auth_rate_per_minute),
+        config,
+        origin,
+        catalog,
+        metrics: Metrics::default(),
+        shutdown,
+    }))
+}
+
+/// Opens the database for a one-shot command (admin, migrate).
+pub async fn open_for_command(config: Config) -> anyhow::Result<AppState> {
+    let (_tx, rx) = watch::channel(false);
+    let origin = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", config.listen));
+    prepare(config, origin, Arc::new(WellFormedIds), rx).await
+}
+
+/// A server running in this process.
+pub struct RunningServer {
+    addr: SocketAddr,
+    state: AppState,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Stops accepting, ends change-feed streams, drains in-flight requests, closes the database.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(true);
+        self.task.await.context("server task panicked")??;
+        self.state.db.close().await;
+        Ok(())
+    }
+
+    /// Waits until the server stops (after a signal handled by the caller).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.task.await.context("server task panicked")??;
+        self.state.db.close().await;
+        Ok(())
+    }
+
+    /// A handle that triggers shutdown from elsewhere (a signal handler).
+    pub fn shutdown_handle(&self) -> watch::Sender<bool> {
+        self.shutdown.clone()
+    }
+}
+
+/// Binds `config.listen`, prepares storage and serves until shut down.
+pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
+    start_with_catalog(config, Arc::new(WellFormedIds)).await
+}
+
+/// [`start`] with a provider catalog to validate integration ids against.
+pub async fn start_with_catalog(
+    config: Config,
+    catalog: Arc<dyn CatalogLookup>,
+) -> anyhow::Result<RunningServer> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let origin = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let (tx, rx) = watch::channel(false);
+    let state = prepare(config, origin, catalog, rx.clone()).await?;
+    let app = crate::routes::router(state.clone());
+    let mut stop = rx;
+    let task = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            while !*stop.borrow() {
+                if stop.changed().await.is_err() {
+                    break;
+                }
+            }
+        })
+        .await
+    });
+    tracing::info!(%addr, backend = state.db.backend(), "latchkey-server listening");
+    Ok(RunningServer {
+        addr,
+        state,
+        shutdown: tx,
+        task,
+    })
+}

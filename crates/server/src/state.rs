@@ -1,0 +1,85 @@
+//! What every request handler shares: storage, the org, the server key,
+//! configuration, metrics, the auth rate limiter and the shutdown signal.
+
+use crate::config::Config;
+use crate::crypto::ServerKey;
+use crate::metrics::Metrics;
+use crate::rate_limit::RateLimiter;
+use crate::validate::CatalogLookup;
+use latchkey_server_database::{Database, Journal, Millis, NewAudit, NewChange, Org};
+use std::sync::Arc;
+use tokio::sync::watch;
+
+pub type AppState = Arc<Shared>;
+
+pub struct Shared {
+    pub db: Arc<dyn Database>,
+    pub org: Org,
+    pub key: ServerKey,
+    pub config: Config,
+    /// The origin clients reach this server at, for enrollment links.
+    pub origin: String,
+    pub catalog: Arc<dyn CatalogLookup>,
+    pub metrics: Metrics,
+    pub auth_limiter: RateLimiter,
+    /// Client for the API-key proxy: redirects off, timeouts from config.
+    pub http: reqwest::Client,
+    /// Flips to `true` when the server is shutting down; long-lived streams end on it.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// Who did something, for the audit trail.
+#[derive(Debug, Clone)]
+pub enum Actor {
+    Admin(String),
+    Device(String),
+    System,
+}
+
+pub fn now_millis() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+impl Shared {
+    /// An audit event (and change-feed entries) to write with a mutation.
+    /// `detail` must never hold secret material.
+    pub fn journal(
+        &self,
+        actor: &Actor,
+        action: &str,
+        target: Option<&str>,
+        detail: serde_json::Value,
+        changes: Vec<(Option<String>, &str, Option<String>)>,
+    ) -> Journal {
+        let at = now_millis();
+        let (actor_kind, actor_id) = match actor {
+            Actor::Admin(id) => ("admin", Some(id.clone())),
+            Actor::Device(id) => ("device", Some(id.clone())),
+            Actor::System => ("system", None),
+        };
+        Journal {
+            audit: NewAudit {
+                org_id: self.org.id.clone(),
+                at,
+                actor_kind: actor_kind.to_owned(),
+                actor_id,
+                action: action.to_owned(),
+                target: target.map(str::to_owned),
+                detail: detail.to_string(),
+            },
+            changes: changes
+                .into_iter()
+                .map(|(user_id, kind, integration_id)| NewChange {
+                    org_id: self.org.id.clone(),
+                    user_id,
+                    kind: kind.to_owned(),
+                    integration_id,
+                    at,
+                })
+                .collect(),
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! Validation of the identifiers clients and admins send, and the seam where
+//! the provider catalog plugs in.
+
+use crate::error::ApiError;
+
+/// Checks an integration id against the provider catalog. The server ships with
+/// [`WellFormedIds`], which accepts any well-formed id; the desktop's catalog
+/// crate can implement this trait to reject unknown providers or environments.
+pub trait CatalogLookup: Send + Sync + 'static {
+    /// `Err(message)` if the catalog has no such integration or it cannot run in `environment`.
+    fn check(&self, integration_id: &str, environment: &str) -> Result<(), String>;
+
+    /// The OAuth authorization server (issuer URL) of this integration in
+    /// `environment`, for "test connection" (RFC 8414 discovery). Without a
+    /// catalog only a custom login host is known: it is its own issuer.
+    fn issuer(&self, _integration_id: &str, environment: &str) -> Option<String> {
+        (environment != "production" && environment != "sandbox")
+            .then(|| format!("https://{environment}"))
+    }
+}
+
+/// Accepts every syntactically valid integration id.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct WellFormedIds;
+
+impl CatalogLookup for WellFormedIds {
+    fn check(&self, _integration_id: &str, _environment: &str) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// `^[a-z0-9][a-z0-9-]{0,62}$`
+pub fn integration_id(id: &str) -> Result<(), ApiError> {
+    let ok = !id.is_empty()
+        && id.len() <= 63
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !id.starts_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "invalid_integration_id",
+            "Integration ids are 1-63 characters of a-z, 0-9 and '-', starting with a letter or digit.",
+        ))
+    }
+}
+
+/// `production`, `sandbox`, or a custom login hostname such as `acme.my.salesforce.com`.
+pub fn environment(env: &str) -> Result<(), ApiError> {
+    if env == "production" || env == "sandbox" || is_hostname(env) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "invalid_environment",
+            "Environment must be 'production', 'sandbox', or a lowercase host name such as acme.my.salesforce.com.",
+        ))
+    }
+}
+
+fn is_hostname(host: &str) -> bool {
+    host.len() <= 253
+        && host.contains('.')
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+}
+
+/// `^[A-Za-z0-9_-]{1,128}$`: the id of the device-side vault key that sealed a record.
+pub fn vault_key_id(id: &str) -> Result<(), ApiError> {
+    if !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "invalid_vault_key_id",
+            "Vault key ids are 1-128 characters of A-Z, a-z, 0-9, '-' and '_'.",
+        ))
+    }
+}
+
+/// A plausible email address (normalised to lower case by the caller).
+pub fn email(email: &str) -> Result<(), ApiError> {
+    let ok = email.len() <= 254
+        && !email.chars().any(char::is_whitespace)
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.contains('@')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::unprocessable(
+            "invalid_email",
+            "Give an email address such as ada@example.com.",
+        ))
+    }
+}
+
+/// A display or device name: 1-200 characters, no control characters.
+pub fn name(field: &'static str, value: &str) -> Result<(), ApiError> {
+    if value.trim().is_empty() || value.chars().count() > 200 || value.chars().any(char::is_control)
+    {
+        Err(ApiError::unprocessable(
+            "invalid_name",
+            format!("{field} must be 1-200 printable characters."),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integration_ids() {
+        for ok in ["salesforce", "google-workspace", "x", "a1"] {
+            assert!(integration_id(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "-x", "Salesforce", "a_b", "a/b", &"a".repeat(64)] {
+            assert!(integration_id(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn environments() {
+        for ok in [
+            "production",
+            "sandbox",
+            "acme.my.salesforce.com",
+            "login.example.org",
+        ] {
+            assert!(environment(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "staging",
+            "Acme.com",
+            "a..b",
+            "-a.com",
+            "a.com/",
+            "http://a.com",
+            "a.com:443",
+        ] {
+            assert!(environment(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn emails_and_names() {
+        assert!(email("ada@example.com").is_ok());
+        assert!(email("ada@localhost").is_err());
+        assert!(email("a b@example.com").is_err());
+        assert!(name("display_name", "Ada Lovelace").is_ok());
+        assert!(name("display_name", " ").is_err());
+        assert!(name("display_name", "a\u{7}").is_err());
+    }
+}

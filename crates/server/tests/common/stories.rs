@@ -1,0 +1,1672 @@
+//! The stories, each readable as: arrange, act, assert on what a client sees.
+
+use super::{Backend, TestServer, b64, unb64};
+use futures_util::StreamExt;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::time::Duration;
+
+const SLOT: &str = "/v1/records/salesforce/production/vk1";
+
+pub async fn enrollment_codes_are_single_use_and_expire(backend: Backend) {
+    let s = TestServer::start_with(&backend, |c| c.enrollment_code_ttl_secs = 2).await;
+    let (user_id, code, link) = s.invite("ada@example.com").await;
+    assert!(
+        link.starts_with("latchkey://enroll?server=http%3A%2F%2F127.0.0.1%3A"),
+        "{link}"
+    );
+    assert!(link.ends_with(&format!("&code={code}")), "{link}");
+
+    let first = s.enroll(&code, "Ada's laptop").await;
+    assert_eq!(first.status, StatusCode::CREATED, "{:?}", first.body);
+    assert_eq!(first.body["user"]["id"], user_id.as_str());
+    let token = first.body["device_token"].as_str().unwrap().to_owned();
+    assert!(
+        token.starts_with("lkd_") && token.len() == 47,
+        "256-bit token"
+    );
+
+    let again = s.enroll(&code, "Someone else").await;
+    assert_eq!(again.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(again.code(), "enrollment_code_used");
+
+    let unknown = s.enroll("lke_AAAAAAAAAAAAAAAAAAAAAA", "x").await;
+    assert_eq!(unknown.code(), "enrollment_code_invalid");
+    let garbage = s.enroll("not a code", "x").await;
+    assert_eq!(garbage.code(), "enrollment_code_invalid");
+
+    let me = s.call(Method::GET, "/v1/me", Some(&token), None, &[]).await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.body["user"]["email"], "ada@example.com");
+    assert_eq!(me.body["device"]["name"], "Ada's laptop");
+
+    // A fresh code for the same user expires unused.
+    let fresh = s
+        .admin(
+            Method::POST,
+            &format!("/v1/admin/users/{user_id}/enrollment"),
+            None,
+        )
+        .await;
+    assert_eq!(fresh.status, StatusCode::CREATED);
+    let late_code = fresh.body["enrollment"]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let late = s.enroll(&late_code, "Too late").await;
+    assert_eq!(late.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(late.code(), "enrollment_code_expired");
+    s.stop().await;
+}
+
+pub async fn a_device_only_ever_reaches_its_own_users_records(backend: Backend) {
+    let s = TestServer::start(&backend).await;
+    s.enable("salesforce").await;
+    let ada = s.new_user_device("ada@example.com").await;
+    let bob = s.new_user_device("bob@example.com").await;
+
+    let put = s
+        .device(
+            &ada,
+            Method::PUT,
+            SLOT,
+            Some(json!({ "envelope": b64(b"ada-sealed") })),
+            &[("If-None-Match", "*")],
+        )
+        .await;
+    assert_eq!(put.status, StatusCode::CREATED, "{:?}", put.body);
+
+    // Bob addresses the very same path: it names his own slot, which is empty.
+    let read = s.device(&bob, Method::GET, SLOT, None, &[]).await;
+    assert_eq!(read.status, StatusCode::NOT_FOUND);
+    let list = s.device(&bob, Method::GET, "/v1/records", None, &[]).await;
+    assert_eq!(list.body["records"], json!([]));
+    let stale = s
+        .device(
+            &bob,
+            Method::PUT,
+            SLOT,
+            Some(json!({ "envelope": b64(b"bob") })),
+            &[("If-Match", "1")],
+        )
+        .await;
+    assert_eq!(stale.status, StatusCode::PRECONDITION_FAILED);
+    let del = s
+        .device(&bob, Method::DELETE, SLOT, None, &[("If-Match", "1")])
+        .await;
+    assert_eq!(del.status, StatusCode::NOT_FOUND);
+    let own = s
+        .device(
+            &bob,
+            Method::PUT,
+            SLOT,
+            Some(json!({ "envelope": b64(b"bob-sealed") })),
+            &[("If-None-Match", "*")],
+        )
+        .await;
+    assert_eq!(own.status, StatusCode::CREATED);
+
+    let ada_read = s.device(&ada, Method::GET, SLOT, None, &[]).await;
+    assert_eq!(
+        unb64(ada_read.body["envelope"].as_str().unwrap()),
+        b"ada-sealed"
+    );
+    assert_eq!(ada_read.body["version"], 1);
+
+    // No token, a malformed one, or an admin token: 401 on the client API.
+    for bearer in [None, Some("lkd_nope"), Some(s.admin_token.as_str())] {
+        let r = s.call(Method::GET, "/v1/records", bearer, None, &[]).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{bearer:?}");
+        assert!(r.headers.contains_key("www-authenticate"));
+    }
+    // A device token on the admin API: 401.
+    let r = s
+        .device(&ada, Method::GET, "/v1/admin/users", None, &[])
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+
+    // Integrations limited to some users are invisible and unwritable to the others.
+    let limited = s
+        .admin(
+            Method::PUT,
+            "/v1/admin/integrations/github",
+            Some(json!({ "enabled": true, "allowed_users": [ada.user_id] })),
+        )
+        .await;
+    assert_eq!(limited.status, StatusCode::OK, "{:?}", limited.body);
+    let ids = |r: &super::Reply| -> Vec<String> {
+        r.body["integrations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        ids(&s
+            .device(&ada, Method::GET, "/v1/integrations", None, &[])
+            .await),
+        ["github", "salesforce"]
+    );
+    assert_eq!(
+        ids(&s
+            .device(&bob, Method::GET, "/v1/integrations", None, &[])
+            .await),
+        ["salesforce"]
+    );
+    let denied = s
+        .device(
+            &bob,
+            Method::PUT,
+            "/v1/records/github/production/vk1",
+            Some(json!({ "envelope": b64(b"x") })),
+            &[("If-None-Match", "*")],
+        )
+        .await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+    assert_eq!(denied.code(), "integration_not_enabled");
+
+    // Taking Ada off salesforce's allow-list removes her record (Bob keeps his) and tells her menu.
+    let mut feed = Feed::open(&s, &ada.token, None).await;
+    feed.expect("ready").await;
+    let only_bob = s
+        .admin(
+            Method::PUT,
+            "/v1/admin/integrations/salesforce",
+            Some(json!({ "enabled": true, "allowed_users": [bob.user_id] })),
+        )
+        .await;
+    assert_eq!(only_bob.status, StatusCode::OK);
+    assert_eq!(
+        feed.expect("connection.disconnected").await["integration_id"],
+        "salesforce"
+    );
+    assert_eq!(
+        s.device(&ada, Method::GET, SLOT, None, &[]).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        s.device(&bob, Method::GET, SLOT, None, &[]).await.status,
+        StatusCode::OK
+    );
+    s.stop().await;
+}
+
+pub async fn revoked_devices_and_removed_users_fail_at_once(backend: Backend) {
+    let s = TestServer::start(&backend).await;
+    s.enable("salesforce").await;
+    let ada = s.new_user_device("ada@example.com").await;
+    let bob = s.new_user_device("bob@example.com").await;
+    assert_eq!(
+        s.device(&ada, Method::GET, "/v1/me", None, &[])
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    let devices = s
+        .admin(
+            Method::GET,
+            &format!("/v1/admin/devices?user_id={}", ada.user_id),
+            None,
+        )
+        .await;
+    assert_eq!(devices.body["devices"].as_array().unwrap().len(), 1);
+    let revoked = s
+        .admin(
+            Method::POST,
+            &format!("/v1/admin/devices/{}/revoke", ada.id),
+            None,
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::OK);
+    assert!(revoked.body["revoked_at"].is_i64());
+
+    let r = s.device(&ada, Method::GET, "/v1/me", None, &[]).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.code(), "device_revoked");
+    let w = s
+        .device(
+            &ada,
+            Method::PUT,
+            SLOT,
+            Some(json!({ "envelope": b64(b"x") })),
+            &[("If-None-Match", "*")],
+        )
+        .await;
+    assert_eq!(w.status, StatusCode::UNAUTHORIZED);
+
+    let missing = s
+        .admin(Method::POST, "/v1/admin/devices/nope/revoke", None)
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+
+    let removed = s
+        .admin(
+            Method::DELETE,
+            &format!("/v1/admin/users/{}", bob.user_id),
+            None,
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        s.device(&bob, Method::GET, "/v1/me", None, &[])
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        s.admin(
+            Method::DELETE,
+            &format!("/v1/admin/users/{}", bob.user_id),
+            None
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    s.stop().await;
+}
+
+pub async fn records_follow_compare_and_swap_with_monotonic_versions(backend: Backend) {
+    let s = TestServer::start(&backend).await;
+    s.enable("salesforce").await;
+    let d = s.new_user_device("ada@example.com").await;
+    let put = |env: &'static [u8], h: (&'static str, &'static str)| {
+        let s = &s;
+        let d = &d;
+        async move {
+            s.device(
+                d,
+                Method::PUT,
+                SLOT,
+                Some(json!({ "envelope": b64(env) })),
+                &[h],
+            )
+            .await
+        }
+    };
+
+    let created = put(b"v1", ("If-None-Match", "*")).await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    assert_eq!(created.headers["etag"], "\"1\"");
+    assert_eq!(created.body["version"], 1);
+    assert_eq!(created.body["device_id"], d.id.as_str());
+    assert!(
+        created.body.get("envelope").is_none(),
+        "writes do not echo the envelope"
+    );
+
+    let dup = put(b"again", ("If-None-Match", "*")).await;
+    assert_eq!(dup.status, StatusCode::PRECONDITION_FAILED);
+    assert_eq!(dup.body["current_version"], 1);
+
+    let updated = put(b"v2", ("If-Match", "\"1\"")).await;
+    assert_eq!(updated.status, StatusCode::OK);
+    assert_eq!(updated.body["version"], 2);
+
+    let stale = put(b"lost?", ("If-Match", "1")).await;
+    assert_eq!(stale.status, StatusCode::PRECONDITION_FAILED);
+    assert_eq!(stale.code(), "version_mismatch");
+    assert_eq!(stale.body["current_version"], 2);
+    assert!(
+        stale.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("version 2")
+    );
+
+    let no_pre = s
+        .device(
+            &d,
+            Method::PUT,
+            SLOT,
+            Some(json!({ "envelope": b64(b"x") })),
+            &[],
+        )
+        .await;
+    assert_eq!(no_pre.status, StatusCode::PRECONDITION_REQUIRED);
+
+    let got = s.device(&d, Method::GET, SLOT, None, &[]).await;
+    assert_eq!(unb64(got.body["envelope"].as_str().unwrap()), b"v2");
+    assert_eq!(got.headers["etag"], "\"2\"");
+
+    let del_stale = s
+        .device(&d, Method::DELETE, SLOT, None, &[("If-Match", "1")])
+        .await;
+    assert_eq!(del_stale.status, StatusCode::PRECONDITION_FAILED);
+    let del = s
+        .device(&d, Method::DELETE, SLOT, None, &[("If-Match", "2")])
+        .await;
+    assert_eq!(del.status, StatusCode::OK);
+    assert_eq!(del.body["version"], 3);
+    assert_eq!(
+        s.device(&d, Method::GET, SLOT, None, &[]).await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    // The slot's version keeps growing past a delete: an old If-Match can never hit the new record.
+    let revived = put(b"v4", ("If-None-Match", "*")).await;
+    assert_eq!(revived.status, StatusCode::CREATED);
+    assert_eq!(revived.body["version"], 4);
+    let old = put(b"stale writer", ("If-Match", "1")).await;
+    assert_eq!(old.status, StatusCode::PRECONDITION_FAILED);
+    assert_eq!(old.body["current_version"], 4);
+
+    // Other environments and vault keys are other slots.
+    let other = s
+        .device(
+            &d,
+            Method::PUT,
+            "/v1/records/salesforce/acme.my.salesforce.com/vk1",
+            Some(json!({ "envelope": b64(b"e") })),
+            &[("If-None-Match", "*")],
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::CREATED);
+    let list = s
+        .device(
+            &d,
+            Method::GET,
+            "/v1/records?integration=salesforce",
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(list.body["records"].as_array().unwrap().len(), 2);
+    s.stop().await;
+}
+
+/// N writers do read-modify-write cycles on one slot, each appending its own
+/// mark to the envelope and retrying on 412. Every success must get a distinct
+/// version and the final envelope must hold every mark: no lost update.
+pub async fn concurrent_writers_on_one_slot_lose_nothing(backend: Backend) {
+    const WRITERS: usize = 8;
+    const ROUNDS: usize = 5;
+    let s = std::sync::Arc::new(TestServer::start(&backend).await);
+    s.enable("salesforce").await;
+    let d = s.new_user_device("ada@example.com").await;
+    let created = s
+        .device(
+            &d,
+            Method::PUT,
+            SLOT,
+            Some(json!({ "envelope": b64(b"|") })),
+            &[("If-None-Match", "*")],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+
+    let mut tasks = Vec::new();
+    for w in 0..WRITERS {
+        let s = s.clone();
+        let d = d.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut versions = Vec::new();
+            let mut conflicts = 0;
+            for r in 0..ROUNDS {
+                loop {
+                    let got = s.device(&d, Method::GET, SLOT, None, &[]).await;
+                    let version = got.body["version"].as_i64().unwrap();
+                    let mut env = unb64(got.body["envelope"].as_str().unwrap());
+                    env.extend_from_slice(format!("w{w}r{r}|").as_bytes());
+                    let v = version.to_string();
+                    let put = s
+                        .device(
+                            &d,
+                            Method::PUT,
+                            SLOT,
+                            Some(json!({ "envelope": b64(&env) })),
+                            &[("If-Match", v.as_str())],
+                        )
+                        .await;
+                    match put.status {
+                        StatusCode::OK => {
+                            versions.push(put.body["version"].as_i64().unwrap());
+                            break;
+                        }
+                        StatusCode::PRECONDITION_FAILED => {
+                            assert!(put.body["current_version"].as_i64().unwrap() > version);
+                            conflicts += 1;
+                        }
+                        other => panic!("unexpected {other}: {:?}", put.body),
+                    }
+                }
+            }
+            (versions, conflicts)
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        let (versions, _conflicts) = t.await.unwrap();
+        all.extend(versions);
+    }
+    let distinct: HashSet<_> = all.iter().copied().collect();
+    assert_eq!(
+        distinct.len(),
+        WRITERS * ROUNDS,
+        "every success has its own version"
+    );
+    let last = s.device(&d, Method::GET, SLOT, None, &[]).await;
+    assert_eq!(
+        last.body["version"].as_i64().unwrap(),
+        1 + (WRITERS * ROUNDS) as i64
+    );
+    let text = String::from_utf8(unb64(last.body["envelope"].as_str().unwrap())).unwrap();
+    for w in 0..WRITERS {
+        for r in 0..ROUNDS {
+            assert!(
+                text.contains(&format!("|w{w}r{r}|")),
+                "write w{w}r{r} was lost: {text}"
+            );
+        }
+    }
+    match std::sync::Arc::try_unwrap(s) {
+        Ok(s) => s.stop().await,
+        Err(_) => panic!("server still shared"),
+    }
+}
+
+/// Many writers race with the same If-Match: exactly one wins, the rest get 412
+/// naming the winner's version.
+pub async fn exactly_one_of_many_racing_writers_wins_a_version(backend: Backend) {
+    const RACERS: usize = 16;
+    let s = std::sync::Arc::new(TestServer::start(&backend).await);
+    s.enable("salesforce").await;
+    let d = s.new_user_device("ada@example.com").await;
+    s.device(
+        &d,
+        Method::PUT,
+        SLOT,
+        Some(json!({ "envelope": b64(b"base") })),
+        &[("If-None-Match", "*")],
+    )
+    .await;
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(RACERS));
+    let mut tasks = Vec::new();
+    for i in 0..RACERS {
+        let (s, d, barrier) = (s.clone(), d.clone(), barrier.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            let body = json!({ "envelope": b64(format!("racer {i}").as_bytes()) });
+            let r = s
+                .device(&d, Method::PUT, SLOT, Some(body), &[("If-Match", "1")])
+                .await;
+            (i, r.status, r.body)
+        }));
+    }
+    let mut winners = Vec::new();
+    for t in tasks {
+        let (i, status, body) = t.await.unwrap();
+        match status {
+            StatusCode::OK => winners.push(i),
+            StatusCode::PRECONDITION_FAILED => assert_eq!(body["current_version"], 2),
+            other => panic!("unexpected {other}: {body:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    let got = s.device(&d, Method::GET, SLOT, None, &[]).await;
+    assert_eq!(
+        unb64(got.body["envelope"].as_str().unwrap()),
+        format!("racer {}", winners[0]).as_bytes()
+    );
+    match std::sync::Arc::try_unwrap(s) {
+        Ok(s) => s.stop().await,
+        Err(_) => panic!("server still shared"),
+    }
+}
+
+pub async fn bad_input_gets_stable_errors(backend: Backend) {
+    let s = TestServer::start_with(&backend, |c| {
+        c.max_envelope_bytes = 1024;
+        c.max_body_bytes = 4096;
+    })
+    .await;
+    s.enable("salesforce").await;
+    let d = s.new_user_device("ada@example.com").await;
+    let create = [("If-None-Match", "*")];
+
+    let big = s
+        .device(
+            &d,
+            Method::PUT,
+            SLOT,
+            Some(json!({ "envelope": b64(&[7u8; 1025]) })),
+            &create,
+        )
+        .await;
+    assert_eq!(big.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(big.code(), "envelope_too_large");
+    let huge = s
+        .device(
+            &d,
+            Method::PUT,
+            SLOT,
+            Some(json!({ "envelope": "A".repeat(10_000) })),
+            &create,
+        )
+        .await;
+    assert_eq!(huge.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let not_b64 = s
+        .device(
+            &d,
+            Method::PUT,
+            SLOT,
+            Some(json!({ "envelope": "***" })),
+            &create,
+        )
+        .await;
+    assert_eq!(
+        (not_b64.status, not_b64.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_envelope")
+    );
+    let unknown = s
+        .device(
+            &d,
+            Method::PUT,
+            SLOT,
+            Some(json!({ "envelope": b64(b"x"), "version": 3 })),
+            &create,
+        )
+        .await;
+    assert_eq!(
+        (unknown.status, unknown.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body")
+    );
+    assert!(
+        unknown.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field")
+    );
+
+    let raw = s
+        .http
+        .put(format!("{}{SLOT}", s.base))
+        .bearer_auth(&d.token)
+        .header("If-None-Match", "*")
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), StatusCode::BAD_REQUEST);
+    let body: Value = raw.json().await.unwrap();
+    assert_eq!(body["code"], "malformed_json");
+
+    let bad_slot = s
+        .device(
+            &d,
+            Method::GET,
+            "/v1/records/Sales%20force/production/vk1",
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(
+        (bad_slot.status, bad_slot.code()),
+        (StatusCode::BAD_REQUEST, "invalid_integration_id")
+    );
+    let bad_env = s
+        .device(
+            &d,
+            Method::GET,
+            "/v1/records/salesforce/staging/vk1",
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(bad_env.code(), "invalid_environment");
+    let bad_if = s
+        .device(
+            &d,
+            Method::PUT,
+            SLOT,
+            Some(json!({ "envelope": b64(b"x") })),
+            &[("If-Match", "soon")],
+        )
+        .await;
+    assert_eq!(
+        (bad_if.status, bad_if.code()),
+        (StatusCode::BAD_REQUEST, "invalid_precondition")
+    );
+
+    let dup = s
+        .admin(
+            Method::POST,
+            "/v1/admin/users",
+            Some(json!({ "email": "ADA@example.com", "display_name": "Ada" })),
+        )
+        .await;
+    assert_eq!(
+        (dup.status, dup.code()),
+        (StatusCode::CONFLICT, "user_exists")
+    );
+    let bad_email = s
+        .admin(
+            Method::POST,
+            "/v1/admin/users",
+            Some(json!({ "email": "nope", "display_name": "N" })),
+        )
+        .await;
+    assert_eq!(bad_email.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let nope = s
+        .admin(Method::GET, "/v1/admin/integrations/zendesk", None)
+        .await;
+    assert_eq!(
+        (nope.status, nope.code()),
+        (StatusCode::NOT_FOUND, "integration_not_found")
+    );
+    let route = s.call(Method::GET, "/v2/anything", None, None, &[]).await;
+    assert_eq!(
+        (route.status, route.code()),
+        (StatusCode::NOT_FOUND, "no_such_route")
+    );
+    let method = s.call(Method::PATCH, "/v1/me", None, None, &[]).await;
+    assert_eq!(
+        (method.status, method.code()),
+        (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
+    );
+
+    for r in [&big, &not_b64, &unknown, &bad_slot, &dup, &route] {
+        assert!(
+            r.body["message"].as_str().is_some_and(|m| m.len() > 10),
+            "{:?}",
+            r.body
+        );
+    }
+    s.stop().await;
+}
+
+pub async fn integration_secrets_are_write_only(backend: Backend) {
+    let s = TestServer::start(&backend).await;
+    let put = s
+        .admin(
+            Method::PUT,
+            "/v1/admin/integrations/salesforce",
+            Some(json!({
+                "enabled": true, "environment": "acme.my.salesforce.com", "client_id": "3MVG9",
+                "client_secret": "SF-CLIENT-SECRET-123", "scopes": ["api", "refresh_token"]
+            })),
+        )
+        .await;
+    assert_eq!(put.status, StatusCode::OK, "{:?}", put.body);
+    assert_eq!(put.body["client_secret"], "set");
+    assert_eq!(put.body["api_key"], "not set");
+    let key = s
+        .admin(
+            Method::PUT,
+            "/v1/admin/integrations/openai",
+            Some(json!({ "enabled": true, "api_key": "sk-API-KEY-456" })),
+        )
+        .await;
+    assert_eq!(key.body["api_key"], "set");
+    assert_eq!(key.body["kind"], "api_key");
+
+    let listed = s.admin(Method::GET, "/v1/admin/integrations", None).await;
+    let text = listed.body.to_string();
+    assert!(
+        !text.contains("SF-CLIENT-SECRET-123") && !text.contains("sk-API-KEY-456"),
+        "{text}"
+    );
+
+    // Devices get the (non-confidential, RFC 8252 §8.5) client secret, never the API key.
+    let d = s.new_user_device("ada@example.com").await;
+    let mine = s
+        .device(&d, Method::GET, "/v1/integrations", None, &[])
+        .await;
+    let text = mine.body.to_string();
+    assert!(text.contains("SF-CLIENT-SECRET-123"));
+    assert!(!text.contains("sk-API-KEY-456"), "{text}");
+    let openai = mine.body["integrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == "openai")
+        .unwrap()
+        .clone();
+    assert_eq!(openai["connected"], true);
+
+    // Omitting a secret keeps it; null clears it.
+    let keep = s
+        .admin(
+            Method::PUT,
+            "/v1/admin/integrations/salesforce",
+            Some(json!({ "enabled": true, "client_id": "3MVG9" })),
+        )
+        .await;
+    assert_eq!(keep.body["client_secret"], "set");
+    let clear = s
+        .admin(
+            Method::PUT,
+            "/v1/admin/integrations/salesforce",
+            Some(json!({ "enabled": true, "client_secret": null })),
+        )
+        .await;
+    assert_eq!(clear.body["client_secret"], "not set");
+
+    // At rest, the secrets are sealed: the raw database never holds them.
+    s.stop_and_scan_database(&["sk-API-KEY-456", "SF-CLIENT-SECRET-123"])
+        .await;
+}
+
+impl TestServer {
+    /// Stops the server and checks that no `needle` appears in the stored rows.
+    pub async fn stop_and_scan_database(self, needles: &[&str]) {
+        let TestServer {
+            server,
+            database_url: url,
+            dir,
+            ..
+        } = self;
+        if let Some(server) = server {
+            server.shutdown().await.unwrap();
+        }
+        let dump = if url.starts_with("sqlite:") {
+            // Read every byte of the database file and its WAL.
+            let path = url.trim_start_matches("sqlite://");
+            let mut bytes = std::fs::read(path).unwrap();
+            bytes.extend(std::fs::read(format!("{path}-wal")).unwrap_or_default());
+            String::from_utf8_lossy(&bytes).into_owned()
+        } else {
+            let pool = sqlx::PgPool::connect(&url).await.unwrap();
+            let mut text = String::new();
+            for table in [
+                "integrations",
+                "audit_events",
+                "admin_credentials",
+                "devices",
+                "enrollment_codes",
+                "connection_records",
+            ] {
+                let rows: Vec<(String,)> =
+                    sqlx::query_as(&format!("SELECT CAST(t AS TEXT) FROM {table} t"))
+                        .fetch_all(&pool)
+                        .await
+                        .unwrap();
+                for (row,) in rows {
+                    text.push_str(&row);
+                }
+            }
+            pool.close().await;
+            text
+        };
+        drop(dir);
+        for needle in needles {
+            assert!(!dump.contains(needle), "{needle} is stored in clear");
+        }
+    }
+}
+
+/// Reads server-sent events until `want` arrives or the deadline passes.
+pub struct Feed {
+    stream: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<Vec<u8>>> + Send>>,
+    buf: String,
+}
+
+impl Feed {
+    pub async fn open(s: &TestServer, token: &str, since: Option<i64>) -> Self {
+        let path = since.map_or("/v1/events".to_owned(), |n| format!("/v1/events?since={n}"));
+        let resp = s
+            .http
+            .get(format!("{}{path}", s.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert!(
+            resp.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/event-stream")
+        );
+        let stream = resp.bytes_stream().map(|r| r.map(|b| b.to_vec()));
+        Self {
+            stream: Box::pin(stream),
+            buf: String::new(),
+        }
+    }
+
+    /// The next event as (event name, data), or None when the stream ends.
+    pub async fn next(&mut self, within: Duration) -> Option<(String, Value)> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                let mut name = "message".to_owned();
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        name = v.trim().to_owned();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.trim());
+                    }
+                }
+                if data.is_empty() && name == "message" {
+                    continue; // keep-alive comment
+                }
+                return Some((name, serde_json::from_str(&data).unwrap_or(Value::Null)));
+            }
+            match tokio::time::timeout_at(deadline, self.stream.next()).await {
+                Ok(Some(Ok(chunk))) => self.buf.push_str(&String::from_utf8_lossy(&chunk)),
+                Ok(Some(Err(_))) | Ok(None) => return None,
+                Err(_) => panic!("no event within {within:?}; buffered: {:?}", self.buf),
+            }
+        }
+    }
+
+    /// Skips events until one named `want` arrives.
+    pub async fn expect(&mut self, want: &str) -> Value {
+        loop {
+            match self.next(Duration::from_secs(5)).await {
+                Some((name, data)) if name == want => return data,
+                Some(_) => continue,
+                None => panic!("feed ended before {want}"),
+            }
+        }
+    }
+}
+
+pub async fn admin_changes_reach_the_change_feed(backend: Backend) {
+    let s = TestServer::start(&backend).await;
+    let ada = s.new_user_device("ada@example.com").await;
+    let mut feed = Feed::open(&s, &ada.token, None).await;
+    let ready = feed.expect("ready").await;
+    assert!(ready["seq"].is_i64());
+
+    s.enable("salesforce").await;
+    let e = feed.expect("integration.enabled").await;
+    assert_eq!(e["integration_id"], "salesforce");
+
+    let put = s
+        .device(
+            &ada,
+            Method::PUT,
+            SLOT,
+            Some(json!({ "envelope": b64(b"x") })),
+            &[("If-None-Match", "*")],
+        )
+        .await;
+    assert_eq!(put.status, StatusCode::CREATED);
+    feed.expect("connection.changed").await;
+
+    // Admin disconnects Ada: her record is gone and her menu hears of it.
+    let status = s
+        .admin(
+            Method::GET,
+            &format!("/v1/admin/users/{}/connections", ada.user_id),
+            None,
+        )
+        .await;
+    assert_eq!(status.body["connections"].as_array().unwrap().len(), 1);
+    let dis = s
+        .admin(
+            Method::DELETE,
+            &format!("/v1/admin/users/{}/connections/salesforce", ada.user_id),
+            None,
+        )
+        .await;
+    assert_eq!(dis.body["deleted_records"], 1);
+    let e = feed.expect("connection.disconnected").await;
+    assert_eq!(e["integration_id"], "salesforce");
+    assert_eq!(
+        s.device(&ada, Method::GET, SLOT, None, &[]).await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    // Disabling deletes every record of the integration and tells the menus to revoke.
+    let again = s
+        .device(
+            &ada,
+            Method::PUT,
+            SLOT,
+            Some(json!({ "envelope": b64(b"y") })),
+            &[("If-None-Match", "*")],
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CREATED);
+    let off = s
+        .admin(
+            Method::PUT,
+            "/v1/admin/integrations/salesforce",
+            Some(json!({ "enabled": false })),
+        )
+        .await;
+    assert_eq!(off.status, StatusCode::OK);
+    feed.expect("integration.disabled").await;
+    assert_eq!(
+        s.device(&ada, Method::GET, SLOT, None, &[]).await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    // A feed resumed from an old seq replays what it missed.
+    let mut replay = Feed::open(&s, &ada.token, Some(ready["seq"].as_i64().unwrap())).await;
+    replay.expect("integration.enabled").await;
+    replay.expect("integration.disabled").await;
+
+    // Revoking the device ends its stream.
+    s.admin(
+        Method::POST,
+        &format!("/v1/admin/devices/{}/revoke", ada.id),
+        None,
+    )
+    .await;
+    feed.expect("device.revoked").await;
+    assert!(
+        feed.next(Duration::from_secs(5)).await.is_none(),
+        "stream ends after revocation"
+    );
+    s.stop().await;
+}
+
+pub async fn console_sessions_need_csrf_and_expire_on_logout(backend: Backend) {
+    let s = TestServer::start(&backend).await;
+    let login = |password: &'static str| {
+        let s = &s;
+        async move {
+            s.call(
+                Method::POST,
+                "/v1/admin/login",
+                None,
+                Some(json!({ "email": "Admin@Example.com", "password": password })),
+                &[],
+            )
+            .await
+        }
+    };
+    let wrong = login("not the password").await;
+    assert_eq!(
+        (wrong.status, wrong.code()),
+        (StatusCode::UNAUTHORIZED, "invalid_login")
+    );
+
+    let ok = login(super::ADMIN_PASSWORD).await;
+    assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
+    let set_cookie = ok.headers["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"),
+        "{set_cookie}"
+    );
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let csrf = ok.body["csrf_token"].as_str().unwrap().to_owned();
+
+    let read = s
+        .call(
+            Method::GET,
+            "/v1/admin/users",
+            None,
+            None,
+            &[("cookie", &cookie)],
+        )
+        .await;
+    assert_eq!(read.status, StatusCode::OK);
+    let body = Some(json!({ "email": "ada@example.com", "display_name": "Ada" }));
+    let no_csrf = s
+        .call(
+            Method::POST,
+            "/v1/admin/users",
+            None,
+            body.clone(),
+            &[("cookie", &cookie)],
+        )
+        .await;
+    assert_eq!(
+        (no_csrf.status, no_csrf.code()),
+        (StatusCode::FORBIDDEN, "csrf_failed")
+    );
+    let bad_csrf = s
+        .call(
+            Method::POST,
+            "/v1/admin/users",
+            None,
+            body.clone(),
+            &[("cookie", &cookie), ("x-csrf-token", "lkc_x")],
+        )
+        .await;
+    assert_eq!(bad_csrf.status, StatusCode::FORBIDDEN);
+    let with_csrf = s
+        .call(
+            Method::POST,
+            "/v1/admin/users",
+            None,
+            body,
+            &[("cookie", &cookie), ("x-csrf-token", &csrf)],
+        )
+        .await;
+    assert_eq!(with_csrf.status, StatusCode::CREATED);
+
+    // The session token is not an API token.
+    let session_token = cookie.split_once('=').unwrap().1.to_owned();
+    let as_bearer = s
+        .call(
+            Method::GET,
+            "/v1/admin/users",
+            Some(&session_token),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(as_bearer.status, StatusCode::UNAUTHORIZED);
+
+    let out = s
+        .call(
+            Method::POST,
+            "/v1/admin/logout",
+            None,
+            None,
+            &[("cookie", &cookie), ("x-csrf-token", &csrf)],
+        )
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    let after = s
+        .call(
+            Method::GET,
+            "/v1/admin/users",
+            None,
+            None,
+            &[("cookie", &cookie)],
+        )
+        .await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED);
+
+    // Admin API tokens made from the console work for automation.
+    let ok = login(super::ADMIN_PASSWORD).await;
+    let cookie = ok.headers["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let csrf = ok.body["csrf_token"].as_str().unwrap().to_owned();
+    let made = s
+        .call(
+            Method::POST,
+            "/v1/admin/tokens",
+            None,
+            None,
+            &[("cookie", &cookie), ("x-csrf-token", &csrf)],
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED);
+    let token = made.body["token"].as_str().unwrap();
+    assert_eq!(
+        s.call(Method::GET, "/v1/admin/devices", Some(token), None, &[])
+            .await
+            .status,
+        StatusCode::OK
+    );
+    s.stop().await;
+}
+
+pub async fn auth_endpoints_are_rate_limited(backend: Backend) {
+    let s = TestServer::start_with(&backend, |c| c.auth_rate_per_minute = 5).await;
+    let mut statuses = Vec::new();
+    for _ in 0..7 {
+        let r = s
+            .call(
+                Method::POST,
+                "/v1/admin/login",
+                None,
+                Some(json!({ "email": "admin@example.com", "password": "guess" })),
+                &[],
+            )
+            .await;
+        statuses.push(r.status);
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(r.code(), "rate_limited");
+            assert!(r.headers.contains_key("retry-after"));
+        }
+    }
+    assert_eq!(&statuses[..5], &[StatusCode::UNAUTHORIZED; 5]);
+    assert_eq!(&statuses[5..], &[StatusCode::TOO_MANY_REQUESTS; 2]);
+
+    let mut last = StatusCode::OK;
+    for _ in 0..7 {
+        last = s.enroll("lke_AAAAAAAAAAAAAAAAAAAAAA", "guess").await.status;
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+
+    // Guessing device tokens is throttled too.
+    for _ in 0..7 {
+        last = s
+            .call(Method::GET, "/v1/me", Some("lkd_guess"), None, &[])
+            .await
+            .status;
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+    s.stop().await;
+}
+
+pub async fn connection_status_and_audit_hold_no_secrets(backend: Backend) {
+    let s = TestServer::start(&backend).await;
+    s.enable("salesforce").await;
+    s.admin(
+        Method::PUT,
+        "/v1/admin/integrations/openai",
+        Some(json!({ "enabled": true, "api_key": "sk-SECRET-KEY" })),
+    )
+    .await;
+    let d = s.new_user_device("ada@example.com").await;
+    let envelope = b64(b"SEALED-ENVELOPE-BYTES");
+    s.device(
+        &d,
+        Method::PUT,
+        SLOT,
+        Some(json!({ "envelope": envelope })),
+        &[("If-None-Match", "*")],
+    )
+    .await;
+
+    let status = s
+        .admin(
+            Method::GET,
+            &format!("/v1/admin/users/{}/connections", d.user_id),
+            None,
+        )
+        .await;
+    assert_eq!(status.status, StatusCode::OK);
+    let conns = status.body["connections"].as_array().unwrap();
+    let sf = conns
+        .iter()
+        .find(|c| c["integration_id"] == "salesforce")
+        .unwrap();
+    assert_eq!(sf["environment"], "production");
+    assert_eq!(sf["device_id"], d.id.as_str());
+    assert_eq!(sf["device_name"], "Test laptop");
+    assert!(sf["connected_at"].is_i64());
+    let openai = conns
+        .iter()
+        .find(|c| c["integration_id"] == "openai")
+        .unwrap();
+    assert_eq!(
+        (openai["kind"].as_str(), openai["connected"].as_bool()),
+        (Some("api_key"), Some(true))
+    );
+    let text = status.body.to_string();
+    assert!(
+        !text.contains(&envelope) && !text.contains("sk-SECRET-KEY"),
+        "{text}"
+    );
+
+    let audit = s.admin(Method::GET, "/v1/admin/audit?limit=50", None).await;
+    let actions: Vec<&str> = audit.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for want in [
+        "admin.create",
+        "integration.put",
+        "user.invite",
+        "device.enroll",
+        "record.put",
+    ] {
+        assert!(actions.contains(&want), "{want} missing from {actions:?}");
+    }
+    let put = audit.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "record.put")
+        .unwrap();
+    assert_eq!(put["actor_kind"], "device");
+    assert_eq!(put["actor_id"], d.id.as_str());
+    let text = audit.body.to_string();
+    assert!(
+        !text.contains(&envelope) && !text.contains("sk-SECRET-KEY") && !text.contains(&d.token),
+        "{text}"
+    );
+    s.stop().await;
+}
+
+pub async fn openapi_document_matches_the_routes(backend: Backend) {
+    let s = TestServer::start(&backend).await;
+    let doc = s
+        .call(Method::GET, "/v1/openapi.json", None, None, &[])
+        .await;
+    assert_eq!(doc.status, StatusCode::OK);
+    assert_eq!(doc.body["openapi"], "3.1.0");
+    let paths = doc.body["paths"].as_object().unwrap();
+    let mut operations = 0;
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            operations += 1;
+            assert!(
+                op["operationId"].is_string() && op["responses"].is_object(),
+                "{method} {path}"
+            );
+            let concrete = path
+                .split('/')
+                .map(|seg| if seg.starts_with('{') { "x" } else { seg })
+                .collect::<Vec<_>>()
+                .join("/");
+            let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            if concrete == "/v1/events" {
+                continue; // needs auth to answer at all; covered by 401 below
+            }
+            let r = s.call(m, &concrete, None, None, &[]).await;
+            assert!(
+                !matches!(r.code(), "no_such_route" | "method_not_allowed"),
+                "documented {method} {path} is not served: {} {:?}",
+                r.status,
+                r.body
+            );
+            if let Some(body) =
+                op["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str()
+            {
+                let name = body.rsplit('/').next().unwrap();
+                assert!(
+                    doc.body["components"]["schemas"][name].is_object(),
+                    "{name}"
+                );
+            }
+        }
+    }
+    assert!(operations >= 29, "{operations}");
+    assert_eq!(
+        s.call(Method::GET, "/v1/events", None, None, &[])
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    for must in [
+        "/v1/records/{integration}/{environment}/{vault_key_id}",
+        "/v1/enroll",
+        "/v1/events",
+        "/v1/admin/integrations/{id}",
+    ] {
+        assert!(paths.contains_key(must), "{must}");
+    }
+    s.stop().await;
+}
+
+pub async fn health_readiness_and_metrics(backend: Backend) {
+    let s = TestServer::start(&backend).await;
+    assert_eq!(
+        s.call(Method::GET, "/healthz", None, None, &[]).await.body["status"],
+        "ok"
+    );
+    let ready = s.call(Method::GET, "/readyz", None, None, &[]).await;
+    assert_eq!(ready.status, StatusCode::OK);
+    let expected = match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres(_) => "postgres",
+    };
+    assert_eq!(ready.body["backend"], expected);
+    let metrics = s
+        .http
+        .get(format!("{}/metrics", s.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            "latchkey_http_requests_total{method=\"GET\",route=\"/readyz\",status=\"200\"} 1"
+        ),
+        "{metrics}"
+    );
+    assert!(metrics.contains("# TYPE latchkey_http_request_duration_seconds histogram"));
+    assert!(metrics.contains(&format!("backend=\"{expected}\"")));
+    s.stop().await;
+}
+
+pub async fn graceful_shutdown_drains_and_ends_feeds(backend: Backend) {
+    let s = TestServer::start(&backend).await;
+    let d = s.new_user_device("ada@example.com").await;
+    let mut feed = Feed::open(&s, &d.token, None).await;
+    feed.expect("ready").await;
+    let base = s.base.clone();
+    // Shutdown must not hang on the open event stream.
+    tokio::time::timeout(Duration::from_secs(10), s.stop())
+        .await
+        .expect("shutdown completes with a feed open");
+    assert!(
+        feed.next(Duration::from_secs(5)).await.is_none(),
+        "the feed ends on shutdown"
+    );
+    assert!(
+        reqwest::get(format!("{base}/healthz")).await.is_err(),
+        "no longer listening"
+    );
+}
+
+/// Two servers on one database, as replicas behind a load balancer: an admin
+/// change made on one reaches a feed held open on the other, and CAS holds
+/// across them (racing writers on both: exactly one wins).
+pub async fn replicas_share_one_database_feed_and_cas(backend: Backend) {
+    let a = TestServer::start(&backend).await;
+    let b = a.replica().await;
+    let ada = a.new_user_device("ada@example.com").await;
+
+    let mut feed = Feed::open(&b, &ada.token, None).await;
+    feed.expect("ready").await;
+    a.enable("salesforce").await;
+    let e = feed.expect("integration.enabled").await;
+    assert_eq!(e["integration_id"], "salesforce");
+
+    let created = b
+        .device(
+            &ada,
+            Method::PUT,
+            SLOT,
+            Some(json!({ "envelope": b64(b"base") })),
+            &[("If-None-Match", "*")],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let (ra, rb) = tokio::join!(
+        a.device(
+            &ada,
+            Method::PUT,
+            SLOT,
+            Some(json!({ "envelope": b64(b"from a") })),
+            &[("If-Match", "1")]
+        ),
+        b.device(
+            &ada,
+            Method::PUT,
+            SLOT,
+            Some(json!({ "envelope": b64(b"from b") })),
+            &[("If-Match", "1")]
+        ),
+    );
+    let mut statuses = [ra.status, rb.status];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::PRECONDITION_FAILED]);
+    let winner: &[u8] = if ra.status == StatusCode::OK {
+        b"from a"
+    } else {
+        b"from b"
+    };
+    for s in [&a, &b] {
+        let got = s.device(&ada, Method::GET, SLOT, None, &[]).await;
+        assert_eq!(got.body["version"], 2);
+        assert_eq!(unb64(got.body["envelope"].as_str().unwrap()), winner);
+    }
+
+    // A device revoked through one replica fails at once on the other.
+    a.admin(
+        Method::POST,
+        &format!("/v1/admin/devices/{}/revoke", ada.id),
+        None,
+    )
+    .await;
+    assert_eq!(
+        b.device(&ada, Method::GET, "/v1/me", None, &[])
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    feed.expect("device.revoked").await;
+    b.stop().await;
+    a.stop().await;
+}
+
+/// A stand-in provider API on 127.0.0.1 that records what reached it.
+async fn fake_provider() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+) {
+    use axum::extract::Request;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let app = axum::Router::new().fallback(move |req: Request| {
+        let log = log.clone();
+        async move {
+            let key = req
+                .headers()
+                .get("x-api-key")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default();
+            let target = req.uri().to_string();
+            log.lock().unwrap().push((target.clone(), key.clone()));
+            let issuer = format!("http://{}/base", req.headers()["host"].to_str().unwrap());
+            match req.uri().path() {
+                "/base/.well-known/oauth-authorization-server" => axum::response::Response::new(axum::body::Body::from(
+                    json!({ "issuer": issuer, "authorization_endpoint": format!("{issuer}/authorize"), "token_endpoint": format!("{issuer}/token") })
+                        .to_string(),
+                )),
+                "/base/v1/models" if key != "sk-PROXY-KEY" => axum::response::Response::builder()
+                    .status(401)
+                    .body(axum::body::Body::from("bad key"))
+                    .unwrap(),
+                "/base/v1/big" => axum::response::Response::new(axum::body::Body::from(vec![
+                        b'x';
+                        2 * 1024 * 1024
+                    ])),
+                "/base/v1/slow" => {
+                    tokio::time::sleep(Duration::from_secs(3)).await;
+                    axum::response::Response::new(axum::body::Body::from("late"))
+                }
+                "/base/v1/redirect" => axum::response::Response::builder()
+                    .status(302)
+                    .header("location", "http://127.0.0.1:1/elsewhere")
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+                _ => axum::response::Response::builder()
+                    .header("content-type", "application/json")
+                    .body(axum::body::Body::from(
+                        json!({ "target": target, "key_ok": key == "sk-PROXY-KEY" }).to_string(),
+                    ))
+                    .unwrap(),
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/base"), seen)
+}
+
+/// A catalog that knows one authorization server.
+struct FakeCatalog(String);
+
+impl latchkey_server::CatalogLookup for FakeCatalog {
+    fn check(&self, id: &str, _environment: &str) -> Result<(), String> {
+        if id == "not-in-catalog" {
+            Err("The catalog has no integration not-in-catalog.".into())
+        } else {
+            Ok(())
+        }
+    }
+    fn issuer(&self, id: &str, _environment: &str) -> Option<String> {
+        (id == "acme-oauth").then(|| self.0.clone())
+    }
+}
+
+pub async fn api_key_proxy_injects_the_key_only_toward_allowed_paths(backend: Backend) {
+    let (upstream, seen) = fake_provider().await;
+    let catalog = std::sync::Arc::new(FakeCatalog(upstream.clone()));
+    let s = TestServer::start_with_catalog(
+        &backend,
+        |c| {
+            c.proxy_allow_http = true;
+            c.proxy_timeout_secs = 1;
+            c.proxy_max_response_bytes = 1024 * 1024;
+        },
+        catalog,
+    )
+    .await;
+    let put = s
+        .admin(
+            Method::PUT,
+            "/v1/admin/integrations/acme-api",
+            Some(json!({
+                "enabled": true, "api_key": "sk-PROXY-KEY", "api_base_url": upstream,
+                "api_paths": ["/v1/models", "/v1/big", "/v1/slow", "/v1/redirect"], "api_key_header": "x-api-key"
+            })),
+        )
+        .await;
+    assert_eq!(put.status, StatusCode::OK, "{:?}", put.body);
+    assert_eq!(put.body["api_key"], "set");
+    let d = s.new_user_device("ada@example.com").await;
+
+    let ok = s
+        .device(
+            &d,
+            Method::GET,
+            "/v1/proxy/acme-api/v1/models/gpt?limit=2",
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
+    assert_eq!(ok.body["key_ok"], true);
+    assert_eq!(ok.body["target"], "/base/v1/models/gpt?limit=2");
+    assert!(!ok.body.to_string().contains("sk-PROXY-KEY"));
+
+    let reached_before = seen.lock().unwrap().len();
+    for (path, code) in [
+        ("/v1/proxy/acme-api/v1/admin", "path_not_allowed"),
+        ("/v1/proxy/acme-api/v1/modelsX", "path_not_allowed"),
+        ("/v1/proxy/other/v1/models", "proxy_not_configured"),
+    ] {
+        let r = s.device(&d, Method::GET, path, None, &[]).await;
+        assert_eq!(r.code(), code, "{path}: {:?}", r.body);
+    }
+    // Dot segments sent raw (an HTTP client would resolve them before sending).
+    for path in [
+        "/v1/proxy/acme-api/v1/models/../../admin",
+        "/v1/proxy/acme-api/v1/models/%2e%2e/%2e%2e/admin",
+        "/v1/proxy/acme-api/v1/models%2f..%2f..%2fadmin",
+        "/v1/proxy/acme-api/v1/models/x%3fy",
+    ] {
+        let raw = raw_get(&s, path, &d.token).await;
+        assert!(
+            raw.starts_with("HTTP/1.1 400") && raw.contains("invalid_path"),
+            "{path}: {raw}"
+        );
+    }
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        reached_before,
+        "refused requests never reach the provider"
+    );
+
+    let big = s
+        .device(&d, Method::GET, "/v1/proxy/acme-api/v1/big", None, &[])
+        .await;
+    assert_eq!(
+        (big.status, big.code()),
+        (StatusCode::BAD_GATEWAY, "upstream_too_large")
+    );
+    let slow = s
+        .device(&d, Method::GET, "/v1/proxy/acme-api/v1/slow", None, &[])
+        .await;
+    assert_eq!(
+        (slow.status, slow.code()),
+        (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout")
+    );
+    let redirect = s
+        .device(&d, Method::GET, "/v1/proxy/acme-api/v1/redirect", None, &[])
+        .await;
+    assert_eq!(
+        redirect.status,
+        StatusCode::FOUND,
+        "redirects are relayed, never followed"
+    );
+    assert!(!redirect.headers.contains_key("location"));
+
+    // Test connection: the key against the provider, then a wrong key.
+    let tested = s
+        .admin(Method::POST, "/v1/admin/integrations/acme-api/test", None)
+        .await;
+    assert_eq!(
+        (tested.status, tested.body["ok"].as_bool()),
+        (StatusCode::OK, Some(true)),
+        "{:?}",
+        tested.body
+    );
+    s.admin(Method::PUT, "/v1/admin/integrations/acme-api", Some(json!({
+        "enabled": true, "api_key": "sk-WRONG", "api_base_url": upstream, "api_paths": ["/v1/models"], "api_key_header": "x-api-key"
+    }))).await;
+    let wrong = s
+        .admin(Method::POST, "/v1/admin/integrations/acme-api/test", None)
+        .await;
+    assert_eq!(
+        (wrong.body["ok"].as_bool(), wrong.body["status"].as_u64()),
+        (Some(false), Some(401)),
+        "{:?}",
+        wrong.body
+    );
+    assert!(
+        wrong.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("rejected the API key")
+    );
+    // Test connection for OAuth: the catalog's authorization server publishes RFC 8414 metadata.
+    s.admin(
+        Method::PUT,
+        "/v1/admin/integrations/acme-oauth",
+        Some(json!({ "enabled": true, "client_id": "c" })),
+    )
+    .await;
+    let oauth = s
+        .admin(Method::POST, "/v1/admin/integrations/acme-oauth/test", None)
+        .await;
+    assert_eq!(oauth.body["ok"], true, "{:?}", oauth.body);
+    assert_eq!(oauth.body["token_endpoint"], format!("{upstream}/token"));
+    s.admin(
+        Method::PUT,
+        "/v1/admin/integrations/salesforce",
+        Some(json!({ "enabled": true })),
+    )
+    .await;
+    let unknown = s
+        .admin(Method::POST, "/v1/admin/integrations/salesforce/test", None)
+        .await;
+    assert_eq!(unknown.body["ok"], false);
+    let rejected = s
+        .admin(
+            Method::PUT,
+            "/v1/admin/integrations/not-in-catalog",
+            Some(json!({ "enabled": true })),
+        )
+        .await;
+    assert_eq!(
+        (rejected.status, rejected.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "unknown_integration")
+    );
+
+    // Without a device token the proxy is closed.
+    let anon = s
+        .call(Method::GET, "/v1/proxy/acme-api/v1/models", None, None, &[])
+        .await;
+    assert_eq!(anon.status, StatusCode::UNAUTHORIZED);
+    // An https-only server refuses an http base URL.
+    s.stop().await;
+    let strict = TestServer::start(&backend).await;
+    let refused = strict
+        .admin(
+            Method::PUT,
+            "/v1/admin/integrations/acme-api",
+            Some(json!({ "enabled": true, "api_base_url": "http://api.example.com" })),
+        )
+        .await;
+    assert_eq!(refused.code(), "invalid_api_base_url");
+    strict.stop().await;
+}
+
+/// Sends a GET with the path exactly as given, over a plain socket.
+async fn raw_get(s: &TestServer, path: &str, token: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(s.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    stream.read_to_string(&mut out).await.unwrap();
+    out
+}
