@@ -257,31 +257,27 @@ impl Database for SqliteDatabase {
 
     async fn ensure_org(&self, new_id: &str, name: &str, now: Millis) -> DbResult<Org> {
         let mut tx = self.write.begin().await.map_err(backend)?;
-        let existing =
+        // Write first (the insert is a no-op once an org exists), so the
+        // transaction holds the write lock before it reads.
+        sqlx::query(
+            "INSERT INTO orgs (id, name, created_at) SELECT $1, $2, $3 \
+             WHERE NOT EXISTS (SELECT 1 FROM orgs)",
+        )
+        .bind(new_id)
+        .bind(name)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let r =
             sqlx::query("SELECT id, name, created_at FROM orgs ORDER BY created_at, id LIMIT 1")
-                .fetch_optional(&mut *tx)
+                .fetch_one(&mut *tx)
                 .await
                 .map_err(backend)?;
-        let org = match existing {
-            Some(r) => Org {
-                id: r.try_get("id").map_err(backend)?,
-                name: r.try_get("name").map_err(backend)?,
-                created_at: r.try_get("created_at").map_err(backend)?,
-            },
-            None => {
-                sqlx::query("INSERT INTO orgs (id, name, created_at) VALUES ($1, $2, $3)")
-                    .bind(new_id)
-                    .bind(name)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(backend)?;
-                Org {
-                    id: new_id.to_owned(),
-                    name: name.to_owned(),
-                    created_at: now,
-                }
-            }
+        let org = Org {
+            id: r.try_get("id").map_err(backend)?,
+            name: r.try_get("name").map_err(backend)?,
+            created_at: r.try_get("created_at").map_err(backend)?,
         };
         tx.commit().await.map_err(backend)?;
         Ok(org)
