@@ -340,6 +340,68 @@ impl Database for PostgresDatabase {
         row.try_get("n").map_err(backend)
     }
 
+    async fn put_setup_code(
+        &self,
+        org_id: &str,
+        code_hash: &[u8],
+        expires_at: Millis,
+    ) -> DbResult<()> {
+        sqlx::query(
+            "INSERT INTO setup_codes (org_id, code_hash, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (org_id) DO UPDATE SET code_hash = excluded.code_hash, expires_at = excluded.expires_at",
+        )
+        .bind(org_id)
+        .bind(code_hash)
+        .bind(expires_at)
+        .execute(&self.write)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn create_first_admin(
+        &self,
+        code_hash: &[u8],
+        now: Millis,
+        admin: &Admin,
+        journal: &Journal,
+    ) -> DbResult<()> {
+        let mut tx = self.write.begin().await.map_err(backend)?;
+        let used = sqlx::query(
+            "DELETE FROM setup_codes WHERE org_id = $1 AND code_hash = $2 AND expires_at > $3",
+        )
+        .bind(&admin.org_id)
+        .bind(code_hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if used.rows_affected() == 0 {
+            return Err(DbError::Code(CodeProblem::Unknown));
+        }
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM admins WHERE org_id = $1")
+            .bind(&admin.org_id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if row.try_get::<i64, _>("n").map_err(backend)? > 0 {
+            return Err(DbError::AlreadyExists("an admin"));
+        }
+        sqlx::query(
+            "INSERT INTO admins (id, org_id, email, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&admin.id)
+        .bind(&admin.org_id)
+        .bind(&admin.email)
+        .bind(&admin.password_hash)
+        .bind(admin.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        write_journal(&mut tx, journal).await?;
+        tx.commit().await.map_err(backend)
+    }
+
     async fn insert_admin_credential(&self, c: &AdminCredential) -> DbResult<()> {
         sqlx::query(
             "INSERT INTO admin_credentials (id, admin_id, org_id, kind, token_hash, csrf_hash, created_at, expires_at) \

@@ -112,7 +112,18 @@ async fn main() -> anyhow::Result<()> {
             let config = load(Some(listen), storage)?;
             init_logging(&config.log);
             tracing::info!(?config, "starting");
-            let server = latchkey_server::start(config).await?;
+            let mut server = latchkey_server::start(config).await?;
+            if let Some(code) = server.take_setup_code() {
+                // Printed once to the terminal, not through the logs: the bootstrap secret.
+                eprintln!(
+                    "\nlatchkey-server has no admin yet. Create the first one within an hour:\n  \
+                     curl -X POST {}/v1/admin/setup -H 'content-type: application/json' \\\n    \
+                     -d '{{\"code\": \"{}\", \"email\": \"you@example.com\", \"password\": \"...\"}}'\n\
+                     or run: latchkey-server admin create --email you@example.com --password-stdin\n",
+                    server.state().origin,
+                    code.expose()
+                );
+            }
             let stop = server.shutdown_handle();
             tokio::spawn(async move {
                 wait_for_signal().await;
