@@ -302,6 +302,22 @@ pub trait Database: Send + Sync + 'static {
     async fn admin_by_email(&self, org_id: &str, email: &str) -> DbResult<Option<Admin>>;
     async fn admin_by_id(&self, id: &str) -> DbResult<Option<Admin>>;
     async fn count_admins(&self, org_id: &str) -> DbResult<i64>;
+    /// Stores (replacing any previous) the one-time setup code of an org without admins.
+    async fn put_setup_code(
+        &self,
+        org_id: &str,
+        code_hash: &[u8],
+        expires_at: Millis,
+    ) -> DbResult<()>;
+    /// Consumes the setup code and creates the first admin, atomically.
+    /// `DbError::Code` if the code is unknown or expired, `AlreadyExists` if an admin exists.
+    async fn create_first_admin(
+        &self,
+        code_hash: &[u8],
+        now: Millis,
+        admin: &Admin,
+        journal: &Journal,
+    ) -> DbResult<()>;
     async fn insert_admin_credential(&self, cred: &AdminCredential) -> DbResult<()>;
     /// The credential with this token hash, if it exists and has not expired at `now`.
     async fn admin_credential_by_hash(

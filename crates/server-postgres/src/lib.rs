@@ -46,6 +46,9 @@ impl PostgresDatabase {
 /// The advisory-lock key that serialises change-log appends ("LKCHANGE").
 const CHANGE_LOG_LOCK: i64 = 0x4C4B_4348_414E_4745;
 
+/// The advisory-lock key that serialises creating the organisation ("LKORG").
+const ORG_LOCK: i64 = 0x004C_4B4F_5247;
+
 fn backend(e: sqlx::Error) -> DbError {
     if let sqlx::Error::Database(db) = &e
         && db.is_unique_violation()
@@ -258,31 +261,33 @@ impl Database for PostgresDatabase {
 
     async fn ensure_org(&self, new_id: &str, name: &str, now: Millis) -> DbResult<Org> {
         let mut tx = self.write.begin().await.map_err(backend)?;
-        let existing =
+        // Replicas starting together on an empty database must agree on one org.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(ORG_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        // Write first (the insert is a no-op once an org exists), so the
+        // transaction holds the write lock before it reads.
+        sqlx::query(
+            "INSERT INTO orgs (id, name, created_at) SELECT $1, $2, $3 \
+             WHERE NOT EXISTS (SELECT 1 FROM orgs)",
+        )
+        .bind(new_id)
+        .bind(name)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let r =
             sqlx::query("SELECT id, name, created_at FROM orgs ORDER BY created_at, id LIMIT 1")
-                .fetch_optional(&mut *tx)
+                .fetch_one(&mut *tx)
                 .await
                 .map_err(backend)?;
-        let org = match existing {
-            Some(r) => Org {
-                id: r.try_get("id").map_err(backend)?,
-                name: r.try_get("name").map_err(backend)?,
-                created_at: r.try_get("created_at").map_err(backend)?,
-            },
-            None => {
-                sqlx::query("INSERT INTO orgs (id, name, created_at) VALUES ($1, $2, $3)")
-                    .bind(new_id)
-                    .bind(name)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(backend)?;
-                Org {
-                    id: new_id.to_owned(),
-                    name: name.to_owned(),
-                    created_at: now,
-                }
-            }
+        let org = Org {
+            id: r.try_get("id").map_err(backend)?,
+            name: r.try_get("name").map_err(backend)?,
+            created_at: r.try_get("created_at").map_err(backend)?,
         };
         tx.commit().await.map_err(backend)?;
         Ok(org)
@@ -335,6 +340,68 @@ impl Database for PostgresDatabase {
             .await
             .map_err(backend)?;
         row.try_get("n").map_err(backend)
+    }
+
+    async fn put_setup_code(
+        &self,
+        org_id: &str,
+        code_hash: &[u8],
+        expires_at: Millis,
+    ) -> DbResult<()> {
+        sqlx::query(
+            "INSERT INTO setup_codes (org_id, code_hash, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (org_id) DO UPDATE SET code_hash = excluded.code_hash, expires_at = excluded.expires_at",
+        )
+        .bind(org_id)
+        .bind(code_hash)
+        .bind(expires_at)
+        .execute(&self.write)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn create_first_admin(
+        &self,
+        code_hash: &[u8],
+        now: Millis,
+        admin: &Admin,
+        journal: &Journal,
+    ) -> DbResult<()> {
+        let mut tx = self.write.begin().await.map_err(backend)?;
+        let used = sqlx::query(
+            "DELETE FROM setup_codes WHERE org_id = $1 AND code_hash = $2 AND expires_at > $3",
+        )
+        .bind(&admin.org_id)
+        .bind(code_hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if used.rows_affected() == 0 {
+            return Err(DbError::Code(CodeProblem::Unknown));
+        }
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM admins WHERE org_id = $1")
+            .bind(&admin.org_id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if row.try_get::<i64, _>("n").map_err(backend)? > 0 {
+            return Err(DbError::AlreadyExists("an admin"));
+        }
+        sqlx::query(
+            "INSERT INTO admins (id, org_id, email, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&admin.id)
+        .bind(&admin.org_id)
+        .bind(&admin.email)
+        .bind(&admin.password_hash)
+        .bind(admin.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        write_journal(&mut tx, journal).await?;
+        tx.commit().await.map_err(backend)
     }
 
     async fn insert_admin_credential(&self, c: &AdminCredential) -> DbResult<()> {

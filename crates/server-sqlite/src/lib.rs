@@ -5,6 +5,13 @@
 //! failing with `SQLITE_BUSY`, and the change log's `AUTOINCREMENT` seq is
 //! commit order. Reads use a separate pool and, in WAL mode, never block on writes.
 //! `synchronous = FULL`: an acknowledged write survives a crash or power loss.
+//!
+//! Record writes (the hot path) use group commit: one writer task takes every
+//! queued PUT, runs each compare-and-swap in order inside one transaction,
+//! appends all their audit and change rows in one statement each, commits
+//! once, and only then answers each caller. A lost CAS changes nothing, so it
+//! needs no savepoint; if the batch fails, every caller gets the error and
+//! nothing of the batch was acknowledged.
 
 use async_trait::async_trait;
 use latchkey_server_database::{
@@ -19,6 +26,7 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
 
 type Tx<'a> = Transaction<'a, Sqlite>;
 
@@ -26,6 +34,139 @@ type Tx<'a> = Transaction<'a, Sqlite>;
 pub struct SqliteDatabase {
     read: SqlitePool,
     write: SqlitePool,
+    puts: mpsc::Sender<PutJob>,
+}
+
+/// The most record writes committed together.
+const MAX_BATCH: usize = 64;
+
+/// One queued record write and where to send its outcome.
+struct PutJob {
+    slot: SlotKey,
+    envelope: Vec<u8>,
+    device_id: String,
+    precondition: Precondition,
+    now: Millis,
+    journal: Journal,
+    reply: oneshot::Sender<DbResult<ConnectionRecord>>,
+}
+
+/// The group-commit writer: runs until every sender is gone.
+async fn put_writer(pool: SqlitePool, mut jobs: mpsc::Receiver<PutJob>) {
+    while let Some(first) = jobs.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        match run_batch(&pool, &batch).await {
+            Ok(results) => {
+                for (job, result) in batch.into_iter().zip(results) {
+                    let _ = job.reply.send(result);
+                }
+            }
+            Err(e) => {
+                let message = e.to_string();
+                for job in batch {
+                    let _ = job.reply.send(Err(DbError::Backend(message.clone())));
+                }
+            }
+        }
+    }
+}
+
+async fn run_batch(
+    pool: &SqlitePool,
+    batch: &[PutJob],
+) -> DbResult<Vec<DbResult<ConnectionRecord>>> {
+    let mut tx = pool.begin().await.map_err(backend)?;
+    let mut results = Vec::with_capacity(batch.len());
+    let mut journals = Vec::with_capacity(batch.len());
+    for job in batch {
+        let query = match job.precondition {
+            // A new slot starts at version 1; a tombstone is revived at its version + 1.
+            Precondition::Absent => sqlx::query(PUT_ABSENT_SQL),
+            Precondition::Version(_) => sqlx::query(PUT_MATCH_SQL),
+        }
+        .bind(&job.slot.user_id)
+        .bind(&job.slot.vault_key_id)
+        .bind(&job.slot.integration_id)
+        .bind(&job.slot.environment)
+        .bind(&job.envelope)
+        .bind(&job.device_id)
+        .bind(job.now);
+        let query = match job.precondition {
+            Precondition::Absent => query,
+            Precondition::Version(v) => query.bind(v),
+        };
+        match query.fetch_optional(&mut *tx).await.map_err(backend)? {
+            Some(row) => {
+                results.push(Ok(record_from(&row)?));
+                journals.push(&job.journal);
+            }
+            None => {
+                let current = live_version(&mut tx, &job.slot).await?;
+                results.push(Err(DbError::VersionMismatch { current }));
+            }
+        }
+    }
+    write_journals(&mut tx, &journals).await?;
+    tx.commit().await.map_err(backend)?;
+    Ok(results)
+}
+
+/// Appends the audit and change rows of many journals, one statement per table.
+async fn write_journals(tx: &mut Tx<'_>, journals: &[&Journal]) -> DbResult<()> {
+    if journals.is_empty() {
+        return Ok(());
+    }
+    let tuples = |n: usize, width: usize| {
+        (0..n)
+            .map(|i| {
+                let cols: Vec<String> =
+                    (1..=width).map(|c| format!("${}", i * width + c)).collect();
+                format!("({})", cols.join(", "))
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let sql = format!(
+        "INSERT INTO audit_events (org_id, at, actor_kind, actor_id, action, target, detail) VALUES {}",
+        tuples(journals.len(), 7)
+    );
+    let mut query = sqlx::query(&sql);
+    for j in journals {
+        let a = &j.audit;
+        query = query
+            .bind(&a.org_id)
+            .bind(a.at)
+            .bind(&a.actor_kind)
+            .bind(&a.actor_id)
+            .bind(&a.action)
+            .bind(&a.target)
+            .bind(&a.detail);
+    }
+    query.execute(&mut **tx).await.map_err(backend)?;
+    let changes: Vec<_> = journals.iter().flat_map(|j| j.changes.iter()).collect();
+    if !changes.is_empty() {
+        let sql = format!(
+            "INSERT INTO changes (org_id, user_id, kind, integration_id, at) VALUES {}",
+            tuples(changes.len(), 5)
+        );
+        let mut query = sqlx::query(&sql);
+        for c in changes {
+            query = query
+                .bind(&c.org_id)
+                .bind(&c.user_id)
+                .bind(&c.kind)
+                .bind(&c.integration_id)
+                .bind(c.at);
+        }
+        query.execute(&mut **tx).await.map_err(backend)?;
+    }
+    Ok(())
 }
 
 impl SqliteDatabase {
@@ -49,7 +190,9 @@ impl SqliteDatabase {
             .connect_with(options.read_only(false))
             .await
             .map_err(backend)?;
-        Ok(Self { read, write })
+        let (puts, jobs) = mpsc::channel(1024);
+        tokio::spawn(put_writer(write.clone(), jobs));
+        Ok(Self { read, write, puts })
     }
 }
 
@@ -259,31 +402,27 @@ impl Database for SqliteDatabase {
 
     async fn ensure_org(&self, new_id: &str, name: &str, now: Millis) -> DbResult<Org> {
         let mut tx = self.write.begin().await.map_err(backend)?;
-        let existing =
+        // Write first (the insert is a no-op once an org exists), so the
+        // transaction holds the write lock before it reads.
+        sqlx::query(
+            "INSERT INTO orgs (id, name, created_at) SELECT $1, $2, $3 \
+             WHERE NOT EXISTS (SELECT 1 FROM orgs)",
+        )
+        .bind(new_id)
+        .bind(name)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let r =
             sqlx::query("SELECT id, name, created_at FROM orgs ORDER BY created_at, id LIMIT 1")
-                .fetch_optional(&mut *tx)
+                .fetch_one(&mut *tx)
                 .await
                 .map_err(backend)?;
-        let org = match existing {
-            Some(r) => Org {
-                id: r.try_get("id").map_err(backend)?,
-                name: r.try_get("name").map_err(backend)?,
-                created_at: r.try_get("created_at").map_err(backend)?,
-            },
-            None => {
-                sqlx::query("INSERT INTO orgs (id, name, created_at) VALUES ($1, $2, $3)")
-                    .bind(new_id)
-                    .bind(name)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(backend)?;
-                Org {
-                    id: new_id.to_owned(),
-                    name: name.to_owned(),
-                    created_at: now,
-                }
-            }
+        let org = Org {
+            id: r.try_get("id").map_err(backend)?,
+            name: r.try_get("name").map_err(backend)?,
+            created_at: r.try_get("created_at").map_err(backend)?,
         };
         tx.commit().await.map_err(backend)?;
         Ok(org)
@@ -336,6 +475,68 @@ impl Database for SqliteDatabase {
             .await
             .map_err(backend)?;
         row.try_get("n").map_err(backend)
+    }
+
+    async fn put_setup_code(
+        &self,
+        org_id: &str,
+        code_hash: &[u8],
+        expires_at: Millis,
+    ) -> DbResult<()> {
+        sqlx::query(
+            "INSERT INTO setup_codes (org_id, code_hash, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (org_id) DO UPDATE SET code_hash = excluded.code_hash, expires_at = excluded.expires_at",
+        )
+        .bind(org_id)
+        .bind(code_hash)
+        .bind(expires_at)
+        .execute(&self.write)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn create_first_admin(
+        &self,
+        code_hash: &[u8],
+        now: Millis,
+        admin: &Admin,
+        journal: &Journal,
+    ) -> DbResult<()> {
+        let mut tx = self.write.begin().await.map_err(backend)?;
+        let used = sqlx::query(
+            "DELETE FROM setup_codes WHERE org_id = $1 AND code_hash = $2 AND expires_at > $3",
+        )
+        .bind(&admin.org_id)
+        .bind(code_hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if used.rows_affected() == 0 {
+            return Err(DbError::Code(CodeProblem::Unknown));
+        }
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM admins WHERE org_id = $1")
+            .bind(&admin.org_id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if row.try_get::<i64, _>("n").map_err(backend)? > 0 {
+            return Err(DbError::AlreadyExists("an admin"));
+        }
+        sqlx::query(
+            "INSERT INTO admins (id, org_id, email, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&admin.id)
+        .bind(&admin.org_id)
+        .bind(&admin.email)
+        .bind(&admin.password_hash)
+        .bind(admin.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        write_journal(&mut tx, journal).await?;
+        tx.commit().await.map_err(backend)
     }
 
     async fn insert_admin_credential(&self, c: &AdminCredential) -> DbResult<()> {
@@ -739,32 +940,19 @@ impl Database for SqliteDatabase {
         now: Millis,
         journal: &Journal,
     ) -> DbResult<ConnectionRecord> {
-        let mut tx = self.write.begin().await.map_err(backend)?;
-        let query = match precondition {
-            // A new slot starts at version 1; a tombstone is revived at its version + 1.
-            Precondition::Absent => sqlx::query(PUT_ABSENT_SQL),
-            Precondition::Version(_) => sqlx::query(PUT_MATCH_SQL),
-        }
-        .bind(&slot.user_id)
-        .bind(&slot.vault_key_id)
-        .bind(&slot.integration_id)
-        .bind(&slot.environment)
-        .bind(envelope)
-        .bind(device_id)
-        .bind(now);
-        let query = match precondition {
-            Precondition::Absent => query,
-            Precondition::Version(v) => query.bind(v),
+        let (reply, outcome) = oneshot::channel();
+        let job = PutJob {
+            slot: slot.clone(),
+            envelope: envelope.to_vec(),
+            device_id: device_id.to_owned(),
+            precondition,
+            now,
+            journal: journal.clone(),
+            reply,
         };
-        let written = query.fetch_optional(&mut *tx).await.map_err(backend)?;
-        let Some(row) = written else {
-            let current = live_version(&mut tx, slot).await?;
-            return Err(DbError::VersionMismatch { current });
-        };
-        let record = record_from(&row)?;
-        write_journal(&mut tx, journal).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(record)
+        let stopped = || DbError::Backend("the record writer has stopped".into());
+        self.puts.send(job).await.map_err(|_| stopped())?;
+        outcome.await.map_err(|_| stopped())?
     }
 
     async fn delete_record(

@@ -58,6 +58,8 @@ pub enum TokenKind {
     Csrf,
     /// 128-bit one-time enrollment code.
     Enrollment,
+    /// 256-bit one-time setup code for the first admin.
+    Setup,
 }
 
 impl TokenKind {
@@ -68,6 +70,7 @@ impl TokenKind {
             Self::Session => "lks_",
             Self::Csrf => "lkc_",
             Self::Enrollment => "lke_",
+            Self::Setup => "lku_",
         }
     }
 

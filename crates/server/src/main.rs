@@ -114,8 +114,19 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!(?config, "starting");
             let catalog =
                 latchkey_server::catalog::ProviderCatalog::builtin().map_err(anyhow::Error::msg)?;
-            let server =
+            let mut server =
                 latchkey_server::start_with_catalog(config, std::sync::Arc::new(catalog)).await?;
+            if let Some(code) = server.take_setup_code() {
+                // Printed once to the terminal, not through the logs: the bootstrap secret.
+                eprintln!(
+                    "\nlatchkey-server has no admin yet. Create the first one within an hour:\n  \
+                     curl -X POST {}/v1/admin/setup -H 'content-type: application/json' \\\n    \
+                     -d '{{\"code\": \"{}\", \"email\": \"you@example.com\", \"password\": \"...\"}}'\n\
+                     or run: latchkey-server admin create --email you@example.com --password-stdin\n",
+                    server.state().origin,
+                    code.expose()
+                );
+            }
             let stop = server.shutdown_handle();
             tokio::spawn(async move {
                 wait_for_signal().await;

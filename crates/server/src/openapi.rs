@@ -40,6 +40,10 @@ fn schemas() -> Value {
             "type": "object", "additionalProperties": false, "required": ["email", "password"],
             "properties": { "email": { "type": "string" }, "password": { "type": "string", "format": "password" } }
         },
+        "Setup": {
+            "type": "object", "additionalProperties": false, "required": ["code", "email", "password"],
+            "properties": { "code": { "type": "string" }, "email": { "type": "string" }, "password": { "type": "string", "format": "password" } }
+        },
         "InviteUser": {
             "type": "object", "additionalProperties": false, "required": ["email", "display_name"],
             "properties": { "email": { "type": "string" }, "display_name": { "type": "string" } }

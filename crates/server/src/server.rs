@@ -96,6 +96,7 @@ pub async fn open_for_command(config: Config) -> anyhow::Result<AppState> {
 /// A server running in this process.
 pub struct RunningServer {
     addr: SocketAddr,
+    setup_code: Option<latchkey_secret::SecretString>,
     state: AppState,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
@@ -113,6 +114,12 @@ impl RunningServer {
 
     pub fn state(&self) -> &AppState {
         &self.state
+    }
+
+    /// The one-time setup code issued at start when the database had no admin
+    /// (for the binary to print once; `None` afterwards or if an admin exists).
+    pub fn take_setup_code(&mut self) -> Option<latchkey_secret::SecretString> {
+        self.setup_code.take()
     }
 
     /// Stops accepting, ends change-feed streams, drains in-flight requests, closes the database.
@@ -156,6 +163,9 @@ pub async fn start_with_catalog(
         .unwrap_or_else(|| format!("http://{addr}"));
     let (tx, rx) = watch::channel(false);
     let state = prepare(config, origin, catalog, rx.clone()).await?;
+    let setup_code = crate::routes::admin::issue_setup_code(&state)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot issue the setup code: {}", e.message))?;
     let app = crate::routes::router(state.clone());
     let mut stop = rx;
     let task = tokio::spawn(async move {
@@ -175,6 +185,7 @@ pub async fn start_with_catalog(
     tracing::info!(%addr, backend = state.db.backend(), "latchkey-server listening");
     Ok(RunningServer {
         addr,
+        setup_code,
         state,
         shutdown: tx,
         task,

@@ -41,6 +41,16 @@ fn capture() -> Arc<Mutex<Vec<u8>>> {
 /// Runs the scenario; returns every secret it handled.
 async fn scenario(s: &TestServer) -> Vec<String> {
     let mut secrets = vec![ADMIN_PASSWORD.to_owned(), s.admin_token.clone()];
+    secrets.push(
+        s.setup_code
+            .clone()
+            .expect("a fresh database issues a setup code"),
+    );
+    let late = s
+        .call(Method::POST, "/v1/admin/setup", None, Some(json!({ "code": secrets[2], "email": "x@example.com", "password": "SETUP-PASSWORD-000" })), &[])
+        .await;
+    assert_eq!(late.status, StatusCode::CONFLICT, "{:?}", late.body);
+    secrets.push("SETUP-PASSWORD-000".to_owned());
     let login = s
         .call(
             Method::POST,

@@ -16,7 +16,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use latchkey_secret::SecretString;
 use latchkey_server_database::{
-    Admin, AdminCredential, CredentialKind, DbError, Device, EnrollmentCode, Integration, User,
+    Admin, AdminCredential, CredentialKind, DbError, Device, EnrollmentCode, Integration, Journal,
+    User,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -26,6 +27,26 @@ use std::net::SocketAddr;
 
 /// Creates an admin with an Argon2id password hash.
 pub async fn create_admin(state: &Shared, email: &str, password: SecretString) -> ApiResult<Admin> {
+    let (admin, journal) = new_admin(state, email, password).await?;
+    state
+        .db
+        .create_admin(&admin, &journal)
+        .await
+        .map_err(|e| match e {
+            DbError::AlreadyExists(_) => {
+                ApiError::conflict("admin_exists", "An admin with this email already exists.")
+            }
+            other => other.into(),
+        })?;
+    Ok(admin)
+}
+
+/// Validates and hashes a new admin (not yet stored) and its audit event.
+async fn new_admin(
+    state: &Shared,
+    email: &str,
+    password: SecretString,
+) -> ApiResult<(Admin, Journal)> {
     let email = email.trim().to_lowercase();
     validate::email(&email)?;
     if password.len() < 12 {
@@ -51,17 +72,75 @@ pub async fn create_admin(state: &Shared, email: &str, password: SecretString) -
         json!({ "email": admin.email }),
         vec![],
     );
+    Ok((admin, journal))
+}
+
+/// How long the setup code printed at start stays valid.
+pub const SETUP_CODE_TTL_MS: i64 = 60 * 60 * 1000;
+
+/// While the org has no admin: issues (replacing any previous) a one-time setup
+/// code for creating the first admin over HTTP. `None` once an admin exists.
+pub async fn issue_setup_code(state: &Shared) -> ApiResult<Option<SecretString>> {
+    if state.db.count_admins(&state.org.id).await? > 0 {
+        return Ok(None);
+    }
+    let code = new_token(TokenKind::Setup)?;
     state
         .db
-        .create_admin(&admin, &journal)
+        .put_setup_code(
+            &state.org.id,
+            &token_hash(code.expose()),
+            now_millis().saturating_add(SETUP_CODE_TTL_MS),
+        )
+        .await?;
+    Ok(Some(code))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Setup {
+    code: SecretString,
+    email: String,
+    password: SecretString,
+}
+
+/// Creates the first admin with the one-time setup code printed at start.
+pub async fn setup(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(body): ApiJson<Setup>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    state
+        .auth_limiter
+        .check(&format!("setup-ip:{}", peer.ip()))
+        .map_err(ApiError::too_many)?;
+    if !TokenKind::Setup.matches(body.code.expose()) {
+        return Err(setup_code_invalid());
+    }
+    let (admin, journal) = new_admin(&state, &body.email, body.password).await?;
+    state
+        .db
+        .create_first_admin(&token_hash(body.code.expose()), now_millis(), &admin, &journal)
         .await
         .map_err(|e| match e {
-            DbError::AlreadyExists(_) => {
-                ApiError::conflict("admin_exists", "An admin with this email already exists.")
-            }
+            DbError::Code(_) => setup_code_invalid(),
+            DbError::AlreadyExists(_) => ApiError::conflict(
+                "already_set_up",
+                "This server already has an admin. Sign in, or ask an admin to create your account.",
+            ),
             other => other.into(),
         })?;
-    Ok(admin)
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "admin": { "id": admin.id, "email": admin.email } })),
+    ))
+}
+
+fn setup_code_invalid() -> ApiError {
+    ApiError::unauthorized(
+        "setup_code_invalid",
+        "This setup code is not valid or has expired. Restart the server to print a new one, or use 'latchkey-server admin create'.",
+    )
 }
 
 /// Issues a new admin API token for `admin`; only its hash is stored.

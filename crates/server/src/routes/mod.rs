@@ -237,6 +237,16 @@ pub fn table() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
         ),
         route!(
             POST,
+            "/v1/admin/setup",
+            "adminSetup",
+            Public,
+            201,
+            Some("Setup"),
+            "Create the first admin with the one-time setup code printed at start (only while there is no admin).",
+            admin::setup
+        ),
+        route!(
+            POST,
             "/v1/admin/logout",
             "adminLogout",
             Admin,

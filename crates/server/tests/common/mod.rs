@@ -76,6 +76,8 @@ pub struct TestServer {
     pub admin_token: String,
     pub database_url: String,
     pub dir: tempfile::TempDir,
+    /// The setup code issued at start (before the harness created its admin).
+    pub setup_code: Option<String>,
 }
 
 /// A response, decoded.
@@ -126,9 +128,10 @@ impl TestServer {
         config.feed_poll_millis = 100;
         tweak(&mut config);
         let database_url = config.database_url.clone();
-        let server = latchkey_server::start_with_catalog(config, catalog)
+        let mut server = latchkey_server::start_with_catalog(config, catalog)
             .await
             .expect("server starts");
+        let setup_code = server.take_setup_code().map(|c| c.expose().to_owned());
         latchkey_server::routes::admin::create_admin(
             server.state(),
             ADMIN_EMAIL,
@@ -147,6 +150,7 @@ impl TestServer {
             admin_token: token.expose().to_owned(),
             database_url,
             dir,
+            setup_code,
         }
     }
 
@@ -166,6 +170,7 @@ impl TestServer {
             admin_token: self.admin_token.clone(),
             database_url: self.database_url.clone(),
             dir: tempfile::tempdir().unwrap(),
+            setup_code: None,
         }
     }
 
@@ -315,6 +320,7 @@ macro_rules! conformance_suite {
             graceful_shutdown_drains_and_ends_feeds,
             replicas_share_one_database_feed_and_cas,
             api_key_proxy_injects_the_key_only_toward_allowed_paths,
+            the_first_admin_is_created_with_the_one_time_setup_code,
         );
     };
     (@tests $backend:expr; $($name:ident),* $(,)?) => {

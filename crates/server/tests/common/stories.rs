@@ -1670,3 +1670,55 @@ async fn raw_get(s: &TestServer, path: &str, token: &str) -> String {
     stream.read_to_string(&mut out).await.unwrap();
     out
 }
+
+pub async fn the_first_admin_is_created_with_the_one_time_setup_code(backend: Backend) {
+    latchkey_server::server::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let url = backend.fresh_database_url(dir.path()).await;
+    let config = || latchkey_server::Config::for_tests(dir.path(), url.clone()).unwrap();
+    let mut server = latchkey_server::start(config()).await.unwrap();
+    let code = server
+        .take_setup_code()
+        .expect("an empty database gets a setup code");
+    assert!(code.expose().starts_with("lku_"));
+    let http = reqwest::Client::new();
+    let setup = |body: Value| {
+        let (http, url) = (http.clone(), format!("{}/v1/admin/setup", server.url()));
+        async move {
+            let r = http.post(url).json(&body).send().await.unwrap();
+            (r.status(), r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (status, body) = setup(json!({ "code": "lku_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "email": "root@example.com", "password": "long enough password" })).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("setup_code_invalid"))
+    );
+    let (status, body) =
+        setup(json!({ "code": code.expose(), "email": "root@example.com", "password": "short" }))
+            .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("weak_password"))
+    );
+    let (status, body) = setup(json!({ "code": code.expose(), "email": "Root@Example.com", "password": "long enough password" })).await;
+    assert_eq!(status, StatusCode::CREATED, "{body:?}");
+    assert_eq!(body["admin"]["email"], "root@example.com");
+    let (status, _) = setup(json!({ "code": code.expose(), "email": "second@example.com", "password": "long enough password" })).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the code is single use");
+    let login = http
+        .post(format!("{}/v1/admin/login", server.url()))
+        .json(&json!({ "email": "root@example.com", "password": "long enough password" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), StatusCode::OK);
+    server.shutdown().await.unwrap();
+
+    let mut again = latchkey_server::start(config()).await.unwrap();
+    assert!(
+        again.take_setup_code().is_none(),
+        "no setup code once an admin exists"
+    );
+    again.shutdown().await.unwrap();
+}
