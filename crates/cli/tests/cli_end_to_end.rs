@@ -166,16 +166,27 @@ impl Store {
     }
 }
 
+/// Everything the CLI printed, except the token that `latchkey token` is
+/// asked to print, for the leak scan at the end.
+static TRANSCRIPT: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
 /// Runs the real `latchkey` binary.
 fn latchkey(data: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_latchkey"))
+    let output = Command::new(env!("CARGO_BIN_EXE_latchkey"))
         .arg("--data-dir")
         .arg(data)
         .args(args)
         .env("BROWSER", repo().join("testing/peers/browser"))
+        .env("RUST_LOG", "debug")
         .env_remove("DISPLAY")
         .output()
-        .unwrap()
+        .unwrap();
+    let mut transcript = TRANSCRIPT.lock().unwrap();
+    if args.first() != Some(&"token") {
+        transcript.extend_from_slice(&output.stdout);
+    }
+    transcript.extend_from_slice(&output.stderr);
+    output
 }
 
 fn text(output: &Output) -> String {
@@ -375,7 +386,15 @@ async fn enroll_connect_token_revoke_with_the_server_going_away() {
     // No token in plaintext anywhere: the device's files, the server's database and data dir.
     let out = latchkey(data, &["token", "demo-oauth"]);
     let last = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let transcript = TRANSCRIPT.lock().unwrap().clone();
+    assert!(transcript.len() > 1000, "debug logs were captured");
     for secret in [&token, &fresh, &last] {
+        assert!(
+            !transcript
+                .windows(secret.len())
+                .any(|w| w == secret.as_bytes()),
+            "a token was printed or logged"
+        );
         assert!(
             files_containing(data, secret.as_bytes()).is_empty(),
             "a token is on the device in plaintext"

@@ -208,6 +208,8 @@ impl<K: Keychain> std::fmt::Debug for Connector<K> {
 
 struct Resolved {
     name: String,
+    /// Where the user removes the app's access by hand (providers without revocation).
+    manage_access_url: Option<String>,
     oauth: ResolvedOAuth2,
     client: ProviderClient,
     slot: SlotId,
@@ -266,8 +268,14 @@ impl<K: Keychain> Connector<K> {
             self.http.clone(),
         )?;
         let slot = SlotId::new(&integration.id, &provider.environment.to_string())?;
+        let manage_access_url = self
+            .catalog
+            .get(&integration.id)
+            .ok()
+            .and_then(|p| p.manage_access_url.clone());
         Ok(Resolved {
             name: provider.name.clone(),
+            manage_access_url,
             oauth,
             client,
             slot,
@@ -547,7 +555,10 @@ impl<K: Keychain> Connector<K> {
                 RevocationOutcome::Refused { reason } if r.oauth.revocation.is_none() => report.push(
                     "revoke at the provider",
                     "skipped",
-                    format!("{reason}; remove Latchkey's access in your {} account settings", r.name),
+                    match &r.manage_access_url {
+                        Some(url) => format!("{reason}; remove Latchkey's access at {url}"),
+                        None => format!("{reason}; remove Latchkey's access in your {} account settings", r.name),
+                    },
                 ),
                 RevocationOutcome::Refused { reason } => report.push("revoke at the provider", "failed", reason),
                 RevocationOutcome::RetryLater { retry_after, reason } => {

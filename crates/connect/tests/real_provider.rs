@@ -672,3 +672,33 @@ async fn network_errors_during_refresh_are_retried_and_tokens_kept() {
         "tokens kept"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_provider_with_an_exact_callback_gets_its_fixed_port_and_path() {
+    if !peers_ready() {
+        return;
+    }
+    if std::net::TcpListener::bind("127.0.0.1:17171").is_err() {
+        assert!(
+            !required(),
+            "port 17171 is taken; the fixed-port flow cannot be tested"
+        );
+        eprintln!("SKIPPED: port 17171 is taken");
+        return;
+    }
+    let server = AuthServer::start(3600);
+    let device = Device::new(vec![]);
+    let fixed = Integration {
+        id: "demo-oauth-fixed-port".into(),
+        ..integration(&server, "latchkey-fixed-port")
+    };
+    // The authorization server accepts only http://127.0.0.1:17171/callback/demo-oauth-fixed-port
+    // for this client: any other port or path would be refused before the callback.
+    let state = device.connector.connect(&fixed, &options()).await.unwrap();
+    assert!(
+        matches!(state, ConnectionState::Connected { .. }),
+        "{state:?}"
+    );
+    // The port is free again afterwards.
+    assert!(std::net::TcpListener::bind("127.0.0.1:17171").is_ok());
+}
