@@ -5,94 +5,15 @@
 //! and the `latchkey` binary itself, run as a user would.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use latchkey_secret::SecretString;
 use latchkey_server::{Config, RunningServer};
+use latchkey_test_peers::{AuthServer, browser_script, files_containing, peers_ready};
 use serde_json::{Value, json};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn peers_ready() -> bool {
-    let ok = repo().join("testing/peers/node_modules").exists()
-        && Path::new("/usr/bin/chromium").exists();
-    let required = std::env::var_os("CI").is_some()
-        || std::env::var("LATCHKEY_KEYCHAIN_TESTS").as_deref() == Ok("required");
-    assert!(
-        ok || !required,
-        "test peers missing; run scripts/install-test-peers.sh"
-    );
-    if !ok {
-        eprintln!("SKIPPED: test peers missing; run scripts/install-test-peers.sh");
-    }
-    ok
-}
-
-struct AuthServer {
-    child: Child,
-    _stdin: ChildStdin,
-    issuer: String,
-}
-
-impl Drop for AuthServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl AuthServer {
-    fn start(ttl: u64) -> AuthServer {
-        let mut child = Command::new("node")
-            .arg(repo().join("testing/peers/oidc-server.mjs"))
-            .env("LATCHKEY_TEST_CONTROLS", "1")
-            .env("ACCESS_TOKEN_TTL", ttl.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let ready: Value = serde_json::from_str(&line).unwrap();
-        AuthServer {
-            child,
-            _stdin: stdin,
-            issuer: ready["issuer"].as_str().unwrap().to_owned(),
-        }
-    }
-
-    async fn stats(&self) -> Value {
-        reqwest::get(format!("{}/__test/stats", self.issuer))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-
-    async fn active(&self, token: &str) -> bool {
-        let body: Value = reqwest::Client::new()
-            .post(format!("{}/token/introspection", self.issuer))
-            .form(&[("token", token), ("client_id", "latchkey-rotating")])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        body["active"].as_bool().unwrap()
-    }
-}
 
 /// The Latchkey server, stoppable and restartable on the same address and database.
 struct Store {
@@ -176,7 +97,7 @@ fn latchkey(data: &Path, args: &[&str]) -> Output {
         .arg("--data-dir")
         .arg(data)
         .args(args)
-        .env("BROWSER", repo().join("testing/peers/browser"))
+        .env("BROWSER", browser_script())
         .env("RUST_LOG", "debug")
         .env_remove("DISPLAY")
         .output()
@@ -195,26 +116,6 @@ fn text(output: &Output) -> String {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     )
-}
-
-fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = entry.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if std::fs::read(&p)
-                .unwrap_or_default()
-                .windows(needle.len())
-                .any(|w| w == needle)
-            {
-                found.push(p);
-            }
-        }
-    }
-    found
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -294,7 +195,7 @@ async fn enroll_connect_token_revoke_with_the_server_going_away() {
         .unwrap()
         .trim()
         .to_owned();
-    assert!(provider.active(&token).await);
+    assert!(provider.active("latchkey-rotating", &token).await);
 
     // Two processes at once, when the token is due: exactly one refresh.
     tokio::time::sleep(Duration::from_secs(11)).await;
@@ -343,7 +244,10 @@ async fn enroll_connect_token_revoke_with_the_server_going_away() {
     assert_eq!(report["steps"][0]["outcome"], "done", "{report}");
     assert_eq!(report["steps"][1]["outcome"], "done", "{report}");
     assert_eq!(report["steps"][2]["outcome"], "queued", "{report}");
-    assert!(!provider.active(&fresh).await, "revoked at the provider");
+    assert!(
+        !provider.active("latchkey-rotating", &fresh).await,
+        "revoked at the provider"
+    );
     store.up().await;
     let out = latchkey(data, &["status", "--json"]);
     let status: Value = serde_json::from_slice(&out.stdout).unwrap();

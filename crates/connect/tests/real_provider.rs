@@ -8,9 +8,8 @@
 //! elsewhere they are skipped with a notice.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,146 +19,12 @@ use latchkey_connect::{
     BrowserLauncher, ConnectError, ConnectOptions, ConnectionState, Connector, Integration,
 };
 use latchkey_keychain::{Keychain, OsKeychain};
+use latchkey_test_peers::{AuthServer, browser_script, files_containing, peers_ready, required};
 use latchkey_vault::{SlotId, UserIdentity, Vault};
-use serde_json::{Value, json};
+use serde_json::json;
 use url::Url;
 
 static KEYCHAIN: Mutex<()> = Mutex::new(());
-
-fn peers_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testing/peers")
-}
-
-fn required() -> bool {
-    std::env::var_os("CI").is_some()
-        || std::env::var("LATCHKEY_KEYCHAIN_TESTS").as_deref() == Ok("required")
-}
-
-/// True when node, the npm packages, Chromium and a keychain are here.
-fn peers_ready() -> bool {
-    let missing: Vec<&str> = [
-        (
-            "node",
-            Command::new("node").arg("--version").output().is_ok(),
-        ),
-        (
-            "testing/peers/node_modules",
-            peers_dir().join("node_modules").exists(),
-        ),
-        ("/usr/bin/chromium", Path::new("/usr/bin/chromium").exists()),
-    ]
-    .into_iter()
-    .filter(|(_, ok)| !ok)
-    .map(|(name, _)| name)
-    .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    assert!(
-        !required(),
-        "test peers missing: {missing:?}; run scripts/install-test-peers.sh"
-    );
-    eprintln!("SKIPPED: test peers missing: {missing:?}; run scripts/install-test-peers.sh");
-    false
-}
-
-/// A running oidc-provider; stopped when dropped (its stdin closes).
-struct AuthServer {
-    child: Child,
-    _stdin: ChildStdin,
-    issuer: String,
-    http: reqwest::Client,
-}
-
-impl Drop for AuthServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl AuthServer {
-    fn start(access_token_ttl: u64) -> AuthServer {
-        let mut child = Command::new("node")
-            .arg(peers_dir().join("oidc-server.mjs"))
-            .env("LATCHKEY_TEST_CONTROLS", "1")
-            .env("ACCESS_TOKEN_TTL", access_token_ttl.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let ready: Value = serde_json::from_str(&line).expect("readiness line");
-        AuthServer {
-            child,
-            _stdin: stdin,
-            issuer: ready["issuer"].as_str().unwrap().to_owned(),
-            http: reqwest::Client::new(),
-        }
-    }
-
-    async fn stats(&self) -> Value {
-        self.http
-            .get(format!("{}/__test/stats", self.issuer))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-
-    async fn refreshes(&self) -> u64 {
-        self.stats().await["token"]["refresh_token"]
-            .as_u64()
-            .unwrap_or(0)
-    }
-
-    async fn fail(&self, rule: Value) {
-        let status = self
-            .http
-            .post(format!("{}/__test/fail", self.issuer))
-            .body(rule.to_string())
-            .send()
-            .await
-            .unwrap()
-            .status();
-        assert!(status.is_success());
-    }
-
-    /// RFC 7662 introspection as the public client.
-    async fn active(&self, client_id: &str, token: &str) -> bool {
-        let body: Value = self
-            .http
-            .post(format!("{}/token/introspection", self.issuer))
-            .form(&[("token", token), ("client_id", client_id)])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        body["active"].as_bool().unwrap()
-    }
-
-    /// Revokes a token directly, as an admin or the user at the provider would.
-    async fn revoke_directly(&self, client_id: &str, token: &str) {
-        let status = self
-            .http
-            .post(format!("{}/token/revocation", self.issuer))
-            .form(&[("token", token), ("client_id", client_id)])
-            .send()
-            .await
-            .unwrap()
-            .status();
-        assert!(status.is_success());
-    }
-}
 
 /// The peers' headless Chromium, launched like a system browser.
 struct PeerBrowser {
@@ -169,7 +34,7 @@ struct PeerBrowser {
 
 impl BrowserLauncher for PeerBrowser {
     fn open(&self, url: &Url) -> Result<(), ConnectError> {
-        let mut child = Command::new(peers_dir().join("browser"))
+        let mut child = Command::new(browser_script())
             .arg(url.as_str())
             .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())))
             .env("LATCHKEY_TEST_BROWSER_LOG", &self.log)
@@ -277,26 +142,6 @@ fn options() -> ConnectOptions {
     }
 }
 
-fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = entry.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if std::fs::read(&p)
-                .unwrap_or_default()
-                .windows(needle.len())
-                .any(|w| w == needle.as_bytes())
-            {
-                found.push(p);
-            }
-        }
-    }
-    found
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn connect_refresh_with_rotation_and_revoke() {
     if !peers_ready() {
@@ -352,7 +197,7 @@ async fn connect_refresh_with_rotation_and_revoke() {
         &token.expose().to_owned(),
     ] {
         assert!(
-            files_containing(device.dir.path(), secret).is_empty(),
+            files_containing(device.dir.path(), secret.as_bytes()).is_empty(),
             "a token is in plaintext on disk"
         );
     }
@@ -541,7 +386,7 @@ async fn a_provider_outage_during_revoke_wipes_locally_and_queues_the_rest() {
         "not yet revoked at the provider"
     );
     assert!(
-        files_containing(device.dir.path(), &refresh).is_empty(),
+        files_containing(device.dir.path(), refresh.as_bytes()).is_empty(),
         "the queue holds it sealed"
     );
 

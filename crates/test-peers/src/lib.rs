@@ -1,0 +1,188 @@
+//! Rust handles to the real test peers in `testing/peers/`: the oidc-provider
+//! authorization server and the headless-Chromium "system browser". Shared by
+//! the end-to-end tests of `latchkey-connect` and `latchkey-cli`.
+//!
+//! Test support only: it panics on any unexpected condition, which is the
+//! right outcome inside a test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+
+use serde_json::Value;
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `testing/peers/`.
+pub fn peers_dir() -> PathBuf {
+    repo_root().join("testing/peers")
+}
+
+/// The `$BROWSER` script that drives headless Chromium.
+pub fn browser_script() -> PathBuf {
+    peers_dir().join("browser")
+}
+
+/// True under CI or inside `scripts/with-keychain.sh`: missing peers fail.
+pub fn required() -> bool {
+    std::env::var_os("CI").is_some()
+        || std::env::var("LATCHKEY_KEYCHAIN_TESTS").as_deref() == Ok("required")
+}
+
+/// True when node, the npm packages and Chromium are installed. Otherwise
+/// fails where peers are required, and prints a skip notice elsewhere.
+pub fn peers_ready() -> bool {
+    let missing: Vec<&str> = [
+        (
+            "node",
+            Command::new("node").arg("--version").output().is_ok(),
+        ),
+        (
+            "testing/peers/node_modules",
+            peers_dir().join("node_modules").exists(),
+        ),
+        ("/usr/bin/chromium", Path::new("/usr/bin/chromium").exists()),
+    ]
+    .into_iter()
+    .filter(|(_, ok)| !ok)
+    .map(|(name, _)| name)
+    .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    assert!(
+        !required(),
+        "test peers missing: {missing:?}; run scripts/install-test-peers.sh"
+    );
+    eprintln!("SKIPPED: test peers missing: {missing:?}; run scripts/install-test-peers.sh");
+    false
+}
+
+/// A running oidc-provider on 127.0.0.1, with its test controls on. It stops
+/// when dropped (its stdin closes).
+pub struct AuthServer {
+    child: Child,
+    _stdin: ChildStdin,
+    /// `http://127.0.0.1:PORT`
+    pub issuer: String,
+    http: reqwest::Client,
+}
+
+impl Drop for AuthServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl AuthServer {
+    /// Starts a fresh server whose access tokens live `access_token_ttl` seconds.
+    pub fn start(access_token_ttl: u64) -> AuthServer {
+        let mut child = Command::new("node")
+            .arg(peers_dir().join("oidc-server.mjs"))
+            .env("LATCHKEY_TEST_CONTROLS", "1")
+            .env("ACCESS_TOKEN_TTL", access_token_ttl.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let ready: Value = serde_json::from_str(&line).expect("the readiness line");
+        AuthServer {
+            child,
+            _stdin: stdin,
+            issuer: ready["issuer"].as_str().unwrap().to_owned(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// What reached the server (`GET /__test/stats`).
+    pub async fn stats(&self) -> Value {
+        self.http
+            .get(format!("{}/__test/stats", self.issuer))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// How many refresh-token grants reached the token endpoint.
+    pub async fn refreshes(&self) -> u64 {
+        self.stats().await["token"]["refresh_token"]
+            .as_u64()
+            .unwrap_or(0)
+    }
+
+    /// Queues a failure rule (`POST /__test/fail`).
+    pub async fn fail(&self, rule: Value) {
+        let status = self
+            .http
+            .post(format!("{}/__test/fail", self.issuer))
+            .body(rule.to_string())
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert!(status.is_success());
+    }
+
+    /// RFC 7662 introspection as the public client `client_id`.
+    pub async fn active(&self, client_id: &str, token: &str) -> bool {
+        let body: Value = self
+            .http
+            .post(format!("{}/token/introspection", self.issuer))
+            .form(&[("token", token), ("client_id", client_id)])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["active"].as_bool().unwrap()
+    }
+
+    /// Revokes a token directly, as the user would at the provider.
+    pub async fn revoke_directly(&self, client_id: &str, token: &str) {
+        let status = self
+            .http
+            .post(format!("{}/token/revocation", self.issuer))
+            .form(&[("token", token), ("client_id", client_id)])
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert!(status.is_success());
+    }
+}
+
+/// Every file under `dir` whose bytes contain `needle`.
+pub fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if std::fs::read(&p)
+                .unwrap_or_default()
+                .windows(needle.len())
+                .any(|w| w == needle)
+            {
+                found.push(p);
+            }
+        }
+    }
+    found
+}
