@@ -1,0 +1,15 @@
+//! This computer's side of Latchkey, shared by the `latchkey` CLI and the
+//! desktop menu so both stay thin:
+//!
+//! - [`enrollment`]: enrolling with a server; the device token lives only in
+//!   the OS keychain, the rest in `device.json`.
+//! - [`session`]: an enrolled device at work — the integrations the admin
+//!   enabled (cached for offline use, without secrets), the connector wired to
+//!   the vault and the server, and [`IntegrationView`]s for a UI. Views carry
+//!   names, environments, states, identities and errors; never a token.
+
+pub mod enrollment;
+pub mod session;
+
+pub use enrollment::{Device, DeviceError, default_device_name};
+pub use session::{IntegrationView, Session, SessionError, describe};
