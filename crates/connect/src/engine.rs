@@ -695,9 +695,10 @@ impl<K: Keychain> Connector<K> {
                 Err(ClientError::Conflict {
                     current: Some(current),
                 }) if current >= version => {
-                    // Someone on this device wrote a newer record: adopt it if it opens.
+                    // Another writer got there first (same or newer version): the
+                    // server's copy wins, as compare-and-swap means; adopt it if it opens.
                     if let Ok(Some(newer)) = remote.get(slot, &key_id).await
-                        && newer.version > version
+                        && newer.version >= version
                         && self
                             .vault
                             .open_tokens(slot, newer.version, &newer.envelope)

@@ -547,3 +547,133 @@ async fn a_provider_with_an_exact_callback_gets_its_fixed_port_and_path() {
     // The port is free again afterwards.
     assert!(std::net::TcpListener::bind("127.0.0.1:17171").is_ok());
 }
+
+/// A remote store that is unreachable until told otherwise, then answers like
+/// a server that already holds another writer's record.
+#[derive(Default)]
+struct FlakyServer {
+    online: std::sync::atomic::AtomicBool,
+    record: Mutex<Option<latchkey_client::RemoteRecord>>,
+    puts: std::sync::atomic::AtomicUsize,
+}
+
+impl latchkey_connect::RemoteStore for FlakyServer {
+    fn get<'a>(
+        &'a self,
+        _: &'a SlotId,
+        _: &'a str,
+    ) -> latchkey_connect::sync::BoxFuture<
+        'a,
+        Result<Option<latchkey_client::RemoteRecord>, latchkey_client::ClientError>,
+    > {
+        let record = self.record.lock().unwrap().clone();
+        Box::pin(async move { Ok(record) })
+    }
+    fn put<'a>(
+        &'a self,
+        _: &'a SlotId,
+        _: &'a str,
+        _: &'a [u8],
+        _: Option<u64>,
+    ) -> latchkey_connect::sync::BoxFuture<'a, Result<u64, latchkey_client::ClientError>> {
+        self.puts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let online = self.online.load(std::sync::atomic::Ordering::SeqCst);
+        let current = self.record.lock().unwrap().as_ref().map(|r| r.version);
+        Box::pin(async move {
+            if online {
+                Err(latchkey_client::ClientError::Conflict { current })
+            } else {
+                Err(latchkey_client::ClientError::Network {
+                    reason: "offline".into(),
+                })
+            }
+        })
+    }
+    fn delete<'a>(
+        &'a self,
+        _: &'a SlotId,
+        _: &'a str,
+        _: u64,
+    ) -> latchkey_connect::sync::BoxFuture<'a, Result<(), latchkey_client::ClientError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_conflict_on_replay_is_resolved_by_re_reading_not_overwriting() {
+    if !peers_ready() {
+        return;
+    }
+    let server = AuthServer::start(3600);
+    let device = Device::new(vec![]);
+    let remote = Arc::new(FlakyServer::default());
+    // The same device with a remote store attached (the vault is shared).
+    let vault_dir = device.dir.path();
+    let vault = {
+        let _serial = KEYCHAIN.lock().unwrap_or_else(|e| e.into_inner());
+        Vault::open(
+            device.keychain.clone(),
+            UserIdentity::new("https://latchkey.example", &device.user).unwrap(),
+            vault_dir,
+        )
+        .unwrap()
+    };
+    let vault = Arc::new(vault);
+    let browser = PeerBrowser {
+        env: vec![],
+        log: vault_dir.join("browser2.log"),
+    };
+    let connector = Connector::new(
+        vault.clone(),
+        HttpClient::new().unwrap(),
+        Arc::new(browser),
+        vault_dir,
+    )
+    .unwrap()
+    .with_remote(remote.clone());
+    let demo = integration(&server, "latchkey-rotating");
+
+    // Offline: the sign-in works, the write is queued.
+    connector.connect(&demo, &options()).await.unwrap();
+    assert_eq!(connector.pending_writes(), 1);
+
+    // Meanwhile another writer put its own record at the same version on the server.
+    let slot = SlotId::new("demo-oauth", "production").unwrap();
+    let (_, mine) = vault.load_tokens(&slot).unwrap().unwrap();
+    let mut theirs = latchkey_vault::TokenSet {
+        access_token: "their-access-token".into(),
+        refresh_token: mine.refresh_token.as_ref().map(|t| t.duplicate()),
+        id_token: None,
+        token_type: "Bearer".into(),
+        scopes: mine.scopes.clone(),
+        expires_at: mine.expires_at,
+        issued_at: mine.issued_at,
+        instance_url: None,
+        extras: Default::default(),
+    };
+    theirs
+        .extras
+        .insert("who".into(), "the other writer".into());
+    let sealed = vault.seal_tokens(&slot, 1, &theirs).unwrap();
+    *remote.record.lock().unwrap() = Some(latchkey_client::RemoteRecord {
+        version: 1,
+        envelope: sealed,
+        device_id: "other".into(),
+    });
+    remote
+        .online
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+
+    // Replay: 412, re-read, the server's copy is adopted; nothing is overwritten.
+    let puts_before = remote.puts.load(std::sync::atomic::Ordering::SeqCst);
+    let report = connector.sync_pending().await.unwrap();
+    assert_eq!(report.sent, 1, "{report:?}");
+    assert_eq!(connector.pending_writes(), 0);
+    assert_eq!(
+        remote.puts.load(std::sync::atomic::Ordering::SeqCst) - puts_before,
+        1,
+        "one attempt, no overwrite"
+    );
+    let (_, now) = vault.load_tokens(&slot).unwrap().unwrap();
+    assert_eq!(now.access_token.expose(), "their-access-token");
+}
