@@ -82,6 +82,14 @@ impl<const N: usize> SecretBytes<N> {
         Self(boxed)
     }
 
+    /// Builds the secret in place: `fill` writes into zeroed memory at its final
+    /// address, so no copy of the secret is left on the stack by a move.
+    pub fn try_new_with<E>(fill: impl FnOnce(&mut [u8; N]) -> Result<(), E>) -> Result<Self, E> {
+        let mut boxed = Box::new(Zeroizing::new([0u8; N]));
+        fill(&mut boxed)?;
+        Ok(Self(boxed))
+    }
+
     /// Copies a slice of exactly `N` bytes; `None` if the length differs.
     pub fn from_slice(bytes: &[u8]) -> Option<Self> {
         if bytes.len() != N {
@@ -101,6 +109,37 @@ impl<const N: usize> SecretBytes<N> {
 impl<const N: usize> fmt::Debug for SecretBytes<N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SecretBytes<{N}>([redacted])")
+    }
+}
+
+/// A variable-length secret byte string, as read back from a keychain.
+pub struct SecretVec(Zeroizing<Vec<u8>>);
+
+impl SecretVec {
+    /// Takes ownership of the bytes; they are wiped when this value drops.
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Self(Zeroizing::new(bytes))
+    }
+
+    /// The secret bytes.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when there are no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for SecretVec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretVec(len={}, [redacted])", self.0.len())
     }
 }
 

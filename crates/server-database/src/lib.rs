@@ -125,6 +125,9 @@ pub struct Integration {
     pub client_id: Option<String>,
     pub client_secret_sealed: Option<Vec<u8>>,
     pub scopes: Vec<String>,
+    /// Values for the provider catalog's placeholders (tenant, subdomain,
+    /// issuer). Not secret.
+    pub params: std::collections::BTreeMap<String, String>,
     /// `None`: every user of the org; `Some`: only these user ids.
     pub allowed_users: Option<Vec<String>>,
     pub api_key_sealed: Option<Vec<u8>>,
@@ -262,6 +265,16 @@ pub type DbResult<T> = Result<T, DbError>;
 /// Encodes a list of strings for a TEXT column (JSON array), identically on every backend.
 pub fn encode_list(items: &[String]) -> String {
     serde_json::Value::from(items.to_vec()).to_string()
+}
+
+/// Encodes a string map as a JSON object (the `params` column).
+pub fn encode_map(items: &std::collections::BTreeMap<String, String>) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "{}".to_owned())
+}
+
+/// Decodes a map written by [`encode_map`].
+pub fn decode_map(text: &str) -> DbResult<std::collections::BTreeMap<String, String>> {
+    serde_json::from_str(text).map_err(|e| DbError::Corrupt(format!("bad map column: {e}")))
 }
 
 /// Decodes a list written by [`encode_list`].
@@ -436,6 +449,7 @@ mod tests {
             client_id: None,
             client_secret_sealed: None,
             scopes: vec![],
+            params: Default::default(),
             allowed_users: None,
             api_key_sealed: None,
             api_base_url: None,

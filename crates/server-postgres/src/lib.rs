@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use latchkey_server_database::{
     Admin, AdminCredential, AuditEvent, Change, CodeProblem, ConnectionRecord, CredentialKind,
     Database, DbError, DbResult, Device, EnrollmentCode, Integration, Journal, Millis, NewAudit,
-    Org, Precondition, SlotKey, User, decode_list, encode_list,
+    Org, Precondition, SlotKey, User, decode_list, decode_map, encode_list, encode_map,
 };
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row, Transaction};
@@ -146,6 +146,7 @@ fn device_from(r: &PgRow) -> DbResult<Device> {
 
 fn integration_from(r: &PgRow) -> DbResult<Integration> {
     let scopes: String = r.try_get("scopes").map_err(backend)?;
+    let params: String = r.try_get("params").map_err(backend)?;
     let allowed: Option<String> = r.try_get("allowed_users").map_err(backend)?;
     let api_paths: String = r.try_get("api_paths").map_err(backend)?;
     Ok(Integration {
@@ -156,6 +157,7 @@ fn integration_from(r: &PgRow) -> DbResult<Integration> {
         client_id: r.try_get("client_id").map_err(backend)?,
         client_secret_sealed: r.try_get("client_secret_sealed").map_err(backend)?,
         scopes: decode_list(&scopes)?,
+        params: decode_map(&params)?,
         allowed_users: allowed.as_deref().map(decode_list).transpose()?,
         api_key_sealed: r.try_get("api_key_sealed").map_err(backend)?,
         api_base_url: r.try_get("api_base_url").map_err(backend)?,
@@ -685,14 +687,14 @@ impl Database for PostgresDatabase {
         let mut tx = self.write.begin().await.map_err(backend)?;
         sqlx::query(
             "INSERT INTO integrations (org_id, id, enabled, environment, client_id, client_secret_sealed, \
-             scopes, allowed_users, api_key_sealed, created_at, updated_at, api_base_url, api_paths, api_key_header) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+             scopes, allowed_users, api_key_sealed, created_at, updated_at, api_base_url, api_paths, api_key_header, params) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
              ON CONFLICT (org_id, id) DO UPDATE SET enabled = excluded.enabled, environment = excluded.environment, \
              client_id = excluded.client_id, client_secret_sealed = excluded.client_secret_sealed, \
              scopes = excluded.scopes, allowed_users = excluded.allowed_users, \
              api_key_sealed = excluded.api_key_sealed, updated_at = excluded.updated_at, \
              api_base_url = excluded.api_base_url, api_paths = excluded.api_paths, \
-             api_key_header = excluded.api_key_header",
+             api_key_header = excluded.api_key_header, params = excluded.params",
         )
         .bind(&i.org_id)
         .bind(&i.id)
@@ -708,6 +710,7 @@ impl Database for PostgresDatabase {
         .bind(&i.api_base_url)
         .bind(encode_list(&i.api_paths))
         .bind(&i.api_key_header)
+        .bind(encode_map(&i.params))
         .execute(&mut *tx)
         .await
         .map_err(backend)?;

@@ -5,6 +5,7 @@
 //! The library holds all logic; `main.rs` only parses the command line.
 
 pub mod auth;
+pub mod catalog;
 pub mod config;
 pub mod crypto;
 pub mod error;

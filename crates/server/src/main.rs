@@ -112,7 +112,10 @@ async fn main() -> anyhow::Result<()> {
             let config = load(Some(listen), storage)?;
             init_logging(&config.log);
             tracing::info!(?config, "starting");
-            let mut server = latchkey_server::start(config).await?;
+            let catalog =
+                latchkey_server::catalog::ProviderCatalog::builtin().map_err(anyhow::Error::msg)?;
+            let mut server =
+                latchkey_server::start_with_catalog(config, std::sync::Arc::new(catalog)).await?;
             if let Some(code) = server.take_setup_code() {
                 // Printed once to the terminal, not through the logs: the bootstrap secret.
                 eprintln!(

@@ -56,6 +56,7 @@ fn schemas() -> Value {
                 "client_id": { "type": ["string", "null"] },
                 "client_secret": { "type": ["string", "null"], "writeOnly": true, "description": "Absent: keep; null: clear. Handed to enrolled devices (non-confidential, RFC 8252 §8.5)." },
                 "scopes": { "type": "array", "items": { "type": "string" } },
+                "params": { "type": "object", "additionalProperties": { "type": "string" }, "description": "Values for the catalog's placeholders (tenant, subdomain, issuer)." },
                 "allowed_users": { "type": ["array", "null"], "items": { "type": "string" }, "description": "null: every user." },
                 "api_key": { "type": ["string", "null"], "writeOnly": true, "description": "Absent: keep; null: clear. Never leaves the server." }
             }

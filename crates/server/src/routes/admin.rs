@@ -310,6 +310,7 @@ fn admin_view(i: &Integration) -> Value {
         "client_id": i.client_id,
         "client_secret": set_or_not(&i.client_secret_sealed),
         "scopes": i.scopes,
+        "params": i.params,
         "allowed_users": i.allowed_users,
         "api_key": set_or_not(&i.api_key_sealed),
         "api_base_url": i.api_base_url,
@@ -368,6 +369,9 @@ pub struct IntegrationInput {
     client_secret: Option<Option<SecretString>>,
     #[serde(default)]
     scopes: Vec<String>,
+    /// Values for the catalog's placeholders, e.g. {"tenant": "contoso.onmicrosoft.com"}.
+    #[serde(default)]
+    params: std::collections::BTreeMap<String, String>,
     /// `null`/absent: every user; a list of user ids: only them.
     #[serde(default)]
     allowed_users: Option<Vec<String>>,
@@ -409,6 +413,21 @@ pub async fn put_integration(
         return Err(ApiError::unprocessable(
             "invalid_scopes",
             "Each scope is 1-256 characters without spaces.",
+        ));
+    }
+    if input.params.len() > 16
+        || input.params.iter().any(|(k, v)| {
+            k.is_empty()
+                || k.len() > 32
+                || !k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                || v.is_empty()
+                || v.len() > 256
+                || v.chars().any(|c| c.is_whitespace() || c.is_control())
+        })
+    {
+        return Err(ApiError::unprocessable(
+            "invalid_params",
+            "params maps placeholder names (lowercase letters and _) to 1-256 characters without spaces, at most 16 of them.",
         ));
     }
     if let Some(cid) = &input.client_id
@@ -473,6 +492,7 @@ pub async fn put_integration(
                 .and_then(|e| e.client_secret_sealed.clone()),
         )?,
         scopes: input.scopes,
+        params: input.params,
         allowed_users: input.allowed_users,
         api_key_sealed: seal(
             "api_key",

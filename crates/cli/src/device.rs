@@ -1,0 +1,219 @@
+//! This computer's enrollment: the server, the user, and the device token.
+//! The token lives only in the OS keychain; the rest in `device.json`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use latchkey_client::{ClientError, EnrollLink, RemoteIntegration, ServerClient};
+use latchkey_keychain::{Keychain, KeychainError, OsKeychain};
+use latchkey_secret::SecretString;
+use latchkey_vault::{DEFAULT_KEYCHAIN_SERVICE, UserIdentity, Vault, VaultError};
+use serde::{Deserialize, Serialize};
+
+/// Keychain service for device tokens.
+const TOKEN_SERVICE: &str = "app.latchkey.device";
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    #[error(
+        "This computer is not enrolled yet. Run `latchkey enroll <link>` with the link from your admin."
+    )]
+    NotEnrolled,
+    #[error(
+        "The enrollment file {path} is damaged ({reason}). Enroll again with a new link from your admin."
+    )]
+    Damaged { path: String, reason: String },
+    #[error("Could not write {path}: {reason}. Check that the disk is writable.")]
+    Io { path: String, reason: String },
+    #[error(
+        "This computer's device token is missing from the system keychain. Enroll again with a new link from your admin."
+    )]
+    TokenMissing,
+    #[error(transparent)]
+    Keychain(#[from] KeychainError),
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+}
+
+impl DeviceError {
+    pub fn code(&self) -> &str {
+        match self {
+            Self::NotEnrolled => "device.not_enrolled",
+            Self::Damaged { .. } => "device.damaged",
+            Self::Io { .. } => "device.io",
+            Self::TokenMissing => "device.token_missing",
+            Self::Keychain(e) => e.code(),
+            Self::Client(e) => e.code(),
+            Self::Vault(e) => e.code(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeviceFile {
+    server: String,
+    user_id: String,
+    email: String,
+    device_id: String,
+}
+
+/// The integrations known from the last sync, without secrets, so `list`
+/// works offline.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CachedIntegration {
+    id: String,
+    kind: String,
+    environment: String,
+    client_id: Option<String>,
+    scopes: Vec<String>,
+    params: std::collections::BTreeMap<String, String>,
+}
+
+/// An enrolled computer.
+pub struct Device {
+    file: DeviceFile,
+    dir: PathBuf,
+}
+
+fn io(path: &Path, e: impl std::fmt::Display) -> DeviceError {
+    DeviceError::Io {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    }
+}
+
+pub fn default_device_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "this computer".to_owned())
+}
+
+impl Device {
+    /// Enrolls with the server, stores the token in the keychain, and sets up
+    /// the vault (this is where the per-user salt is created).
+    pub async fn enroll(
+        dir: &Path,
+        link: &EnrollLink,
+        device_name: &str,
+    ) -> Result<Device, DeviceError> {
+        let client = ServerClient::new(&link.server)?;
+        let enrollment = client.enroll(&link.code, device_name).await?;
+        let server = client.origin().to_owned();
+        let keychain = OsKeychain::new(TOKEN_SERVICE);
+        keychain.set(&server, enrollment.device_token.expose().as_bytes())?;
+        let file = DeviceFile {
+            server,
+            user_id: enrollment.user.id,
+            email: enrollment.user.email,
+            device_id: enrollment.device_id,
+        };
+        let device = Device {
+            file,
+            dir: dir.to_path_buf(),
+        };
+        device.open_vault(dir)?;
+        device.save()?;
+        Ok(device)
+    }
+
+    /// The enrollment of this computer.
+    pub fn load(dir: &Path) -> Result<Device, DeviceError> {
+        let path = dir.join("device.json");
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(DeviceError::NotEnrolled);
+            }
+            Err(e) => return Err(io(&path, e)),
+        };
+        let file = serde_json::from_slice(&bytes).map_err(|e| DeviceError::Damaged {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(Device {
+            file,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    fn save(&self) -> Result<(), DeviceError> {
+        fs::create_dir_all(&self.dir).map_err(|e| io(&self.dir, e))?;
+        let path = self.dir.join("device.json");
+        let tmp = self.dir.join("device.json.tmp");
+        let bytes = serde_json::to_vec_pretty(&self.file).map_err(|e| io(&path, e))?;
+        fs::write(&tmp, bytes).map_err(|e| io(&tmp, e))?;
+        fs::rename(&tmp, &path).map_err(|e| io(&path, e))
+    }
+
+    pub fn server(&self) -> &str {
+        &self.file.server
+    }
+
+    pub fn email(&self) -> &str {
+        &self.file.email
+    }
+
+    pub fn device_id(&self) -> &str {
+        &self.file.device_id
+    }
+
+    /// The device token, from the keychain.
+    pub fn token(&self) -> Result<SecretString, DeviceError> {
+        let bytes = OsKeychain::new(TOKEN_SERVICE)
+            .get(&self.file.server)?
+            .ok_or(DeviceError::TokenMissing)?;
+        let text = std::str::from_utf8(bytes.expose()).map_err(|_| DeviceError::TokenMissing)?;
+        Ok(SecretString::from(text))
+    }
+
+    /// Opens (or, at enrollment, creates) this user's vault.
+    pub fn open_vault(&self, dir: &Path) -> Result<Vault<OsKeychain>, DeviceError> {
+        let identity = UserIdentity::new(&self.file.server, &self.file.user_id)?;
+        Ok(Vault::open(
+            OsKeychain::new(DEFAULT_KEYCHAIN_SERVICE),
+            identity,
+            dir,
+        )?)
+    }
+
+    pub fn cache_integrations(&self, list: &[RemoteIntegration]) -> Result<(), DeviceError> {
+        let cached: Vec<CachedIntegration> = list
+            .iter()
+            .map(|i| CachedIntegration {
+                id: i.id.clone(),
+                kind: i.kind.clone(),
+                environment: i.environment.clone(),
+                client_id: i.client_id.clone(),
+                scopes: i.scopes.clone(),
+                params: i.params.clone(),
+            })
+            .collect();
+        let path = self.dir.join("integrations.json");
+        let bytes = serde_json::to_vec_pretty(&cached).map_err(|e| io(&path, e))?;
+        fs::write(&path, bytes).map_err(|e| io(&path, e))
+    }
+
+    pub fn cached_integrations(&self) -> Vec<RemoteIntegration> {
+        let cached: Vec<CachedIntegration> = fs::read(self.dir.join("integrations.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        cached
+            .into_iter()
+            .filter_map(|c| {
+                serde_json::from_value(serde_json::json!({
+                    "id": c.id, "kind": c.kind, "environment": c.environment,
+                    "client_id": c.client_id, "scopes": c.scopes, "params": c.params,
+                }))
+                .ok()
+            })
+            .collect()
+    }
+}

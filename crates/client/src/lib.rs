@@ -1,0 +1,358 @@
+//! The device side of the Latchkey server API.
+//!
+//! A device enrolls with a one-time code (from a `latchkey://enroll` link),
+//! receives a device token, and from then on reads the integrations its admin
+//! enabled and reads and writes its **sealed** connection records with
+//! version compare-and-swap. This crate never sees a plaintext OAuth token:
+//! it moves envelopes the vault sealed.
+
+mod enroll_link;
+mod error;
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use latchkey_secret::SecretString;
+use serde::Deserialize;
+use url::Url;
+
+pub use enroll_link::EnrollLink;
+pub use error::ClientError;
+
+/// Largest response accepted from the server.
+const MAX_BODY: usize = 4 * 1024 * 1024;
+
+/// A Latchkey server, optionally with this device's token.
+pub struct ServerClient {
+    origin: Url,
+    token: Option<SecretString>,
+    http: reqwest::Client,
+}
+
+impl std::fmt::Debug for ServerClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerClient")
+            .field("origin", &self.origin.as_str())
+            .field("token", &self.token.as_ref().map(|_| "[set]"))
+            .finish()
+    }
+}
+
+/// The result of enrolling this device.
+#[derive(Debug)]
+pub struct Enrollment {
+    /// The device's bearer token (keep it in the keychain).
+    pub device_token: SecretString,
+    /// The server's canonical origin.
+    pub server: String,
+    /// Who this device belongs to.
+    pub user: RemoteUser,
+    /// The new device's id.
+    pub device_id: String,
+}
+
+/// A user as the server describes them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RemoteUser {
+    /// Server-assigned id.
+    pub id: String,
+    /// Email address.
+    pub email: String,
+    /// Display name.
+    #[serde(default)]
+    pub display_name: Option<String>,
+}
+
+/// An integration the admin enabled for this user, with its public settings.
+#[derive(Deserialize)]
+pub struct RemoteIntegration {
+    /// Catalog id.
+    pub id: String,
+    /// `oauth` or `api_key`.
+    pub kind: String,
+    /// `production`, `sandbox` or a custom host.
+    pub environment: String,
+    /// The OAuth client id.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// A client secret the provider demands (not confidential in a native
+    /// app, RFC 8252 §8.5).
+    #[serde(default)]
+    pub client_secret: Option<SecretString>,
+    /// Scopes to request.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Values for catalog placeholders (tenant, subdomain, issuer).
+    #[serde(default)]
+    pub params: std::collections::BTreeMap<String, String>,
+    /// API-key integrations are connected by the admin.
+    #[serde(default)]
+    pub connected: Option<bool>,
+}
+
+impl std::fmt::Debug for RemoteIntegration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteIntegration")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("environment", &self.environment)
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "[set]"),
+            )
+            .finish()
+    }
+}
+
+/// A sealed record as stored on the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteRecord {
+    /// The compare-and-swap version.
+    pub version: u64,
+    /// The sealed envelope.
+    pub envelope: Vec<u8>,
+    /// The device that wrote it.
+    pub device_id: String,
+}
+
+/// A record slot on the server: integration, environment, vault key id.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordSlot<'a> {
+    /// Catalog id.
+    pub integration: &'a str,
+    /// `production`, `sandbox` or a custom host.
+    pub environment: &'a str,
+    /// The vault key id (hex) the envelope was sealed under.
+    pub vault_key_id: &'a str,
+}
+
+impl ServerClient {
+    /// A client for `origin` (https, or http on a loopback address).
+    pub fn new(origin: &str) -> Result<Self, ClientError> {
+        let origin = enroll_link::checked_origin(origin)?;
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("Latchkey/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ClientError::Network {
+                reason: e.to_string(),
+            })?;
+        Ok(Self {
+            origin,
+            token: None,
+            http,
+        })
+    }
+
+    /// The same client, authenticated as an enrolled device.
+    pub fn with_token(mut self, token: SecretString) -> Self {
+        self.token = Some(token);
+        self
+    }
+
+    /// The server origin, e.g. `https://latchkey.acme.com`.
+    pub fn origin(&self) -> &str {
+        self.origin.as_str().trim_end_matches('/')
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.origin())
+    }
+
+    fn authed(
+        &self,
+        builder: reqwest::RequestBuilder,
+    ) -> Result<reqwest::RequestBuilder, ClientError> {
+        let token = self.token.as_ref().ok_or(ClientError::NotEnrolled)?;
+        Ok(builder.bearer_auth(token.expose()))
+    }
+
+    /// Trades a one-time enrollment code for a device token.
+    pub async fn enroll(
+        &self,
+        code: &SecretString,
+        device_name: &str,
+    ) -> Result<Enrollment, ClientError> {
+        #[derive(Deserialize)]
+        struct Device {
+            id: String,
+        }
+        #[derive(Deserialize)]
+        struct Body {
+            device_token: SecretString,
+            device: Device,
+            user: RemoteUser,
+            server: String,
+        }
+        let body = serde_json::json!({ "code": code.expose(), "device_name": device_name });
+        let response = self
+            .send(self.http.post(self.url("/v1/enroll")).json(&body))
+            .await?;
+        let body: Body = parse(&response.1)?;
+        Ok(Enrollment {
+            device_token: body.device_token,
+            server: body.server,
+            user: body.user,
+            device_id: body.device.id,
+        })
+    }
+
+    /// Who this device belongs to.
+    pub async fn me(&self) -> Result<RemoteUser, ClientError> {
+        #[derive(Deserialize)]
+        struct Body {
+            user: RemoteUser,
+        }
+        let response = self
+            .send(self.authed(self.http.get(self.url("/v1/me")))?)
+            .await?;
+        Ok(parse::<Body>(&response.1)?.user)
+    }
+
+    /// The integrations enabled for this user.
+    pub async fn integrations(&self) -> Result<Vec<RemoteIntegration>, ClientError> {
+        #[derive(Deserialize)]
+        struct Body {
+            integrations: Vec<RemoteIntegration>,
+        }
+        let response = self
+            .send(self.authed(self.http.get(self.url("/v1/integrations")))?)
+            .await?;
+        Ok(parse::<Body>(&response.1)?.integrations)
+    }
+
+    fn record_url(&self, slot: RecordSlot<'_>) -> Result<String, ClientError> {
+        let mut url = self.origin.clone();
+        url.path_segments_mut()
+            .map_err(|_| ClientError::InvalidServer {
+                reason: "the server address cannot have a path".to_owned(),
+            })?
+            .clear()
+            .extend([
+                "v1",
+                "records",
+                slot.integration,
+                slot.environment,
+                slot.vault_key_id,
+            ]);
+        Ok(url.into())
+    }
+
+    /// The record in `slot`, if there is one.
+    pub async fn get_record(
+        &self,
+        slot: RecordSlot<'_>,
+    ) -> Result<Option<RemoteRecord>, ClientError> {
+        #[derive(Deserialize)]
+        struct Body {
+            version: u64,
+            envelope: String,
+            device_id: String,
+        }
+        let request = self.authed(self.http.get(self.record_url(slot)?))?;
+        match self.send(request).await {
+            Ok((_, bytes)) => {
+                let body: Body = parse(&bytes)?;
+                let envelope = STANDARD.decode(body.envelope.as_bytes()).map_err(|_| {
+                    ClientError::InvalidResponse {
+                        reason: "the envelope is not base64".to_owned(),
+                    }
+                })?;
+                Ok(Some(RemoteRecord {
+                    version: body.version,
+                    envelope,
+                    device_id: body.device_id,
+                }))
+            }
+            Err(ClientError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes `envelope` to `slot` with compare-and-swap: `expected` is the
+    /// version this device read (`None`: the slot must be empty). Returns the
+    /// new version; a stale write fails with [`ClientError::Conflict`].
+    pub async fn put_record(
+        &self,
+        slot: RecordSlot<'_>,
+        envelope: &[u8],
+        expected: Option<u64>,
+    ) -> Result<u64, ClientError> {
+        #[derive(Deserialize)]
+        struct Body {
+            version: u64,
+        }
+        let mut request = self
+            .authed(self.http.put(self.record_url(slot)?))?
+            .json(&serde_json::json!({ "envelope": STANDARD.encode(envelope) }));
+        request = match expected {
+            Some(version) => request.header("If-Match", format!("\"{version}\"")),
+            None => request.header("If-None-Match", "*"),
+        };
+        let (_, bytes) = self.send(request).await?;
+        Ok(parse::<Body>(&bytes)?.version)
+    }
+
+    /// Deletes `slot` if it is still at `version`.
+    pub async fn delete_record(
+        &self,
+        slot: RecordSlot<'_>,
+        version: u64,
+    ) -> Result<(), ClientError> {
+        let request = self
+            .authed(self.http.delete(self.record_url(slot)?))?
+            .header("If-Match", format!("\"{version}\""));
+        match self.send(request).await {
+            Ok(_) | Err(ClientError::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(reqwest::StatusCode, Vec<u8>), ClientError> {
+        let mut response = request.send().await.map_err(|e| ClientError::Network {
+            reason: if e.is_timeout() {
+                "the server did not answer in time".to_owned()
+            } else {
+                "could not connect to the server".to_owned()
+            },
+        })?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get("Retry-After")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|_| ClientError::Network {
+            reason: "the connection broke".to_owned(),
+        })? {
+            if body.len() + chunk.len() > MAX_BODY {
+                return Err(ClientError::InvalidResponse {
+                    reason: "the answer is too large".to_owned(),
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        if status.is_success() {
+            return Ok((status, body));
+        }
+        Err(ClientError::from_status(
+            status.as_u16(),
+            &body,
+            retry_after,
+        ))
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ClientError> {
+    serde_json::from_slice(bytes).map_err(|e| ClientError::InvalidResponse {
+        reason: format!("unexpected JSON at line {} column {}", e.line(), e.column()),
+    })
+}

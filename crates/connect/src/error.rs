@@ -1,0 +1,184 @@
+//! Connect errors: typed, with stable codes the UI branches on, and messages
+//! that say what happened and what to do. None carries a token, a code, a
+//! verifier or a raw provider response body.
+
+use latchkey_catalog::CatalogError;
+use latchkey_vault::VaultError;
+
+/// Everything that can go wrong while connecting, refreshing or revoking.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The integration's catalog entry or configuration is unusable.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+
+    /// Sealing, opening or storing tokens failed.
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+
+    /// This integration is not an OAuth one (API keys are connected by the admin).
+    #[error(
+        "{provider} is connected by your admin with an API key; there is nothing to connect here."
+    )]
+    NotOAuth { provider: String },
+
+    /// The admin's configuration lacks something the provider requires.
+    #[error("{provider} is not fully configured: {what}. Ask your Latchkey admin to complete it.")]
+    Misconfigured { provider: String, what: String },
+
+    /// The loopback port could not be opened.
+    #[error(
+        "Could not listen on 127.0.0.1:{port} for the sign-in to {provider} ({reason}). \
+         Close the program using that port and try again."
+    )]
+    ListenerUnavailable {
+        provider: String,
+        port: u16,
+        reason: String,
+    },
+
+    /// The system browser could not be started.
+    #[error("Could not open your web browser ({reason}). Set a default browser and try again.")]
+    BrowserUnavailable { reason: String },
+
+    /// A URL about to be opened in the browser failed the safety check.
+    #[error("Refused to open {origin} in the browser: {reason}.")]
+    UnsafeUrl {
+        origin: String,
+        reason: &'static str,
+    },
+
+    /// Nobody completed the sign-in in time.
+    #[error(
+        "The sign-in to {provider} was not completed within {seconds} seconds. Press Connect to try again."
+    )]
+    TimedOut { provider: String, seconds: u64 },
+
+    /// The user (or the app) cancelled.
+    #[error("The sign-in to {provider} was cancelled. Nothing was saved.")]
+    Cancelled { provider: String },
+
+    /// The callback named another issuer (RFC 9207): a possible mix-up attack.
+    #[error(
+        "The sign-in response claims to come from {received}, not {provider} ({expected}); it was \
+         refused and nothing was saved. Try again; if it keeps happening, tell your admin."
+    )]
+    IssuerMismatch {
+        provider: String,
+        expected: String,
+        received: String,
+    },
+
+    /// The provider always sends `iss` but this response had none.
+    #[error(
+        "The sign-in response from {provider} is missing its issuer, so it was refused and nothing \
+         was saved. Try again."
+    )]
+    IssuerMissing { provider: String },
+
+    /// The provider answered the authorization request with an error.
+    #[error("{provider} did not grant access ({error}{}). Nothing was saved. Press Connect to try again.", describe(.description))]
+    AuthorizationDenied {
+        provider: String,
+        error: String,
+        description: Option<String>,
+    },
+
+    /// The token endpoint refused a request (bad code or verifier, expired grant).
+    #[error("{provider} refused the {request} ({error}{}). Nothing was saved.", describe(.description))]
+    TokenRequestRejected {
+        provider: String,
+        request: &'static str,
+        error: String,
+        description: Option<String>,
+    },
+
+    /// The provider's answer was not a valid token response.
+    #[error(
+        "{provider} sent an unusable answer to the {request} ({reason}). Nothing was saved. Try again later."
+    )]
+    InvalidTokenResponse {
+        provider: String,
+        request: &'static str,
+        reason: String,
+    },
+
+    /// The provider could not be reached; stored tokens are kept.
+    #[error(
+        "Could not reach {provider} ({reason}). Your connection is kept; check your network and try again."
+    )]
+    Network { provider: String, reason: String },
+
+    /// The stored grant is dead (revoked, expired, or the vault key is gone):
+    /// only a new sign-in helps.
+    #[error("Your connection to {provider} needs to be renewed: {reason}. Press Reconnect.")]
+    NeedsReconnect { provider: String, reason: String },
+
+    /// There is no connection to use or revoke.
+    #[error("You are not connected to {provider}. Press Connect first.")]
+    NotConnected { provider: String },
+
+    /// The server offered an older record than this device has seen.
+    #[error(
+        "The Latchkey server offered an older copy of your {provider} connection (version {offered}; \
+         this computer has seen version {seen}). It was refused. Reconnect, and tell your admin."
+    )]
+    Rollback {
+        provider: String,
+        offered: u64,
+        seen: u64,
+    },
+
+    /// A local file (lock, queue) could not be used.
+    #[error("Could not use {path}: {reason}. Check that the disk is writable.")]
+    LocalIo { path: String, reason: String },
+}
+
+fn describe(description: &Option<String>) -> String {
+    description
+        .as_deref()
+        .map(|d| format!(": {d}"))
+        .unwrap_or_default()
+}
+
+impl ConnectError {
+    /// A stable code the UI can branch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Catalog(e) => e.code(),
+            Self::Vault(e) => e.code(),
+            Self::NotOAuth { .. } => "connect.not_oauth",
+            Self::Misconfigured { .. } => "connect.misconfigured",
+            Self::ListenerUnavailable { .. } => "connect.listener_unavailable",
+            Self::BrowserUnavailable { .. } => "connect.browser_unavailable",
+            Self::UnsafeUrl { .. } => "connect.unsafe_url",
+            Self::TimedOut { .. } => "connect.timed_out",
+            Self::Cancelled { .. } => "connect.cancelled",
+            Self::IssuerMismatch { .. } => "connect.issuer_mismatch",
+            Self::IssuerMissing { .. } => "connect.issuer_missing",
+            Self::AuthorizationDenied { .. } => "connect.denied",
+            Self::TokenRequestRejected { .. } => "connect.token_rejected",
+            Self::InvalidTokenResponse { .. } => "connect.invalid_token_response",
+            Self::Network { .. } => "connect.network",
+            Self::NeedsReconnect { .. } => "connect.needs_reconnect",
+            Self::NotConnected { .. } => "connect.not_connected",
+            Self::Rollback { .. } => "connect.rollback",
+            Self::LocalIo { .. } => "connect.local_io",
+        }
+    }
+
+    /// True when only a new sign-in can help.
+    pub fn needs_reconnect(&self) -> bool {
+        match self {
+            Self::NeedsReconnect { .. } => true,
+            Self::Vault(e) => e.needs_reconnect(),
+            _ => false,
+        }
+    }
+}
+
+/// Provider-supplied text is shown to users: keep it short and printable.
+pub(crate) fn sanitize_provider_text(text: &str) -> String {
+    let cleaned: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
+    cleaned.trim().to_owned()
+}

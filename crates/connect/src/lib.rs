@@ -1,0 +1,25 @@
+//! Connecting integrations: the heart of Latchkey.
+//!
+//! - [`loopback`]: the one-shot callback listener on 127.0.0.1 (RFC 8252).
+//! - [`browser`]: opening the authorization page in the system browser, and
+//!   only there, after checking the URL.
+//! - [`oauth`]: authorization URL with PKCE S256 and `state`, code exchange,
+//!   refresh and RFC 7009 revocation, over an injected HTTP client.
+//! - [`engine`]: connect, keep fresh, revoke, with every token sealed by the
+//!   vault before it is stored.
+//! - [`sync`]: sealed records to and from the remote store, offline-first.
+
+pub mod browser;
+pub mod engine;
+mod error;
+pub mod http;
+pub mod loopback;
+pub mod oauth;
+pub mod sync;
+
+pub use browser::{BrowserLauncher, SystemBrowser};
+pub use engine::{
+    ConnectOptions, ConnectionState, Connector, Integration, RevokeReport, RevokeStep,
+};
+pub use error::ConnectError;
+pub use sync::RemoteStore;

@@ -1,0 +1,322 @@
+//! The one-shot loopback listener that receives the authorization response
+//! (RFC 8252 §7.3).
+//!
+//! - Binds 127.0.0.1 only (never 0.0.0.0, never the name `localhost`), on a
+//!   port the OS assigns, or a fixed one when the provider matches the
+//!   registered callback exactly (Salesforce).
+//! - Each provider has its own callback path, so a response meant for one
+//!   provider's flow cannot be replayed into another's (mix-up defence).
+//! - Requests to another path or with another method get 404 and leave the
+//!   flow waiting; a response whose `state` is missing or wrong gets 400 and
+//!   also leaves it waiting (it is most likely a stale tab), without any
+//!   token request.
+//! - The first response with the right `state` ends the wait. The browser's
+//!   connection is held open until the caller knows the outcome, so the tab
+//!   says "Connected" only when the tokens are really stored.
+//! - The wait times out and can be cancelled; either way the port is freed.
+
+use std::time::Duration;
+
+use latchkey_secret::{SecretString, constant_time_eq};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+
+use crate::ConnectError;
+use crate::error::sanitize_provider_text;
+
+const MAX_REQUEST: usize = 16 * 1024;
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the callback must carry to be accepted.
+#[derive(Debug)]
+pub struct Expectation<'a> {
+    /// Display name, for pages and errors.
+    pub provider: &'a str,
+    /// The `state` sent in the authorization request.
+    pub state: &'a SecretString,
+    /// The issuer the response must name in `iss`, when known (RFC 9207).
+    pub issuer: Option<&'a str>,
+    /// The provider always sends `iss`: a response without it is refused.
+    pub require_iss: bool,
+}
+
+/// A bound listener, ready to receive one callback.
+#[derive(Debug)]
+pub struct CallbackListener {
+    listener: TcpListener,
+    port: u16,
+    path: String,
+}
+
+/// An accepted authorization response: the code, and the browser's
+/// connection waiting for the final page.
+#[derive(Debug)]
+pub struct Callback {
+    /// The authorization code.
+    pub code: SecretString,
+    /// The browser tab waiting for the outcome.
+    pub responder: Responder,
+}
+
+/// The browser tab that delivered the callback, waiting for its page.
+#[derive(Debug)]
+pub struct Responder {
+    stream: TcpStream,
+}
+
+impl Responder {
+    /// Tells the browser tab how it ended and closes the connection.
+    pub async fn finish(mut self, ok: bool, message: &str) {
+        let (status, title) = if ok {
+            ("200 OK", "Connected")
+        } else {
+            ("400 Bad Request", "Not connected")
+        };
+        respond(&mut self.stream, status, title, message).await;
+    }
+}
+
+impl CallbackListener {
+    /// Binds `127.0.0.1:port` (`None`: any free port) for `path`.
+    pub async fn bind(provider: &str, port: Option<u16>, path: &str) -> Result<Self, ConnectError> {
+        let wanted = port.unwrap_or(0);
+        let listener = TcpListener::bind(("127.0.0.1", wanted))
+            .await
+            .map_err(|e| ConnectError::ListenerUnavailable {
+                provider: provider.to_owned(),
+                port: wanted,
+                reason: e.to_string(),
+            })?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| ConnectError::ListenerUnavailable {
+                provider: provider.to_owned(),
+                port: wanted,
+                reason: e.to_string(),
+            })?
+            .port();
+        Ok(Self {
+            listener,
+            port,
+            path: path.to_owned(),
+        })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The redirect URI, byte-identical in the authorization and token requests.
+    pub fn redirect_uri(&self) -> String {
+        format!("http://127.0.0.1:{}{}", self.port, self.path)
+    }
+
+    /// Waits for the one matching callback, until `timeout` or `cancel`.
+    /// The listener is closed (the port freed) when this returns.
+    pub async fn wait(
+        self,
+        expect: Expectation<'_>,
+        timeout: Duration,
+        cancel: CancellationToken,
+    ) -> Result<Callback, ConnectError> {
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        loop {
+            let accepted = tokio::select! {
+                () = &mut deadline => {
+                    return Err(ConnectError::TimedOut { provider: expect.provider.to_owned(), seconds: timeout.as_secs() });
+                }
+                () = cancel.cancelled() => {
+                    return Err(ConnectError::Cancelled { provider: expect.provider.to_owned() });
+                }
+                accepted = self.listener.accept() => accepted,
+            };
+            let Ok((mut stream, _peer)) = accepted else {
+                continue;
+            };
+            let request = match tokio::time::timeout(READ_TIMEOUT, read_request(&mut stream)).await
+            {
+                Ok(Some(request)) => request,
+                _ => {
+                    respond(
+                        &mut stream,
+                        "400 Bad Request",
+                        "Bad request",
+                        "The request could not be read.",
+                    )
+                    .await;
+                    continue;
+                }
+            };
+            match self.judge(&request, &expect) {
+                Verdict::NotOurs => {
+                    respond(&mut stream, "404 Not Found", "Not found", "Nothing here.").await;
+                }
+                Verdict::Stale(message) => {
+                    tracing::warn!(provider = expect.provider, "refused a callback: {message}");
+                    respond(&mut stream, "400 Bad Request", "Not connected", message).await;
+                }
+                Verdict::Failed(error) => {
+                    respond(
+                        &mut stream,
+                        "400 Bad Request",
+                        "Not connected",
+                        &error.to_string(),
+                    )
+                    .await;
+                    return Err(error);
+                }
+                Verdict::Accepted(code) => {
+                    return Ok(Callback {
+                        code,
+                        responder: Responder { stream },
+                    });
+                }
+            }
+        }
+    }
+
+    fn judge(&self, request: &Request, expect: &Expectation<'_>) -> Verdict {
+        if request.method != "GET" || request.path != self.path {
+            return Verdict::NotOurs;
+        }
+        let mut state = None;
+        let mut params = Params::default();
+        for (key, value) in url::form_urlencoded::parse(request.query.as_bytes()) {
+            let slot = match key.as_ref() {
+                "state" => &mut state,
+                "code" => &mut params.code,
+                "iss" => &mut params.iss,
+                "error" => &mut params.error,
+                "error_description" => &mut params.error_description,
+                _ => continue,
+            };
+            if slot.is_some() {
+                return Verdict::Stale(
+                    "This sign-in response repeats a parameter, so it was refused.",
+                );
+            }
+            *slot = Some(value.into_owned());
+        }
+        let Some(state) = state else {
+            return Verdict::Stale(
+                "This sign-in response has no state, so it was refused. Start the sign-in from Latchkey.",
+            );
+        };
+        if !constant_time_eq(state.as_bytes(), expect.state.expose().as_bytes()) {
+            return Verdict::Stale(
+                "This sign-in response belongs to another attempt, so it was refused. Use the tab Latchkey opened last.",
+            );
+        }
+        let provider = expect.provider.to_owned();
+        match (&params.iss, expect.issuer) {
+            (Some(received), Some(expected)) if received != expected => {
+                return Verdict::Failed(ConnectError::IssuerMismatch {
+                    provider,
+                    expected: expected.to_owned(),
+                    received: sanitize_provider_text(received),
+                });
+            }
+            (None, _) if expect.require_iss => {
+                return Verdict::Failed(ConnectError::IssuerMissing { provider });
+            }
+            _ => {}
+        }
+        if let Some(error) = params.error {
+            return Verdict::Failed(ConnectError::AuthorizationDenied {
+                provider,
+                error: sanitize_provider_text(&error),
+                description: params
+                    .error_description
+                    .as_deref()
+                    .map(sanitize_provider_text),
+            });
+        }
+        match params.code {
+            Some(code) if !code.is_empty() => Verdict::Accepted(SecretString::new(code)),
+            _ => Verdict::Failed(ConnectError::AuthorizationDenied {
+                provider,
+                error: "no authorization code in the response".to_owned(),
+                description: None,
+            }),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Params {
+    code: Option<String>,
+    iss: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+enum Verdict {
+    NotOurs,
+    Stale(&'static str),
+    Failed(ConnectError),
+    Accepted(SecretString),
+}
+
+struct Request {
+    method: String,
+    path: String,
+    query: String,
+}
+
+/// Reads the request head (the body, if any, is ignored) and parses its
+/// request line. `None` for anything that is not a plausible HTTP request.
+async fn read_request(stream: &mut TcpStream) -> Option<Request> {
+    let mut buf = Vec::with_capacity(2048);
+    let mut chunk = [0u8; 2048];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        if buf.len() > MAX_REQUEST {
+            return None;
+        }
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let head = std::str::from_utf8(&buf).ok()?;
+    let line = head.lines().next()?;
+    let mut parts = line.split(' ');
+    let method = parts.next()?.to_owned();
+    let target = parts.next()?;
+    let version = parts.next()?;
+    if !version.starts_with("HTTP/1.") || !target.starts_with('/') {
+        return None;
+    }
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    Some(Request {
+        method,
+        path: path.to_owned(),
+        query: query.to_owned(),
+    })
+}
+
+async fn respond(stream: &mut TcpStream, status: &str, title: &str, message: &str) {
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Latchkey: {title}</title></head>\
+         <body><h1>{title}</h1><p>{}</p></body></html>",
+        escape_html(message)
+    );
+    let response = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\n\
+         Cache-Control: no-store\r\nReferrer-Policy: no-referrer\r\n\
+         Content-Security-Policy: default-src 'none'\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.write_all(response.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
+
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}

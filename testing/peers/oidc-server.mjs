@@ -1,0 +1,344 @@
+#!/usr/bin/env node
+// A real OAuth 2.0 / OpenID Connect authorization server for Latchkey's tests,
+// built on the certified `oidc-provider` package. See README.md beside this file.
+//
+// stdout: exactly one JSON line once it listens: {"issuer":"http://127.0.0.1:PORT","port":PORT}
+// stderr: everything else (logs, warnings).
+// Exits when stdin closes (unless OIDC_IGNORE_STDIN=1), and on SIGTERM / SIGINT.
+//
+// Environment:
+//   PORT                   port on 127.0.0.1 (default 0 = chosen by the OS)
+//   OIDC_CONFIG            path of the JSON configuration (default: oidc-config.json beside this file)
+//   ACCESS_TOKEN_TTL       access token lifetime in seconds (default 3600)
+//   CLOCK_TOLERANCE        seconds of leeway when checking token expiry (default 0; oidc-provider's own is 15)
+//   REFRESH_TOKEN_TTL      refresh token lifetime in seconds (default: config ttl.RefreshToken, else 14 days)
+//   LATCHKEY_TEST_CONTROLS=1  enables the test-only control endpoints under /__test/
+//   OIDC_IGNORE_STDIN=1    do not exit when stdin closes (for running it by hand in the background)
+//   OIDC_LOG=1             log every request (method, path, status) to stderr
+
+import { createServer } from 'node:http';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import Provider from 'oidc-provider';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const log = (...args) => console.error('[oidc-server]', ...args);
+
+function fail(message) {
+  console.error(`[oidc-server] error: ${message}`);
+  process.exit(2);
+}
+
+function intEnv(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) fail(`${name} must be a non-negative integer, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+const port = intEnv('PORT', 0);
+const accessTokenTTL = intEnv('ACCESS_TOKEN_TTL', 3600);
+const clockTolerance = intEnv('CLOCK_TOLERANCE', 0);
+const controlsEnabled = process.env.LATCHKEY_TEST_CONTROLS === '1';
+const logRequests = process.env.OIDC_LOG === '1';
+const configPath = resolve(process.env.OIDC_CONFIG || resolve(HERE, 'oidc-config.json'));
+
+let config;
+try {
+  config = JSON.parse(readFileSync(configPath, 'utf8'));
+} catch (err) {
+  fail(`cannot read configuration ${configPath}: ${err.message}`);
+}
+if (!Array.isArray(config.clients) || config.clients.length === 0) {
+  fail(`${configPath} has no "clients"`);
+}
+
+const refreshTokenTTL = intEnv('REFRESH_TOKEN_TTL', config.ttl?.RefreshToken ?? 14 * 24 * 3600);
+
+// Latchkey's own per-client settings (x_*) are kept aside; oidc-provider gets the rest.
+const rotation = new Map();
+const clients = config.clients.map((c) => {
+  const out = {};
+  for (const [k, v] of Object.entries(c)) {
+    if (!k.startsWith('x_')) out[k] = v;
+  }
+  rotation.set(c.client_id, c.x_rotate_refresh_token !== false);
+  return out;
+});
+
+// ---------------------------------------------------------------------------
+// Test-only controls: request statistics and failure injection.
+// ---------------------------------------------------------------------------
+function emptyStats() {
+  return {
+    token: {}, // grant_type -> count (every request that reached /token, injected failures included)
+    token_total: 0,
+    revocation: 0,
+    introspection: 0,
+    userinfo: 0,
+    authorization: 0,
+    injected_failures: {}, // path -> count of requests answered by a /__test/fail rule
+    requests: [], // every counted request, in order: {at, method, path, grant_type?, token_type_hint?, status, injected}
+  };
+}
+let stats = emptyStats();
+let failRules = []; // {path, method?, status, count, retry_after?, delay_ms?, body?}
+
+function endpointOf(path) {
+  switch (path) {
+    case '/token': return 'token';
+    case '/token/revocation': return 'revocation';
+    case '/token/introspection': return 'introspection';
+    case '/me': return 'userinfo';
+    case '/auth': return 'authorization';
+    default: return undefined;
+  }
+}
+
+async function readRaw(req) {
+  const chunks = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += chunk.length;
+    if (size > 1024 * 1024) throw new Error('body too large');
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function json(ctx, status, body) {
+  ctx.status = status;
+  ctx.type = 'application/json';
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = JSON.stringify(body);
+}
+
+async function controlRoute(ctx) {
+  const route = `${ctx.method} ${ctx.path}`;
+  if (route === 'GET /__test/stats') {
+    return json(ctx, 200, { ...stats, pending_failures: failRules });
+  }
+  if (route === 'POST /__test/reset') {
+    stats = emptyStats();
+    failRules = [];
+    return json(ctx, 200, { ok: true });
+  }
+  if (route === 'POST /__test/fail') {
+    let rule;
+    try {
+      rule = JSON.parse(await readRaw(ctx.req));
+    } catch (err) {
+      return json(ctx, 400, { error: `body must be JSON: ${err.message}` });
+    }
+    const problems = [];
+    if (typeof rule.path !== 'string' || !rule.path.startsWith('/')) problems.push('"path" must be a string starting with /');
+    if (rule.status !== undefined && !(Number.isInteger(rule.status) && (rule.status === 0 || (rule.status >= 100 && rule.status <= 599)))) problems.push('"status" must be 0 (close the connection) or an HTTP status');
+    if (rule.count !== undefined && !(Number.isInteger(rule.count) && rule.count >= 1)) problems.push('"count" must be an integer >= 1');
+    if (rule.delay_ms !== undefined && !(Number.isInteger(rule.delay_ms) && rule.delay_ms >= 0)) problems.push('"delay_ms" must be an integer >= 0');
+    if (rule.status === undefined && rule.delay_ms === undefined) problems.push('give "status" and/or "delay_ms"');
+    if (problems.length) return json(ctx, 400, { error: problems.join('; ') });
+    const stored = {
+      path: rule.path,
+      method: rule.method ? String(rule.method).toUpperCase() : undefined,
+      status: rule.status,
+      count: rule.count ?? 1,
+      retry_after: rule.retry_after,
+      delay_ms: rule.delay_ms,
+      body: rule.body,
+    };
+    failRules.push(stored);
+    return json(ctx, 200, { ok: true, rule: stored });
+  }
+  return json(ctx, 404, { error: `unknown control endpoint ${route}` });
+}
+
+function takeRule(method, path) {
+  const i = failRules.findIndex((r) => r.path === path && (!r.method || r.method === method));
+  if (i === -1) return undefined;
+  const rule = failRules[i];
+  rule.count -= 1;
+  if (rule.count <= 0) failRules.splice(i, 1);
+  return rule;
+}
+
+async function testControls(ctx, next) {
+  if (ctx.path.startsWith('/__test/')) {
+    return controlRoute(ctx);
+  }
+
+  const endpoint = endpointOf(ctx.path);
+  const entry = endpoint ? { at: new Date().toISOString(), method: ctx.method, path: ctx.path } : undefined;
+
+  // Peek at form bodies of the token-family endpoints (grant_type / token_type_hint; tokens are never
+  // recorded). oidc-provider reads a pre-read body from req.body, so hand it the raw string.
+  if (entry && ctx.method === 'POST' && ctx.path.startsWith('/token') && ctx.is('application/x-www-form-urlencoded')) {
+    const raw = await readRaw(ctx.req);
+    ctx.req.body = raw;
+    const form = new URLSearchParams(raw);
+    if (endpoint === 'token') entry.grant_type = form.get('grant_type') ?? '(none)';
+    if (form.get('token_type_hint')) entry.token_type_hint = form.get('token_type_hint');
+  }
+
+  if (entry) {
+    if (endpoint === 'token') {
+      const gt = entry.grant_type ?? '(none)';
+      stats.token[gt] = (stats.token[gt] ?? 0) + 1;
+      stats.token_total += 1;
+    } else {
+      stats[endpoint] += 1;
+    }
+    stats.requests.push(entry);
+  }
+
+  const rule = takeRule(ctx.method, ctx.path);
+  if (rule) {
+    if (rule.delay_ms) await sleep(rule.delay_ms);
+    if (rule.status !== undefined) {
+      stats.injected_failures[ctx.path] = (stats.injected_failures[ctx.path] ?? 0) + 1;
+      if (entry) {
+        entry.status = rule.status;
+        entry.injected = true;
+      }
+      if (rule.status === 0) {
+        // Simulate a network failure: drop the connection without an answer.
+        ctx.respond = false;
+        ctx.req.socket.destroy();
+        return undefined;
+      }
+      if (rule.retry_after !== undefined) ctx.set('Retry-After', String(rule.retry_after));
+      if (typeof rule.body === 'string') {
+        ctx.status = rule.status;
+        ctx.type = 'text/plain';
+        ctx.body = rule.body;
+        return undefined;
+      }
+      if (rule.body !== undefined) return json(ctx, rule.status, rule.body);
+      return json(ctx, rule.status, {
+        error: rule.status >= 500 ? 'temporarily_unavailable' : 'invalid_request',
+        error_description: `injected by /__test/fail (status ${rule.status})`,
+      });
+    }
+  }
+
+  await next();
+  if (entry) {
+    entry.status = ctx.status;
+    entry.injected = false;
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------
+// The provider.
+// ---------------------------------------------------------------------------
+function signingKeys() {
+  // RS256 is the default id_token_signed_response_alg of clients, so the key must be RSA.
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const jwk = privateKey.export({ format: 'jwk' });
+  return { keys: [{ ...jwk, use: 'sig', alg: 'RS256', kid: randomBytes(8).toString('hex') }] };
+}
+
+function ownTokenOnly(_ctx, client, token) {
+  return token.clientId === client.clientId;
+}
+
+async function main() {
+  const server = createServer();
+  server.keepAliveTimeout = 1000;
+  await new Promise((ok, ko) => {
+    server.once('error', ko);
+    server.listen(port, '127.0.0.1', ok);
+  });
+  const actualPort = server.address().port;
+  const issuer = `http://127.0.0.1:${actualPort}`;
+
+  const provider = new Provider(issuer, {
+    clients,
+    scopes: config.scopes ?? ['openid', 'offline_access', 'profile', 'email', 'api'],
+    claims: config.claims ?? { openid: ['sub'], email: ['email', 'email_verified'] },
+    jwks: signingKeys(),
+    cookies: { keys: [randomBytes(32).toString('base64url')] },
+    pkce: { required: () => true }, // oidc-provider 9 supports S256 only
+    features: {
+      devInteractions: { enabled: true },
+      revocation: { enabled: true, allowedPolicy: ownTokenOnly },
+      introspection: { enabled: true, allowedPolicy: ownTokenOnly },
+      userinfo: { enabled: true },
+      // RFC 9207 `iss` in the authorization response is always on in oidc-provider 9.
+    },
+    // Refresh tokens for every client that may use the refresh_token grant, with or without
+    // offline_access (which oidc-provider silently drops unless prompt=consent is also sent).
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    expiresWithSession: async () => false,
+    rotateRefreshToken: (ctx) => rotation.get(ctx.oidc.entities.Client.clientId) ?? true,
+    findAccount: async (_ctx, id) => ({
+      accountId: id,
+      claims: async () => ({
+        sub: id,
+        email: id,
+        email_verified: true,
+        name: id.split('@')[0],
+        preferred_username: id,
+      }),
+    }),
+    ttl: {
+      AccessToken: () => accessTokenTTL,
+      AuthorizationCode: config.ttl?.AuthorizationCode ?? 60,
+      RefreshToken: () => refreshTokenTTL,
+      Grant: config.ttl?.Grant ?? 14 * 24 * 3600,
+      Session: config.ttl?.Session ?? 14 * 24 * 3600,
+      Interaction: config.ttl?.Interaction ?? 3600,
+      IdToken: config.ttl?.IdToken ?? 3600,
+    },
+    // oidc-provider's default of 15 s would keep an expired access token working for 15 more
+    // seconds, which defeats short ACCESS_TOKEN_TTL refresh tests.
+    clockTolerance,
+    clientBasedCORS: () => false,
+    renderError: async (ctx, out) => {
+      ctx.type = 'html';
+      const esc = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+      ctx.body = `<!DOCTYPE html><html><head><title>oops! something went wrong</title></head><body><h1>oops! something went wrong</h1>${Object.entries(out).map(([k, v]) => `<pre><strong>${esc(k)}</strong>: ${esc(v)}</pre>`).join('')}</body></html>`;
+    },
+  });
+
+  if (logRequests) {
+    provider.use(async (ctx, next) => {
+      await next();
+      log(`${ctx.method} ${ctx.path} -> ${ctx.status}`);
+    });
+  }
+  if (controlsEnabled) provider.use(testControls);
+  for (const ev of ['server_error', 'grant.error', 'refresh_token.error']) {
+    provider.on(ev, (_ctx, err) => log(`${ev}: ${err?.message ?? err}`));
+  }
+
+  server.on('request', provider.callback());
+
+  let closing = false;
+  const shutdown = (why) => {
+    if (closing) return;
+    closing = true;
+    log(`stopping (${why})`);
+    server.close(() => process.exit(0));
+    server.closeAllConnections?.();
+    setTimeout(() => process.exit(0), 1000).unref();
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  if (process.env.OIDC_IGNORE_STDIN !== '1') {
+    process.stdin.on('end', () => shutdown('stdin closed'));
+    process.stdin.on('close', () => shutdown('stdin closed'));
+    process.stdin.on('error', () => shutdown('stdin error'));
+    process.stdin.resume();
+  }
+
+  log(`listening: issuer ${issuer}, config ${configPath}, access token TTL ${accessTokenTTL}s, test controls ${controlsEnabled ? 'ON' : 'off'}`);
+  process.stdout.write(`${JSON.stringify({ issuer, port: actualPort })}\n`);
+}
+
+main().catch((err) => fail(err.stack || err.message));
