@@ -34,7 +34,7 @@ clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 unit:
-	scripts/with-keychain.sh -- $(CARGO) test --workspace
+	scripts/with-postgres.sh scripts/with-keychain.sh -- $(CARGO) test --workspace
 
 fmt:
 	$(CARGO) fmt --all

@@ -42,11 +42,8 @@ def cpu():
     return platform.processor() or "unknown CPU"
 
 
-def main():
+def vault_section():
     rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
-    print("# Benchmarks\n")
-    print("Figures are written by scripts, never asserted by tests. Each row is measured next to a")
-    print("baseline in the same run, so the ratio is what to compare across machines.\n")
     print("## Vault (`make bench` → `scripts/bench-vault.sh`, criterion)\n")
     print(f"- Date: {datetime.date.today().isoformat()}")
     print(f"- Machine: {cpu()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}")
@@ -67,6 +64,29 @@ def main():
     print("Reading the figures: key derivation happens once per unlock, so tens of milliseconds are")
     print("invisible to a user; sealing and opening cost microseconds over the bare cipher (JSON and")
     print("the associated data); the atomic write's cost is the two fsyncs that make it crash-safe.")
+
+
+BEGIN = "<!-- vault:begin (written by scripts/bench-report.py) -->"
+END = "<!-- vault:end -->"
+
+
+def main():
+    """Replaces only the vault section of docs/benchmarks.md; other sections
+    (the server's, written by scripts/bench-server.sh) are kept."""
+    import io, contextlib
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        vault_section()
+    path = os.path.join(ROOT, "docs", "benchmarks.md")
+    try:
+        with open(path) as f:
+            doc = f.read()
+    except FileNotFoundError:
+        doc = "# Benchmarks\n\n" + BEGIN + "\n" + END + "\n"
+    start, end = doc.index(BEGIN) + len(BEGIN), doc.index(END)
+    doc = doc[:start] + "\n" + buf.getvalue().rstrip() + "\n" + doc[end:]
+    with open(path, "w") as f:
+        f.write(doc)
 
 
 if __name__ == "__main__":

@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo bench -p latchkey-vault --bench vault -- --noplot "$@"
-python3 scripts/bench-report.py > docs/benchmarks.md
+python3 scripts/bench-report.py
 echo "wrote docs/benchmarks.md"

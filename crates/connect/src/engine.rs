@@ -572,6 +572,33 @@ impl<K: Keychain> Connector<K> {
             "done",
             "the sealed tokens were deleted",
         );
+        if self.remote.is_some() {
+            self.sync.drop_slot(&r.slot);
+            match self.remote_delete(&r.slot, record.version).await {
+                SyncOutcome::Synced { .. } | SyncOutcome::LocalOnly => report.push(
+                    "delete from the Latchkey server",
+                    "done",
+                    "the server copy was deleted",
+                ),
+                SyncOutcome::Queued => {
+                    self.sync.enqueue(&OutboxEntry {
+                        integration: r.slot.integration().to_owned(),
+                        environment: r.slot.environment().to_owned(),
+                        op: "delete".to_owned(),
+                        version: record.version,
+                        envelope_b64: None,
+                    })?;
+                    report.push(
+                        "delete from the Latchkey server",
+                        "queued",
+                        "the server is unreachable; Latchkey will delete its copy when it is back",
+                    );
+                }
+                SyncOutcome::Refused { reason } => {
+                    report.push("delete from the Latchkey server", "failed", reason)
+                }
+            }
+        }
         tracing::info!(integration = %integration.id, complete = report.complete(), "revoked");
         Ok(report)
     }

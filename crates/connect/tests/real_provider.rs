@@ -628,3 +628,47 @@ async fn a_wrong_code_verifier_is_refused_by_the_provider() {
     assert_eq!(err.code(), "connect.token_rejected", "{err}");
     assert!(err.to_string().contains("invalid_grant"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn network_errors_during_refresh_are_retried_and_tokens_kept() {
+    if !peers_ready() {
+        return;
+    }
+    let server = AuthServer::start(3600);
+    let device = Device::new(vec![]);
+    let demo = integration(&server, "latchkey-static");
+    device.connector.connect(&demo, &options()).await.unwrap();
+    let refresh = device.stored_refresh_token().unwrap();
+
+    // One dropped connection: the retry succeeds.
+    server
+        .fail(json!({"path": "/token", "status": 0, "count": 1}))
+        .await;
+    device
+        .connector
+        .refresh_after_unauthorized(&demo, 1, &options())
+        .await
+        .unwrap();
+    assert_eq!(device.connector.current_version(&demo).unwrap(), 2);
+
+    // The provider stays unreachable: a network error, and the tokens are kept.
+    server
+        .fail(json!({"path": "/token", "status": 0, "count": 10}))
+        .await;
+    let err = device
+        .connector
+        .refresh_after_unauthorized(&demo, 2, &options())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "connect.network", "{err}");
+    assert!(!err.needs_reconnect());
+    assert!(matches!(
+        device.connector.state(&demo).unwrap(),
+        ConnectionState::Connected { .. }
+    ));
+    assert_eq!(
+        device.stored_refresh_token().unwrap(),
+        refresh,
+        "tokens kept"
+    );
+}
