@@ -23,6 +23,10 @@ cargo build --release -q -p latchkey-server --bin latchkey-server --example load
 BIN="$CARGO_TARGET_DIR/release/latchkey-server"
 LOADGEN="$CARGO_TARGET_DIR/release/examples/loadgen"
 
+# Never leave a server behind, even when the load generator fails.
+SERVER_PID=""
+trap '[ -n "$SERVER_PID" ] && kill -TERM "$SERVER_PID" 2>/dev/null; true' EXIT
+
 run_backend() {
   local label="$1" url="$2" dir
   dir="$(mktemp -d)"
@@ -33,14 +37,17 @@ run_backend() {
   local token
   token="$("$BIN" admin token --email bench@example.com)"
   "$BIN" serve --listen "127.0.0.1:$port" 2>"$dir/server.log" &
-  local pid=$!
+  SERVER_PID=$!
+  local pid=$SERVER_PID
   for _ in $(seq 1 100); do
     curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
     sleep 0.1
   done
-  "$LOADGEN" --url "http://127.0.0.1:$port" --admin-token "$token" --connections "$CONNS" --seconds "$SECS" --label "$label" | sed -n '3,$p'
+  "$LOADGEN" --url "http://127.0.0.1:$port" --admin-token "$token" --connections "$CONNS" --seconds "$SECS" --label "$label" >"$dir/loadgen.out"
+  sed -n '3,$p' "$dir/loadgen.out"
   kill -TERM "$pid"
   wait "$pid" || true
+  SERVER_PID=""
   rm -rf "$dir"
 }
 

@@ -234,6 +234,48 @@ const PUT_MATCH_SQL: &str = "UPDATE connection_records SET envelope = $5, versio
      AND environment = $4 AND deleted = FALSE AND version = $8 \
      RETURNING user_id, vault_key_id, integration_id, environment, envelope, version, device_id, created_at, updated_at";
 
+/// The single statement of a record write: the CAS (`$1`-`$8`; `$8` is the
+/// expected version, unused but bound for a create), then the audit row
+/// (`$9`-`$15`), the change-log lock key (`$16`) and `changes` rows (five
+/// parameters each). Every later part reads `upd`, so a lost CAS writes nothing.
+fn put_record_sql(precondition: Precondition, changes: usize) -> String {
+    let cas = match precondition {
+        Precondition::Absent => PUT_ABSENT_SQL.replace(
+            "VALUES ($1, $2, $3, $4, $5, 1,",
+            "VALUES ($1, $2, $3, $4, $5, 1 + 0 * $8::bigint,",
+        ),
+        Precondition::Version(_) => PUT_MATCH_SQL.to_owned(),
+    };
+    let mut sql = format!(
+        "WITH upd AS ({cas}), \
+         aud AS (INSERT INTO audit_events (org_id, at, actor_kind, actor_id, action, target, detail) \
+         SELECT $9, $10, $11, $12, $13, $14, $15 FROM upd), \
+         lk AS (SELECT pg_advisory_xact_lock($16) AS locked FROM upd)"
+    );
+    if changes > 0 {
+        let rows: Vec<String> = (0..changes)
+            .map(|i| {
+                let b = 17 + i * 5;
+                format!(
+                    "(${b}::text, ${}::text, ${}::text, ${}::text, ${}::bigint)",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4
+                )
+            })
+            .collect();
+        sql.push_str(&format!(
+            ", chg AS (INSERT INTO changes (org_id, user_id, kind, integration_id, at) \
+             SELECT v.org_id, v.user_id, v.kind, v.integration_id, v.at FROM lk, \
+             (VALUES {}) AS v(org_id, user_id, kind, integration_id, at))",
+            rows.join(", ")
+        ));
+    }
+    sql.push_str(" SELECT * FROM upd");
+    sql
+}
+
 #[async_trait]
 impl Database for PostgresDatabase {
     fn backend(&self) -> &'static str {
@@ -805,32 +847,48 @@ impl Database for PostgresDatabase {
         now: Millis,
         journal: &Journal,
     ) -> DbResult<ConnectionRecord> {
-        let mut tx = self.write.begin().await.map_err(backend)?;
-        let query = match precondition {
-            // A new slot starts at version 1; a tombstone is revived at its version + 1.
-            Precondition::Absent => sqlx::query(PUT_ABSENT_SQL),
-            Precondition::Version(_) => sqlx::query(PUT_MATCH_SQL),
+        // One statement, one round trip: the CAS write, its audit row and its
+        // change rows (after the change-log lock) commit together, or none do.
+        let sql = put_record_sql(precondition, journal.changes.len());
+        // A new slot starts at version 1; a tombstone is revived at its version + 1.
+        let mut query = sqlx::query(&sql)
+            .bind(&slot.user_id)
+            .bind(&slot.vault_key_id)
+            .bind(&slot.integration_id)
+            .bind(&slot.environment)
+            .bind(envelope)
+            .bind(device_id)
+            .bind(now)
+            .bind(match precondition {
+                Precondition::Absent => 0,
+                Precondition::Version(v) => v,
+            });
+        let a = &journal.audit;
+        query = query
+            .bind(&a.org_id)
+            .bind(a.at)
+            .bind(&a.actor_kind)
+            .bind(&a.actor_id)
+            .bind(&a.action)
+            .bind(&a.target)
+            .bind(&a.detail)
+            .bind(CHANGE_LOG_LOCK);
+        for c in &journal.changes {
+            query = query
+                .bind(&c.org_id)
+                .bind(&c.user_id)
+                .bind(&c.kind)
+                .bind(&c.integration_id)
+                .bind(c.at);
         }
-        .bind(&slot.user_id)
-        .bind(&slot.vault_key_id)
-        .bind(&slot.integration_id)
-        .bind(&slot.environment)
-        .bind(envelope)
-        .bind(device_id)
-        .bind(now);
-        let query = match precondition {
-            Precondition::Absent => query,
-            Precondition::Version(v) => query.bind(v),
-        };
-        let written = query.fetch_optional(&mut *tx).await.map_err(backend)?;
+        let written = query.fetch_optional(&self.write).await.map_err(backend)?;
         let Some(row) = written else {
+            let mut tx = self.read.begin().await.map_err(backend)?;
             let current = live_version(&mut tx, slot).await?;
+            tx.commit().await.map_err(backend)?;
             return Err(DbError::VersionMismatch { current });
         };
-        let record = record_from(&row)?;
-        write_journal(&mut tx, journal).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(record)
+        record_from(&row)
     }
 
     async fn delete_record(

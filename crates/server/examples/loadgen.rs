@@ -73,7 +73,7 @@ async fn run(a: &Args, http: &reqwest::Client, token: &Arc<String>, scenario: Sc
     for c in 0..a.connections {
         let (http, token, base) = (http.clone(), token.clone(), a.url.clone());
         tasks.push(tokio::spawn(async move {
-            let slot = format!("{base}/v1/records/bench/production/vk{c}");
+            let slot = format!("{base}/v1/records/salesforce/production/vk{c}");
             let mut version: i64 = {
                 let r: Value = http
                     .get(&slot)
@@ -166,7 +166,7 @@ async fn main() {
     };
 
     // Arrange: one enabled integration, one enrolled device, one record per connection.
-    let r = admin(reqwest::Method::PUT, "/v1/admin/integrations/bench")
+    let r = admin(reqwest::Method::PUT, "/v1/admin/integrations/salesforce")
         .json(&json!({ "enabled": true }))
         .send()
         .await
@@ -195,7 +195,7 @@ async fn main() {
     let token = Arc::new(enrolled["device_token"].as_str().unwrap().to_owned());
     for c in 0..a.connections {
         let r = http
-            .put(format!("{}/v1/records/bench/production/vk{c}", a.url))
+            .put(format!("{}/v1/records/salesforce/production/vk{c}", a.url))
             .bearer_auth(token.as_str())
             .header("If-None-Match", "*")
             .json(&json!({ "envelope": base64::engine::general_purpose::STANDARD.encode(vec![0x5au8; 2048]) }))

@@ -1,0 +1,233 @@
+//! The storage contract against a model: random sequences of record writes,
+//! deletes and reads on a few slots, run on each backend, must agree with a
+//! tiny in-memory model of compare-and-swap with monotonic versions. Any lost
+//! update, reused version or wrong 412 shows up as a disagreement.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::Backend;
+use latchkey_server_database::{
+    Database, DbError, Journal, NewAudit, NewChange, Precondition, SlotKey, User,
+};
+use proptest::prelude::*;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Create { slot: usize, data: u8 },
+    Update { slot: usize, guess: Guess, data: u8 },
+    Delete { slot: usize, guess: Guess },
+    Get { slot: usize },
+}
+
+/// Which version the client sends: the right one, or a stale or future one.
+#[derive(Debug, Clone, Copy)]
+enum Guess {
+    Current,
+    Stale,
+    Future,
+    One,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let guess = prop_oneof![
+        Just(Guess::Current),
+        Just(Guess::Stale),
+        Just(Guess::Future),
+        Just(Guess::One)
+    ];
+    prop_oneof![
+        (0..3usize, any::<u8>()).prop_map(|(slot, data)| Op::Create { slot, data }),
+        (0..3usize, guess.clone(), any::<u8>()).prop_map(|(slot, guess, data)| Op::Update {
+            slot,
+            guess,
+            data
+        }),
+        (0..3usize, guess).prop_map(|(slot, guess)| Op::Delete { slot, guess }),
+        (0..3usize).prop_map(|slot| Op::Get { slot }),
+    ]
+}
+
+/// The model of one slot: its version counter and live envelope.
+#[derive(Default, Clone)]
+struct Model {
+    version: i64,
+    live: Option<Vec<u8>>,
+}
+
+fn journal(org: &str, user: &str) -> Journal {
+    Journal {
+        audit: NewAudit {
+            org_id: org.into(),
+            at: 0,
+            actor_kind: "device".into(),
+            actor_id: Some("d".into()),
+            action: "record.test".into(),
+            target: Some(user.into()),
+            detail: "{}".into(),
+        },
+        changes: vec![NewChange {
+            org_id: org.into(),
+            user_id: Some(user.into()),
+            kind: "connection.changed".into(),
+            integration_id: Some("salesforce".into()),
+            at: 0,
+        }],
+    }
+}
+
+async fn check(db: Arc<dyn Database>, org: String, case: u64, ops: Vec<Op>) {
+    let user = format!("user-{case}");
+    let j = journal(&org, &user);
+    db.create_user(
+        &User {
+            id: user.clone(),
+            org_id: org.clone(),
+            email: format!("{user}@example.com"),
+            display_name: "M".into(),
+            created_at: 0,
+        },
+        &j,
+    )
+    .await
+    .unwrap();
+    let slot = |i: usize| SlotKey {
+        user_id: user.clone(),
+        vault_key_id: format!("vk{i}"),
+        integration_id: "salesforce".into(),
+        environment: "production".into(),
+    };
+    let mut model: HashMap<usize, Model> = HashMap::new();
+    for (step, op) in ops.into_iter().enumerate() {
+        let ctx = format!("step {step}: {op:?}");
+        match op {
+            Op::Create { slot: s, data } => {
+                let m = model.entry(s).or_default();
+                let got = db
+                    .put_record(&slot(s), &[data], "d", Precondition::Absent, 1, &j)
+                    .await;
+                match (&m.live, got) {
+                    (None, Ok(r)) => {
+                        m.version += 1;
+                        m.live = Some(vec![data]);
+                        assert_eq!(r.version, m.version, "{ctx}");
+                    }
+                    (Some(_), Err(DbError::VersionMismatch { current })) => {
+                        assert_eq!(current, Some(m.version), "{ctx}")
+                    }
+                    (_, other) => panic!("{ctx}: got {:?}", other.map(|r| r.version)),
+                }
+            }
+            Op::Update {
+                slot: s,
+                guess,
+                data,
+            } => {
+                let m = model.entry(s).or_default();
+                let v = pick(m.version, guess);
+                let got = db
+                    .put_record(&slot(s), &[data], "d", Precondition::Version(v), 1, &j)
+                    .await;
+                match got {
+                    Ok(r) => {
+                        assert!(
+                            m.live.is_some() && v == m.version,
+                            "{ctx}: update accepted against v{}",
+                            m.version
+                        );
+                        m.version += 1;
+                        m.live = Some(vec![data]);
+                        assert_eq!(r.version, m.version, "{ctx}");
+                    }
+                    Err(DbError::VersionMismatch { current }) => {
+                        assert!(
+                            m.live.is_none() || v != m.version,
+                            "{ctx}: a correct If-Match was refused"
+                        );
+                        assert_eq!(current, m.live.as_ref().map(|_| m.version), "{ctx}");
+                    }
+                    Err(e) => panic!("{ctx}: {e}"),
+                }
+            }
+            Op::Delete { slot: s, guess } => {
+                let m = model.entry(s).or_default();
+                let v = pick(m.version, guess);
+                match db.delete_record(&slot(s), v, "d", 1, &j).await {
+                    Ok(tombstone) => {
+                        assert!(m.live.is_some() && v == m.version, "{ctx}");
+                        m.version += 1;
+                        m.live = None;
+                        assert_eq!(tombstone, m.version, "{ctx}");
+                    }
+                    Err(DbError::NotFound) => assert!(m.live.is_none(), "{ctx}"),
+                    Err(DbError::VersionMismatch { current }) => {
+                        assert!(m.live.is_some() && v != m.version, "{ctx}");
+                        assert_eq!(current, Some(m.version), "{ctx}");
+                    }
+                    Err(e) => panic!("{ctx}: {e}"),
+                }
+            }
+            Op::Get { slot: s } => {
+                let m = model.entry(s).or_default();
+                let got = db.get_record(&slot(s)).await.unwrap();
+                match (&m.live, got) {
+                    (None, None) => {}
+                    (Some(data), Some(r)) => {
+                        assert_eq!(&r.envelope, data, "{ctx}");
+                        assert_eq!(r.version, m.version, "{ctx}");
+                    }
+                    (want, got) => panic!("{ctx}: want {want:?}, got {:?}", got.map(|r| r.version)),
+                }
+            }
+        }
+    }
+}
+
+fn pick(current: i64, guess: Guess) -> i64 {
+    match guess {
+        Guess::Current => current,
+        Guess::Stale => current - 1,
+        Guess::Future => current + 1,
+        Guess::One => 1,
+    }
+}
+
+fn run_model(backend: Backend) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (db, org) = rt.block_on(async {
+        let url = backend.fresh_database_url(dir.path()).await;
+        let config = latchkey_server::Config::for_tests(dir.path(), url).unwrap();
+        let db = latchkey_server::server::open_database(&config)
+            .await
+            .unwrap();
+        db.migrate().await.unwrap();
+        let org = db.ensure_org("org-model", "Model", 0).await.unwrap();
+        (db, org.id)
+    });
+    // Each case gets its own user, so its slots start empty.
+    let case = std::sync::atomic::AtomicU64::new(0);
+    proptest!(ProptestConfig::with_cases(48), |(ops in proptest::collection::vec(op(), 1..40))| {
+        let n = case.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        rt.block_on(check(db.clone(), org.clone(), n, ops));
+    });
+    rt.block_on(db.close());
+}
+
+#[test]
+fn sqlite_records_follow_the_cas_model() {
+    run_model(Backend::Sqlite);
+}
+
+#[test]
+fn postgres_records_follow_the_cas_model() {
+    if let Some(backend) = Backend::postgres() {
+        run_model(backend);
+    }
+}
