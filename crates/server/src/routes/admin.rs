@@ -335,6 +335,12 @@ pub async fn list_integrations(
     Ok(Json(json!({ "integrations": list })))
 }
 
+/// The provider catalog: every integration an admin can enable, with what its
+/// form needs (auth type, environments, default scopes, parameters, callback URL).
+pub async fn catalog(State(state): State<AppState>, _auth: AdminAuth) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({ "integrations": state.catalog.entries() })))
+}
+
 pub async fn get_integration(
     State(state): State<AppState>,
     _auth: AdminAuth,

@@ -121,11 +121,12 @@ pub async fn a_device_only_ever_reaches_its_own_users_records(backend: Backend) 
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{bearer:?}");
         assert!(r.headers.contains_key("www-authenticate"));
     }
-    // A device token on the admin API: 401.
+    // A device token on the admin API: 403 (a credential, of the wrong kind).
     let r = s
         .device(&ada, Method::GET, "/v1/admin/users", None, &[])
         .await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.code(), "not_an_admin");
 
     // Integrations limited to some users are invisible and unwritable to the others.
     let limited = s

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Rebuilds the admin console (crates/server/console, Svelte 5 + Vite) into
+# crates/server/console/dist/, which is committed and embedded in latchkey-server by
+# crates/server/build.rs. Run it after changing anything under crates/server/console/src,
+# then commit dist/ with the sources. The Rust build never runs npm.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+"$ROOT/scripts/install-console-deps.sh"
+cd "$ROOT/crates/server/console"
+npx --no-install vite build --logLevel warn
+echo "build-console: dist/ rebuilt:"
+find dist -type f | sort | sed 's/^/  /'
