@@ -30,6 +30,21 @@ impl CatalogLookup for ProviderCatalog {
             .map_err(|e| e.to_string())?;
         let env = Environment::parse(environment).map_err(|e| e.to_string())?;
         if provider.environments.contains(&env.kind()) {
+            // A custom login host must sit under the provider's own domains, so a
+            // typo (or an attacker's host) never receives users' sign-ins.
+            if let Environment::Custom(host) = &env
+                && let Some(ph) = provider.placeholders.values().find(|p| p.custom_host)
+                && !ph.allowed_suffixes.is_empty()
+                && !ph.allowed_suffixes.iter().any(|s| {
+                    host.ends_with(s.as_str()) || s.strip_prefix('.') == Some(host.as_str())
+                })
+            {
+                return Err(format!(
+                    "{host} is not a {} login host: it must end with {}.",
+                    provider.name,
+                    ph.allowed_suffixes.join(" or ")
+                ));
+            }
             Ok(())
         } else {
             Err(format!(
@@ -137,6 +152,10 @@ mod tests {
                 .is_ok()
         );
         assert!(catalog.check("no-such-provider", "production").is_err());
+        let err = catalog
+            .check("salesforce", "login.evil.example")
+            .unwrap_err();
+        assert!(err.contains("must end with .salesforce.com"), "{err}");
         let err = catalog.check("github", "sandbox").unwrap_err();
         assert!(err.contains("no sandbox environment"), "{err}");
         assert_eq!(
