@@ -6,6 +6,8 @@ import { svelte } from '@sveltejs/vite-plugin-svelte';
 export default defineConfig({
   base: '/console/',
   plugins: [svelte()],
+  // `npm run dev`: the app on Vite's dev server, the API from a local latchkey-server.
+  server: { proxy: { '/v1': 'http://127.0.0.1:8700' } },
   build: {
     outDir: 'dist',
     emptyOutDir: true,
