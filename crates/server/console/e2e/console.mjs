@@ -186,11 +186,29 @@ try {
   await page.selectOption('select[name=integration]', '');
   await shot('audit');
 
-  step('revoke the device, sign out');
+  step('revoke the device, remove the user');
   await page.click('nav >> text=Users');
   await page.locator('[data-device="Ada laptop"] button', { hasText: 'Revoke' }).click();
   await page.locator('[data-device="Ada laptop"]').getByText('revoked').waitFor();
   assert.equal((await device('GET', '/v1/me', token)).status, 401, 'a revoked device is refused at once');
+  await page.locator('tr[data-user="ada@example.com"] button', { hasText: 'Remove…' }).click();
+  await page.locator('tr[data-user="ada@example.com"] button', { hasText: /^Remove$/ }).click();
+  await page.getByText('No users yet').waitFor();
+
+  step('disable OpenAI, with a confirmation that says what happens');
+  await page.goto(`${base}/console/integrations/openai`);
+  await page.locator('form button', { hasText: /^Disable$/ }).click();
+  assert.match(await page.locator('.confirm').textContent(), /connection is deleted from this server/);
+  await page.locator('.confirm button', { hasText: /^Disable$/ }).click();
+  await page.locator('[data-testid=status]', { hasText: /^Disabled$/ }).waitFor();
+  await page.click('nav >> text=Integrations');
+  await page.selectOption('select[name=status]', 'enabled');
+  assert.deepEqual(
+    await page.locator('li[data-integration]').evaluateAll((els) => els.map((e) => e.dataset.integration)),
+    ['salesforce'],
+  );
+
+  step('sign out');
   await page.click('button:has-text("Sign out")');
   await page.getByText('You are signed out.').waitFor();
 
