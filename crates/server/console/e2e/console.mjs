@@ -156,8 +156,22 @@ try {
   const put = await device('PUT', '/v1/records/salesforce/sandbox/vk1', token, { envelope: Buffer.from('sealed').toString('base64') }, { 'if-none-match': '*' });
   assert.equal(put.status, 201, JSON.stringify(put.body));
 
-  step('the connection matrix, then disconnect');
+  step('limit Salesforce to Ada');
+  await page.goto(`${base}/console/integrations/salesforce`);
+  await page.check('input[name=audience][value=false]');
+  await page.locator('label', { hasText: 'ada@example.com' }).locator('input').check();
+  await page.locator('form button', { hasText: 'Save changes' }).click();
+  await page.getByText('Saved. Salesforce is enabled.').waitFor();
+  const limited = await device('GET', '/v1/integrations', token);
+  assert.ok(limited.body.integrations.some((i) => i.id === 'salesforce'), 'Ada is on the list');
   await page.reload();
+  assert.ok(await page.isChecked('input[name=audience][value=false]'), 'the list is kept');
+  await page.check('input[name=audience][value=true]');
+  await page.locator('form button', { hasText: 'Save changes' }).click();
+  await page.getByText('Saved. Salesforce is enabled.').waitFor();
+
+  step('the connection matrix, then disconnect');
+  await page.click('nav >> text=Users');
   const sfCell = page.locator('[data-cell="ada@example.com:salesforce"]');
   await sfCell.getByText('connected').waitFor();
   assert.match(await sfCell.textContent(), /sandbox · Ada laptop/);

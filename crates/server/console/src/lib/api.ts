@@ -94,6 +94,7 @@ export function fieldOf(code: string): string {
     weak_password: 'password',
     invalid_login: 'password',
     setup_code_invalid: 'code',
+    unknown_user: 'allowed_users',
   };
   return map[code] ?? 'form';
 }
