@@ -8,6 +8,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 "$ROOT/scripts/install-console-deps.sh"
 cd "$ROOT/crates/server/console"
+npx --no-install svelte-check --tsconfig ./tsconfig.json --threshold warning
 npx --no-install vite build --logLevel warn
 # Fingerprint of the sources dist/ was built from; the server's unit test
 # `console::tests::dist_was_built_from_the_committed_sources` recomputes it.
