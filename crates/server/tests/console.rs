@@ -100,6 +100,8 @@ async fn the_console_runs_in_a_real_browser_over_the_admin_api() {
     let mut config = Config::for_tests(dir.path(), Some(url)).unwrap();
     // "Test connection" reaches for the real provider: fail fast offline.
     config.proxy_timeout_secs = 5;
+    // As deployed: the session cookie is `Secure` (browsers accept it from loopback http).
+    config.secure_cookies = true;
     let catalog = latchkey_server::catalog::ProviderCatalog::builtin().unwrap();
     let mut server = latchkey_server::start_with_catalog(config, Arc::new(catalog))
         .await
