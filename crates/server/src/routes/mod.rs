@@ -422,7 +422,7 @@ pub fn table() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             Admin,
             200,
             None,
-            "Audit events, newest first (?limit=N, at most 1000).",
+            "Audit events, newest first: ?limit=N (at most 1000), before=ID (cursor: the previous page's next_before), action=, user=ID (actor, target or subject), integration=ID, since=/until= (ms since the epoch).",
             admin::audit
         ),
     ]
