@@ -186,12 +186,29 @@ try {
   step('the audit log: filter, paginate, export');
   await page.click('nav >> text=Audit log');
   await page.locator('tr[data-action="integration.put"]').first().waitFor();
+  const rows = () => page.locator('tbody tr').allTextContents();
+  async function until(check, what) {
+    for (let i = 0; i < 100; i++) {
+      if (await check()) return;
+      await page.waitForTimeout(100);
+    }
+    throw new Error(`timed out waiting for ${what}`);
+  }
   await page.selectOption('select[name=action]', 'connection.disconnect');
-  assert.equal(await page.locator('tbody tr').count(), 1);
+  await until(async () => (await rows()).length === 1, 'the action filter');
   await page.selectOption('select[name=action]', '');
   await page.selectOption('select[name=integration]', 'salesforce');
-  const sfRows = await page.locator('tbody tr').allTextContents();
-  assert.ok(sfRows.length >= 2 && sfRows.every((r) => !r.includes('openai')), 'integration filter');
+  await until(async () => {
+    const r = await rows();
+    return r.length >= 3 && r.every((x) => !x.includes('openai')) && r.some((x) => x.includes('connection.disconnect'));
+  }, 'the integration filter');
+  await page.selectOption('select[name=user]', { label: 'ada@example.com' });
+  await until(async () => {
+    const r = await rows();
+    // Ada's device wrote a Salesforce record, then the admin disconnected her.
+    return r.length === 2 && r[0].includes('connection.disconnect') && r[1].includes('record.put');
+  }, 'the user and integration filters together');
+  await page.selectOption('select[name=user]', '');
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('button:has-text("Export CSV")')]);
   const csv = await readFile(await download.path(), 'utf8');
   assert.match(csv, /^"time","actor_kind"/);
