@@ -11,6 +11,7 @@ RUN_DIR := $(CURDIR)/.run
 deps:
 	@scripts/install-deps.sh
 	@scripts/install-test-peers.sh
+	@scripts/install-console-deps.sh
 
 # Until the server and desktop issues land, `make run` runs the vault's
 # self-check against this machine's real keychain (it says so when it starts).

@@ -205,6 +205,52 @@ pub struct AuditEvent {
     pub detail: String,
 }
 
+/// Which audit events to list, newest first; every filter is optional.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// At most this many events.
+    pub limit: i64,
+    /// Only events older than this id: the cursor of the next page.
+    pub before_id: Option<i64>,
+    /// Only this action (`integration.put`).
+    pub action: Option<String>,
+    /// Only events where this id is the actor or the target, or the detail's `user_id`.
+    pub subject: Option<String>,
+    /// Only events about this integration: the target of `integration.*` events, or the
+    /// detail's `integration_id`.
+    pub integration: Option<String>,
+    /// Only events at or after this time.
+    pub since: Option<Millis>,
+    /// Only events at or before this time.
+    pub until: Option<Millis>,
+}
+
+impl AuditQuery {
+    /// The one SQL statement both backends run (`$N` placeholders, LIKE over the
+    /// compact JSON detail), binds in the order of [`AuditQuery::binds`].
+    pub const SQL: &'static str = "SELECT * FROM audit_events WHERE org_id = $1 \
+        AND ($2 IS NULL OR id < $2) \
+        AND ($3 IS NULL OR action = $3) \
+        AND ($4 IS NULL OR actor_id = $4 OR target = $4 OR detail LIKE $5) \
+        AND ($6 IS NULL OR (target = $6 AND action LIKE 'integration.%') OR detail LIKE $7) \
+        AND ($8 IS NULL OR at >= $8) \
+        AND ($9 IS NULL OR at <= $9) \
+        ORDER BY id DESC LIMIT $10";
+
+    /// The LIKE patterns for `$5` and `$7`: the detail is compact JSON
+    /// (`{"user_id":"…"}`); ids hold no LIKE wildcards once validated.
+    pub fn detail_patterns(&self) -> (Option<String>, Option<String>) {
+        (
+            self.subject
+                .as_ref()
+                .map(|s| format!("%\"user_id\":\"{s}\"%")),
+            self.integration
+                .as_ref()
+                .map(|i| format!("%\"integration_id\":\"{i}\"%")),
+        )
+    }
+}
+
 /// A change-feed entry to append: what changed, for whom (`None`: every user).
 #[derive(Debug, Clone)]
 pub struct NewChange {
@@ -414,7 +460,7 @@ pub trait Database: Send + Sync + 'static {
 
     async fn append_audit(&self, event: &NewAudit) -> DbResult<()>;
     /// Newest first.
-    async fn list_audit(&self, org_id: &str, limit: i64) -> DbResult<Vec<AuditEvent>>;
+    async fn list_audit(&self, org_id: &str, query: &AuditQuery) -> DbResult<Vec<AuditEvent>>;
     /// Changes after `since` that concern `user_id` (theirs or everyone's), oldest first.
     async fn changes_since(
         &self,

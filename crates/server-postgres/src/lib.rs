@@ -11,9 +11,10 @@
 
 use async_trait::async_trait;
 use latchkey_server_database::{
-    Admin, AdminCredential, AuditEvent, Change, CodeProblem, ConnectionRecord, CredentialKind,
-    Database, DbError, DbResult, Device, EnrollmentCode, Integration, Journal, Millis, NewAudit,
-    Org, Precondition, SlotKey, User, decode_list, decode_map, encode_list, encode_map,
+    Admin, AdminCredential, AuditEvent, AuditQuery, Change, CodeProblem, ConnectionRecord,
+    CredentialKind, Database, DbError, DbResult, Device, EnrollmentCode, Integration, Journal,
+    Millis, NewAudit, Org, Precondition, SlotKey, User, decode_list, decode_map, encode_list,
+    encode_map,
 };
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row, Transaction};
@@ -954,14 +955,22 @@ impl Database for PostgresDatabase {
         insert_audit(&self.write, event).await
     }
 
-    async fn list_audit(&self, org_id: &str, limit: i64) -> DbResult<Vec<AuditEvent>> {
-        let rows =
-            sqlx::query("SELECT * FROM audit_events WHERE org_id = $1 ORDER BY id DESC LIMIT $2")
-                .bind(org_id)
-                .bind(limit)
-                .fetch_all(&self.read)
-                .await
-                .map_err(backend)?;
+    async fn list_audit(&self, org_id: &str, query: &AuditQuery) -> DbResult<Vec<AuditEvent>> {
+        let (subject_like, integration_like) = query.detail_patterns();
+        let rows = sqlx::query(AuditQuery::SQL)
+            .bind(org_id)
+            .bind(query.before_id)
+            .bind(query.action.as_deref())
+            .bind(query.subject.as_deref())
+            .bind(subject_like)
+            .bind(query.integration.as_deref())
+            .bind(integration_like)
+            .bind(query.since)
+            .bind(query.until)
+            .bind(query.limit)
+            .fetch_all(&self.read)
+            .await
+            .map_err(backend)?;
         rows.iter()
             .map(|r| {
                 Ok(AuditEvent {

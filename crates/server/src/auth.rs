@@ -132,6 +132,15 @@ impl FromRequestParts<AppState> for AdminAuth {
             )
         };
         let (token, kind) = if let Some(token) = bearer(&parts.headers) {
+            // A device token is a known credential of the wrong kind: forbidden,
+            // not "sign in again". Decided by its prefix alone (no lookup), so the
+            // answer says nothing about whether the token is valid.
+            if TokenKind::Device.matches(token) {
+                return Err(ApiError::forbidden(
+                    "not_an_admin",
+                    "Device tokens cannot call the admin API. Use an admin API token or sign in to the console.",
+                ));
+            }
             if !TokenKind::AdminApi.matches(token) {
                 return Err(failed(state, parts, invalid()));
             }

@@ -2,7 +2,8 @@
 //! [`CatalogLookup`] seam: admins can only enable integrations the catalog
 //! knows, in environments the provider offers.
 
-use latchkey_catalog::{Catalog, Environment, Params};
+use latchkey_catalog::{AuthType, Catalog, Environment, EnvironmentKind, Params, Provider};
+use serde_json::{Value, json};
 
 use crate::validate::CatalogLookup;
 
@@ -29,6 +30,21 @@ impl CatalogLookup for ProviderCatalog {
             .map_err(|e| e.to_string())?;
         let env = Environment::parse(environment).map_err(|e| e.to_string())?;
         if provider.environments.contains(&env.kind()) {
+            // A custom login host must sit under the provider's own domains, so a
+            // typo (or an attacker's host) never receives users' sign-ins.
+            if let Environment::Custom(host) = &env
+                && let Some(ph) = provider.placeholders.values().find(|p| p.custom_host)
+                && !ph.allowed_suffixes.is_empty()
+                && !ph.allowed_suffixes.iter().any(|s| {
+                    host.ends_with(s.as_str()) || s.strip_prefix('.') == Some(host.as_str())
+                })
+            {
+                return Err(format!(
+                    "{host} is not a {} login host: it must end with {}.",
+                    provider.name,
+                    ph.allowed_suffixes.join(" or ")
+                ));
+            }
             Ok(())
         } else {
             Err(format!(
@@ -53,6 +69,73 @@ impl CatalogLookup for ProviderCatalog {
             .ok()?;
         resolved.oauth2()?.issuer.clone()
     }
+
+    fn entries(&self) -> Vec<Value> {
+        self.catalog.providers().iter().map(entry).collect()
+    }
+}
+
+/// What an admin needs to enable one provider: its auth type, environments,
+/// default scopes, the parameters to fill in per environment and, for OAuth, the
+/// callback URL to register in the app created at the provider.
+fn entry(p: &Provider) -> Value {
+    let required_params: serde_json::Map<String, Value> = p
+        .environments
+        .iter()
+        .map(|k| (k.as_str().to_owned(), json!(p.required_params(*k))))
+        .collect();
+    let placeholders: Vec<Value> = p
+        .placeholders
+        .iter()
+        .map(|(name, ph)| {
+            json!({
+                "name": name,
+                "description": ph.description,
+                "example": ph.example,
+                "custom_host": ph.custom_host,
+                "production": ph.production,
+                "sandbox": ph.sandbox,
+            })
+        })
+        .collect();
+    let mut v = json!({
+        "id": p.id,
+        "name": p.name,
+        "icon": p.icon,
+        "auth": match p.auth { AuthType::Oauth2 => "oauth2", AuthType::ApiKey => "api_key" },
+        "development": p.development,
+        "docs_url": p.docs_url,
+        "environments": p.environments.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
+        "custom_host_example": p.environments.contains(&EnvironmentKind::Custom)
+            .then(|| p.sample_environment(EnvironmentKind::Custom).to_string()),
+        "required_params": required_params,
+        "placeholders": placeholders,
+    });
+    if let Some(o) = &p.oauth2 {
+        // Fixed-port providers match the callback exactly; the others accept any
+        // loopback port (RFC 8252 §7.3), so the URL is registered without one.
+        let callback_url = match o.redirect.port {
+            Some(port) => o.redirect.uri(port),
+            None => format!("http://127.0.0.1{}", o.redirect.path),
+        };
+        v["oauth2"] = json!({
+            "default_scopes": o.default_scopes,
+            "client_secret_required": o.client_secret_required,
+            "callback_url": callback_url,
+            "callback_port_fixed": o.redirect.port.is_some(),
+            "authorization_url": o.authorization_url.as_str(),
+        });
+    }
+    if let Some(k) = &p.api_key {
+        v["api_key"] = json!({
+            "header": k.header.to_lowercase(),
+            "format": k.format,
+            "base_url": k.base_url.as_str(),
+            "allowed_path_prefixes": k.allowed_path_prefixes,
+            "test_path": k.test.path,
+        });
+    }
+    v
 }
 
 #[cfg(test)]
@@ -69,11 +152,30 @@ mod tests {
                 .is_ok()
         );
         assert!(catalog.check("no-such-provider", "production").is_err());
+        let err = catalog
+            .check("salesforce", "login.evil.example")
+            .unwrap_err();
+        assert!(err.contains("must end with .salesforce.com"), "{err}");
         let err = catalog.check("github", "sandbox").unwrap_err();
         assert!(err.contains("no sandbox environment"), "{err}");
         assert_eq!(
             catalog.issuer("salesforce", "sandbox").as_deref(),
             Some("https://test.salesforce.com")
         );
+        let entries = catalog.entries();
+        let sf = entries.iter().find(|e| e["id"] == "salesforce").unwrap();
+        assert_eq!(sf["auth"], "oauth2");
+        assert_eq!(
+            sf["environments"],
+            json!(["production", "sandbox", "custom"])
+        );
+        assert_eq!(
+            sf["oauth2"]["callback_url"],
+            "http://127.0.0.1:1717/OauthRedirect"
+        );
+        assert!(sf["oauth2"]["default_scopes"].as_array().unwrap().len() >= 2);
+        let openai = entries.iter().find(|e| e["id"] == "openai").unwrap();
+        assert_eq!(openai["auth"], "api_key");
+        assert_eq!(openai["api_key"]["base_url"], "https://api.openai.com");
     }
 }

@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod catalog;
 pub mod config;
+pub mod console;
 pub mod crypto;
 pub mod error;
 pub mod extract;

@@ -119,12 +119,14 @@ async fn main() -> anyhow::Result<()> {
             if let Some(code) = server.take_setup_code() {
                 // Printed once to the terminal, not through the logs: the bootstrap secret.
                 eprintln!(
-                    "\nlatchkey-server has no admin yet. Create the first one within an hour:\n  \
-                     curl -X POST {}/v1/admin/setup -H 'content-type: application/json' \\\n    \
-                     -d '{{\"code\": \"{}\", \"email\": \"you@example.com\", \"password\": \"...\"}}'\n\
+                    "\nlatchkey-server has no admin yet. Create the first one within an hour in the console:\n  \
+                     {origin}/console/setup#code={code}\n\
+                     or with curl:\n  \
+                     curl -X POST {origin}/v1/admin/setup -H 'content-type: application/json' \\\n    \
+                     -d '{{\"code\": \"{code}\", \"email\": \"you@example.com\", \"password\": \"...\"}}'\n\
                      or run: latchkey-server admin create --email you@example.com --password-stdin\n",
-                    server.state().origin,
-                    code.expose()
+                    origin = server.state().origin,
+                    code = code.expose()
                 );
             }
             let stop = server.shutdown_handle();

@@ -17,6 +17,12 @@ pub trait CatalogLookup: Send + Sync + 'static {
         (environment != "production" && environment != "sandbox")
             .then(|| format!("https://{environment}"))
     }
+
+    /// Every integration the catalog offers, as the console's integrations page
+    /// shows them (see `ProviderCatalog`). Without a catalog: none.
+    fn entries(&self) -> Vec<serde_json::Value> {
+        Vec::new()
+    }
 }
 
 /// Accepts every syntactically valid integration id.

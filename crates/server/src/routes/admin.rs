@@ -335,6 +335,12 @@ pub async fn list_integrations(
     Ok(Json(json!({ "integrations": list })))
 }
 
+/// The provider catalog: every integration an admin can enable, with what its
+/// form needs (auth type, environments, default scopes, parameters, callback URL).
+pub async fn catalog(State(state): State<AppState>, _auth: AdminAuth) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({ "integrations": state.catalog.entries() })))
+}
+
 pub async fn get_integration(
     State(state): State<AppState>,
     _auth: AdminAuth,
@@ -912,19 +918,63 @@ pub async fn revoke_device(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AuditQuery {
+pub struct AuditParams {
     limit: Option<i64>,
+    /// Cursor: only events older than this id (the previous page's `next_before`).
+    before: Option<i64>,
+    action: Option<String>,
+    /// A user (or admin, or device) id: events they did, or that were done to them.
+    user: Option<String>,
+    integration: Option<String>,
+    /// Milliseconds since the epoch, inclusive.
+    since: Option<i64>,
+    until: Option<i64>,
+}
+
+fn bad_filter(name: &str) -> ApiError {
+    ApiError::bad_request(
+        "invalid_query",
+        format!("The {name} filter holds characters no {name} has."),
+    )
 }
 
 pub async fn audit(
     State(state): State<AppState>,
     _auth: AdminAuth,
-    Query(q): Query<AuditQuery>,
+    Query(q): Query<AuditParams>,
 ) -> ApiResult<Json<Value>> {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let id_like = |v: &str| {
+        !v.is_empty()
+            && v.len() <= 128
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    };
+    if let Some(a) = &q.action
+        && !id_like(a)
+    {
+        return Err(bad_filter("action"));
+    }
+    if let Some(u) = &q.user
+        && !id_like(u)
+    {
+        return Err(bad_filter("user"));
+    }
+    if let Some(i) = &q.integration {
+        validate::integration_id(i)?;
+    }
+    let query = latchkey_server_database::AuditQuery {
+        limit,
+        before_id: q.before,
+        action: q.action,
+        subject: q.user,
+        integration: q.integration,
+        since: q.since,
+        until: q.until,
+    };
     let events: Vec<_> = state
         .db
-        .list_audit(&state.org.id, limit)
+        .list_audit(&state.org.id, &query)
         .await?
         .into_iter()
         .map(|e| {
@@ -939,7 +989,15 @@ pub async fn audit(
             })
         })
         .collect();
-    Ok(Json(json!({ "events": events })))
+    // A full page may have more behind it: hand out the cursor.
+    let next_before = if i64::try_from(events.len()).unwrap_or(i64::MAX) == limit {
+        events.last().map(|e| e["id"].clone())
+    } else {
+        None
+    };
+    Ok(Json(
+        json!({ "events": events, "next_before": next_before }),
+    ))
 }
 
 // ---- enrollment (devices) ----

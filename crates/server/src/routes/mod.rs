@@ -277,6 +277,16 @@ pub fn table() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
         ),
         route!(
             GET,
+            "/v1/admin/catalog",
+            "listCatalog",
+            Admin,
+            200,
+            None,
+            "The provider catalog: every integration that can be enabled, with its auth type, environments, default scopes, required parameters and the callback URL to register.",
+            admin::catalog
+        ),
+        route!(
+            GET,
             "/v1/admin/integrations/{id}",
             "getIntegration",
             Admin,
@@ -412,7 +422,7 @@ pub fn table() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             Admin,
             200,
             None,
-            "Audit events, newest first (?limit=N, at most 1000).",
+            "Audit events, newest first: ?limit=N (at most 1000), before=ID (cursor: the previous page's next_before), action=, user=ID (actor, target or subject), integration=ID, since=/until= (ms since the epoch).",
             admin::audit
         ),
     ]
@@ -429,7 +439,7 @@ pub fn router(state: AppState) -> Router {
     for (doc, method_router) in table() {
         router = router.route(doc.path, method_router);
     }
-    router
+    crate::console::routes(router)
         .fallback(|| async {
             ApiError::not_found(
                 "no_such_route",

@@ -321,6 +321,7 @@ macro_rules! conformance_suite {
             replicas_share_one_database_feed_and_cas,
             api_key_proxy_injects_the_key_only_toward_allowed_paths,
             the_first_admin_is_created_with_the_one_time_setup_code,
+            audit_can_be_filtered_and_paged,
         );
     };
     (@tests $backend:expr; $($name:ident),* $(,)?) => {

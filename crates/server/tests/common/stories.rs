@@ -121,11 +121,12 @@ pub async fn a_device_only_ever_reaches_its_own_users_records(backend: Backend) 
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{bearer:?}");
         assert!(r.headers.contains_key("www-authenticate"));
     }
-    // A device token on the admin API: 401.
+    // A device token on the admin API: 403 (a credential, of the wrong kind).
     let r = s
         .device(&ada, Method::GET, "/v1/admin/users", None, &[])
         .await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.code(), "not_an_admin");
 
     // Integrations limited to some users are invisible and unwritable to the others.
     let limited = s
@@ -1721,4 +1722,103 @@ pub async fn the_first_admin_is_created_with_the_one_time_setup_code(backend: Ba
         "no setup code once an admin exists"
     );
     again.shutdown().await.unwrap();
+}
+
+pub async fn audit_can_be_filtered_and_paged(backend: Backend) {
+    let s = TestServer::start(&backend).await;
+    let ada = s.new_user_device("ada@example.com").await;
+    s.new_user_device("bob@example.com").await;
+    s.enable("github").await;
+    s.enable("salesforce").await;
+    let r = s
+        .admin(
+            Method::DELETE,
+            &format!("/v1/admin/users/{}/connections/github", ada.user_id),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let audit = |q: String| {
+        let s = &s;
+        async move {
+            let r = s
+                .admin(Method::GET, &format!("/v1/admin/audit?{q}"), None)
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{q}: {:?}", r.body);
+            r.body
+        }
+    };
+    let actions = |body: &Value| -> Vec<String> {
+        body["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    let puts = audit("action=integration.put".into()).await;
+    assert_eq!(actions(&puts), ["integration.put", "integration.put"]);
+
+    // About github: its configuration (target) and the disconnect (detail), nothing else.
+    let github = audit("integration=github".into()).await;
+    assert_eq!(
+        actions(&github),
+        ["connection.disconnect", "integration.put"]
+    );
+
+    // About Ada: her invitation and the disconnect; nothing about Bob.
+    let ada_events = audit(format!("user={}", ada.user_id)).await;
+    let ada_actions = actions(&ada_events);
+    assert!(
+        ada_actions.contains(&"user.invite".to_owned()),
+        "{ada_actions:?}"
+    );
+    assert!(ada_actions.contains(&"connection.disconnect".to_owned()));
+    assert!(
+        !ada_events.to_string().contains("bob@example.com"),
+        "{ada_events}"
+    );
+
+    // Pages of 2 with the cursor cover everything once, newest first.
+    let all = audit("limit=1000".into()).await;
+    assert!(all["next_before"].is_null());
+    let all_ids: Vec<i64> = all["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_i64().unwrap())
+        .collect();
+    let mut paged = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = audit(format!("limit=2{cursor}")).await;
+        paged.extend(
+            page["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["id"].as_i64().unwrap()),
+        );
+        match page["next_before"].as_i64() {
+            Some(id) => cursor = format!("&before={id}"),
+            None => break,
+        }
+    }
+    assert_eq!(paged, all_ids);
+
+    // Time window: nothing in the future; everything since the epoch.
+    let future = latchkey_server::state::now_millis() + 3_600_000;
+    assert!(actions(&audit(format!("since={future}")).await).is_empty());
+    assert_eq!(
+        actions(&audit(format!("since=0&until={future}&limit=1000")).await).len(),
+        all_ids.len()
+    );
+
+    // Filters are validated.
+    let r = s
+        .admin(Method::GET, "/v1/admin/audit?action=%25", None)
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    s.stop().await;
 }

@@ -1,0 +1,251 @@
+// Drives the real admin console in headless Chromium (Debian's, through
+// playwright-core) against a running latchkey-server. Started by the Rust test
+// crates/server/tests/console.rs, which passes:
+//   BASE_URL        the server, e.g. http://127.0.0.1:PORT
+//   SETUP_CODE      the one-time setup code the server issued at start
+//   ADMIN_EMAIL, ADMIN_PASSWORD   the first admin to create
+//   SCREENSHOT_DIR  where to save one PNG per page
+// Prints one JSON line (the enrolled device's token) for the Rust side's
+// security checks; exits non-zero on any failed step.
+import { chromium } from 'playwright-core';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+
+const base = process.env.BASE_URL;
+const setupCode = process.env.SETUP_CODE;
+const email = process.env.ADMIN_EMAIL;
+const password = process.env.ADMIN_PASSWORD;
+const shots = process.env.SCREENSHOT_DIR;
+assert.ok(base && setupCode && email && password && shots, 'BASE_URL, SETUP_CODE, ADMIN_EMAIL, ADMIN_PASSWORD, SCREENSHOT_DIR');
+
+const step = (s) => process.stderr.write(`console e2e: ${s}\n`);
+const problems = [];
+
+async function device(method, url, token, body, headers = {}) {
+  const r = await fetch(base + url, {
+    method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  return { status: r.status, body: text ? JSON.parse(text) : null };
+}
+
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium' });
+let result;
+try {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 820 }, acceptDownloads: true });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15000);
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content.Security.Policy|Refused to/i.test(m.text())) problems.push(`CSP: ${m.text()}`);
+  });
+  page.on('request', (r) => { if (r.method() === 'PUT' && process.env.E2E_DEBUG) step('PUT ' + r.url() + ' ' + r.postData()); });
+  const shot = (name) => page.screenshot({ path: path.join(shots, `${name}.png`) });
+
+  step('first-run setup from the printed link');
+  await page.goto(`${base}/console/setup#code=${encodeURIComponent(setupCode)}`);
+  assert.equal(await page.inputValue('input[name=code]'), setupCode, 'the link fills in the setup code');
+  await page.fill('input[name=code]', 'lks_not-the-code');
+  await page.fill('input[name=email]', email);
+  await page.fill('input[name=password]', password);
+  await page.fill('input[name=confirm]', password);
+  await page.click('button[type=submit]');
+  const codeError = await page.locator('[data-error=code]').textContent();
+  assert.match(codeError, /not valid or has expired/, 'the server\'s error shows next to the code field');
+  await shot('setup');
+  await page.fill('input[name=code]', setupCode);
+  await page.click('button[type=submit]');
+  await page.getByText(`Admin ${email} created`).waitFor();
+
+  step('sign in (a wrong password first)');
+  await page.fill('input[name=email]', email);
+  await page.fill('input[name=password]', 'wrong password, surely');
+  await page.click('button[type=submit]');
+  assert.match(await page.locator('[data-error=password]').textContent(), /Wrong email or password/);
+  await shot('sign-in');
+  await page.fill('input[name=password]', password);
+  await page.click('button[type=submit]');
+  await page.getByRole('heading', { name: 'Integrations', exact: true }).waitFor();
+  await page.locator('li[data-integration=salesforce]').waitFor();
+  await shot('integrations');
+
+  step('search and filters');
+  await page.fill('input[type=search]', 'sales');
+  assert.equal(await page.locator('li[data-integration]').count(), 1, 'search narrows to Salesforce');
+  await page.fill('input[type=search]', '');
+  await page.selectOption('select[name=auth]', 'api_key');
+  const apiKeyTiles = await page.locator('li[data-integration]').allTextContents();
+  assert.ok(apiKeyTiles.length >= 3 && apiKeyTiles.every((t) => t.includes('API key')), 'auth filter');
+  await page.selectOption('select[name=auth]', 'all');
+  await page.selectOption('select[name=status]', 'enabled');
+  await page.getByText('No integration matches these filters.').waitFor();
+  await page.selectOption('select[name=status]', 'all');
+
+  step('enable Salesforce in Sandbox with a client id');
+  await page.locator('li[data-integration=salesforce] button').click();
+  await page.getByRole('heading', { name: 'Salesforce', exact: true }).waitFor();
+  assert.equal(await page.locator('[data-testid=callback-url]').textContent(), 'http://127.0.0.1:1717/OauthRedirect');
+  assert.equal(await page.inputValue('input[name=scopes]'), 'api refresh_token openid', 'catalog default scopes');
+  await page.check('input[name=environment][value=sandbox]');
+  await page.click('form button[type=submit]');
+  assert.match(await page.locator('[data-error=client_id]').textContent(), /client id/);
+  await page.fill('input[name=client_id]', 'console-client-id');
+  await page.fill('input[name=client_secret]', 'console-client-secret');
+  await page.click('form button[type=submit]');
+  await page.locator('.confirm').getByText('Sandbox').first().waitFor();
+  await page.locator('.confirm button', { hasText: 'Enable' }).click();
+  await page.locator('[data-testid=status]', { hasText: /^Enabled$/ }).waitFor();
+  assert.equal(await page.locator('[data-testid=secret-state]').textContent(), 'set', 'the secret shows only as set');
+  assert.equal(await page.inputValue('input[name=client_secret]'), '', 'the secret is not shown back');
+  assert.ok(!(await page.content()).includes('console-client-secret'), 'the secret is nowhere in the page');
+  step('test connection');
+  await page.click('button:has-text("Test connection")');
+  await page.locator('[data-testid=test-result]').waitFor({ timeout: 30000 });
+  await shot('integration-salesforce');
+
+  step('a custom login host the catalog refuses shows the server error at the field');
+  await page.check('input[name=environment][value=custom]');
+  await page.fill('input[name=custom_host]', 'login.evil.example');
+  await page.click('form button[type=submit]');
+  assert.match(await page.locator('[data-error=environment]').textContent(), /.+/);
+  await page.check('input[name=environment][value=sandbox]');
+
+  step('enable an API-key integration (OpenAI)');
+  await page.goto(`${base}/console/integrations/openai`);
+  await page.getByRole('heading', { name: 'OpenAI', exact: true }).waitFor();
+  await page.click('form button[type=submit]');
+  assert.match(await page.locator('[data-error=secret]').textContent(), /API key/);
+  await page.fill('input[name=api_key]', 'sk-console-test-key');
+  await page.click('form button[type=submit]');
+  await page.locator('.confirm button', { hasText: 'Enable' }).click();
+  await page.locator('[data-testid=status]', { hasText: /^Enabled$/ }).waitFor();
+  assert.equal(await page.locator('[data-testid=secret-state]').textContent(), 'set');
+  assert.ok(!(await page.content()).includes('sk-console-test-key'), 'the key is nowhere in the page');
+  await shot('integration-openai');
+
+  step('invite a user and enroll a device with the code');
+  await page.click('nav >> text=Users');
+  await page.getByText('No users yet').waitFor();
+  await page.fill('input[name=invite_email]', 'ada@example.com');
+  await page.fill('input[name=display_name]', 'Ada Lovelace');
+  await page.click('form button[type=submit]');
+  const code = (await page.locator('[data-testid=enroll-code]').textContent()).trim();
+  const link = (await page.locator('[data-testid=enroll-link]').textContent()).trim();
+  assert.match(code, /^lke_/);
+  await shot('users-invite');
+  assert.ok(link.startsWith('latchkey://enroll?server=') && link.includes(encodeURIComponent(code)), link);
+  await page.fill('input[name=invite_email]', 'ada@example.com');
+  await page.fill('input[name=display_name]', 'Ada again');
+  await page.click('form button[type=submit]');
+  assert.match(await page.locator('[data-error=email]').textContent(), /already exists/, 'duplicate email: server error at the field');
+  const enrolled = await device('POST', '/v1/enroll', '', { code, device_name: 'Ada laptop' });
+  assert.equal(enrolled.status, 201, JSON.stringify(enrolled.body));
+  const token = enrolled.body.device_token;
+
+  step('the device sees Salesforce (sandbox) and OpenAI');
+  const mine = await device('GET', '/v1/integrations', token);
+  const sf = mine.body.integrations.find((i) => i.id === 'salesforce');
+  assert.equal(sf.environment, 'sandbox');
+  assert.equal(sf.client_id, 'console-client-id');
+  const oa = mine.body.integrations.find((i) => i.id === 'openai');
+  assert.equal(oa.kind, 'api_key');
+  assert.ok(!JSON.stringify(mine.body).includes('sk-console-test-key'), 'API keys never reach devices');
+  const put = await device('PUT', '/v1/records/salesforce/sandbox/vk1', token, { envelope: Buffer.from('sealed').toString('base64') }, { 'if-none-match': '*' });
+  assert.equal(put.status, 201, JSON.stringify(put.body));
+
+  step('limit Salesforce to Ada');
+  await page.goto(`${base}/console/integrations/salesforce`);
+  await page.check('input[name=audience][value=false]');
+  await page.locator('label', { hasText: 'ada@example.com' }).locator('input').check();
+  await page.locator('form button', { hasText: 'Save changes' }).click();
+  await page.getByText('Saved. Salesforce is enabled.').waitFor();
+  const limited = await device('GET', '/v1/integrations', token);
+  assert.ok(limited.body.integrations.some((i) => i.id === 'salesforce'), 'Ada is on the list');
+  await page.reload();
+  assert.ok(await page.isChecked('input[name=audience][value=false]'), 'the list is kept');
+  await page.check('input[name=audience][value=true]');
+  await page.locator('form button', { hasText: 'Save changes' }).click();
+  await page.getByText('Saved. Salesforce is enabled.').waitFor();
+
+  step('the connection matrix, then disconnect');
+  await page.click('nav >> text=Users');
+  const sfCell = page.locator('[data-cell="ada@example.com:salesforce"]');
+  await sfCell.getByText('connected').waitFor();
+  assert.match(await sfCell.textContent(), /sandbox · Ada laptop/);
+  assert.match(await page.locator('[data-cell="ada@example.com:openai"]').textContent(), /connected/);
+  await page.locator('[data-device="Ada laptop"]').waitFor();
+  await shot('users');
+  await sfCell.getByRole('button', { name: 'Disconnect' }).click();
+  await sfCell.getByText('—').waitFor();
+  const records = await device('GET', '/v1/records', token);
+  assert.equal(records.body.records.length, 0, 'disconnect deleted the record');
+
+  step('the audit log: filter, paginate, export');
+  await page.click('nav >> text=Audit log');
+  await page.locator('tr[data-action="integration.put"]').first().waitFor();
+  const rows = () => page.locator('tbody tr').allTextContents();
+  async function until(check, what) {
+    for (let i = 0; i < 100; i++) {
+      if (await check()) return;
+      await page.waitForTimeout(100);
+    }
+    throw new Error(`timed out waiting for ${what}`);
+  }
+  await page.selectOption('select[name=action]', 'connection.disconnect');
+  await until(async () => (await rows()).length === 1, 'the action filter');
+  await page.selectOption('select[name=action]', '');
+  await page.selectOption('select[name=integration]', 'salesforce');
+  await until(async () => {
+    const r = await rows();
+    return r.length >= 3 && r.every((x) => !x.includes('openai')) && r.some((x) => x.includes('connection.disconnect'));
+  }, 'the integration filter');
+  await page.selectOption('select[name=user]', { label: 'ada@example.com' });
+  await until(async () => {
+    const r = await rows();
+    // Ada's device wrote a Salesforce record, then the admin disconnected her.
+    return r.length === 2 && r[0].includes('connection.disconnect') && r[1].includes('record.put');
+  }, 'the user and integration filters together');
+  await page.selectOption('select[name=user]', '');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('button:has-text("Export CSV")')]);
+  const csv = await readFile(await download.path(), 'utf8');
+  assert.match(csv, /^"time","actor_kind"/);
+  assert.match(csv, /"connection.disconnect"/);
+  assert.ok(!/sk-console-test-key|console-client-secret|lke_|lkd_/.test(csv), 'no secret in the export');
+  await page.selectOption('select[name=integration]', '');
+  await shot('audit');
+
+  step('revoke the device, remove the user');
+  await page.click('nav >> text=Users');
+  await page.locator('[data-device="Ada laptop"] button', { hasText: 'Revoke' }).click();
+  await page.locator('[data-device="Ada laptop"]').getByText('revoked').waitFor();
+  assert.equal((await device('GET', '/v1/me', token)).status, 401, 'a revoked device is refused at once');
+  await page.locator('tr[data-user="ada@example.com"] button', { hasText: 'Remove…' }).click();
+  await page.locator('tr[data-user="ada@example.com"] button', { hasText: /^Remove$/ }).click();
+  await page.getByText('No users yet').waitFor();
+
+  step('disable OpenAI, with a confirmation that says what happens');
+  await page.goto(`${base}/console/integrations/openai`);
+  await page.locator('form button', { hasText: /^Disable$/ }).click();
+  assert.match(await page.locator('.confirm').textContent(), /connection is deleted from this server/);
+  await page.locator('.confirm button', { hasText: /^Disable$/ }).click();
+  await page.locator('[data-testid=status]', { hasText: /^Disabled$/ }).waitFor();
+  await page.click('nav >> text=Integrations');
+  await page.selectOption('select[name=status]', 'enabled');
+  assert.deepEqual(
+    await page.locator('li[data-integration]').evaluateAll((els) => els.map((e) => e.dataset.integration)),
+    ['salesforce'],
+  );
+
+  step('sign out');
+  await page.click('button:has-text("Sign out")');
+  await page.getByText('You are signed out.').waitFor();
+
+  assert.deepEqual(problems, [], 'no page errors and no CSP violations');
+  result = { device_token: token };
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(result));

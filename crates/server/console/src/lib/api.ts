@@ -1,0 +1,183 @@
+// The admin API client: the session cookie is HttpOnly (the browser sends it);
+// writes carry the CSRF token the sign-in returned, kept in sessionStorage so a
+// reload in the same tab keeps working. Errors are the server's {code, message}.
+
+export class ApiError extends Error {
+  code: string;
+  status: number;
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+const CSRF_KEY = 'latchkey.csrf';
+const EXPIRES_KEY = 'latchkey.expires';
+const EMAIL_KEY = 'latchkey.email';
+
+let onUnauthorized: (e: ApiError) => void = () => {};
+
+export function setUnauthorizedHandler(f: (e: ApiError) => void): void {
+  onUnauthorized = f;
+}
+
+export function rememberSession(csrf: string, expiresAt: number, email: string): void {
+  sessionStorage.setItem(CSRF_KEY, csrf);
+  sessionStorage.setItem(EXPIRES_KEY, String(expiresAt));
+  sessionStorage.setItem(EMAIL_KEY, email);
+}
+
+export function forgetSession(): void {
+  sessionStorage.removeItem(CSRF_KEY);
+  sessionStorage.removeItem(EXPIRES_KEY);
+  sessionStorage.removeItem(EMAIL_KEY);
+}
+
+export function storedSession(): { email: string; expiresAt: number } | null {
+  const email = sessionStorage.getItem(EMAIL_KEY);
+  const expires = Number(sessionStorage.getItem(EXPIRES_KEY) ?? '0');
+  return email ? { email, expiresAt: expires } : null;
+}
+
+export async function api<T = any>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (method !== 'GET') headers['x-csrf-token'] = sessionStorage.getItem(CSRF_KEY) ?? '';
+  let r: Response;
+  try {
+    r = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: 'same-origin',
+    });
+  } catch {
+    throw new ApiError(0, 'network', 'The server cannot be reached. Check that it is running, then retry.');
+  }
+  if (r.status === 204) return undefined as T;
+  const text = await r.text();
+  let data: any = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (!r.ok) {
+    const e = new ApiError(
+      r.status,
+      data?.code ?? 'http_error',
+      data?.message ?? `The server answered HTTP ${r.status}.`,
+    );
+    if (r.status === 401 && !path.endsWith('/login') && !path.endsWith('/setup')) onUnauthorized(e);
+    throw e;
+  }
+  return data as T;
+}
+
+/** Which form field a server error code belongs to (else: the form as a whole). */
+export function fieldOf(code: string): string {
+  const map: Record<string, string> = {
+    invalid_client_id: 'client_id',
+    invalid_scopes: 'scopes',
+    invalid_params: 'params',
+    invalid_environment: 'environment',
+    unknown_integration: 'environment',
+    invalid_secret: 'secret',
+    invalid_api_base_url: 'api_base_url',
+    invalid_api_paths: 'api_paths',
+    invalid_api_key_header: 'api_key_header',
+    invalid_email: 'email',
+    user_exists: 'email',
+    admin_exists: 'email',
+    invalid_name: 'display_name',
+    weak_password: 'password',
+    invalid_login: 'password',
+    setup_code_invalid: 'code',
+    unknown_user: 'allowed_users',
+  };
+  return map[code] ?? 'form';
+}
+
+export function when(ms: number | null | undefined): string {
+  if (!ms) return '—';
+  return new Date(ms).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+}
+
+export async function copy(text: string): Promise<boolean> {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export type CatalogEntry = {
+  id: string;
+  name: string;
+  auth: 'oauth2' | 'api_key';
+  development: boolean;
+  docs_url: string | null;
+  environments: string[];
+  custom_host_example: string | null;
+  required_params: Record<string, string[]>;
+  placeholders: { name: string; description: string; example: string; custom_host: boolean }[];
+  oauth2?: {
+    default_scopes: string[];
+    client_secret_required: boolean;
+    callback_url: string;
+    callback_port_fixed: boolean;
+  };
+  api_key?: {
+    header: string;
+    format: string;
+    base_url: string;
+    allowed_path_prefixes: string[];
+    test_path: string;
+  };
+};
+
+export type Configured = {
+  id: string;
+  kind: 'oauth' | 'api_key';
+  enabled: boolean;
+  environment: string;
+  client_id: string | null;
+  client_secret: 'set' | 'not set';
+  scopes: string[];
+  params: Record<string, string>;
+  allowed_users: string[] | null;
+  api_key: 'set' | 'not set';
+  api_base_url: string | null;
+  api_paths: string[];
+  api_key_header: string | null;
+  updated_at: number;
+};
+
+export type User = { id: string; email: string; display_name: string; created_at: number };
+export type Device = {
+  id: string;
+  user_id: string;
+  name: string;
+  created_at: number;
+  last_seen_at: number | null;
+  revoked_at: number | null;
+};
+export type Connection = {
+  integration_id: string;
+  kind: string;
+  connected: boolean;
+  environment: string;
+  device_name?: string | null;
+  connected_at: number;
+};
+export type AuditEvent = {
+  id: number;
+  at: number;
+  actor_kind: string;
+  actor_id: string | null;
+  action: string;
+  target: string | null;
+  detail: any;
+};
