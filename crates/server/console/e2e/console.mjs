@@ -239,6 +239,17 @@ try {
     ['salesforce'],
   );
 
+  step('an expired session returns to sign-in with a message');
+  // An expired session is one the server no longer accepts; dropping the cookie is
+  // exactly what the browser does at Max-Age, so the next call answers 401.
+  await context.clearCookies();
+  await page.click('nav >> text=Users');
+  await page.getByText('Your session has ended. Sign in again.').waitFor();
+  await page.fill('input[name=email]', email);
+  await page.fill('input[name=password]', password);
+  await page.click('button[type=submit]');
+  await page.locator('button:has-text("Sign out")').waitFor();
+
   step('sign out');
   await page.click('button:has-text("Sign out")');
   await page.getByText('You are signed out.').waitFor();

@@ -313,6 +313,7 @@ macro_rules! conformance_suite {
             integration_secrets_are_write_only,
             admin_changes_reach_the_change_feed,
             console_sessions_need_csrf_and_expire_on_logout,
+            console_sessions_expire_after_their_lifetime,
             auth_endpoints_are_rate_limited,
             connection_status_and_audit_hold_no_secrets,
             openapi_document_matches_the_routes,

@@ -1822,3 +1822,52 @@ pub async fn audit_can_be_filtered_and_paged(backend: Backend) {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     s.stop().await;
 }
+
+pub async fn console_sessions_expire_after_their_lifetime(backend: Backend) {
+    let s = TestServer::start_with(&backend, |c| c.session_ttl_secs = 1).await;
+    let ok = s
+        .call(
+            Method::POST,
+            "/v1/admin/login",
+            None,
+            Some(json!({ "email": super::ADMIN_EMAIL, "password": super::ADMIN_PASSWORD })),
+            &[],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
+    let set_cookie = ok.headers["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        set_cookie.contains("Max-Age=1"),
+        "the browser drops it too: {set_cookie}"
+    );
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let fresh = s
+        .call(
+            Method::GET,
+            "/v1/admin/users",
+            None,
+            None,
+            &[("cookie", &cookie)],
+        )
+        .await;
+    assert_eq!(fresh.status, StatusCode::OK);
+
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let stale = s
+        .call(
+            Method::GET,
+            "/v1/admin/users",
+            None,
+            None,
+            &[("cookie", &cookie)],
+        )
+        .await;
+    assert_eq!(stale.status, StatusCode::UNAUTHORIZED, "{:?}", stale.body);
+    assert!(
+        !stale.code().is_empty()
+            && stale.body["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+    );
+    s.stop().await;
+}
