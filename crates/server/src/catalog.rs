@@ -73,6 +73,19 @@ impl CatalogLookup for ProviderCatalog {
     fn entries(&self) -> Vec<Value> {
         self.catalog.providers().iter().map(entry).collect()
     }
+
+    fn api_key_format(&self, integration_id: &str, header: &str) -> Option<(String, String)> {
+        let resolved = self
+            .catalog
+            .resolve(integration_id, &Environment::Production, &Params::new())
+            .ok()?;
+        let api_key = resolved.api_key()?;
+        if !api_key.header.eq_ignore_ascii_case(header) {
+            return None;
+        }
+        let (before, after) = api_key.format_parts();
+        Some((before.to_owned(), after.to_owned()))
+    }
 }
 
 /// What an admin needs to enable one provider: its auth type, environments,
@@ -177,5 +190,24 @@ mod tests {
         let openai = entries.iter().find(|e| e["id"] == "openai").unwrap();
         assert_eq!(openai["auth"], "api_key");
         assert_eq!(openai["api_key"]["base_url"], "https://api.openai.com");
+    }
+
+    #[test]
+    fn api_key_formats_come_from_the_catalog_for_the_matching_header() {
+        let catalog = ProviderCatalog::builtin().unwrap();
+        assert_eq!(
+            catalog.api_key_format("pagerduty", "authorization"),
+            Some(("Token token=".to_owned(), String::new()))
+        );
+        assert_eq!(
+            catalog.api_key_format("pagerduty", "x-api-key"),
+            None,
+            "another header: the admin's choice stands"
+        );
+        assert_eq!(
+            catalog.api_key_format("salesforce", "authorization"),
+            None,
+            "not an API-key provider"
+        );
     }
 }

@@ -23,6 +23,13 @@ pub trait CatalogLookup: Send + Sync + 'static {
     fn entries(&self) -> Vec<serde_json::Value> {
         Vec::new()
     }
+
+    /// How an API key is written into `header` for this provider, as the text
+    /// before and after the key (PagerDuty: `Token token=` and nothing). `None`:
+    /// the proxy's default (`Bearer <key>` in `authorization`, else the bare key).
+    fn api_key_format(&self, _integration_id: &str, _header: &str) -> Option<(String, String)> {
+        None
+    }
 }
 
 /// Accepts every syntactically valid integration id.

@@ -153,7 +153,11 @@ pub async fn forward(
         .key
         .open(&secret_context(&i.org_id, &i.id, "api_key"), sealed)?;
     let header_name = i.api_key_header.as_deref().unwrap_or("authorization");
-    let key_value = key_header(header_name, &key)?;
+    let key_value = key_header(
+        header_name,
+        &key,
+        state.catalog.api_key_format(&i.id, header_name),
+    )?;
 
     let mut request = state
         .http
@@ -215,12 +219,20 @@ async fn read_capped(upstream: reqwest::Response, max: usize) -> ApiResult<Vec<u
     Ok(collected)
 }
 
-/// The header carrying an API key: `authorization` means `Bearer <key>`.
-fn key_header(name: &str, key: &latchkey_secret::SecretString) -> ApiResult<HeaderValue> {
-    let mut value = if name == "authorization" {
-        HeaderValue::from_str(&format!("Bearer {}", key.expose()))
-    } else {
-        HeaderValue::from_str(key.expose())
+/// The header value carrying an API key: the provider's format from the
+/// catalog when it has one (PagerDuty: `Token token=<key>`), else
+/// `authorization` means `Bearer <key>` and any other header the bare key.
+fn key_header(
+    name: &str,
+    key: &latchkey_secret::SecretString,
+    format: Option<(String, String)>,
+) -> ApiResult<HeaderValue> {
+    let mut value = match format {
+        Some((before, after)) => HeaderValue::from_str(&format!("{before}{}{after}", key.expose())),
+        None if name == "authorization" => {
+            HeaderValue::from_str(&format!("Bearer {}", key.expose()))
+        }
+        None => HeaderValue::from_str(key.expose()),
     }
     .map_err(|_| ApiError::internal())?;
     value.set_sensitive(true);
@@ -255,7 +267,11 @@ pub async fn test_connection(
             .key
             .open(&secret_context(&i.org_id, &i.id, "api_key"), sealed)?;
         let header_name = i.api_key_header.as_deref().unwrap_or("authorization");
-        let value = key_header(header_name, &key)?;
+        let value = key_header(
+            header_name,
+            &key,
+            state.catalog.api_key_format(&i.id, header_name),
+        )?;
         match state
             .http
             .get(format!("{base}{path}"))
@@ -424,5 +440,28 @@ mod tests {
         assert!(validate_key_header("x-api-key").is_ok());
         assert!(validate_key_header("Host").is_err());
         assert!(validate_key_header("host").is_err());
+    }
+}
+
+#[cfg(test)]
+mod key_header_tests {
+    use super::key_header;
+    use latchkey_secret::SecretString;
+
+    #[test]
+    fn formats_the_key_as_the_provider_expects() {
+        let key = SecretString::from("u+abc123");
+        let pd = key_header(
+            "authorization",
+            &key,
+            Some(("Token token=".into(), String::new())),
+        )
+        .unwrap();
+        assert_eq!(pd.to_str().unwrap(), "Token token=u+abc123");
+        assert!(pd.is_sensitive());
+        let bearer = key_header("authorization", &key, None).unwrap();
+        assert_eq!(bearer.to_str().unwrap(), "Bearer u+abc123");
+        let bare = key_header("x-api-key", &key, None).unwrap();
+        assert_eq!(bare.to_str().unwrap(), "u+abc123");
     }
 }
