@@ -310,7 +310,7 @@ pub fn is_loopback_url(url: &Url) -> bool {
 
 /// The transport rules for any endpoint: `https`, or `http` to a loopback IP literal;
 /// never the name `localhost`; no user info; a host present.
-pub(crate) fn check_url_security(url: &Url) -> Result<(), String> {
+pub fn check_url_security(url: &Url) -> Result<(), String> {
     let host = match url.host() {
         Some(url::Host::Domain(d)) => d.to_owned(),
         Some(_) => String::new(),

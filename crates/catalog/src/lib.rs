@@ -53,7 +53,9 @@ mod resolve;
 mod template;
 
 pub use catalog::{Catalog, EMBEDDED, parse_provider};
-pub use environment::{Environment, EnvironmentKind, is_loopback_url, validate_host};
+pub use environment::{
+    Environment, EnvironmentKind, check_url_security, is_loopback_url, validate_host,
+};
 pub use error::CatalogError;
 pub use model::{
     ApiKey, ApiKeyTest, AuthType, BodyFormat, ClientAuth, Endpoint, ExpiresIn, HttpMethod, OAuth2,

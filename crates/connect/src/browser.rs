@@ -78,7 +78,7 @@ pub fn check_authorization_url(
     let origin = url.origin().ascii_serialization();
     let secure = match url.scheme() {
         "https" => true,
-        "http" => is_loopback_ip(url),
+        "http" => latchkey_catalog::is_loopback_url(url),
         _ => false,
     };
     if !secure {
@@ -102,14 +102,6 @@ pub fn check_authorization_url(
         });
     }
     Ok(())
-}
-
-fn is_loopback_ip(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        _ => false,
-    }
 }
 
 #[cfg(test)]

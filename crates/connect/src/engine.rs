@@ -304,13 +304,17 @@ impl<K: Keychain> Connector<K> {
         self.state_of(&slot)
     }
 
+    /// Why `slot` needs a reconnect, if a dead grant was recorded for it.
+    fn reconnect_reason(&self, slot: &SlotId) -> Option<String> {
+        let bytes = fs::read(self.marker_path(slot)).ok()?;
+        serde_json::from_slice::<ReconnectMarker>(&bytes)
+            .ok()
+            .map(|m| m.reason)
+    }
+
     fn state_of(&self, slot: &SlotId) -> Result<ConnectionState, ConnectError> {
-        if let Ok(bytes) = fs::read(self.marker_path(slot))
-            && let Ok(marker) = serde_json::from_slice::<ReconnectMarker>(&bytes)
-        {
-            return Ok(ConnectionState::NeedsReconnect {
-                reason: marker.reason,
-            });
+        if let Some(reason) = self.reconnect_reason(slot) {
+            return Ok(ConnectionState::NeedsReconnect { reason });
         }
         match self.vault.load_tokens(slot) {
             Ok(None) => Ok(ConnectionState::NotConnected),
@@ -457,7 +461,7 @@ impl<K: Keychain> Connector<K> {
     }
 
     fn current(&self, r: &Resolved) -> Result<(u64, TokenSet), ConnectError> {
-        if let Ok(ConnectionState::NeedsReconnect { reason }) = self.state_of(&r.slot) {
+        if let Some(reason) = self.reconnect_reason(&r.slot) {
             return Err(ConnectError::NeedsReconnect {
                 provider: r.name.clone(),
                 reason,

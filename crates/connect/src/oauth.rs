@@ -533,18 +533,13 @@ fn basic_auth(client_id: &str, secret: &SecretString) -> String {
     )
 }
 
-/// Accepts https URLs, or http on a loopback IP literal (local test servers).
+/// Accepts https URLs, or http on a loopback IP literal (local test servers),
+/// by the catalog's own rule for endpoints.
 fn checked_https_url(text: &str) -> Option<String> {
     let url = Url::parse(text).ok()?;
-    let ok = match url.scheme() {
-        "https" => url.host_str().is_some(),
-        "http" => {
-            matches!(url.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
-                || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
-        }
-        _ => false,
-    };
-    (ok && url.username().is_empty() && url.password().is_none()).then(|| text.to_owned())
+    latchkey_catalog::check_url_security(&url)
+        .ok()
+        .map(|()| text.to_owned())
 }
 
 /// Seconds since the Unix epoch.
