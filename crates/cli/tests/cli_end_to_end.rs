@@ -5,87 +5,12 @@
 //! and the `latchkey` binary itself, run as a user would.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use latchkey_secret::SecretString;
-use latchkey_server::{Config, RunningServer};
-use latchkey_test_peers::{AuthServer, browser_script, files_containing, peers_ready};
+use latchkey_test_peers::{AuthServer, TestStore, browser_script, files_containing, peers_ready};
 use serde_json::{Value, json};
-
-/// The Latchkey server, stoppable and restartable on the same address and database.
-struct Store {
-    server: Option<RunningServer>,
-    dir: tempfile::TempDir,
-    addr: Option<SocketAddr>,
-    admin_token: String,
-}
-
-impl Store {
-    async fn start() -> Store {
-        latchkey_server::server::install_crypto_provider();
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = Store {
-            server: None,
-            dir,
-            addr: None,
-            admin_token: String::new(),
-        };
-        store.up().await;
-        let state = store.server.as_ref().unwrap().state();
-        latchkey_server::routes::admin::create_admin(
-            state,
-            "admin@acme.example",
-            SecretString::from("a long admin password"),
-        )
-        .await
-        .unwrap();
-        store.admin_token =
-            latchkey_server::routes::admin::admin_token_for_email(state, "admin@acme.example")
-                .await
-                .unwrap()
-                .expose()
-                .to_owned();
-        store
-    }
-
-    async fn up(&mut self) {
-        let mut config = Config::for_tests(self.dir.path(), None).unwrap();
-        if let Some(addr) = self.addr {
-            config.listen = addr;
-        }
-        config.feed_poll_millis = 100;
-        let server = latchkey_server::start(config).await.expect("server starts");
-        self.addr = Some(server.addr());
-        self.server = Some(server);
-    }
-
-    async fn down(&mut self) {
-        if let Some(server) = self.server.take() {
-            server.shutdown().await.unwrap();
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr.unwrap())
-    }
-
-    async fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut request = reqwest::Client::new()
-            .request(method, format!("{}{path}", self.url()))
-            .bearer_auth(&self.admin_token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "{path}: {status} {body}");
-        body
-    }
-}
 
 /// Everything the CLI printed, except the token that `latchkey token` is
 /// asked to print, for the leak scan at the end.
@@ -124,7 +49,7 @@ async fn enroll_connect_token_revoke_with_the_server_going_away() {
         return;
     }
     let provider = AuthServer::start(40);
-    let mut store = Store::start().await;
+    let mut store = TestStore::start().await;
     store
         .admin(
             reqwest::Method::PUT,
@@ -304,7 +229,7 @@ async fn enroll_connect_token_revoke_with_the_server_going_away() {
             "a token is on the device in plaintext"
         );
         assert!(
-            files_containing(store.dir.path(), secret.as_bytes()).is_empty(),
+            files_containing(store.dir(), secret.as_bytes()).is_empty(),
             "a token is on the server in plaintext"
         );
     }

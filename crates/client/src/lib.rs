@@ -6,6 +6,7 @@
 //! version compare-and-swap. This crate never sees a plaintext OAuth token:
 //! it moves envelopes the vault sealed.
 
+mod change_feed;
 mod enroll_link;
 mod error;
 
@@ -17,6 +18,7 @@ use latchkey_secret::SecretString;
 use serde::Deserialize;
 use url::Url;
 
+pub use change_feed::ChangeEvent;
 pub use enroll_link::EnrollLink;
 pub use error::ClientError;
 

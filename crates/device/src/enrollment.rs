@@ -183,6 +183,17 @@ impl Device {
         )?)
     }
 
+    /// Replaces a lost or damaged vault key with a new one. Every token sealed
+    /// under the old key is void; the user reconnects each integration.
+    pub fn reset_vault(&self, dir: &Path) -> Result<Vault<OsKeychain>, DeviceError> {
+        let identity = UserIdentity::new(&self.file.server, &self.file.user_id)?;
+        Ok(Vault::reset(
+            OsKeychain::new(DEFAULT_KEYCHAIN_SERVICE),
+            identity,
+            dir,
+        )?)
+    }
+
     pub fn cache_integrations(&self, list: &[RemoteIntegration]) -> Result<(), DeviceError> {
         let cached: Vec<CachedIntegration> = list
             .iter()

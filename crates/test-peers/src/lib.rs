@@ -6,6 +6,9 @@
 //! right outcome inside a test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod store;
+pub use store::TestStore;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -25,6 +28,23 @@ pub fn peers_dir() -> PathBuf {
 /// The `$BROWSER` script that drives headless Chromium.
 pub fn browser_script() -> PathBuf {
     peers_dir().join("browser")
+}
+
+/// Opens `url` in the peers' headless Chromium as a system browser would
+/// (detached; reaped in the background). `env` sets the script's modes, e.g.
+/// `LATCHKEY_TEST_CONSENT=deny` or `LATCHKEY_TEST_BROWSER_MODE=open-only`.
+pub fn open_in_peer_browser(url: &str, env: &[(String, String)]) -> std::io::Result<()> {
+    let mut child = Command::new(browser_script())
+        .arg(url)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    std::thread::spawn(move || {
+        let _ = child.wait();
+    });
+    Ok(())
 }
 
 /// True under CI or inside `scripts/with-keychain.sh`: missing peers fail.

@@ -62,8 +62,9 @@ impl UserIdentity {
         format!("{} at {}", self.user_id, self.server_origin)
     }
 
-    /// The keychain account under which this user's salt is stored.
-    pub(crate) fn keychain_account(&self) -> String {
+    /// The keychain account under which this user's salt is stored (public
+    /// so support tools and tests can name it; it holds no secret).
+    pub fn keychain_account(&self) -> String {
         format!("vault-salt/v1/{}/{}", self.server_origin, self.user_id)
     }
 

@@ -1,0 +1,61 @@
+//! The error a menu command returns to the webview: a stable code to branch
+//! on and a message in plain words. Never a token, never a secret.
+
+use latchkey_device::SessionError;
+use serde::Serialize;
+
+/// Why a menu action failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MenuError {
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    #[error(
+        "This computer is not enrolled yet. Enter your Latchkey server and the enrollment code from your admin."
+    )]
+    NotReady,
+    #[error(
+        "{name} is already waiting for you to sign in in your browser. Finish there, or press Cancel."
+    )]
+    AlreadyConnecting { name: String },
+    #[error(
+        "The address {url} is not safe to open: only https (or http on this computer) is allowed."
+    )]
+    UnsafeUrl { url: String },
+    #[error("Could not save your settings to {path}: {reason}. Check that the disk is writable.")]
+    Settings { path: String, reason: String },
+    #[error(
+        "Enter your Latchkey server's address and the enrollment code from your admin, or paste the whole latchkey://enroll link."
+    )]
+    EnrollInputMissing,
+}
+
+impl MenuError {
+    /// A stable code the UI branches on.
+    pub fn code(&self) -> String {
+        match self {
+            Self::Session(e) => e.code(),
+            Self::NotReady => "menu.not_enrolled".to_owned(),
+            Self::AlreadyConnecting { .. } => "menu.already_connecting".to_owned(),
+            Self::UnsafeUrl { .. } => "menu.unsafe_url".to_owned(),
+            Self::Settings { .. } => "menu.settings_io".to_owned(),
+            Self::EnrollInputMissing => "menu.enroll_input_missing".to_owned(),
+        }
+    }
+
+    /// True when only a new sign-in helps.
+    pub fn needs_reconnect(&self) -> bool {
+        matches!(self, Self::Session(e) if e.needs_reconnect())
+    }
+}
+
+/// The shape the webview receives when a command fails.
+impl Serialize for MenuError {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("CommandError", 3)?;
+        s.serialize_field("code", &self.code())?;
+        s.serialize_field("message", &self.to_string())?;
+        s.serialize_field("needs_reconnect", &self.needs_reconnect())?;
+        s.end()
+    }
+}

@@ -1,0 +1,21 @@
+//! The desktop menu's model, kept out of the Tauri crate so it can be tested
+//! without a window and the shell stays a few lines per command.
+//!
+//! - [`Menu`]: the app's state (onboarding, ready, or a problem with its way
+//!   out) and the actions behind the window's buttons: enroll, connect, cancel,
+//!   revoke, reset the vault key, open the admin console.
+//! - [`MenuState`]: exactly what the webview may see — names, environments,
+//!   states, identities and errors. It has no field that could hold a token.
+//! - [`Settings`]: the user's preferences, stored next to the vault.
+//! - [`Menu::follow_changes`]: the server's change feed, so a card changes when
+//!   the admin changes something.
+
+mod error;
+mod menu;
+mod settings;
+mod state;
+
+pub use error::MenuError;
+pub use menu::{Menu, Notifier};
+pub use settings::Settings;
+pub use state::{Account, EnrollPrefill, MenuState, Phase, Problem, ProblemAction};

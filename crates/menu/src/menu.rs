@@ -1,0 +1,415 @@
+//! [`Menu`]: the app's state and the actions behind the window's buttons.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use latchkey_catalog::is_loopback_url;
+use latchkey_client::{ClientError, EnrollLink, ServerClient};
+use latchkey_connect::{BrowserLauncher, ConnectOptions, RevokeReport};
+use latchkey_device::{Device, IntegrationView, Session, SessionError, default_device_name};
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use crate::state::{Account, EnrollPrefill, MenuState, Phase, Problem};
+use crate::{MenuError, Settings};
+
+/// Called with the new state whenever it changes (the shell emits it to the
+/// webview as the `menu-state` event).
+pub type Notifier = Arc<dyn Fn(&MenuState) + Send + Sync>;
+
+/// The desktop menu: one per app, shared by every command.
+pub struct Menu {
+    dir: PathBuf,
+    browser: Arc<dyn BrowserLauncher>,
+    notify: Notifier,
+    device_name: String,
+    inner: Mutex<Inner>,
+    /// Serialises whole-session changes (load, enroll, reset) so two never interleave.
+    reload: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Menu {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Menu").field("dir", &self.dir).finish()
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    device: Option<Arc<Device>>,
+    session: Option<Arc<Session>>,
+    problem: Option<Problem>,
+    /// Sign-ins waiting for the browser, by integration id.
+    connecting: HashMap<String, CancellationToken>,
+    /// The last failed action per card, cleared by the next attempt.
+    errors: HashMap<String, (String, String)>,
+    /// A `latchkey://enroll` link received before the user pressed Enroll.
+    pending_link: Option<EnrollLink>,
+}
+
+fn nonempty(s: Option<&str>) -> Option<&str> {
+    s.map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn error_status(code: &str, message: &str) -> serde_json::Value {
+    serde_json::json!({ "state": "error", "code": code, "message": message })
+}
+
+impl Menu {
+    /// A menu over the data in `dir`. Call [`Menu::load`] next.
+    pub fn new(dir: &Path, browser: Arc<dyn BrowserLauncher>, notify: Notifier) -> Arc<Menu> {
+        Arc::new(Menu {
+            dir: dir.to_path_buf(),
+            browser,
+            notify,
+            device_name: default_device_name(),
+            inner: Mutex::new(Inner::default()),
+            reload: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    fn inner(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave Inner half-updated in a
+        // way that matters more than losing the app, so recover the guard.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn session(&self) -> Result<Arc<Session>, MenuError> {
+        self.inner().session.clone().ok_or(MenuError::NotReady)
+    }
+
+    /// Where the menu keeps its data.
+    pub fn data_dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Reads the enrollment and opens the session: the cards when all is
+    /// well, onboarding when not enrolled, or a problem with its way out.
+    pub async fn load(&self) -> MenuState {
+        let _reload = self.reload.lock().await;
+        self.load_locked().await;
+        self.changed()
+    }
+
+    async fn load_locked(&self) {
+        let (device, session, problem) = match Device::load(&self.dir) {
+            Err(latchkey_device::DeviceError::NotEnrolled) => (None, None, None),
+            Err(e) => (
+                None,
+                None,
+                Some(Problem::from_session_error(&SessionError::Device(e))),
+            ),
+            Ok(device) => {
+                let device = Arc::new(device);
+                match Session::open(&device, &self.dir, self.browser.clone()).await {
+                    Ok(session) => (Some(device), Some(Arc::new(session)), None),
+                    Err(e) => {
+                        tracing::warn!(code = %e.code(), "the session could not open");
+                        (Some(device), None, Some(Problem::from_session_error(&e)))
+                    }
+                }
+            }
+        };
+        let mut inner = self.inner();
+        inner.device = device;
+        inner.session = session;
+        inner.problem = problem;
+        inner.errors.clear();
+    }
+
+    /// The state as the window shows it now.
+    pub fn state(&self) -> MenuState {
+        let inner = self.inner();
+        let account = inner.device.as_ref().map(|d| Account {
+            email: d.email().to_owned(),
+            server: d.server().to_owned(),
+        });
+        let enroll_prefill = inner.pending_link.as_ref().map(|l| EnrollPrefill {
+            server: l.server.clone(),
+            from_link: true,
+        });
+        let mut problem = inner.problem.clone();
+        let mut integrations = Vec::new();
+        let mut offline = None;
+        if let Some(session) = &inner.session {
+            offline = session.offline().map(str::to_owned);
+            match session.views() {
+                Ok(views) => integrations = views,
+                Err(e) => problem = Some(Problem::from_session_error(&e)),
+            }
+        }
+        for view in &mut integrations {
+            if inner.connecting.contains_key(&view.id) {
+                view.status = serde_json::json!({ "state": "connecting" });
+            } else if let Some((code, message)) = inner.errors.get(&view.id) {
+                view.status = error_status(code, message);
+            }
+        }
+        let phase = if problem.is_some() {
+            Phase::Problem
+        } else if inner.session.is_some() {
+            Phase::Ready
+        } else {
+            Phase::Onboarding
+        };
+        if phase == Phase::Problem {
+            integrations.clear();
+        }
+        MenuState {
+            phase,
+            account,
+            offline,
+            problem,
+            integrations,
+            enroll_prefill,
+        }
+    }
+
+    /// Recomputes the state and tells the window.
+    fn changed(&self) -> MenuState {
+        let state = self.state();
+        (self.notify)(&state);
+        state
+    }
+
+    /// Re-reads everything from the server (or the cache when offline).
+    pub async fn refresh(&self) -> MenuState {
+        self.load().await
+    }
+
+    /// Remembers a `latchkey://enroll` link (from the command line or a second
+    /// launch) and shows onboarding prefilled with its server. The code stays
+    /// in Rust: the webview only learns that a link arrived.
+    pub fn receive_link(&self, link: &str) -> Result<MenuState, MenuError> {
+        let parsed = EnrollLink::parse(link, None).map_err(SessionError::from)?;
+        self.inner().pending_link = Some(parsed);
+        Ok(self.changed())
+    }
+
+    /// Enrolls this computer: a whole link, or a server and a code, or (all
+    /// `None`) the link received earlier. Creates the vault key in the keychain.
+    pub async fn enroll(
+        &self,
+        link: Option<&str>,
+        server: Option<&str>,
+        code: Option<&str>,
+    ) -> Result<MenuState, MenuError> {
+        let parsed = match (nonempty(link), nonempty(server), nonempty(code)) {
+            (Some(link), server, _) => EnrollLink::parse(link, server),
+            (None, Some(server), Some(code)) => EnrollLink::parse(code, Some(server)),
+            (None, _, _) => match self.inner().pending_link.take() {
+                Some(pending) => Ok(pending),
+                None => return Err(MenuError::EnrollInputMissing),
+            },
+        }
+        .map_err(SessionError::from)?;
+        let _reload = self.reload.lock().await;
+        Device::enroll(&self.dir, &parsed, &self.device_name)
+            .await
+            .map_err(SessionError::from)?;
+        self.inner().pending_link = None;
+        self.load_locked().await;
+        Ok(self.changed())
+    }
+
+    /// Signs in to `id` through the system browser. Resolves when the tokens
+    /// are stored (or the sign-in failed or was cancelled).
+    pub async fn connect(&self, id: &str) -> Result<IntegrationView, MenuError> {
+        let session = self.session()?;
+        let cancel = CancellationToken::new();
+        {
+            let mut inner = self.inner();
+            if inner.connecting.contains_key(id) {
+                let name = self.name_of(&session, id);
+                return Err(MenuError::AlreadyConnecting { name });
+            }
+            inner.connecting.insert(id.to_owned(), cancel.clone());
+            inner.errors.remove(id);
+        }
+        self.changed();
+        let options = ConnectOptions {
+            cancel,
+            ..ConnectOptions::default()
+        };
+        let result = session.connect(id, None, &options).await;
+        {
+            let mut inner = self.inner();
+            inner.connecting.remove(id);
+            if let Err(e) = &result
+                && e.code() != "connect.cancelled"
+            {
+                inner
+                    .errors
+                    .insert(id.to_owned(), (e.code(), e.to_string()));
+            }
+        }
+        let state = self.changed();
+        result?;
+        state
+            .integrations
+            .into_iter()
+            .find(|v| v.id == id)
+            .ok_or_else(|| MenuError::Session(SessionError::UnknownIntegration(id.to_owned())))
+    }
+
+    /// Cancels a pending sign-in; the card goes back to its previous state.
+    pub fn cancel_connect(&self, id: &str) {
+        if let Some(cancel) = self.inner().connecting.get(id) {
+            cancel.cancel();
+        }
+    }
+
+    /// Revokes at the provider, deletes here and on the server, and reports each step.
+    pub async fn revoke(&self, id: &str) -> Result<RevokeReport, MenuError> {
+        let session = self.session()?;
+        self.inner().errors.remove(id);
+        let result = session.revoke(id, None).await;
+        if let Err(e) = &result {
+            self.inner()
+                .errors
+                .insert(id.to_owned(), (e.code(), e.to_string()));
+        }
+        self.changed();
+        Ok(result?)
+    }
+
+    /// The way out when the vault key is gone: a new key, every old token void.
+    pub async fn reset_vault(&self) -> Result<MenuState, MenuError> {
+        let _reload = self.reload.lock().await;
+        let device = Device::load(&self.dir).map_err(SessionError::from)?;
+        device.reset_vault(&self.dir).map_err(SessionError::from)?;
+        self.load_locked().await;
+        Ok(self.changed())
+    }
+
+    /// The admin console's address, checked before anything opens it.
+    pub fn console_url(&self) -> Result<Url, MenuError> {
+        let server = self
+            .inner()
+            .device
+            .as_ref()
+            .map(|d| d.server().to_owned())
+            .ok_or(MenuError::NotReady)?;
+        let unsafe_url = || MenuError::UnsafeUrl {
+            url: server.clone(),
+        };
+        let url = Url::parse(&server)
+            .and_then(|u| u.join("/console/"))
+            .map_err(|_| unsafe_url())?;
+        let allowed = url.username().is_empty()
+            && url.password().is_none()
+            && (url.scheme() == "https" || (url.scheme() == "http" && is_loopback_url(&url)));
+        if allowed { Ok(url) } else { Err(unsafe_url()) }
+    }
+
+    /// Opens the admin console in the system browser.
+    pub fn open_console(&self) -> Result<(), MenuError> {
+        let url = self.console_url()?;
+        self.browser
+            .open(&url)
+            .map_err(|e| MenuError::Session(SessionError::Connect(e)))
+    }
+
+    /// The saved settings.
+    pub fn settings(&self) -> Settings {
+        Settings::load(&self.dir)
+    }
+
+    /// Saves the settings (the shell applies start-at-login itself).
+    pub fn set_settings(&self, settings: Settings) -> Result<Settings, MenuError> {
+        settings.save(&self.dir)?;
+        Ok(settings)
+    }
+
+    fn name_of(&self, session: &Session, id: &str) -> String {
+        session
+            .views()
+            .ok()
+            .and_then(|v| v.into_iter().find(|v| v.id == id).map(|v| v.name))
+            .unwrap_or_else(|| id.to_owned())
+    }
+
+    /// Re-reads this computer's own records now and then, so a change made by
+    /// the `latchkey` CLI (a refresh that found the grant dead, a revoke) shows
+    /// without the user doing anything. Tells the window only when the state changed.
+    pub async fn watch_local(self: Arc<Self>, every: Duration, stop: CancellationToken) {
+        let mut last = self.state();
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(every) => {}
+            }
+            let now = self.state();
+            if now != last {
+                (self.notify)(&now);
+                last = now;
+            }
+        }
+    }
+
+    /// Follows the server's change feed for as long as the app runs, reloading
+    /// the cards when the admin changes something. Reconnects with backoff
+    /// when the server is away; then reloads so the offline banner clears.
+    pub async fn follow_changes(self: Arc<Self>, stop: CancellationToken) {
+        let mut backoff = Duration::from_secs(1);
+        let mut since = None;
+        loop {
+            let device = self.inner().device.clone();
+            let client = device.as_ref().and_then(|d| {
+                let token = d.token().ok()?;
+                ServerClient::new(d.server())
+                    .ok()
+                    .map(|c| c.with_token(token))
+            });
+            let Some(client) = client else {
+                // Not enrolled (yet): look again later.
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = tokio::time::sleep(Duration::from_secs(2)) => continue,
+                }
+            };
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+            let follow = client.follow_changes(since, move |event| {
+                let _ = tx.send(event);
+            });
+            tokio::pin!(follow);
+            let outcome = loop {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    outcome = &mut follow => break outcome,
+                    Some(event) = rx.recv() => {
+                        backoff = Duration::from_secs(1);
+                        if event.kind == "ready" && self.state().offline.is_none() {
+                            continue;
+                        }
+                        tracing::debug!(kind = %event.kind, "change feed: reloading");
+                        self.load().await;
+                    }
+                }
+            };
+            // Drain what arrived just before the stream ended.
+            let mut reload = false;
+            while let Ok(event) = rx.try_recv() {
+                reload |= event.kind != "ready";
+            }
+            match outcome {
+                Ok(last) => since = last.or(since),
+                Err(ClientError::Unauthorized { .. }) => reload = true,
+                Err(e) => tracing::debug!(code = %e.code(), "change feed unavailable"),
+            }
+            if reload {
+                self.load().await;
+            }
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(60));
+            if self.state().offline.is_some() {
+                self.load().await;
+            }
+        }
+    }
+}

@@ -1,0 +1,345 @@
+//! The menu's model end to end with every part real: the Latchkey server (in
+//! this process, SQLite), oidc-provider, headless Chromium as the system
+//! browser, and the OS keychain (`make test` runs this in a private Secret
+//! Service session). The desktop window's own test drives the same flows
+//! through the webview; this one checks the states the window is told about.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use latchkey_connect::{BrowserLauncher, ConnectError};
+use latchkey_keychain::{Keychain, OsKeychain};
+use latchkey_menu::{Menu, MenuState, Phase, ProblemAction, Settings};
+use latchkey_test_peers::{AuthServer, TestStore, open_in_peer_browser, peers_ready};
+use latchkey_vault::{DEFAULT_KEYCHAIN_SERVICE, UserIdentity};
+use serde_json::Value;
+use url::Url;
+
+/// The peers' Chromium as the system browser, with a mode the test can switch.
+#[derive(Default)]
+struct PeerBrowser {
+    env: Mutex<Vec<(String, String)>>,
+    opened: Mutex<Vec<String>>,
+}
+
+impl PeerBrowser {
+    fn mode(&self, env: &[(&str, &str)]) {
+        *self.env.lock().unwrap() = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+    }
+}
+
+impl BrowserLauncher for PeerBrowser {
+    fn open(&self, url: &Url) -> Result<(), ConnectError> {
+        self.opened.lock().unwrap().push(url.to_string());
+        if url.path().starts_with("/console") {
+            return Ok(());
+        }
+        let env = self.env.lock().unwrap().clone();
+        open_in_peer_browser(url.as_str(), &env).map_err(|e| ConnectError::BrowserUnavailable {
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// Every state the window was told about.
+#[derive(Default)]
+struct Window(Mutex<Vec<MenuState>>);
+
+impl Window {
+    fn seen(&self, f: impl Fn(&MenuState) -> bool) -> bool {
+        self.0.lock().unwrap().iter().any(f)
+    }
+
+    async fn wait_for(&self, what: &str, f: impl Fn(&MenuState) -> bool) {
+        for _ in 0..300 {
+            if self.0.lock().unwrap().last().is_some_and(&f) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "the window was never told {what}; last: {:?}",
+            self.0.lock().unwrap().last()
+        );
+    }
+}
+
+/// The state of card `id`, or "absent".
+fn state_of(state: &MenuState, id: &str) -> String {
+    state.integrations.iter().find(|v| v.id == id).map_or_else(
+        || "absent".to_owned(),
+        |v| v.status["state"].as_str().unwrap_or("").to_owned(),
+    )
+}
+
+fn card<'a>(state: &'a MenuState, id: &str) -> &'a Value {
+    &state
+        .integrations
+        .iter()
+        .find(|v| v.id == id)
+        .unwrap_or_else(|| panic!("no card {id} in {state:?}"))
+        .status
+}
+
+async fn setup() -> (
+    AuthServer,
+    TestStore,
+    tempfile::TempDir,
+    Arc<PeerBrowser>,
+    Arc<Window>,
+    Arc<Menu>,
+    String,
+    String,
+) {
+    let provider = AuthServer::start(3600);
+    let store = TestStore::start().await;
+    store
+        .enable_demo_oauth(&provider.issuer, "latchkey-static")
+        .await;
+    let (link, user_id) = store.invite("ada@acme.example").await;
+    let dir = tempfile::tempdir().unwrap();
+    let browser = Arc::new(PeerBrowser::default());
+    let window = Arc::new(Window::default());
+    let sink = window.clone();
+    let menu = Menu::new(
+        dir.path(),
+        browser.clone(),
+        Arc::new(move |s: &MenuState| sink.0.lock().unwrap().push(s.clone())),
+    );
+    (provider, store, dir, browser, window, menu, link, user_id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn onboarding_connect_cancel_deny_revoke_and_live_updates() {
+    if !peers_ready() {
+        return;
+    }
+    let (provider, store, dir, browser, window, menu, link, user_id) = setup().await;
+
+    // First launch: onboarding, nothing else.
+    let state = menu.load().await;
+    assert_eq!(state.phase, Phase::Onboarding);
+    assert!(state.account.is_none() && state.integrations.is_empty());
+
+    // A latchkey://enroll link arrives (second launch or argv): the window
+    // learns the server, never the one-time code.
+    let code = Url::parse(&link)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let state = menu.receive_link(&link).unwrap();
+    assert_eq!(state.enroll_prefill.as_ref().unwrap().server, store.url());
+    assert!(!serde_json::to_string(&state).unwrap().contains(&code));
+
+    // A bad link is refused in plain words and loses nothing.
+    let err = menu.receive_link("latchkey://enroll?code=x").unwrap_err();
+    assert_eq!(err.code(), "client.invalid_link");
+    assert!(err.to_string().contains("names no server"), "{err}");
+    assert!(menu.state().enroll_prefill.is_some());
+
+    // Enroll with the received link: the cards appear.
+    let state = menu.enroll(None, None, None).await.unwrap();
+    assert_eq!(state.phase, Phase::Ready, "{state:?}");
+    assert_eq!(state.account.as_ref().unwrap().email, "ada@acme.example");
+    assert!(state.enroll_prefill.is_none());
+    assert_eq!(card(&state, "demo-oauth")["state"], "not_connected");
+    let view = &state.integrations[0];
+    assert_eq!(
+        (view.name.as_str(), view.environment_label.as_str()),
+        ("Demo OAuth", "Production")
+    );
+
+    let stop = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(menu.clone().follow_changes(stop.clone()));
+
+    // Connect: the window is told "connecting", then "connected as ...".
+    let view = menu.connect("demo-oauth").await.unwrap();
+    assert_eq!(view.status["state"], "connected", "{view:?}");
+    assert_eq!(view.status["identity"], "ada@acme.example");
+    assert!(window.seen(|s| state_of(s, "demo-oauth") == "connecting"));
+    assert!(
+        store
+            .connections(&user_id)
+            .await
+            .to_string()
+            .contains("demo-oauth")
+    );
+
+    // No state the window was ever told holds a token.
+    for s in window.0.lock().unwrap().iter() {
+        let json = serde_json::to_string(s).unwrap();
+        assert!(!json.contains("access_token") && !json.contains("refresh_token"));
+        assert!(
+            !json.contains("eyJ"),
+            "a JWT-looking value reached the window: {json}"
+        );
+    }
+
+    // Live update: the admin enables a second integration; the window is told
+    // without anyone pressing anything.
+    store
+        .admin(
+            reqwest::Method::PUT,
+            "/v1/admin/integrations/demo-oauth-fixed-port",
+            Some(serde_json::json!({
+                "enabled": true, "environment": "production",
+                "client_id": "latchkey-fixed-port",
+                "params": { "issuer": provider.issuer },
+            })),
+        )
+        .await;
+    window
+        .wait_for("about the newly enabled integration", |s| {
+            s.integrations
+                .iter()
+                .any(|v| v.id == "demo-oauth-fixed-port")
+        })
+        .await;
+
+    // Cancel: the browser opens but nobody signs in; Cancel ends the wait and
+    // the card goes back to "not connected" without an error.
+    browser.mode(&[("LATCHKEY_TEST_BROWSER_MODE", "open-only")]);
+    let pending = tokio::spawn({
+        let menu = menu.clone();
+        async move { menu.connect("demo-oauth-fixed-port").await }
+    });
+    window
+        .wait_for("connecting", |s| {
+            state_of(s, "demo-oauth-fixed-port") == "connecting"
+        })
+        .await;
+    let again = menu.connect("demo-oauth-fixed-port").await.unwrap_err();
+    assert_eq!(again.code(), "menu.already_connecting");
+    menu.cancel_connect("demo-oauth-fixed-port");
+    let err = pending.await.unwrap().unwrap_err();
+    assert_eq!(err.code(), "connect.cancelled");
+    assert_eq!(
+        card(&menu.state(), "demo-oauth-fixed-port")["state"],
+        "not_connected"
+    );
+
+    // Denied at the provider: the card says so, in words, until the next try.
+    browser.mode(&[("LATCHKEY_TEST_CONSENT", "deny")]);
+    let err = menu.connect("demo-oauth-fixed-port").await.unwrap_err();
+    assert_eq!(err.code(), "connect.denied");
+    let status = card(&menu.state(), "demo-oauth-fixed-port").clone();
+    assert_eq!(status["state"], "error");
+    assert_eq!(status["code"], "connect.denied");
+    assert!(!status["message"].as_str().unwrap().is_empty());
+    browser.mode(&[]);
+
+    // Revoke: every step reported, the card and the server are empty.
+    let report = menu.revoke("demo-oauth").await.unwrap();
+    assert!(
+        report
+            .steps
+            .iter()
+            .all(|s| s.outcome == "done" || s.outcome == "skipped"),
+        "{report:?}"
+    );
+    assert_eq!(card(&menu.state(), "demo-oauth")["state"], "not_connected");
+    assert!(
+        !store
+            .connections(&user_id)
+            .await
+            .to_string()
+            .contains("\"demo-oauth\"")
+    );
+
+    // The admin console opens at the server's /console/, checked first.
+    menu.open_console().unwrap();
+    assert_eq!(
+        browser.opened.lock().unwrap().last().unwrap(),
+        &format!("{}/console/", store.url())
+    );
+
+    // Settings persist next to the vault.
+    let saved = menu
+        .set_settings(Settings {
+            start_at_login: true,
+            hide_on_blur: false,
+        })
+        .unwrap();
+    assert_eq!(menu.settings(), saved);
+
+    // The admin revokes this device: the feed says so and the window offers
+    // to enroll again instead of going blank.
+    let devices = store
+        .admin(reqwest::Method::GET, "/v1/admin/devices", None)
+        .await;
+    let device_id = devices["devices"][0]["id"].as_str().unwrap().to_owned();
+    store
+        .admin(
+            reqwest::Method::POST,
+            &format!("/v1/admin/devices/{device_id}/revoke"),
+            None,
+        )
+        .await;
+    window
+        .wait_for("that this computer was revoked", |s| {
+            s.phase == Phase::Problem && s.problem.as_ref().unwrap().action == ProblemAction::Enroll
+        })
+        .await;
+    stop.cancel();
+    drop(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lost_vault_key_is_said_plainly_and_a_new_key_gets_the_user_going() {
+    if !peers_ready() {
+        return;
+    }
+    let (_provider, store, _dir, _browser, _window, menu, link, user_id) = setup().await;
+    menu.load().await;
+    menu.enroll(Some(&link), None, None).await.unwrap();
+    menu.connect("demo-oauth").await.unwrap();
+
+    // The salt disappears from the keychain (a wiped keyring, a new login).
+    let identity = UserIdentity::new(&store.url(), &user_id).unwrap();
+    OsKeychain::new(DEFAULT_KEYCHAIN_SERVICE)
+        .delete(&identity.keychain_account())
+        .unwrap();
+    let state = menu.refresh().await;
+    assert_eq!(state.phase, Phase::Problem, "{state:?}");
+    let problem = state.problem.unwrap();
+    assert_eq!(problem.code, "vault.salt_missing");
+    assert_eq!(problem.action, ProblemAction::ResetVault);
+    assert!(problem.message.contains("Connect"), "{}", problem.message);
+    assert!(state.integrations.is_empty());
+
+    // The way out: a new key; the old connection is void and says so.
+    let state = menu.reset_vault().await.unwrap();
+    assert_eq!(state.phase, Phase::Ready, "{state:?}");
+    assert_eq!(card(&state, "demo-oauth")["state"], "not_connected");
+    let view = menu.connect("demo-oauth").await.unwrap();
+    assert_eq!(view.status["state"], "connected");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrolling_without_input_or_with_a_dead_code_explains_what_to_do() {
+    if !peers_ready() {
+        return;
+    }
+    let (_provider, store, _dir, _browser, _window, menu, _link, _user) = setup().await;
+    menu.load().await;
+    let err = menu.enroll(None, None, None).await.unwrap_err();
+    assert_eq!(err.code(), "menu.enroll_input_missing");
+    let err = menu
+        .enroll(None, Some(&store.url()), Some("not-a-real-code"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("admin"), "{err}");
+    assert_eq!(menu.state().phase, Phase::Onboarding);
+    let json = serde_json::to_value(&err).unwrap();
+    assert_eq!(json["code"], err.code());
+    assert_eq!(json["needs_reconnect"], false);
+    let err = menu.connect("demo-oauth").await.unwrap_err();
+    assert_eq!(err.code(), "menu.not_enrolled");
+}

@@ -1,0 +1,134 @@
+//! A real Latchkey server for end-to-end tests: in this process, on SQLite in
+//! a temporary directory, stoppable and restartable on the same address and
+//! database (to test what devices do while it is away).
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use latchkey_secret::SecretString;
+use latchkey_server::{Config, RunningServer};
+use serde_json::{Value, json};
+
+/// The admin every test store is created with.
+pub const ADMIN_EMAIL: &str = "admin@acme.example";
+
+/// The Latchkey server under test, with an admin API token.
+pub struct TestStore {
+    server: Option<RunningServer>,
+    dir: tempfile::TempDir,
+    addr: Option<SocketAddr>,
+    admin_token: String,
+}
+
+impl TestStore {
+    /// Starts a fresh server with one admin.
+    pub async fn start() -> TestStore {
+        latchkey_server::server::install_crypto_provider();
+        let mut store = TestStore {
+            server: None,
+            dir: tempfile::tempdir().unwrap(),
+            addr: None,
+            admin_token: String::new(),
+        };
+        store.up().await;
+        let state = store.server.as_ref().unwrap().state();
+        latchkey_server::routes::admin::create_admin(
+            state,
+            ADMIN_EMAIL,
+            SecretString::from("a long admin password"),
+        )
+        .await
+        .unwrap();
+        store.admin_token =
+            latchkey_server::routes::admin::admin_token_for_email(state, ADMIN_EMAIL)
+                .await
+                .unwrap()
+                .expose()
+                .to_owned();
+        store
+    }
+
+    /// (Re)starts the server on its address and database.
+    pub async fn up(&mut self) {
+        let mut config = Config::for_tests(self.dir.path(), None).unwrap();
+        if let Some(addr) = self.addr {
+            config.listen = addr;
+        }
+        config.feed_poll_millis = 100;
+        let server = latchkey_server::start(config).await.expect("server starts");
+        self.addr = Some(server.addr());
+        self.server = Some(server);
+    }
+
+    /// Stops the server (gracefully); [`TestStore::up`] brings it back.
+    pub async fn down(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await.unwrap();
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr.unwrap())
+    }
+
+    /// The server's data directory (its database), for leak scans.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Calls the admin API with the admin token; panics unless it succeeds.
+    pub async fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut request = reqwest::Client::new()
+            .request(method, format!("{}{path}", self.url()))
+            .bearer_auth(&self.admin_token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "{path}: {status} {body}");
+        body
+    }
+
+    /// Enables Demo OAuth against `issuer` with the given oidc-provider client.
+    pub async fn enable_demo_oauth(&self, issuer: &str, client_id: &str) {
+        self.admin(
+            reqwest::Method::PUT,
+            "/v1/admin/integrations/demo-oauth",
+            Some(json!({
+                "enabled": true,
+                "environment": "production",
+                "client_id": client_id,
+                "params": { "issuer": issuer },
+            })),
+        )
+        .await;
+    }
+
+    /// Invites a user; returns (enrollment link, user id).
+    pub async fn invite(&self, email: &str) -> (String, String) {
+        let invite = self
+            .admin(
+                reqwest::Method::POST,
+                "/v1/admin/users",
+                Some(json!({ "email": email, "display_name": email })),
+            )
+            .await;
+        (
+            invite["enrollment"]["link"].as_str().unwrap().to_owned(),
+            invite["user"]["id"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// The connections the admin sees for `user_id`.
+    pub async fn connections(&self, user_id: &str) -> Value {
+        self.admin(
+            reqwest::Method::GET,
+            &format!("/v1/admin/users/{user_id}/connections"),
+            None,
+        )
+        .await
+    }
+}
