@@ -1,7 +1,147 @@
-//! The thin Tauri shell of Latchkey. It only wires windows, tray and commands to
-//! the library crates in `crates/`; no product logic lives here.
+//! The thin Tauri shell of Latchkey: it wires the tray, the menu window, the
+//! single-instance and deep-link plugins and the webview's commands to
+//! `latchkey-menu`, where the behaviour lives. Every command is a few lines.
+//!
+//! - [`commands`]: what the webview may call (and nothing that returns a token).
+//! - [`tray`]: the tray icon and its menu, rebuilt when the state changes.
+//! - [`window`]: showing, hiding and placing the menu window.
+
+mod commands;
+mod tray;
+mod window;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use latchkey_connect::SystemBrowser;
+use latchkey_menu::{Menu, MenuState};
+use tauri::{Emitter, Manager};
+use tauri_plugin_deep_link::DeepLinkExt;
+use tokio_util::sync::CancellationToken;
+
+/// The event the webview listens to for a new [`MenuState`].
+pub const STATE_EVENT: &str = "menu-state";
+/// Asks the webview to show its settings screen (from the tray menu).
+pub const SHOW_SETTINGS_EVENT: &str = "show-settings";
+/// Start at login with this argument: stay in the tray until needed.
+pub const BACKGROUND_ARG: &str = "--background";
+
+/// Where Latchkey keeps its data: `LATCHKEY_DATA_DIR`, else the OS app data
+/// dir. The `latchkey` CLI uses the same place, so both share one enrollment.
+fn data_dir() -> PathBuf {
+    std::env::var_os("LATCHKEY_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            dirs::data_dir()
+                .unwrap_or_else(|| PathBuf::from("."))
+                .join("latchkey")
+        })
+}
+
+/// Hands every `latchkey://` argument to the menu (first launch, a second
+/// launch forwarded by the single-instance plugin, or the deep-link plugin).
+fn receive_links<R: tauri::Runtime>(
+    app: &tauri::AppHandle<R>,
+    args: impl IntoIterator<Item = String>,
+) {
+    let menu = app.state::<Arc<Menu>>();
+    for arg in args.into_iter().filter(|a| a.starts_with("latchkey:")) {
+        match menu.receive_link(&arg) {
+            Ok(_) => window::show(app),
+            Err(e) => tracing::warn!(code = %e.code(), "ignored a latchkey:// link: {e}"),
+        }
+    }
+}
 
 /// Starts the desktop app and blocks until it quits.
 pub fn run() -> Result<(), tauri::Error> {
-    tauri::Builder::default().run(tauri::generate_context!())
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    let background = std::env::args().any(|a| a == BACKGROUND_ARG);
+    let stop = CancellationToken::new();
+    let app = tauri::Builder::default()
+        // First: a second launch focuses this one and hands over its link.
+        .plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
+            window::show(app);
+            receive_links(app, argv);
+        }))
+        .plugin(tauri_plugin_deep_link::init())
+        .plugin(
+            tauri_plugin_autostart::Builder::new()
+                .arg(BACKGROUND_ARG)
+                .build(),
+        )
+        .invoke_handler(tauri::generate_handler![
+            commands::menu_state,
+            commands::refresh,
+            commands::enroll,
+            commands::connect,
+            commands::cancel_connect,
+            commands::revoke,
+            commands::reset_vault,
+            commands::get_settings,
+            commands::set_settings,
+            commands::open_console,
+        ])
+        .setup({
+            let stop = stop.clone();
+            move |app| {
+                let handle = app.handle().clone();
+                let notify = {
+                    let handle = handle.clone();
+                    Arc::new(move |state: &MenuState| {
+                        if let Err(e) = handle.emit(STATE_EVENT, state) {
+                            tracing::warn!("could not update the window: {e}");
+                        }
+                        tray::update(&handle, state);
+                    })
+                };
+                let menu = Menu::new(&data_dir(), Arc::new(SystemBrowser), notify);
+                app.manage(menu.clone());
+                tray::create(&handle)?;
+                window::attach(&handle, menu.clone());
+
+                let links = app.deep_link();
+                let from_plugin = links
+                    .get_current()
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(String::from);
+                let on_open = handle.clone();
+                links.on_open_url(move |event| {
+                    receive_links(&on_open, event.urls().into_iter().map(String::from));
+                });
+                let startup_links: Vec<String> =
+                    std::env::args().skip(1).chain(from_plugin).collect();
+
+                tauri::async_runtime::spawn(async move {
+                    let state = menu.load().await;
+                    receive_links(&handle, startup_links);
+                    // At login the app waits in the tray, unless it needs the user.
+                    if background && state.phase == latchkey_menu::Phase::Ready {
+                        window::hide(&handle);
+                    }
+                    tokio::spawn(
+                        menu.clone()
+                            .watch_local(std::time::Duration::from_secs(20), stop.clone()),
+                    );
+                    menu.follow_changes(stop).await;
+                });
+                Ok(())
+            }
+        })
+        .build(tauri::generate_context!())?;
+    app.run(move |_app, event| {
+        if let tauri::RunEvent::Exit = event {
+            stop.cancel();
+        }
+    });
+    Ok(())
 }

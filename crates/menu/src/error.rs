@@ -27,6 +27,10 @@ pub enum MenuError {
         "Enter your Latchkey server's address and the enrollment code from your admin, or paste the whole latchkey://enroll link."
     )]
     EnrollInputMissing,
+    #[error(
+        "Could not change whether Latchkey starts when you sign in: {reason}. Your other settings were not changed."
+    )]
+    StartAtLogin { reason: String },
 }
 
 impl MenuError {
@@ -39,6 +43,7 @@ impl MenuError {
             Self::UnsafeUrl { .. } => "menu.unsafe_url".to_owned(),
             Self::Settings { .. } => "menu.settings_io".to_owned(),
             Self::EnrollInputMissing => "menu.enroll_input_missing".to_owned(),
+            Self::StartAtLogin { .. } => "menu.start_at_login".to_owned(),
         }
     }
 

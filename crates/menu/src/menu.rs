@@ -28,6 +28,8 @@ pub struct Menu {
     inner: Mutex<Inner>,
     /// Serialises whole-session changes (load, enroll, reset) so two never interleave.
     reload: tokio::sync::Mutex<()>,
+    /// Becomes true once the first [`Menu::load`] finished.
+    loaded: tokio::sync::watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for Menu {
@@ -67,6 +69,7 @@ impl Menu {
             device_name: default_device_name(),
             inner: Mutex::new(Inner::default()),
             reload: tokio::sync::Mutex::new(()),
+            loaded: tokio::sync::watch::Sender::new(false),
         })
     }
 
@@ -90,7 +93,17 @@ impl Menu {
     pub async fn load(&self) -> MenuState {
         let _reload = self.reload.lock().await;
         self.load_locked().await;
+        self.loaded.send_replace(true);
         self.changed()
+    }
+
+    /// The state once the first load has finished, so a window opening while
+    /// the app starts never flashes the onboarding screen at an enrolled user.
+    pub async fn loaded_state(&self) -> MenuState {
+        let mut loaded = self.loaded.subscribe();
+        // An error means the sender is gone, which cannot happen while `self` lives.
+        let _ = loaded.wait_for(|done| *done).await;
+        self.state()
     }
 
     async fn load_locked(&self) {

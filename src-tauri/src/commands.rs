@@ -1,0 +1,89 @@
+//! The commands the menu webview may call (each also granted, one by one, in
+//! `src-tauri/capabilities/menu.json`). They return names, states,
+//! identities and errors only: no command can hand a token to the webview.
+
+use std::sync::Arc;
+
+use latchkey_connect::RevokeReport;
+use latchkey_device::IntegrationView;
+use latchkey_menu::{Menu, MenuError, MenuState, Settings};
+use tauri::{AppHandle, State};
+use tauri_plugin_autostart::ManagerExt;
+
+type Result<T> = std::result::Result<T, MenuError>;
+
+#[tauri::command]
+pub async fn menu_state(menu: State<'_, Arc<Menu>>) -> Result<MenuState> {
+    Ok(menu.loaded_state().await)
+}
+
+#[tauri::command]
+pub async fn refresh(menu: State<'_, Arc<Menu>>) -> Result<MenuState> {
+    Ok(menu.refresh().await)
+}
+
+#[tauri::command]
+pub async fn enroll(
+    menu: State<'_, Arc<Menu>>,
+    link: Option<String>,
+    server: Option<String>,
+    code: Option<String>,
+) -> Result<MenuState> {
+    menu.enroll(link.as_deref(), server.as_deref(), code.as_deref())
+        .await
+}
+
+#[tauri::command]
+pub async fn connect(menu: State<'_, Arc<Menu>>, id: String) -> Result<IntegrationView> {
+    menu.connect(&id).await
+}
+
+#[tauri::command]
+pub fn cancel_connect(menu: State<'_, Arc<Menu>>, id: String) {
+    menu.cancel_connect(&id);
+}
+
+#[tauri::command]
+pub async fn revoke(menu: State<'_, Arc<Menu>>, id: String) -> Result<RevokeReport> {
+    menu.revoke(&id).await
+}
+
+#[tauri::command]
+pub async fn reset_vault(menu: State<'_, Arc<Menu>>) -> Result<MenuState> {
+    menu.reset_vault().await
+}
+
+#[tauri::command]
+pub fn get_settings(menu: State<'_, Arc<Menu>>) -> Settings {
+    menu.settings()
+}
+
+/// Saves the settings and applies start-at-login through the OS (a login
+/// item, a registry Run key, or an XDG autostart entry).
+#[tauri::command]
+pub fn set_settings(
+    app: AppHandle,
+    menu: State<'_, Arc<Menu>>,
+    settings: Settings,
+) -> Result<Settings> {
+    let autostart = app.autolaunch();
+    let applied = if settings.start_at_login {
+        autostart.enable()
+    } else {
+        autostart.disable()
+    };
+    if let Err(e) = applied {
+        return Err(MenuError::StartAtLogin {
+            reason: e.to_string(),
+        });
+    }
+    menu.set_settings(settings)
+}
+
+/// Opens the admin console in the system browser. The URL is built and
+/// checked in Rust (https, or http on this computer); the webview cannot
+/// choose what is opened.
+#[tauri::command]
+pub fn open_console(menu: State<'_, Arc<Menu>>) -> Result<()> {
+    menu.open_console()
+}
