@@ -12,6 +12,7 @@ deps:
 	@scripts/install-deps.sh
 	@scripts/install-test-peers.sh
 	@scripts/install-console-deps.sh
+	@scripts/install-ui-deps.sh
 
 # Until the server and desktop issues land, `make run` runs the vault's
 # self-check against this machine's real keychain (it says so when it starts).

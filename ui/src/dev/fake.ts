@@ -1,0 +1,239 @@
+// DEV ONLY (`npm run dev` in a plain browser): a fake Rust side behind Tauri's own IPC
+// mock, so every screen can be seen and clicked without the app. main.ts imports it only
+// when import.meta.env.DEV, so `vite build` never bundles it.
+//
+// Pick a story with ?scenario=ready|offline|empty|onboarding|prefill|problem-salt|
+// problem-enroll|problem-retry|broken (menu_state fails) and the colour scheme with your OS.
+
+import { mockIPC } from '@tauri-apps/api/mocks';
+import { emit } from '@tauri-apps/api/event';
+import type { IntegrationView, MenuState, RevokeReport, Settings } from '../lib/contract';
+
+const scenario = new URLSearchParams(location.search).get('scenario') ?? 'ready';
+const now = Math.floor(Date.now() / 1000);
+const account = { email: 'ana.lima@acme.example', server: 'https://latchkey.acme.example' };
+
+function integrations(): IntegrationView[] {
+  return [
+    {
+      id: 'salesforce',
+      name: 'Salesforce',
+      icon: 'salesforce',
+      environment: 'production',
+      environment_label: 'Production',
+      auth: 'oauth2',
+      status: { state: 'connected', identity: 'ana.lima@acme.example', since: now - 3 * 86400, version: 3 },
+    },
+    {
+      id: 'salesforce-sandbox',
+      name: 'Salesforce',
+      icon: 'salesforce',
+      environment: 'acme--uat.sandbox.my.salesforce.com',
+      environment_label: 'acme--uat.sandbox.my.salesforce.com',
+      auth: 'oauth2',
+      status: { state: 'needs_reconnect', reason: 'Salesforce ended the session' },
+    },
+    {
+      id: 'google',
+      name: 'Google Workspace',
+      icon: 'google',
+      environment: 'production',
+      environment_label: 'Production',
+      auth: 'oauth2',
+      status: { state: 'not_connected' },
+    },
+    {
+      id: 'github',
+      name: 'GitHub',
+      icon: 'github',
+      environment: 'production',
+      environment_label: 'Production',
+      auth: 'oauth2',
+      status: { state: 'connected', identity: null, since: now - 600, version: 1 },
+    },
+    {
+      id: 'pagerduty',
+      name: 'PagerDuty',
+      icon: 'pagerduty',
+      environment: 'production',
+      environment_label: 'Production',
+      auth: 'api_key',
+      status: { state: 'connected_by_admin' },
+    },
+    {
+      id: 'slack',
+      name: 'Slack',
+      icon: 'slack',
+      environment: 'sandbox',
+      environment_label: 'Sandbox',
+      auth: 'oauth2',
+      status: { state: 'error', code: 'provider_denied', message: 'Slack said no. Ask your admin to allow Latchkey.' },
+    },
+    {
+      id: 'demo',
+      name: 'Demo CRM',
+      icon: 'demo',
+      environment: 'sandbox',
+      environment_label: 'Sandbox',
+      auth: 'oauth2',
+      status: { state: 'not_connected' },
+    },
+  ];
+}
+
+function initial(): MenuState {
+  const base: MenuState = {
+    phase: 'ready',
+    account,
+    offline: null,
+    problem: null,
+    integrations: integrations(),
+    enroll_prefill: null,
+  };
+  switch (scenario) {
+    case 'offline':
+      return { ...base, offline: 'The connection to latchkey.acme.example timed out.' };
+    case 'empty':
+      return { ...base, integrations: [] };
+    case 'onboarding':
+      return { ...base, phase: 'onboarding', account: null, integrations: [] };
+    case 'prefill':
+      return {
+        ...base,
+        phase: 'onboarding',
+        account: null,
+        integrations: [],
+        enroll_prefill: { server: 'https://latchkey.acme.example', code: 'K7QM-2XPD' },
+      };
+    case 'problem-salt':
+      return {
+        ...base,
+        phase: 'problem',
+        integrations: [],
+        problem: {
+          code: 'vault_salt_missing',
+          message: "This computer's vault key is gone from the system keychain, so your saved sign-ins can't be opened.",
+          action: 'reset_vault',
+        },
+      };
+    case 'problem-enroll':
+      return {
+        ...base,
+        phase: 'problem',
+        integrations: [],
+        problem: { code: 'device_revoked', message: 'Your admin removed this computer from Latchkey.', action: 'enroll' },
+      };
+    case 'problem-retry':
+      return {
+        ...base,
+        phase: 'problem',
+        integrations: [],
+        problem: { code: 'keychain_locked', message: 'The system keychain is locked. Unlock it, then try again.', action: 'retry' },
+      };
+    default:
+      return base;
+  }
+}
+
+let state = initial();
+let settings: Settings = { start_at_login: true, hide_on_blur: true };
+const pending = new Map<string, (outcome: 'done' | 'cancelled') => void>();
+const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const fail = (code: string, message: string, needs_reconnect = false) => ({ code, message, needs_reconnect });
+
+function publish() {
+  void emit('menu-state', structuredClone(state));
+}
+
+function setStatus(id: string, status: IntegrationView['status']): IntegrationView {
+  const i = state.integrations.find((x) => x.id === id);
+  if (!i) throw fail('unknown_integration', 'That integration is no longer enabled for you.');
+  i.status = status;
+  return i;
+}
+
+async function fakeConnect(id: string): Promise<IntegrationView> {
+  // Registered at once, so a quick Cancel is never lost.
+  const outcome = new Promise<'done' | 'cancelled'>((resolve) => {
+    pending.set(id, resolve);
+    setTimeout(() => resolve('done'), 4000);
+  });
+  await wait(250);
+  setStatus(id, { state: 'connecting' });
+  publish();
+  const result = await outcome;
+  pending.delete(id);
+  if (result === 'cancelled') {
+    setStatus(id, { state: 'not_connected' });
+    publish();
+    throw fail('connect_cancelled', 'Sign-in was cancelled.');
+  }
+  const view = setStatus(id, { state: 'connected', identity: account.email, since: Math.floor(Date.now() / 1000), version: 1 });
+  publish();
+  return structuredClone(view);
+}
+
+mockIPC(
+  async (cmd, raw) => {
+    const args = (raw ?? {}) as Record<string, unknown>;
+    if (cmd === 'connect') return fakeConnect(args.id as string);
+    await wait(250);
+    switch (cmd) {
+      case 'menu_state':
+        if (scenario === 'broken') throw fail('state_unreadable', "Latchkey couldn't read what it knows about this computer. Restart Latchkey.");
+        return structuredClone(state);
+      case 'refresh':
+        if (state.offline) throw fail('server_unreachable', 'Still no answer from latchkey.acme.example.');
+        if (state.phase === 'problem') throw fail('keychain_locked', 'The system keychain is still locked.');
+        return structuredClone(state);
+      case 'enroll': {
+        const code = (args.code as string | null) ?? '';
+        if (code.toUpperCase() === 'BAD') throw fail('enrollment_invalid', 'That enrollment code is not valid any more. Ask your admin for a new one.');
+        await wait(600);
+        state = { ...state, phase: 'ready', problem: null, account, integrations: integrations(), enroll_prefill: null };
+        publish();
+        return structuredClone(state);
+      }
+      case 'cancel_connect':
+        pending.get(args.id as string)?.('cancelled');
+        return null;
+      case 'revoke': {
+        const id = args.id as string;
+        await wait(700);
+        setStatus(id, { state: 'not_connected' });
+        publish();
+        const report: RevokeReport = {
+          steps: [
+            { step: 'Sign out at the provider', outcome: 'done', detail: 'The refresh token was revoked.' },
+            { step: 'Delete tokens on this computer', outcome: 'done', detail: '' },
+            { step: 'Delete tokens on the server', outcome: id === 'github' ? 'queued' : 'done', detail: id === 'github' ? 'Will retry when the server is reachable.' : '' },
+          ],
+        };
+        return report;
+      }
+      case 'reset_vault':
+        await wait(600);
+        state = {
+          ...state,
+          phase: 'ready',
+          problem: null,
+          integrations: integrations().map((i) =>
+            i.auth === 'oauth2' ? { ...i, status: { state: 'needs_reconnect', reason: 'Latchkey has a new vault key' } } : i,
+          ),
+        };
+        publish();
+        return structuredClone(state);
+      case 'get_settings':
+        return { ...settings };
+      case 'set_settings':
+        settings = { ...(args.settings as Settings) };
+        return { ...settings };
+      case 'open_console':
+        window.open(`${account.server}/console/`, '_blank', 'noopener');
+        return null;
+      default:
+        throw fail('unknown_command', `The fake has no command ${cmd}.`);
+    }
+  },
+  { shouldMockEvents: true },
+);

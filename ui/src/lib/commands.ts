@@ -1,0 +1,115 @@
+// The only module that talks to the Rust side: one typed wrapper per command of the
+// contract (./contract.ts) and the 'menu-state' subscription. Every failure, whatever its
+// shape on the wire, comes out as a CommandError, so screens never parse strings.
+
+import { invoke } from '@tauri-apps/api/core';
+import { listen, type UnlistenFn } from '@tauri-apps/api/event';
+import {
+  MENU_STATE_EVENT,
+  type EnrollArgs,
+  type IntegrationView,
+  type MenuState,
+  type RevokeReport,
+  type Settings,
+} from './contract';
+
+/** A command's failure. `code` is stable (branch on it); `message` is for the user. */
+export class CommandError extends Error {
+  readonly code: string;
+  readonly needs_reconnect: boolean;
+
+  constructor(code: string, message: string, needs_reconnect = false) {
+    super(message);
+    this.name = 'CommandError';
+    this.code = code;
+    this.needs_reconnect = needs_reconnect;
+  }
+
+  /** Normalises whatever a rejected invoke carried: the contract's {code, message,
+   *  needs_reconnect} object, or a string / Error from Tauri itself (unknown command,
+   *  denied permission, no backend at all). */
+  static from(raw: unknown): CommandError {
+    if (raw instanceof CommandError) return raw;
+    if (raw !== null && typeof raw === 'object') {
+      const o = raw as Record<string, unknown>;
+      if (typeof o.code === 'string' && typeof o.message === 'string') {
+        return new CommandError(o.code, o.message, o.needs_reconnect === true);
+      }
+    }
+    if (typeof window !== 'undefined' && !('__TAURI_INTERNALS__' in window)) {
+      return new CommandError(
+        'no_backend',
+        'This page only works inside the Latchkey app. Open Latchkey from your menu bar or system tray.',
+      );
+    }
+    const detail = raw instanceof Error ? raw.message : typeof raw === 'string' ? raw : '';
+    return new CommandError(
+      'internal',
+      `Latchkey could not do that${detail ? ` (${detail})` : ''}. Try again; if it keeps happening, quit and restart Latchkey.`,
+    );
+  }
+}
+
+async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(command, args);
+  } catch (raw) {
+    throw CommandError.from(raw);
+  }
+}
+
+/** Cheap: what the app knows now. Called once at start. */
+export function menuState(): Promise<MenuState> {
+  return call('menu_state');
+}
+
+/** Re-fetches from the server. */
+export function refresh(): Promise<MenuState> {
+  return call('refresh');
+}
+
+/** Enrolls this computer: a latchkey://enroll link, or server + code. */
+export function enroll(args: EnrollArgs): Promise<MenuState> {
+  return call('enroll', { link: args.link, server: args.server, code: args.code });
+}
+
+/** Resolves when the browser sign-in finishes (may take minutes); rejects on cancel or error. */
+export function connect(id: string): Promise<IntegrationView> {
+  return call('connect', { id });
+}
+
+export function cancelConnect(id: string): Promise<void> {
+  return call('cancel_connect', { id });
+}
+
+export function revoke(id: string): Promise<RevokeReport> {
+  return call('revoke', { id });
+}
+
+/** The way out when the vault salt is gone: a new key, old tokens void, reconnect each. */
+export function resetVault(): Promise<MenuState> {
+  return call('reset_vault');
+}
+
+export function getSettings(): Promise<Settings> {
+  return call('get_settings');
+}
+
+export function setSettings(settings: Settings): Promise<Settings> {
+  return call('set_settings', { settings });
+}
+
+/** Opens the admin console in the system browser. */
+export function openConsole(): Promise<void> {
+  return call('open_console');
+}
+
+/** Calls `handler` with every MenuState the Rust side emits. Resolves to the unsubscribe
+ *  function once the listener is registered (subscribe before the first menuState()). */
+export async function onMenuState(handler: (state: MenuState) => void): Promise<UnlistenFn> {
+  try {
+    return await listen<MenuState>(MENU_STATE_EVENT, (event) => handler(event.payload));
+  } catch (raw) {
+    throw CommandError.from(raw);
+  }
+}

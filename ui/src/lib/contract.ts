@@ -1,0 +1,87 @@
+// The menu's command contract between the Rust shell (src-tauri) and this UI, as types.
+// Copied from the authoritative contract (docs: ui/README.md); change both sides together.
+// Everything on the wire is snake_case JSON. All commands are Tauri commands called with
+// `invoke(name, args)`; the typed wrappers live in ./commands.ts and nowhere else.
+
+/** How a command fails: never a bare string. `message` is already plain words for the user
+ *  ("what happened and what to do"); `code` is stable and is what the UI branches on. */
+export interface CommandErrorPayload {
+  code: string;
+  message: string;
+  needs_reconnect: boolean;
+}
+
+/** Where one integration stands on this computer. */
+export type Status =
+  | { state: 'not_connected' }
+  /** A browser sign-in is pending (the card shows Cancel). */
+  | { state: 'connecting' }
+  /** `since` is unix seconds. */
+  | { state: 'connected'; identity: string | null; since: number; version: number }
+  | { state: 'needs_reconnect'; reason: string }
+  /** API-key integrations: the admin holds the key, there is nothing to connect. */
+  | { state: 'connected_by_admin' }
+  /** The last action on this card failed. */
+  | { state: 'error'; code: string; message: string };
+
+export type StatusState = Status['state'];
+
+export interface IntegrationView {
+  id: string;
+  name: string;
+  /** Catalog icon name: salesforce, google, microsoft, slack, github, atlassian, demo, ... */
+  icon: string;
+  /** 'production' | 'sandbox' | a custom host. */
+  environment: string;
+  /** Badge text: 'Production' | 'Sandbox' | 'acme.my.salesforce.com'. */
+  environment_label: string;
+  auth: 'oauth2' | 'api_key';
+  status: Status;
+}
+
+export interface Problem {
+  code: string;
+  message: string;
+  action: 'enroll' | 'reset_vault' | 'retry';
+}
+
+export type Phase = 'onboarding' | 'ready' | 'problem';
+
+export interface MenuState {
+  phase: Phase;
+  account: { email: string; server: string } | null;
+  /** Set when the server is unreachable: the list is from this computer's cache, say so. */
+  offline: string | null;
+  /** Phase 'problem': keychain unavailable, salt gone, device revoked... */
+  problem: Problem | null;
+  integrations: IntegrationView[];
+  /** From a latchkey://enroll link. */
+  enroll_prefill: { server: string; code: string } | null;
+}
+
+export interface RevokeStep {
+  step: string;
+  outcome: 'done' | 'queued' | 'skipped' | 'failed';
+  detail: string;
+}
+
+/** Other fields may appear; the UI ignores them. */
+export interface RevokeReport {
+  steps: RevokeStep[];
+}
+
+export interface Settings {
+  start_at_login: boolean;
+  hide_on_blur: boolean;
+}
+
+/** Either a full latchkey://enroll?server=..&code=.. link, or server + code. */
+export interface EnrollArgs {
+  link: string | null;
+  server: string | null;
+  code: string | null;
+}
+
+/** The one event: emitted whenever anything changes (connect started/finished, the admin
+ *  enabled/disabled something via the change feed, a refresh failed). Payload: MenuState. */
+export const MENU_STATE_EVENT = 'menu-state';
