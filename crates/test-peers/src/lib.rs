@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod store;
+pub mod web_dist;
 pub use store::TestStore;
 
 use std::io::{BufRead, BufReader};

@@ -103,7 +103,7 @@ function initial(): MenuState {
         phase: 'onboarding',
         account: null,
         integrations: [],
-        enroll_prefill: { server: 'https://latchkey.acme.example', code: 'K7QM-2XPD' },
+        enroll_prefill: { server: 'https://latchkey.acme.example', from_link: true },
       };
     case 'problem-salt':
       return {

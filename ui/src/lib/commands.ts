@@ -6,6 +6,7 @@ import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import {
   MENU_STATE_EVENT,
+  SHOW_SETTINGS_EVENT,
   type EnrollArgs,
   type IntegrationView,
   type MenuState,
@@ -102,6 +103,15 @@ export function setSettings(settings: Settings): Promise<Settings> {
 /** Opens the admin console in the system browser. */
 export function openConsole(): Promise<void> {
   return call('open_console');
+}
+
+/** The tray menu's "Settings…" asks the window to show its settings screen. */
+export async function onShowSettings(handler: () => void): Promise<UnlistenFn> {
+  try {
+    return await listen<null>(SHOW_SETTINGS_EVENT, () => handler());
+  } catch (raw) {
+    throw CommandError.from(raw);
+  }
 }
 
 /** Calls `handler` with every MenuState the Rust side emits. Resolves to the unsubscribe

@@ -47,6 +47,11 @@ export interface Problem {
 
 export type Phase = 'onboarding' | 'ready' | 'problem';
 
+export interface EnrollPrefill {
+  server: string;
+  from_link: true;
+}
+
 export interface MenuState {
   phase: Phase;
   account: { email: string; server: string } | null;
@@ -55,8 +60,9 @@ export interface MenuState {
   /** Phase 'problem': keychain unavailable, salt gone, device revoked... */
   problem: Problem | null;
   integrations: IntegrationView[];
-  /** From a latchkey://enroll link. */
-  enroll_prefill: { server: string; code: string } | null;
+  /** A latchkey://enroll link arrived (argv, a second launch, the OS). Its one-time code
+   *  stays in Rust: enroll() with every field null uses it. */
+  enroll_prefill: EnrollPrefill | null;
 }
 
 export interface RevokeStep {
@@ -85,3 +91,5 @@ export interface EnrollArgs {
 /** The one event: emitted whenever anything changes (connect started/finished, the admin
  *  enabled/disabled something via the change feed, a refresh failed). Payload: MenuState. */
 export const MENU_STATE_EVENT = 'menu-state';
+/** Emitted by the tray menu's "Settings…" item. */
+export const SHOW_SETTINGS_EVENT = 'show-settings';
