@@ -6,20 +6,26 @@
 CARGO ?= cargo
 RUN_DIR := $(CURDIR)/.run
 
-.PHONY: run test deps lint fmt check-fmt clippy unit desktop bench fuzz clean-run test-peers
+.PHONY: run selfcheck test deps lint fmt check-fmt clippy unit desktop bench fuzz clean-run test-peers
 
 deps:
 	@scripts/install-deps.sh
 	@scripts/install-test-peers.sh
 	@scripts/install-console-deps.sh
 	@scripts/install-ui-deps.sh
+	@scripts/install-tauri-driver.sh
 
-# Until the server and desktop issues land, `make run` runs the vault's
-# self-check against this machine's real keychain (it says so when it starts).
+# The product on this machine: a demo OAuth provider, latchkey-server (SQLite) with an admin,
+# Demo OAuth enabled, a demo user, and the desktop menu app enrolled as that user
+# (scripts/demo.mjs says what it started). The keychain is the desktop session's own
+# Secret Service, or a private gnome-keyring on a machine without one.
 run: deps
+	$(CARGO) build -p latchkey-server -p latchkey-cli -p latchkey-desktop
+	scripts/with-keychain.sh -- node scripts/demo.mjs
+
+# The vault's self-check against this machine's real keychain.
+selfcheck: deps
 	$(CARGO) build -p latchkey-vault --bin latchkey-vault
-	@echo "==> Latchkey today: the vault self-check against this machine's OS keychain."
-	@echo "    (The desktop menu and the server arrive with their issues; 'make desktop' opens the window shell.)"
 	@mkdir -p $(RUN_DIR)
 	scripts/with-keychain.sh --keyring-dir $(RUN_DIR)/keyring -- \
 		target/debug/latchkey-vault --data-dir $(RUN_DIR)/data selfcheck

@@ -12,6 +12,8 @@ PACKAGES=(
   gnome-keyring dbus dbus-x11
   # a real display for the desktop window tests
   xvfb x11-utils
+  # WebKitWebDriver, which tauri-driver drives for the end-to-end test of the menu window
+  webkit2gtk-driver
 )
 
 if ! command -v cargo >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/cargo" ]; then

@@ -4,76 +4,23 @@
 //! test instead of skipping it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-struct KillOnDrop(Child);
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn free_display() -> u32 {
-    (90..200)
-        .find(|n| {
-            !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
-                && !Path::new(&format!("/tmp/.X{n}-lock")).exists()
-        })
-        .expect("a free X display number")
-}
-
-fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !check() {
-        assert!(
-            start.elapsed() < timeout,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+use common::{Display, KillOnDrop, have, require, wait_for};
 
 #[test]
 fn the_desktop_app_opens_its_window() {
-    if !have("Xvfb") || !have("xwininfo") {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "Xvfb and xwininfo are required under CI"
-        );
-        eprintln!("SKIPPED: Xvfb or xwininfo missing; run scripts/install-deps.sh");
+    if !require(
+        &[("Xvfb", have("Xvfb")), ("xwininfo", have("xwininfo"))],
+        "scripts/install-deps.sh",
+    ) {
         return;
     }
-    let display = free_display();
-    let display_name = format!(":{display}");
-    let _xvfb = KillOnDrop(
-        Command::new("Xvfb")
-            .args([
-                display_name.as_str(),
-                "-screen",
-                "0",
-                "1280x800x24",
-                "-nolisten",
-                "tcp",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_for("Xvfb", Duration::from_secs(10), || {
-        Path::new(&format!("/tmp/.X11-unix/X{display}")).exists()
-    });
+    let display = Display::start();
+    let display_name = display.name.clone();
 
     let data = tempfile::tempdir().unwrap();
     let mut app = KillOnDrop(

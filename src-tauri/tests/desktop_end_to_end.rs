@@ -1,0 +1,344 @@
+//! The real desktop app end to end, driven through its window with WebDriver
+//! (`tauri-driver` over Debian's `WebKitWebDriver`) on a private Xvfb display:
+//! a real Latchkey server (in this process, SQLite), oidc-provider as the
+//! provider, headless Chromium as the system browser (`$BROWSER`), and the OS
+//! keychain (`make test` runs this inside a private Secret Service session).
+//!
+//! The app is launched with a `latchkey://enroll` link as its argument, as the
+//! OS does when the user clicks the link; the test then enrolls, connects,
+//! watches a card appear when the admin enables another integration, filters
+//! with the search box, revokes, and checks the server at each step. It saves
+//! a screenshot of each state in `test-output/desktop/`; copy them to
+//! `docs/screenshots/` when they change.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use common::{Display, KillOnDrop, have, require};
+use latchkey_test_peers::{AuthServer, TestStore, browser_script, peers_ready, repo_root};
+use serde_json::{Value, json};
+
+/// The key WebDriver uses for element references.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+fn tauri_driver() -> PathBuf {
+    repo_root().join(".tools/bin/tauri-driver")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A W3C WebDriver session, spoken over plain HTTP.
+struct Session {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Session {
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}{path}", self.base);
+        let mut request = self.http.request(method, &url);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert!(status.is_success(), "{path}: {status} {body}");
+        body["value"].clone()
+    }
+
+    async fn find_all(&self, css: &str) -> Vec<String> {
+        let found = self
+            .call(
+                reqwest::Method::POST,
+                "/elements",
+                Some(json!({ "using": "css selector", "value": css })),
+            )
+            .await;
+        found
+            .as_array()
+            .unwrap_or_else(|| panic!("find {css}: {found}"))
+            .iter()
+            .map(|e| {
+                e[ELEMENT]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("an element without a reference: {e}"))
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    /// Waits up to `timeout` for an element matching `css`.
+    async fn wait(&self, css: &str, timeout: Duration) -> String {
+        let start = Instant::now();
+        loop {
+            if let Some(e) = self.find_all(css).await.into_iter().next() {
+                return e;
+            }
+            if start.elapsed() > timeout {
+                let html = self.call(reqwest::Method::GET, "/source", None).await;
+                panic!("no {css} after {timeout:?}; the page was:\n{html}");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn click(&self, css: &str) {
+        let e = self.wait(css, Duration::from_secs(20)).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{e}/click"),
+            Some(json!({})),
+        )
+        .await;
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let e = self.wait(css, Duration::from_secs(20)).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{e}/value"),
+            Some(json!({ "text": text })),
+        )
+        .await;
+    }
+
+    async fn text(&self, css: &str) -> String {
+        let e = self.wait(css, Duration::from_secs(20)).await;
+        self.call(reqwest::Method::GET, &format!("/element/{e}/text"), None)
+            .await
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    async fn visible(&self, css: &str) -> bool {
+        for e in self.find_all(css).await {
+            let shown = self
+                .call(
+                    reqwest::Method::GET,
+                    &format!("/element/{e}/displayed"),
+                    None,
+                )
+                .await;
+            if shown == json!(true) {
+                return true;
+            }
+        }
+        false
+    }
+
+    async fn screenshot(&self, dir: &Path, name: &str) {
+        // Let the page paint what the DOM already says.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let png = self.call(reqwest::Method::GET, "/screenshot", None).await;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().unwrap())
+            .unwrap();
+        std::fs::write(dir.join(format!("menu-{name}.png")), bytes).unwrap();
+    }
+}
+
+fn card(id: &str, state: &str) -> String {
+    format!("article.card[data-integration=\"{id}\"][data-state=\"{state}\"]")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn connect_and_revoke_through_the_real_window() {
+    if !require(
+        &[
+            ("Xvfb", have("Xvfb")),
+            ("WebKitWebDriver", have("WebKitWebDriver")),
+            ("tauri-driver", tauri_driver().exists()),
+        ],
+        "scripts/install-deps.sh and scripts/install-tauri-driver.sh",
+    ) || !peers_ready()
+    {
+        return;
+    }
+    let shots = repo_root().join("test-output/desktop");
+    std::fs::create_dir_all(&shots).unwrap();
+
+    let provider = AuthServer::start(3600);
+    let store = TestStore::start().await;
+    store
+        .enable_demo_oauth(&provider.issuer, "latchkey-static")
+        .await;
+    let (link, user_id) = store.invite("ada@acme.example").await;
+
+    // The menu stays open when focus moves to the browser (the user's setting).
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("latchkey");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        data.join("settings.json"),
+        r#"{"start_at_login":false,"hide_on_blur":false}"#,
+    )
+    .unwrap();
+
+    let display = Display::start();
+    let port = free_port();
+    let native_port = free_port();
+    let _driver = KillOnDrop(
+        Command::new(tauri_driver())
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native_port.to_string(),
+            ])
+            .env("DISPLAY", &display.name)
+            .env("LATCHKEY_DATA_DIR", &data)
+            .env("BROWSER", browser_script())
+            .env("NO_AT_BRIDGE", "1")
+            .env("XDG_CONFIG_HOME", home.path())
+            .env("XDG_DATA_HOME", home.path())
+            .env("XDG_CACHE_HOME", home.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let http = reqwest::Client::new();
+    let driver = format!("http://127.0.0.1:{port}");
+    let mut created = None;
+    for _ in 0..100 {
+        let attempt = http
+            .post(format!("{driver}/session"))
+            .json(&json!({ "capabilities": { "alwaysMatch": {
+                "browserName": "wry",
+                "tauri:options": {
+                    "application": env!("CARGO_BIN_EXE_latchkey-desktop"),
+                    "args": [link],
+                },
+            }}}))
+            .send()
+            .await;
+        if let Ok(response) = attempt {
+            let body: Value = response.json().await.unwrap();
+            created = Some(body);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let created = created.expect("tauri-driver answers");
+    let id = created["value"]["sessionId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no WebDriver session: {created}"))
+        .to_owned();
+    let ui = Session {
+        http,
+        base: format!("{driver}/session/{id}"),
+    };
+
+    // First launch from the link: onboarding shows the link's server, the
+    // one-time code stays out of the page.
+    ui.wait("[data-phase=\"onboarding\"]", Duration::from_secs(60))
+        .await;
+    let code = url::Url::parse(&link)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let source = ui.call(reqwest::Method::GET, "/source", None).await;
+    assert!(!source.as_str().unwrap().contains(&code));
+    ui.wait(".link-received", Duration::from_secs(10)).await;
+    ui.screenshot(&shots, "onboarding").await;
+    ui.click("[data-action=\"enroll\"]").await;
+
+    // Enrolled: the card the admin enabled, not connected.
+    ui.wait(
+        &card("demo-oauth", "not_connected"),
+        Duration::from_secs(60),
+    )
+    .await;
+    ui.screenshot(&shots, "not-connected").await;
+
+    // Connect: the system browser ($BROWSER = headless Chromium) signs in and
+    // consents; the card turns Connected with who signed in.
+    ui.click("[data-integration=\"demo-oauth\"] [data-action=\"connect\"]")
+        .await;
+    ui.wait(&card("demo-oauth", "connected"), Duration::from_secs(90))
+        .await;
+    let text = ui.text("[data-integration=\"demo-oauth\"]").await;
+    assert!(text.contains("ada@acme.example"), "{text}");
+    assert!(
+        store
+            .connections(&user_id)
+            .await
+            .to_string()
+            .contains("demo-oauth"),
+        "the server holds the sealed record"
+    );
+    ui.screenshot(&shots, "connected").await;
+
+    // The admin enables another integration: its card appears by itself.
+    store
+        .admin(
+            reqwest::Method::PUT,
+            "/v1/admin/integrations/demo-oauth-fixed-port",
+            Some(json!({
+                "enabled": true, "environment": "production",
+                "client_id": "latchkey-fixed-port",
+                "params": { "issuer": provider.issuer },
+            })),
+        )
+        .await;
+    ui.wait(
+        &card("demo-oauth-fixed-port", "not_connected"),
+        Duration::from_secs(30),
+    )
+    .await;
+
+    // The search box filters the list.
+    ui.type_into("#search", "fixed").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        ui.visible("[data-integration=\"demo-oauth-fixed-port\"]")
+            .await
+    );
+    assert!(!ui.visible("[data-integration=\"demo-oauth\"]").await);
+    // Backspace five times, as a user would (WebDriver's "clear" fires no input event).
+    ui.type_into("#search", &"\u{E003}".repeat(5)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(ui.visible("[data-integration=\"demo-oauth\"]").await);
+
+    // Revoke asks first, then reports each step; the card and the server are empty.
+    ui.click("[data-integration=\"demo-oauth\"] [data-action=\"revoke\"]")
+        .await;
+    ui.screenshot(&shots, "confirm-revoke").await;
+    ui.click("[data-integration=\"demo-oauth\"] [data-action=\"confirm-revoke\"]")
+        .await;
+    ui.wait(
+        &card("demo-oauth", "not_connected"),
+        Duration::from_secs(60),
+    )
+    .await;
+    let report = ui.text(".revoke-report").await;
+    assert!(report.to_lowercase().contains("provider"), "{report}");
+    assert!(
+        !store
+            .connections(&user_id)
+            .await
+            .to_string()
+            .contains("\"demo-oauth\""),
+        "the server holds no record after Revoke"
+    );
+    ui.screenshot(&shots, "revoked").await;
+
+    ui.call(reqwest::Method::DELETE, "", None).await;
+    drop(display);
+}
