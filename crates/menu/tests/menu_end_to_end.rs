@@ -343,3 +343,94 @@ async fn enrolling_without_input_or_with_a_dead_code_explains_what_to_do() {
     let err = menu.connect("demo-oauth").await.unwrap_err();
     assert_eq!(err.code(), "menu.not_enrolled");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn offline_shows_the_remembered_cards_and_recovers_by_itself() {
+    if !peers_ready() {
+        return;
+    }
+    let (_provider, mut store, _dir, _browser, window, menu, link, _user) = setup().await;
+    menu.load().await;
+    menu.enroll(Some(&link), None, None).await.unwrap();
+    menu.connect("demo-oauth").await.unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(menu.clone().follow_changes(stop.clone()));
+
+    // The server goes away: the cards stay (from this computer's cache), with
+    // the reason, and the connection is still there.
+    store.down().await;
+    let state = menu.refresh().await;
+    assert_eq!(state.phase, Phase::Ready, "{state:?}");
+    assert!(state.offline.is_some(), "{state:?}");
+    assert_eq!(card(&state, "demo-oauth")["state"], "connected");
+
+    // It comes back: the banner clears without anyone pressing anything.
+    store.up().await;
+    window
+        .wait_for("that the server is back", |s| {
+            s.offline.is_none() && s.phase == Phase::Ready
+        })
+        .await;
+    stop.cancel();
+}
+
+/// Runs [`keychain_child`] in a process whose D-Bus session does not exist,
+/// so the real OS keychain is unreachable (it cannot be switched off in-process).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_keychain_is_a_problem_with_a_retry_never_a_blank_window() {
+    if !peers_ready() {
+        return;
+    }
+    let (_provider, _store, dir, _browser, _window, menu, link, _user) = setup().await;
+    menu.load().await;
+    menu.enroll(Some(&link), None, None).await.unwrap();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "keychain_child", "--ignored", "--nocapture"])
+        .env("LATCHKEY_MENU_TEST_DIR", dir.path())
+        .env(
+            "DBUS_SESSION_BUS_ADDRESS",
+            "unix:path=/nonexistent/latchkey-test-bus",
+        )
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("STATE "))
+        .unwrap_or_else(|| panic!("the child printed no state: {text}"));
+    let state: Value = serde_json::from_str(line).unwrap();
+    assert_eq!(state["phase"], "problem", "{state}");
+    assert_eq!(state["problem"]["action"], "retry", "{state}");
+    assert!(
+        state["problem"]["code"]
+            .as_str()
+            .unwrap()
+            .starts_with("keychain."),
+        "{state}"
+    );
+    assert!(
+        state["problem"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("keychain"),
+        "{state}"
+    );
+}
+
+#[tokio::test]
+#[ignore = "run as a child process by an_unreachable_keychain_is_a_problem_with_a_retry_never_a_blank_window"]
+async fn keychain_child() {
+    let dir = std::path::PathBuf::from(std::env::var_os("LATCHKEY_MENU_TEST_DIR").unwrap());
+    let menu = Menu::new(
+        &dir,
+        Arc::new(PeerBrowser::default()),
+        Arc::new(|_: &MenuState| {}),
+    );
+    let state = menu.load().await;
+    println!("STATE {}", serde_json::to_string(&state).unwrap());
+}
