@@ -12,6 +12,11 @@
 //! once, and only then answers each caller. A lost CAS changes nothing, so it
 //! needs no savepoint; if the batch fails, every caller gets the error and
 //! nothing of the batch was acknowledged.
+//!
+//! Device-token and integration lookups, made on every device request, are
+//! served from memory ([`hot_cache`]): one server process owns a SQLite file.
+
+mod hot_cache;
 
 use async_trait::async_trait;
 use latchkey_server_database::{
@@ -29,6 +34,8 @@ use std::str::FromStr;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::hot_cache::HotCache;
+
 type Tx<'a> = Transaction<'a, Sqlite>;
 
 /// A SQLite-backed store.
@@ -36,6 +43,10 @@ pub struct SqliteDatabase {
     read: SqlitePool,
     write: SqlitePool,
     puts: mpsc::Sender<PutJob>,
+    /// Only in the serving process (see [`SqliteDatabase::serve`]).
+    hot: Option<HotCache>,
+    /// Held while serving: the lock that keeps a second server off this file.
+    _serving: Option<std::fs::File>,
 }
 
 /// The most record writes committed together.
@@ -193,7 +204,81 @@ impl SqliteDatabase {
             .map_err(backend)?;
         let (puts, jobs) = mpsc::channel(1024);
         tokio::spawn(put_writer(write.clone(), jobs));
-        Ok(Self { read, write, puts })
+        Ok(Self {
+            read,
+            write,
+            puts,
+            hot: None,
+            _serving: None,
+        })
+    }
+
+    /// Opens the database for the one server process that serves it: takes
+    /// an exclusive lock next to the file (a second server on the same file is
+    /// refused, since a SQLite database has one serving process; replicas need
+    /// PostgreSQL) and turns on the in-memory lookups of [`hot_cache`], which
+    /// that ownership makes sound. One-shot commands (`admin`, `migrate`) use
+    /// [`SqliteDatabase::connect`] and may run beside the server.
+    pub async fn serve(url: &str) -> DbResult<Self> {
+        let lock = serving_lock(url)?;
+        let mut db = Self::connect(url).await?;
+        db.hot = Some(HotCache::default());
+        db._serving = lock;
+        Ok(db)
+    }
+
+    /// The device behind `token_hash`, with its user, from the database.
+    async fn load_device_and_user(&self, token_hash: &[u8]) -> DbResult<Option<(Device, User)>> {
+        let row = sqlx::query(
+            "SELECT d.id, d.org_id, d.user_id, d.name, d.token_hash, d.created_at, d.last_seen_at, \
+             d.revoked_at, u.email AS u_email, u.display_name AS u_display_name, \
+             u.created_at AS u_created_at \
+             FROM devices d JOIN users u ON u.id = d.user_id WHERE d.token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(backend)?;
+        let Some(r) = row else { return Ok(None) };
+        let device = device_from(&r)?;
+        let user = User {
+            id: device.user_id.clone(),
+            org_id: device.org_id.clone(),
+            email: r.try_get("u_email").map_err(backend)?,
+            display_name: r.try_get("u_display_name").map_err(backend)?,
+            created_at: r.try_get("u_created_at").map_err(backend)?,
+        };
+        Ok(Some((device, user)))
+    }
+}
+
+/// Locks `<database file>.serving.lock`; `None` for an in-memory database.
+fn serving_lock(url: &str) -> DbResult<Option<std::fs::File>> {
+    let options = SqliteConnectOptions::from_str(url).map_err(backend)?;
+    let file = options.get_filename();
+    if file.as_os_str().is_empty() || file.to_string_lossy().contains(":memory:") {
+        return Ok(None);
+    }
+    let mut path = file.as_os_str().to_owned();
+    path.push(".serving.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| DbError::Backend(format!("cannot open {}: {e}", path.to_string_lossy())))?;
+    match lock.try_lock() {
+        Ok(()) => Ok(Some(lock)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(DbError::Backend(format!(
+            "another latchkey-server is already serving {}. One server process serves a SQLite \
+             database; stop the other one, or run several replicas on PostgreSQL \
+             (LATCHKEY_DATABASE_URL=postgres://...)",
+            file.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(DbError::Backend(format!(
+            "cannot lock {}: {e}",
+            path.to_string_lossy()
+        ))),
     }
 }
 
@@ -650,7 +735,11 @@ impl Database for SqliteDatabase {
             return Err(DbError::NotFound);
         }
         write_journal(&mut tx, journal).await?;
-        tx.commit().await.map_err(backend)
+        tx.commit().await.map_err(backend)?;
+        if let Some(hot) = &self.hot {
+            hot.invalidate_devices();
+        }
+        Ok(())
     }
 
     async fn insert_enrollment_code(&self, c: &EnrollmentCode) -> DbResult<()> {
@@ -728,44 +817,34 @@ impl Database for SqliteDatabase {
         journal.audit.target = Some(user.id.clone());
         write_journal(&mut tx, &journal).await?;
         tx.commit().await.map_err(backend)?;
+        // A lookup of this new token before it existed may have been cached as absent.
+        if let Some(hot) = &self.hot {
+            hot.invalidate_devices();
+        }
         Ok((device, user))
     }
 
     async fn device_by_token_hash(&self, token_hash: &[u8]) -> DbResult<Option<Device>> {
-        sqlx::query("SELECT * FROM devices WHERE token_hash = $1")
-            .bind(token_hash)
-            .fetch_optional(&self.read)
-            .await
-            .map_err(backend)?
-            .as_ref()
-            .map(device_from)
-            .transpose()
+        Ok(self
+            .device_and_user_by_token_hash(token_hash)
+            .await?
+            .map(|(device, _)| device))
     }
 
     async fn device_and_user_by_token_hash(
         &self,
         token_hash: &[u8],
     ) -> DbResult<Option<(Device, User)>> {
-        let row = sqlx::query(
-            "SELECT d.id, d.org_id, d.user_id, d.name, d.token_hash, d.created_at, d.last_seen_at, \
-             d.revoked_at, u.email AS u_email, u.display_name AS u_display_name, \
-             u.created_at AS u_created_at \
-             FROM devices d JOIN users u ON u.id = d.user_id WHERE d.token_hash = $1",
-        )
-        .bind(token_hash)
-        .fetch_optional(&self.read)
-        .await
-        .map_err(backend)?;
-        let Some(r) = row else { return Ok(None) };
-        let device = device_from(&r)?;
-        let user = User {
-            id: device.user_id.clone(),
-            org_id: device.org_id.clone(),
-            email: r.try_get("u_email").map_err(backend)?,
-            display_name: r.try_get("u_display_name").map_err(backend)?,
-            created_at: r.try_get("u_created_at").map_err(backend)?,
+        let Some(hot) = &self.hot else {
+            return self.load_device_and_user(token_hash).await;
         };
-        Ok(Some((device, user)))
+        let seen = match hot.device(token_hash) {
+            Ok(found) => return Ok(found),
+            Err(generation) => generation,
+        };
+        let found = self.load_device_and_user(token_hash).await?;
+        hot.store_device(seen, token_hash, found.clone());
+        Ok(found)
     }
 
     async fn list_devices(&self, org_id: &str, user_id: Option<&str>) -> DbResult<Vec<Device>> {
@@ -803,6 +882,9 @@ impl Database for SqliteDatabase {
         let device = device_from(&row)?;
         write_journal(&mut tx, journal).await?;
         tx.commit().await.map_err(backend)?;
+        if let Some(hot) = &self.hot {
+            hot.invalidate_devices();
+        }
         Ok(device)
     }
 
@@ -816,6 +898,9 @@ impl Database for SqliteDatabase {
         .execute(&self.write)
         .await
         .map_err(backend)?;
+        if let Some(hot) = &self.hot {
+            hot.touched_device(id, now);
+        }
         Ok(())
     }
 
@@ -854,11 +939,21 @@ impl Database for SqliteDatabase {
             tombstone_integration(&mut tx, &i.org_id, &i.id, None, i.updated_at).await?;
         }
         write_journal(&mut tx, journal).await?;
-        tx.commit().await.map_err(backend)
+        tx.commit().await.map_err(backend)?;
+        if let Some(hot) = &self.hot {
+            hot.invalidate_integrations();
+        }
+        Ok(())
     }
 
     async fn get_integration(&self, org_id: &str, id: &str) -> DbResult<Option<Integration>> {
-        sqlx::query("SELECT * FROM integrations WHERE org_id = $1 AND id = $2")
+        let hot = self.hot.as_ref();
+        let seen = match hot.map(|h| h.integration(org_id, id)) {
+            Some(Ok(found)) => return Ok(found),
+            Some(Err(generation)) => generation,
+            None => 0,
+        };
+        let found = sqlx::query("SELECT * FROM integrations WHERE org_id = $1 AND id = $2")
             .bind(org_id)
             .bind(id)
             .fetch_optional(&self.read)
@@ -866,7 +961,11 @@ impl Database for SqliteDatabase {
             .map_err(backend)?
             .as_ref()
             .map(integration_from)
-            .transpose()
+            .transpose()?;
+        if let Some(hot) = hot {
+            hot.store_integration(seen, org_id, id, found.clone());
+        }
+        Ok(found)
     }
 
     async fn list_integrations(&self, org_id: &str) -> DbResult<Vec<Integration>> {
@@ -893,7 +992,11 @@ impl Database for SqliteDatabase {
         }
         tombstone_integration(&mut tx, org_id, id, None, journal.audit.at).await?;
         write_journal(&mut tx, journal).await?;
-        tx.commit().await.map_err(backend)
+        tx.commit().await.map_err(backend)?;
+        if let Some(hot) = &self.hot {
+            hot.invalidate_integrations();
+        }
+        Ok(())
     }
 
     async fn get_record(&self, slot: &SlotKey) -> DbResult<Option<ConnectionRecord>> {

@@ -17,16 +17,27 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+/// Who opens the database: the serving process, or a one-shot command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opener {
+    /// `serve`: on SQLite, the one process that owns the file.
+    Server,
+    /// `admin …`, `migrate`: may run beside a server.
+    Command,
+}
+
 /// Opens the backend the URL names: `sqlite:` or `postgres(ql)://`.
-pub async fn open_database(config: &Config) -> anyhow::Result<Arc<dyn Database>> {
+pub async fn open_database(config: &Config, opener: Opener) -> anyhow::Result<Arc<dyn Database>> {
     let url = &config.database_url;
     let db: Arc<dyn Database> = if url.starts_with("sqlite:") {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create the data dir {}", config.data_dir.display()))?;
+        let db = match opener {
+            Opener::Server => SqliteDatabase::serve(url).await,
+            Opener::Command => SqliteDatabase::connect(url).await,
+        };
         Arc::new(
-            SqliteDatabase::connect(url)
-                .await
-                .with_context(|| format!("cannot open the SQLite database {}", redact_url(url)))?,
+            db.with_context(|| format!("cannot open the SQLite database {}", redact_url(url)))?,
         )
     } else {
         Arc::new(PostgresDatabase::connect(url).await.with_context(|| {
@@ -47,12 +58,13 @@ pub fn install_crypto_provider() {
 
 /// Opens and migrates the database, ensures the org, loads the server key.
 pub async fn prepare(
+    opener: Opener,
     config: Config,
     origin: String,
     catalog: Arc<dyn CatalogLookup>,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<AppState> {
-    let db = open_database(&config).await?;
+    let db = open_database(&config, opener).await?;
     db.migrate().await.context("database migration failed")?;
     let org = db
         .ensure_org(&new_id()?, "Latchkey", now_millis())
@@ -90,7 +102,7 @@ pub async fn open_for_command(config: Config) -> anyhow::Result<AppState> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{}", config.listen));
-    prepare(config, origin, Arc::new(WellFormedIds), rx).await
+    prepare(Opener::Command, config, origin, Arc::new(WellFormedIds), rx).await
 }
 
 /// A server running in this process.
@@ -162,7 +174,7 @@ pub async fn start_with_catalog(
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
     let (tx, rx) = watch::channel(false);
-    let state = prepare(config, origin, catalog, rx.clone()).await?;
+    let state = prepare(Opener::Server, config, origin, catalog, rx.clone()).await?;
     let setup_code = crate::routes::admin::issue_setup_code(&state)
         .await
         .map_err(|e| anyhow::anyhow!("cannot issue the setup code: {}", e.message))?;

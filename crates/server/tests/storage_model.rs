@@ -204,9 +204,12 @@ fn run_model(backend: Backend) {
     let (db, org) = rt.block_on(async {
         let url = backend.fresh_database_url(dir.path()).await;
         let config = latchkey_server::Config::for_tests(dir.path(), url).unwrap();
-        let db = latchkey_server::server::open_database(&config)
-            .await
-            .unwrap();
+        let db = latchkey_server::server::open_database(
+            &config,
+            latchkey_server::server::Opener::Command,
+        )
+        .await
+        .unwrap();
         db.migrate().await.unwrap();
         let org = db.ensure_org("org-model", "Model", 0).await.unwrap();
         (db, org.id)

@@ -157,13 +157,18 @@ impl TestServer {
     /// A second server on the same database and data dir, as a replica behind a
     /// load balancer would be; it shares this server's admin token.
     pub async fn replica(&self) -> Self {
+        self.try_replica().await.expect("replica starts")
+    }
+
+    /// A second server on the same database, or why it would not start.
+    pub async fn try_replica(&self) -> Result<Self, String> {
         let mut config =
             Config::for_tests(self.dir.path(), Some(self.database_url.clone())).unwrap();
         config.feed_poll_millis = 100;
         let server = latchkey_server::start(config)
             .await
-            .expect("replica starts");
-        Self {
+            .map_err(|e| format!("{e:#}"))?;
+        Ok(Self {
             base: server.url(),
             server: Some(server),
             http: reqwest::Client::new(),
@@ -171,7 +176,7 @@ impl TestServer {
             database_url: self.database_url.clone(),
             dir: tempfile::tempdir().unwrap(),
             setup_code: None,
-        }
+        })
     }
 
     pub async fn stop(mut self) {

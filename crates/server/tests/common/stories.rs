@@ -1344,6 +1344,18 @@ pub async fn graceful_shutdown_drains_and_ends_feeds(backend: Backend) {
 /// across them (racing writers on both: exactly one wins).
 pub async fn replicas_share_one_database_feed_and_cas(backend: Backend) {
     let a = TestServer::start(&backend).await;
+    if matches!(backend, Backend::Sqlite) {
+        // One process serves a SQLite file (its in-memory lookups rely on it);
+        // a second server is refused in words that point to PostgreSQL.
+        let refused = a
+            .try_replica()
+            .await
+            .err()
+            .expect("a second SQLite server is refused");
+        assert!(refused.contains("already serving"), "{refused}");
+        assert!(refused.contains("PostgreSQL"), "{refused}");
+        return;
+    }
     let b = a.replica().await;
     let ada = a.new_user_device("ada@example.com").await;
 
