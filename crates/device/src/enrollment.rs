@@ -60,8 +60,9 @@ struct DeviceFile {
     device_id: String,
 }
 
-/// The integrations known from the last sync, without secrets, so `list`
-/// works offline.
+/// The integrations known from the last sync, so `list` and refreshes work
+/// offline. Client secrets are not in this file: they go to the OS keychain
+/// (see [`Device::cache_integrations`]).
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CachedIntegration {
@@ -194,7 +195,30 @@ impl Device {
         )?)
     }
 
+    /// The keychain account of an integration's client secret.
+    fn secret_account(&self, integration: &str) -> String {
+        format!("client-secret/{}/{integration}", self.file.server)
+    }
+
+    /// Remembers the integrations for offline use: their settings in
+    /// `integrations.json`, the client secrets some providers demand in the
+    /// OS keychain (never in a file), so refreshing works while the server is away.
     pub fn cache_integrations(&self, list: &[RemoteIntegration]) -> Result<(), DeviceError> {
+        let keychain = OsKeychain::new(TOKEN_SERVICE);
+        for i in list {
+            let account = self.secret_account(&i.id);
+            match &i.client_secret {
+                Some(secret) => {
+                    let stored = keychain.get(&account)?;
+                    if stored.as_ref().map(|s| s.expose()) != Some(secret.expose().as_bytes()) {
+                        keychain.set(&account, secret.expose().as_bytes())?;
+                    }
+                }
+                None => {
+                    keychain.delete(&account)?;
+                }
+            }
+        }
         let cached: Vec<CachedIntegration> = list
             .iter()
             .map(|i| CachedIntegration {
@@ -211,7 +235,11 @@ impl Device {
         fs::write(&path, bytes).map_err(|e| io(&path, e))
     }
 
+    /// The integrations from the last sync, with their client secrets from
+    /// the keychain (a secret the keychain cannot give is left out; the
+    /// refresh that needs it then says so).
     pub fn cached_integrations(&self) -> Vec<RemoteIntegration> {
+        let keychain = OsKeychain::new(TOKEN_SERVICE);
         let cached: Vec<CachedIntegration> = fs::read(self.dir.join("integrations.json"))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
@@ -219,11 +247,18 @@ impl Device {
         cached
             .into_iter()
             .filter_map(|c| {
-                serde_json::from_value(serde_json::json!({
+                let secret = keychain
+                    .get(&self.secret_account(&c.id))
+                    .ok()
+                    .flatten()
+                    .and_then(|b| String::from_utf8(b.expose().to_vec()).ok());
+                let mut remote: RemoteIntegration = serde_json::from_value(serde_json::json!({
                     "id": c.id, "kind": c.kind, "environment": c.environment,
                     "client_id": c.client_id, "scopes": c.scopes, "params": c.params,
                 }))
-                .ok()
+                .ok()?;
+                remote.client_secret = secret.map(SecretString::new);
+                Some(remote)
             })
             .collect()
     }
