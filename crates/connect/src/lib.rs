@@ -14,6 +14,7 @@ pub mod engine;
 mod error;
 pub mod http;
 pub mod loopback;
+mod nested_tokens;
 pub mod oauth;
 pub mod sync;
 

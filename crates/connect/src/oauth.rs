@@ -33,6 +33,7 @@ use url::Url;
 use crate::ConnectError;
 use crate::error::sanitize_provider_text;
 use crate::http::{HttpClient, HttpError};
+use crate::nested_tokens::NestedTokenHttp;
 
 /// Largest token accepted from a provider (JWT access tokens can be long).
 const MAX_TOKEN_LEN: usize = 16 * 1024;
@@ -156,6 +157,15 @@ impl ProviderClient {
         })
     }
 
+    /// The HTTP client for token requests, normalizing nested responses for
+    /// providers whose catalog entry names a token object (Slack).
+    fn token_http(&self) -> NestedTokenHttp<'_> {
+        NestedTokenHttp {
+            http: &self.http,
+            object: self.resolved.token_response_object.as_deref().unwrap_or(""),
+        }
+    }
+
     /// The provider's display name.
     pub fn name(&self) -> &str {
         &self.name
@@ -229,7 +239,7 @@ impl ProviderClient {
             .exchange_code(AuthorizationCode::new(code.expose().to_owned()))
             .set_pkce_verifier(verifier)
             .set_redirect_uri(Cow::Owned(redirect))
-            .request_async(&self.http)
+            .request_async(&self.token_http())
             .await
             .map_err(|e| self.token_error("sign-in code", e))?;
         self.to_token_set(response, None, "sign-in code")
@@ -247,7 +257,7 @@ impl ProviderClient {
         let response = self
             .client
             .exchange_refresh_token(&token)
-            .request_async(&self.http)
+            .request_async(&self.token_http())
             .await
             .map_err(|e| self.token_error("token refresh", e))?;
         let mut fresh = self.to_token_set(response, Some(previous), "token refresh")?;
@@ -471,6 +481,13 @@ impl ProviderClient {
                 }
                 Some(serde_json::Value::Number(n)) => {
                     extras.insert(name.clone(), n.to_string());
+                }
+                Some(serde_json::Value::Bool(b)) => {
+                    extras.insert(name.clone(), b.to_string());
+                }
+                // Small objects the catalog names (Slack's `team`) are kept as compact JSON.
+                Some(v @ serde_json::Value::Object(_)) if v.to_string().len() <= 2048 => {
+                    extras.insert(name.clone(), v.to_string());
                 }
                 Some(serde_json::Value::Null) | None => {}
                 Some(_) => {

@@ -183,3 +183,65 @@ async fn an_unreachable_provider_is_a_network_error() {
         .unwrap_err();
     assert_eq!(err.code(), "connect.network", "{err}");
 }
+
+/// Slack's documented `oauth.v2.access` answer for a PKCE app with user
+/// scopes (HTTP 200, the user token nested in `authed_user`, a bot token at the
+/// top level), served by a local endpoint standing in for slack.com.
+#[tokio::test]
+async fn slack_user_tokens_are_unpacked_and_its_200_errors_refused() {
+    let slack = |token_url: &str| {
+        let mut resolved = Catalog::builtin()
+            .unwrap()
+            .resolve("slack", &Environment::Production, &Params::new())
+            .unwrap()
+            .oauth2()
+            .unwrap()
+            .clone();
+        resolved.token_url = url::Url::parse(token_url).unwrap();
+        ProviderClient::new(
+            "Slack",
+            &resolved,
+            "1234.5678",
+            None,
+            HttpClient::new().unwrap(),
+        )
+        .unwrap()
+    };
+    let body = br#"{"ok":true,"app_id":"A0KRD7HC3","access_token":"xoxb-bot-token",
+        "token_type":"bot","scope":"commands",
+        "authed_user":{"id":"U1234","scope":"users:read,channels:read",
+          "access_token":"xoxe.xoxp-1-user-token","token_type":"user",
+          "refresh_token":"xoxe-1-refresh-token","expires_in":43200},
+        "team":{"id":"T9TK3CUKW","name":"Acme"},"enterprise":null,"is_enterprise_install":false}"#;
+    let url = token_endpoint("200 OK", "", body.to_vec()).await;
+    let tokens = slack(&format!("{url}/api/oauth.v2.access"))
+        .exchange_code(
+            &SecretString::from("the-code"),
+            PkceCodeVerifier::new("v".repeat(43)),
+            "http://127.0.0.1:17171/callback/slack",
+        )
+        .await
+        .unwrap();
+    assert_eq!(tokens.access_token.expose(), "xoxe.xoxp-1-user-token");
+    assert_eq!(
+        tokens.refresh_token.as_ref().unwrap().expose(),
+        "xoxe-1-refresh-token"
+    );
+    assert!(tokens.expires_at.is_some());
+
+    let url = token_endpoint(
+        "200 OK",
+        "",
+        br#"{"ok":false,"error":"invalid_code"}"#.to_vec(),
+    )
+    .await;
+    let err = slack(&format!("{url}/api/oauth.v2.access"))
+        .exchange_code(
+            &SecretString::from("the-code"),
+            PkceCodeVerifier::new("v".repeat(43)),
+            "http://127.0.0.1:17171/callback/slack",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "connect.token_rejected", "{err}");
+}
