@@ -67,13 +67,15 @@ pub(crate) fn normalize(status: u16, body: &[u8], object: &str) -> (u16, Vec<u8>
     )
 }
 
-/// The injected HTTP client, normalizing token responses for one provider.
-pub(crate) struct NestedTokenHttp<'a> {
-    pub(crate) http: &'a HttpClient,
-    pub(crate) object: &'a str,
+/// The injected HTTP client, normalizing token responses for one provider
+/// (`object` empty: passed through untouched).
+#[derive(Debug, Clone)]
+pub(crate) struct NestedTokenHttp {
+    pub(crate) http: HttpClient,
+    pub(crate) object: String,
 }
 
-impl<'c> oauth2::AsyncHttpClient<'c> for NestedTokenHttp<'c> {
+impl<'c> oauth2::AsyncHttpClient<'c> for NestedTokenHttp {
     type Error = HttpError;
     type Future = std::pin::Pin<
         Box<dyn std::future::Future<Output = Result<oauth2::HttpResponse, HttpError>> + Send + 'c>,
@@ -86,7 +88,7 @@ impl<'c> oauth2::AsyncHttpClient<'c> for NestedTokenHttp<'c> {
                 return Ok(response);
             }
             let (parts, body) = response.into_parts();
-            let (status, body) = normalize(parts.status.as_u16(), &body, self.object);
+            let (status, body) = normalize(parts.status.as_u16(), &body, &self.object);
             let mut rebuilt = http::Response::from_parts(parts, body);
             *rebuilt.status_mut() =
                 http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::BAD_REQUEST);

@@ -103,6 +103,9 @@ pub struct ProviderClient {
     resolved: ResolvedOAuth2,
     client: OAuthClient,
     http: HttpClient,
+    /// For token requests: normalizes nested responses for providers whose
+    /// catalog entry names a token object (Slack).
+    token_http: NestedTokenHttp,
     client_id: String,
     client_secret: Option<SecretString>,
 }
@@ -151,19 +154,14 @@ impl ProviderClient {
             name: name.to_owned(),
             resolved: resolved.clone(),
             client,
+            token_http: NestedTokenHttp {
+                http: http.clone(),
+                object: resolved.token_response_object.clone().unwrap_or_default(),
+            },
             http,
             client_id: client_id.to_owned(),
             client_secret,
         })
-    }
-
-    /// The HTTP client for token requests, normalizing nested responses for
-    /// providers whose catalog entry names a token object (Slack).
-    fn token_http(&self) -> NestedTokenHttp<'_> {
-        NestedTokenHttp {
-            http: &self.http,
-            object: self.resolved.token_response_object.as_deref().unwrap_or(""),
-        }
     }
 
     /// The provider's display name.
@@ -239,7 +237,7 @@ impl ProviderClient {
             .exchange_code(AuthorizationCode::new(code.expose().to_owned()))
             .set_pkce_verifier(verifier)
             .set_redirect_uri(Cow::Owned(redirect))
-            .request_async(&self.token_http())
+            .request_async(&self.token_http)
             .await
             .map_err(|e| self.token_error("sign-in code", e))?;
         self.to_token_set(response, None, "sign-in code")
@@ -257,7 +255,7 @@ impl ProviderClient {
         let response = self
             .client
             .exchange_refresh_token(&token)
-            .request_async(&self.token_http())
+            .request_async(&self.token_http)
             .await
             .map_err(|e| self.token_error("token refresh", e))?;
         let mut fresh = self.to_token_set(response, Some(previous), "token refresh")?;
