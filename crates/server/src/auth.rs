@@ -5,26 +5,17 @@
 //! again in constant time. Failed attempts count against the caller's IP, and
 //! past the limit the answer becomes 429.
 
+use crate::client_ip::client_ip;
 use crate::crypto::{TokenKind, token_hash, token_matches};
 use crate::error::ApiError;
 use crate::state::{AppState, now_millis};
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
 use latchkey_server_database::{Admin, AdminCredential, CredentialKind, Device, User};
-use std::net::SocketAddr;
 
 pub const SESSION_COOKIE: &str = "latchkey_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
-
-/// The caller's IP, for rate limiting (the direct peer; see the README for proxies).
-pub fn client_ip(parts: &Parts) -> String {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_else(|| "unknown".to_owned())
-}
 
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
@@ -50,7 +41,7 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 fn failed(state: &AppState, parts: &Parts, err: ApiError) -> ApiError {
     match state
         .auth_limiter
-        .check(&format!("authfail:{}", client_ip(parts)))
+        .check(&format!("authfail:{}", client_ip(state, parts)))
     {
         Ok(()) => err,
         Err(wait) => ApiError::too_many(wait),

@@ -3,6 +3,7 @@
 //! instead come from a file named by `LATCHKEY_<NAME>_FILE` (or `<name>_file` in
 //! TOML), which is how secrets are passed without putting them in the environment.
 
+use crate::client_ip::TrustedProxies;
 use latchkey_secret::SecretString;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -49,6 +50,8 @@ pub struct Config {
     pub proxy_max_response_bytes: usize,
     /// API-key proxy: allow `http://` base URLs (tests and local development only).
     pub proxy_allow_http: bool,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (addresses or CIDR ranges).
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl std::fmt::Debug for Config {
@@ -69,6 +72,7 @@ impl std::fmt::Debug for Config {
             .field("log", &self.log)
             .field("proxy_timeout_secs", &self.proxy_timeout_secs)
             .field("proxy_max_response_bytes", &self.proxy_max_response_bytes)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("proxy_allow_http", &self.proxy_allow_http)
             .finish()
     }
@@ -113,6 +117,7 @@ pub struct Layer {
     pub proxy_timeout_secs: Option<u64>,
     pub proxy_max_response_bytes: Option<usize>,
     pub proxy_allow_http: Option<bool>,
+    pub trusted_proxies: Option<Vec<String>>,
     // `<name>_file` variants, TOML only (the environment uses `LATCHKEY_<NAME>_FILE`).
     pub database_url_file: Option<PathBuf>,
     pub server_key_file: Option<PathBuf>,
@@ -135,6 +140,7 @@ const KEYS: &[&str] = &[
     "proxy_timeout_secs",
     "proxy_max_response_bytes",
     "proxy_allow_http",
+    "trusted_proxies",
 ];
 
 impl Layer {
@@ -220,6 +226,15 @@ fn parse_scalar(key: &str, value: &str) -> Result<toml::Value, String> {
             "false" | "0" | "no" => Ok(toml::Value::Boolean(false)),
             _ => Err(format!("expected true or false, got {value:?}")),
         },
+        // A comma-separated list: LATCHKEY_TRUSTED_PROXIES=10.0.0.0/8,fd00::/8
+        "trusted_proxies" => Ok(toml::Value::Array(
+            value
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| toml::Value::String(s.to_owned()))
+                .collect(),
+        )),
         _ => Ok(toml::Value::String(value.to_owned())),
     }
 }
@@ -282,6 +297,7 @@ impl Config {
         let mut proxy_timeout_secs = 30;
         let mut proxy_max_response_bytes = 4 * 1024 * 1024;
         let mut proxy_allow_http = false;
+        let mut trusted_proxies = Vec::new();
         for l in layers {
             listen = l.listen.unwrap_or(listen);
             data_dir = l.data_dir.unwrap_or(data_dir);
@@ -303,7 +319,13 @@ impl Config {
                 .proxy_max_response_bytes
                 .unwrap_or(proxy_max_response_bytes);
             proxy_allow_http = l.proxy_allow_http.unwrap_or(proxy_allow_http);
+            trusted_proxies = l.trusted_proxies.unwrap_or(trusted_proxies);
         }
+        let trusted_proxies =
+            TrustedProxies::parse(&trusted_proxies).map_err(|message| ConfigError::Invalid {
+                name: "trusted_proxies".into(),
+                message,
+            })?;
         let database_url = database_url
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("latchkey.db").display()));
         if !(database_url.starts_with("sqlite:")
@@ -347,6 +369,7 @@ impl Config {
             proxy_timeout_secs,
             proxy_max_response_bytes,
             proxy_allow_http,
+            trusted_proxies,
         })
     }
 
@@ -409,6 +432,41 @@ mod tests {
             Config::load(&flags, &env).unwrap().listen.port(),
             9100,
             "flag beats all"
+        );
+    }
+
+    #[test]
+    fn trusted_proxies_come_from_the_file_or_a_comma_list_and_bad_ones_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("server.toml");
+        std::fs::write(&file, "trusted_proxies = [\"10.0.0.0/8\"]\n").unwrap();
+        let flags = Flags {
+            config: Some(file),
+            data_dir: Some(dir.path().into()),
+            ..Flags::default()
+        };
+        let from_file = Config::load(&flags, &env_of(&[])).unwrap();
+        assert_eq!(
+            from_file.trusted_proxies,
+            TrustedProxies::parse(&["10.0.0.0/8".to_owned()]).unwrap()
+        );
+        let env = env_of(&[("LATCHKEY_TRUSTED_PROXIES", "192.168.0.0/16, fd00::/8")]);
+        let from_env = Config::load(&flags, &env).unwrap();
+        assert_eq!(
+            from_env.trusted_proxies,
+            TrustedProxies::parse(&["192.168.0.0/16".to_owned(), "fd00::/8".to_owned()]).unwrap()
+        );
+        let env = env_of(&[("LATCHKEY_TRUSTED_PROXIES", "10.0.0.0/99")]);
+        let err = Config::load(&flags, &env).unwrap_err().to_string();
+        assert!(
+            err.contains("trusted_proxies") && err.contains("10.0.0.0/99"),
+            "{err}"
+        );
+        assert!(
+            Config::for_tests(dir.path(), None)
+                .unwrap()
+                .trusted_proxies
+                .is_empty()
         );
     }
 

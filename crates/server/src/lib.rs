@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod catalog;
+pub mod client_ip;
 pub mod config;
 pub mod console;
 pub mod crypto;

@@ -4,6 +4,7 @@
 //! enrollment endpoint devices use to trade a code for a device token.
 
 use crate::auth::{AdminAuth, SESSION_COOKIE};
+use crate::client_ip::ClientIp;
 use crate::crypto::{self, TokenKind, new_id, new_token, token_hash};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, double_option};
@@ -11,7 +12,7 @@ use crate::routes::client::{is_api_key, secret_context};
 use crate::state::{Actor, AppState, Shared, now_millis};
 use crate::validate;
 use axum::Json;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use latchkey_secret::SecretString;
@@ -21,7 +22,6 @@ use latchkey_server_database::{
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::net::SocketAddr;
 
 // ---- operations shared by the HTTP API and the command line ----
 
@@ -107,12 +107,12 @@ pub struct Setup {
 /// Creates the first admin with the one-time setup code printed at start.
 pub async fn setup(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(peer): ClientIp,
     ApiJson(body): ApiJson<Setup>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     state
         .auth_limiter
-        .check(&format!("setup-ip:{}", peer.ip()))
+        .check(&format!("setup-ip:{}", peer))
         .map_err(ApiError::too_many)?;
     if !TokenKind::Setup.matches(body.code.expose()) {
         return Err(setup_code_invalid());
@@ -196,14 +196,11 @@ pub struct Login {
 
 pub async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(peer): ClientIp,
     ApiJson(body): ApiJson<Login>,
 ) -> ApiResult<Response> {
     let email = body.email.trim().to_lowercase();
-    for key in [
-        format!("login-ip:{}", peer.ip()),
-        format!("login-email:{email}"),
-    ] {
+    for key in [format!("login-ip:{}", peer), format!("login-email:{email}")] {
         state.auth_limiter.check(&key).map_err(ApiError::too_many)?;
     }
     let admin = state.db.admin_by_email(&state.org.id, &email).await?;
@@ -1011,12 +1008,12 @@ pub struct Enroll {
 
 pub async fn enroll(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(peer): ClientIp,
     ApiJson(body): ApiJson<Enroll>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     state
         .auth_limiter
-        .check(&format!("enroll-ip:{}", peer.ip()))
+        .check(&format!("enroll-ip:{}", peer))
         .map_err(ApiError::too_many)?;
     validate::name("device_name", &body.device_name)?;
     if !TokenKind::Enrollment.matches(body.code.expose()) {

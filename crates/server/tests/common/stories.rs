@@ -1139,6 +1139,48 @@ pub async fn auth_endpoints_are_rate_limited(backend: Backend) {
             .status;
     }
     assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+
+    // A forged X-Forwarded-For does not buy a fresh bucket: the peer is not a
+    // trusted proxy, so the header is ignored.
+    let forged = s
+        .call(
+            Method::POST,
+            "/v1/admin/login",
+            None,
+            Some(json!({ "email": "other@example.com", "password": "guess" })),
+            &[("X-Forwarded-For", "198.51.100.77")],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::TOO_MANY_REQUESTS);
+    s.stop().await;
+
+    // Behind a trusted proxy (here: loopback), each forwarded client has its
+    // own bucket, and the load balancer's own address is not the client.
+    let s = TestServer::start_with(&backend, |c| {
+        c.auth_rate_per_minute = 2;
+        c.trusted_proxies =
+            latchkey_server::client_ip::TrustedProxies::parse(&["127.0.0.0/8".to_owned()]).unwrap();
+    })
+    .await;
+    let login = |ip: &'static str| {
+        let s = &s;
+        async move {
+            s.call(
+                Method::POST,
+                "/v1/admin/login",
+                None,
+                Some(json!({ "email": format!("{ip}@example.com"), "password": "guess" })),
+                &[("X-Forwarded-For", ip)],
+            )
+            .await
+            .status
+        }
+    };
+    for _ in 0..2 {
+        assert_eq!(login("198.51.100.1").await, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(login("198.51.100.1").await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(login("198.51.100.2").await, StatusCode::UNAUTHORIZED);
     s.stop().await;
 }
 
