@@ -290,7 +290,6 @@ def report(apps, results, args):
     if command("git", "status", "--porcelain", "--untracked-files=no"):
         commit += " (with uncommitted changes)"
     webkit = command("dpkg-query", "-W", "-f=${Version}", "libwebkit2gtk-4.1-0")
-    load = os.getloadavg()[0]
     tauri = lock_version(os.path.join(ROOT, "Cargo.lock"), "tauri")
     tauri_min = lock_version(os.path.join(ROOT, "bench", "minimal-tauri", "Cargo.lock"), "tauri")
 
@@ -303,7 +302,7 @@ def report(apps, results, args):
     w(f"- Compiler: {command('rustc', '--version')}; shipping release profile (LTO, 1 codegen unit, "
       "opt-level \"s\", strip, panic=abort) for both apps")
     w(f"- Tauri {tauri} (baseline {tauri_min}), WebKitGTK {webkit or '?'}, Xvfb 1280x800x24, no window manager")
-    w(f"- Load average when the report was written: {load:.2f}")
+    w(f"- Load average (1 min) before the runs: {args.load_before:.2f}; after: {os.getloadavg()[0]:.2f}")
     note = os.environ.get("BENCH_NOTE")
     if note:
         w(f"- Conditions: {note}")
@@ -389,6 +388,7 @@ def main():
     for tool in ("Xvfb", "xwininfo"):
         if not shutil.which(tool):
             sys.exit(f"bench-desktop: '{tool}' is missing; run scripts/install-deps.sh")
+    args.load_before = os.getloadavg()[0]
     xvfb, display = start_xvfb()
     results = {a["key"]: [] for a in apps}
     try:
