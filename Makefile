@@ -6,7 +6,7 @@
 CARGO ?= cargo
 RUN_DIR := $(CURDIR)/.run
 
-.PHONY: run selfcheck test deps lint fmt check-fmt clippy unit desktop bench fuzz clean-run test-peers
+.PHONY: run selfcheck test deps lint fmt check-fmt clippy unit desktop bench bench-desktop package fuzz clean-run test-peers
 
 deps:
 	@scripts/install-deps.sh
@@ -53,6 +53,16 @@ test-peers:
 
 bench: deps
 	scripts/bench-vault.sh
+
+# The desktop app against a minimal Tauri 2 tray app: start time, idle memory,
+# binary size (docs/benchmarks.md). Two full LTO builds: minutes on 2 cores.
+bench-desktop: deps
+	scripts/bench-desktop.sh
+
+# The Linux bundles with the Tauri CLI: a .deb, and an AppImage where its tools
+# can be had (docs/packaging.md).
+package: deps
+	scripts/package-desktop.sh
 
 fuzz:
 	scripts/fuzz-envelope.sh
