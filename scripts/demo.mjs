@@ -135,7 +135,7 @@ run(resolve(BIN, 'latchkey'), ['--data-dir', desktopDir, 'enroll', invite.enroll
 const env = { ...process.env, LATCHKEY_DATA_DIR: desktopDir };
 if (!env.DISPLAY && !env.WAYLAND_DISPLAY) {
   const display = ':' + (90 + Math.floor(Math.random() * 100));
-  start('Xvfb', 'Xvfb', [display, '-screen', '0', '1280x800x24', '-nolisten', 'tcp'], { stdio: 'ignore' });
+  start('Xvfb', 'Xvfb', [display, '-screen', '0', '1280x800x24', '-nolisten', 'tcp', '-noreset'], { stdio: 'ignore' });
   env.DISPLAY = display;
   await sleep(500);
   console.log(`\nThis machine has no display: the app runs on the virtual display ${display} (Xvfb).`);

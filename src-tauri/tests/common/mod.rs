@@ -74,6 +74,8 @@ impl Display {
         let name = format!(":{number}");
         let xvfb = KillOnDrop(
             Command::new("Xvfb")
+                // -noreset: otherwise Xvfb resets when its last client leaves and
+                // drops a connection made during the reset (GTK then fails to start).
                 .args([
                     name.as_str(),
                     "-screen",
@@ -81,6 +83,7 @@ impl Display {
                     "1280x800x24",
                     "-nolisten",
                     "tcp",
+                    "-noreset",
                 ])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
