@@ -114,8 +114,17 @@ async fn run_batch(
             Precondition::Version(v) => query.bind(v),
         };
         match query.fetch_optional(&mut *tx).await.map_err(backend)? {
+            // The writer knows the slot, envelope and device already: only the
+            // new version and times come back (no 2 KiB copy out of SQLite).
             Some(row) => {
-                results.push(Ok(record_from(&row)?));
+                results.push(Ok(ConnectionRecord {
+                    slot: job.slot.clone(),
+                    envelope: job.envelope.clone(),
+                    version: row.try_get("version").map_err(backend)?,
+                    device_id: job.device_id.clone(),
+                    created_at: row.try_get("created_at").map_err(backend)?,
+                    updated_at: row.try_get("updated_at").map_err(backend)?,
+                }));
                 journals.push(&job.journal);
             }
             None => {
@@ -453,12 +462,12 @@ const PUT_ABSENT_SQL: &str = "INSERT INTO connection_records \
      device_id = excluded.device_id, created_at = excluded.created_at, \
      updated_at = excluded.updated_at, deleted = FALSE \
      WHERE connection_records.deleted = TRUE \
-     RETURNING user_id, vault_key_id, integration_id, environment, envelope, version, device_id, created_at, updated_at";
+     RETURNING version, created_at, updated_at";
 
 const PUT_MATCH_SQL: &str = "UPDATE connection_records SET envelope = $5, version = version + 1, device_id = $6, \
      updated_at = $7 WHERE user_id = $1 AND vault_key_id = $2 AND integration_id = $3 \
      AND environment = $4 AND deleted = FALSE AND version = $8 \
-     RETURNING user_id, vault_key_id, integration_id, environment, envelope, version, device_id, created_at, updated_at";
+     RETURNING version, created_at, updated_at";
 
 #[async_trait]
 impl Database for SqliteDatabase {
