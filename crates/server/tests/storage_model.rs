@@ -234,3 +234,90 @@ fn postgres_records_follow_the_cas_model() {
         run_model(backend);
     }
 }
+
+/// Many writers at once, as the group-committing SQLite writer batches them:
+/// 24 slots, three writers per slot racing from version 1. Exactly one wins
+/// each slot, the others learn the live version, and each slot holds its
+/// winner's envelope.
+async fn racing_batches(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = backend.fresh_database_url(dir.path()).await;
+    let config = latchkey_server::Config::for_tests(dir.path(), url).unwrap();
+    let db =
+        latchkey_server::server::open_database(&config, latchkey_server::server::Opener::Command)
+            .await
+            .unwrap();
+    db.migrate().await.unwrap();
+    let org = db.ensure_org("org-race", "Race", 0).await.unwrap().id;
+    let j = journal(&org, "racer");
+    db.create_user(
+        &User {
+            id: "racer".into(),
+            org_id: org.clone(),
+            email: "racer@example.com".into(),
+            display_name: "R".into(),
+            created_at: 0,
+        },
+        &j,
+    )
+    .await
+    .unwrap();
+    let slot = |i: usize| SlotKey {
+        user_id: "racer".into(),
+        vault_key_id: format!("vk{i}"),
+        integration_id: "salesforce".into(),
+        environment: "production".into(),
+    };
+    for i in 0..24 {
+        db.put_record(&slot(i), b"v1", "d", Precondition::Absent, 1, &j)
+            .await
+            .unwrap();
+    }
+    let mut tasks = Vec::new();
+    for writer in 0..3u8 {
+        for i in 0..24 {
+            let db = db.clone();
+            let j = j.clone();
+            let s = slot(i);
+            tasks.push(tokio::spawn(async move {
+                let r = db
+                    .put_record(&s, &[writer], "d", Precondition::Version(1), 2, &j)
+                    .await;
+                (i, writer, r)
+            }));
+        }
+    }
+    let mut winners = std::collections::HashMap::new();
+    for t in tasks {
+        let (i, writer, r) = t.await.unwrap();
+        match r {
+            Ok(record) => {
+                assert_eq!(record.version, 2);
+                assert!(
+                    winners.insert(i, writer).is_none(),
+                    "two winners on slot {i}"
+                );
+            }
+            Err(DbError::VersionMismatch { current }) => assert_eq!(current, Some(2)),
+            Err(e) => panic!("unexpected error {e}"),
+        }
+    }
+    assert_eq!(winners.len(), 24, "every slot has a winner");
+    for (i, writer) in winners {
+        let live = db.get_record(&slot(i)).await.unwrap().unwrap();
+        assert_eq!((live.version, live.envelope), (2, vec![writer]));
+    }
+    db.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_racing_batches_have_one_winner_per_slot() {
+    racing_batches(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_racing_batches_have_one_winner_per_slot() {
+    if let Some(backend) = Backend::postgres() {
+        racing_batches(backend).await;
+    }
+}
