@@ -118,8 +118,13 @@ pub fn run() -> Result<(), tauri::Error> {
                 links.on_open_url(move |event| {
                     receive_links(&on_open, event.urls().into_iter().map(String::from));
                 });
-                let startup_links: Vec<String> =
-                    std::env::args().skip(1).chain(from_plugin).collect();
+                // On Linux and Windows the plugin reads the same argv: each link once.
+                let mut startup_links: Vec<String> = Vec::new();
+                for link in std::env::args().skip(1).chain(from_plugin) {
+                    if !startup_links.contains(&link) {
+                        startup_links.push(link);
+                    }
+                }
 
                 tauri::async_runtime::spawn(async move {
                     let state = menu.load().await;

@@ -9,7 +9,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,7 +18,9 @@ use latchkey_connect::{
     BrowserLauncher, ConnectError, ConnectOptions, ConnectionState, Connector, Integration,
 };
 use latchkey_keychain::{Keychain, OsKeychain};
-use latchkey_test_peers::{AuthServer, browser_script, files_containing, peers_ready, required};
+use latchkey_test_peers::{
+    AuthServer, files_containing, open_in_peer_browser, peers_ready, required,
+};
 use latchkey_vault::{SlotId, UserIdentity, Vault};
 use serde_json::json;
 use url::Url;
@@ -34,21 +35,18 @@ struct PeerBrowser {
 
 impl BrowserLauncher for PeerBrowser {
     fn open(&self, url: &Url) -> Result<(), ConnectError> {
-        let mut child = Command::new(browser_script())
-            .arg(url.as_str())
-            .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())))
-            .env("LATCHKEY_TEST_BROWSER_LOG", &self.log)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| ConnectError::BrowserUnavailable {
-                reason: e.to_string(),
-            })?;
-        std::thread::spawn(move || {
-            let _ = child.wait();
-        });
-        Ok(())
+        let mut env: Vec<(String, String)> = self
+            .env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect();
+        env.push((
+            "LATCHKEY_TEST_BROWSER_LOG".to_owned(),
+            self.log.display().to_string(),
+        ));
+        open_in_peer_browser(url.as_str(), &env).map_err(|e| ConnectError::BrowserUnavailable {
+            reason: e.to_string(),
+        })
     }
 }
 

@@ -79,6 +79,15 @@ impl Menu {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// True when the open session came from the cache because the server was
+    /// unreachable (cheap: no card is read).
+    fn offline(&self) -> bool {
+        self.inner()
+            .session
+            .as_ref()
+            .is_some_and(|s| s.offline().is_some())
+    }
+
     fn session(&self) -> Result<Arc<Session>, MenuError> {
         self.inner().session.clone().ok_or(MenuError::NotReady)
     }
@@ -394,7 +403,7 @@ impl Menu {
                     outcome = &mut follow => break outcome,
                     Some(event) = rx.recv() => {
                         backoff = Duration::from_secs(1);
-                        if event.kind == "ready" && self.state().offline.is_none() {
+                        if event.kind == "ready" && !self.offline() {
                             continue;
                         }
                         tracing::debug!(kind = %event.kind, "change feed: reloading");
@@ -420,7 +429,7 @@ impl Menu {
                 () = tokio::time::sleep(backoff) => {}
             }
             backoff = (backoff * 2).min(Duration::from_secs(60));
-            if self.state().offline.is_some() {
+            if self.offline() {
                 self.load().await;
             }
         }

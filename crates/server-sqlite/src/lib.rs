@@ -236,6 +236,19 @@ impl SqliteDatabase {
         Ok(db)
     }
 
+    /// One integration's configuration, from the database.
+    async fn load_integration(&self, org_id: &str, id: &str) -> DbResult<Option<Integration>> {
+        sqlx::query("SELECT * FROM integrations WHERE org_id = $1 AND id = $2")
+            .bind(org_id)
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(backend)?
+            .as_ref()
+            .map(integration_from)
+            .transpose()
+    }
+
     /// The device behind `token_hash`, with its user, from the database.
     async fn load_device_and_user(&self, token_hash: &[u8]) -> DbResult<Option<(Device, User)>> {
         let row = sqlx::query(
@@ -956,24 +969,15 @@ impl Database for SqliteDatabase {
     }
 
     async fn get_integration(&self, org_id: &str, id: &str) -> DbResult<Option<Integration>> {
-        let hot = self.hot.as_ref();
-        let seen = match hot.map(|h| h.integration(org_id, id)) {
-            Some(Ok(found)) => return Ok(found),
-            Some(Err(generation)) => generation,
-            None => 0,
+        let Some(hot) = &self.hot else {
+            return self.load_integration(org_id, id).await;
         };
-        let found = sqlx::query("SELECT * FROM integrations WHERE org_id = $1 AND id = $2")
-            .bind(org_id)
-            .bind(id)
-            .fetch_optional(&self.read)
-            .await
-            .map_err(backend)?
-            .as_ref()
-            .map(integration_from)
-            .transpose()?;
-        if let Some(hot) = hot {
-            hot.store_integration(seen, org_id, id, found.clone());
-        }
+        let seen = match hot.integration(org_id, id) {
+            Ok(found) => return Ok(found),
+            Err(generation) => generation,
+        };
+        let found = self.load_integration(org_id, id).await?;
+        hot.store_integration(seen, org_id, id, found.clone());
         Ok(found)
     }
 
