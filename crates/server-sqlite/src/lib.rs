@@ -6,17 +6,16 @@
 //! commit order. Reads use a separate pool and, in WAL mode, never block on writes.
 //! `synchronous = FULL`: an acknowledged write survives a crash or power loss.
 //!
-//! Record writes (the hot path) use group commit: one writer task takes every
-//! queued PUT, runs each compare-and-swap in order inside one transaction,
-//! appends all their audit and change rows in one statement each, commits
-//! once, and only then answers each caller. A lost CAS changes nothing, so it
-//! needs no savepoint; if the batch fails, every caller gets the error and
-//! nothing of the batch was acknowledged.
+//! Record writes (the hot path) use group commit on a thread of their own
+//! ([`record_writer`]): each batch of queued PUTs is one transaction and one
+//! fsync, and no caller is answered before it commits. That thread writes only
+//! while holding the write pool's connection, so there is still one writer.
 //!
 //! Device-token and integration lookups, made on every device request, are
 //! served from memory ([`hot_cache`]): one server process owns a SQLite file.
 
 mod hot_cache;
+mod record_writer;
 
 use async_trait::async_trait;
 use latchkey_server_database::{
@@ -35,6 +34,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::hot_cache::HotCache;
+use crate::record_writer::PutJob;
 
 type Tx<'a> = Transaction<'a, Sqlite>;
 
@@ -47,147 +47,6 @@ pub struct SqliteDatabase {
     hot: Option<HotCache>,
     /// Held while serving: the lock that keeps a second server off this file.
     _serving: Option<std::fs::File>,
-}
-
-/// The most record writes committed together.
-const MAX_BATCH: usize = 64;
-
-/// One queued record write and where to send its outcome.
-struct PutJob {
-    slot: SlotKey,
-    envelope: Vec<u8>,
-    device_id: String,
-    precondition: Precondition,
-    now: Millis,
-    journal: Journal,
-    reply: oneshot::Sender<DbResult<ConnectionRecord>>,
-}
-
-/// The group-commit writer: runs until every sender is gone.
-async fn put_writer(pool: SqlitePool, mut jobs: mpsc::Receiver<PutJob>) {
-    while let Some(first) = jobs.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        match run_batch(&pool, &batch).await {
-            Ok(results) => {
-                for (job, result) in batch.into_iter().zip(results) {
-                    let _ = job.reply.send(result);
-                }
-            }
-            Err(e) => {
-                let message = e.to_string();
-                for job in batch {
-                    let _ = job.reply.send(Err(DbError::Backend(message.clone())));
-                }
-            }
-        }
-    }
-}
-
-async fn run_batch(
-    pool: &SqlitePool,
-    batch: &[PutJob],
-) -> DbResult<Vec<DbResult<ConnectionRecord>>> {
-    let mut tx = pool.begin().await.map_err(backend)?;
-    let mut results = Vec::with_capacity(batch.len());
-    let mut journals = Vec::with_capacity(batch.len());
-    for job in batch {
-        let query = match job.precondition {
-            // A new slot starts at version 1; a tombstone is revived at its version + 1.
-            Precondition::Absent => sqlx::query(PUT_ABSENT_SQL),
-            Precondition::Version(_) => sqlx::query(PUT_MATCH_SQL),
-        }
-        .bind(&job.slot.user_id)
-        .bind(&job.slot.vault_key_id)
-        .bind(&job.slot.integration_id)
-        .bind(&job.slot.environment)
-        .bind(&job.envelope)
-        .bind(&job.device_id)
-        .bind(job.now);
-        let query = match job.precondition {
-            Precondition::Absent => query,
-            Precondition::Version(v) => query.bind(v),
-        };
-        match query.fetch_optional(&mut *tx).await.map_err(backend)? {
-            // The writer knows the slot, envelope and device already: only the
-            // new version and times come back (no 2 KiB copy out of SQLite).
-            Some(row) => {
-                results.push(Ok(ConnectionRecord {
-                    slot: job.slot.clone(),
-                    envelope: job.envelope.clone(),
-                    version: row.try_get("version").map_err(backend)?,
-                    device_id: job.device_id.clone(),
-                    created_at: row.try_get("created_at").map_err(backend)?,
-                    updated_at: row.try_get("updated_at").map_err(backend)?,
-                }));
-                journals.push(&job.journal);
-            }
-            None => {
-                let current = live_version(&mut tx, &job.slot).await?;
-                results.push(Err(DbError::VersionMismatch { current }));
-            }
-        }
-    }
-    write_journals(&mut tx, &journals).await?;
-    tx.commit().await.map_err(backend)?;
-    Ok(results)
-}
-
-/// Appends the audit and change rows of many journals, one statement per table.
-async fn write_journals(tx: &mut Tx<'_>, journals: &[&Journal]) -> DbResult<()> {
-    if journals.is_empty() {
-        return Ok(());
-    }
-    let tuples = |n: usize, width: usize| {
-        (0..n)
-            .map(|i| {
-                let cols: Vec<String> =
-                    (1..=width).map(|c| format!("${}", i * width + c)).collect();
-                format!("({})", cols.join(", "))
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let sql = format!(
-        "INSERT INTO audit_events (org_id, at, actor_kind, actor_id, action, target, detail) VALUES {}",
-        tuples(journals.len(), 7)
-    );
-    let mut query = sqlx::query(&sql);
-    for j in journals {
-        let a = &j.audit;
-        query = query
-            .bind(&a.org_id)
-            .bind(a.at)
-            .bind(&a.actor_kind)
-            .bind(&a.actor_id)
-            .bind(&a.action)
-            .bind(&a.target)
-            .bind(&a.detail);
-    }
-    query.execute(&mut **tx).await.map_err(backend)?;
-    let changes: Vec<_> = journals.iter().flat_map(|j| j.changes.iter()).collect();
-    if !changes.is_empty() {
-        let sql = format!(
-            "INSERT INTO changes (org_id, user_id, kind, integration_id, at) VALUES {}",
-            tuples(changes.len(), 5)
-        );
-        let mut query = sqlx::query(&sql);
-        for c in changes {
-            query = query
-                .bind(&c.org_id)
-                .bind(&c.user_id)
-                .bind(&c.kind)
-                .bind(&c.integration_id)
-                .bind(c.at);
-        }
-        query.execute(&mut **tx).await.map_err(backend)?;
-    }
-    Ok(())
 }
 
 impl SqliteDatabase {
@@ -206,13 +65,12 @@ impl SqliteDatabase {
             .connect_with(options.clone())
             .await
             .map_err(backend)?;
+        let puts = record_writer::start(options.get_filename(), is_in_memory(url), write.clone())?;
         let read = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options.read_only(false))
             .await
             .map_err(backend)?;
-        let (puts, jobs) = mpsc::channel(1024);
-        tokio::spawn(put_writer(write.clone(), jobs));
         Ok(Self {
             read,
             write,
@@ -274,11 +132,16 @@ impl SqliteDatabase {
     }
 }
 
+/// Whether `url` names an in-memory database (which sqlx renames `file:sqlx-in-memory-N`).
+fn is_in_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
 /// Locks `<database file>.serving.lock`; `None` for an in-memory database.
 fn serving_lock(url: &str) -> DbResult<Option<std::fs::File>> {
     let options = SqliteConnectOptions::from_str(url).map_err(backend)?;
     let file = options.get_filename();
-    if file.as_os_str().is_empty() || file.to_string_lossy().contains(":memory:") {
+    if file.as_os_str().is_empty() || is_in_memory(url) {
         return Ok(None);
     }
     let mut path = file.as_os_str().to_owned();
@@ -466,21 +329,6 @@ async fn live_version(tx: &mut Tx<'_>, slot: &SlotKey) -> DbResult<Option<i64>> 
 }
 
 const RECORD_COLUMNS: &str = "user_id, vault_key_id, integration_id, environment, envelope, version, device_id, created_at, updated_at";
-
-const PUT_ABSENT_SQL: &str = "INSERT INTO connection_records \
-     (user_id, vault_key_id, integration_id, environment, envelope, version, device_id, created_at, updated_at, deleted) \
-     VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $7, FALSE) \
-     ON CONFLICT (user_id, vault_key_id, integration_id, environment) DO UPDATE SET \
-     envelope = excluded.envelope, version = connection_records.version + 1, \
-     device_id = excluded.device_id, created_at = excluded.created_at, \
-     updated_at = excluded.updated_at, deleted = FALSE \
-     WHERE connection_records.deleted = TRUE \
-     RETURNING version, created_at, updated_at";
-
-const PUT_MATCH_SQL: &str = "UPDATE connection_records SET envelope = $5, version = version + 1, device_id = $6, \
-     updated_at = $7 WHERE user_id = $1 AND vault_key_id = $2 AND integration_id = $3 \
-     AND environment = $4 AND deleted = FALSE AND version = $8 \
-     RETURNING version, created_at, updated_at";
 
 #[async_trait]
 impl Database for SqliteDatabase {

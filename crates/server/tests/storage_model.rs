@@ -321,3 +321,102 @@ async fn postgres_racing_batches_have_one_winner_per_slot() {
         racing_batches(backend).await;
     }
 }
+
+/// SQLite has one writer at a time, and record writes are committed by a
+/// writer of their own: under a sustained record-write load, other writes
+/// (here, creating users) still get their turn and succeed, and no record
+/// write fails or is lost meanwhile.
+async fn other_writes_under_record_load(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = backend.fresh_database_url(dir.path()).await;
+    let config = latchkey_server::Config::for_tests(dir.path(), url).unwrap();
+    let db =
+        latchkey_server::server::open_database(&config, latchkey_server::server::Opener::Command)
+            .await
+            .unwrap();
+    db.migrate().await.unwrap();
+    let org = db.ensure_org("org-load", "Load", 0).await.unwrap().id;
+    let j = journal(&org, "loader");
+    let user = |id: &str| User {
+        id: id.into(),
+        org_id: org.clone(),
+        email: format!("{id}@example.com"),
+        display_name: id.into(),
+        created_at: 0,
+    };
+    db.create_user(&user("loader"), &j).await.unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let written = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut writers = Vec::new();
+    for i in 0..16 {
+        let (db, j, stop, written) = (db.clone(), j.clone(), stop.clone(), written.clone());
+        writers.push(tokio::spawn(async move {
+            let slot = SlotKey {
+                user_id: "loader".into(),
+                vault_key_id: format!("vk{i}"),
+                integration_id: "salesforce".into(),
+                environment: "production".into(),
+            };
+            let mut version = db
+                .put_record(&slot, &0i64.to_be_bytes(), "d", Precondition::Absent, 1, &j)
+                .await
+                .unwrap()
+                .version;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let r = db
+                    .put_record(
+                        &slot,
+                        &version.to_be_bytes(),
+                        "d",
+                        Precondition::Version(version),
+                        2,
+                        &j,
+                    )
+                    .await
+                    .unwrap_or_else(|e| {
+                        panic!("record write {i} at version {version} failed: {e}")
+                    });
+                assert_eq!(r.version, version + 1);
+                version = r.version;
+                written.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            (slot, version)
+        }));
+    }
+    // Wait until the load is really on before the other writes start.
+    while written.load(std::sync::atomic::Ordering::Relaxed) < 200 {
+        tokio::task::yield_now().await;
+    }
+    let before = written.load(std::sync::atomic::Ordering::Relaxed);
+    for n in 0..20 {
+        db.create_user(&user(&format!("u{n}")), &j)
+            .await
+            .unwrap_or_else(|e| panic!("creating user {n} under record load failed: {e}"));
+    }
+    let during = written.load(std::sync::atomic::Ordering::Relaxed) - before;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in writers {
+        let (slot, version) = w.await.unwrap();
+        let live = db.get_record(&slot).await.unwrap().unwrap();
+        assert_eq!(live.version, version);
+        assert_eq!(live.envelope, (version - 1).to_be_bytes());
+    }
+    assert!(
+        during > 0,
+        "record writes went on while the users were created"
+    );
+    assert_eq!(db.list_users(&org).await.unwrap().len(), 21);
+    db.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_other_writes_get_their_turn_under_record_load() {
+    other_writes_under_record_load(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_other_writes_get_their_turn_under_record_load() {
+    if let Some(backend) = Backend::postgres() {
+        other_writes_under_record_load(backend).await;
+    }
+}
