@@ -359,6 +359,25 @@ mod tests {
         (db, slot, j)
     }
 
+    /// An acknowledged record write must survive power loss, as every other
+    /// write does: the writer's own connection is `synchronous = FULL` too.
+    #[tokio::test]
+    async fn the_writer_connection_syncs_every_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let _db = database(dir.path()).await;
+        let conn = super::open(&dir.path().join("latchkey.db"), false).unwrap();
+        let pragma = |name: &str| -> i64 {
+            conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!(pragma("synchronous"), 2, "FULL");
+        assert_eq!(pragma("foreign_keys"), 1);
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+
     /// The writer's one rule for sharing SQLite: it writes only while it holds
     /// the write pool's connection. Without it, an sqlx write could be starved
     /// by back-to-back batches until SQLite's busy timeout.
