@@ -24,7 +24,7 @@
 use latchkey_server_database::{
     ConnectionRecord, DbError, DbResult, Journal, Millis, Precondition, SlotKey,
 };
-use rusqlite::{OpenFlags, OptionalExtension, params};
+use rusqlite::{OpenFlags, OptionalExtension, ToSql, params, params_from_iter};
 use sqlx::SqlitePool;
 use sqlx::pool::PoolConnection;
 use std::path::Path;
@@ -200,43 +200,31 @@ fn write_batch(
     let mut outcomes = Vec::with_capacity(batch.len());
     for job in batch {
         let s = &job.slot;
-        let written = match job.precondition {
+        let mut args: Vec<&dyn ToSql> = vec![
+            &s.user_id,
+            &s.vault_key_id,
+            &s.integration_id,
+            &s.environment,
+            &job.envelope,
+            &job.device_id,
+            &job.now,
+        ];
+        let sql = match &job.precondition {
             // A new slot starts at version 1; a tombstone is revived at its version + 1.
-            Precondition::Absent => tx
-                .prepare_cached(PUT_ABSENT_SQL)
-                .map_err(backend)?
-                .query_row(
-                    params![
-                        s.user_id,
-                        s.vault_key_id,
-                        s.integration_id,
-                        s.environment,
-                        job.envelope,
-                        job.device_id,
-                        job.now
-                    ],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional(),
-            Precondition::Version(v) => tx
-                .prepare_cached(PUT_MATCH_SQL)
-                .map_err(backend)?
-                .query_row(
-                    params![
-                        s.user_id,
-                        s.vault_key_id,
-                        s.integration_id,
-                        s.environment,
-                        job.envelope,
-                        job.device_id,
-                        job.now,
-                        v
-                    ],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional(),
-        }
-        .map_err(backend)?;
+            Precondition::Absent => PUT_ABSENT_SQL,
+            Precondition::Version(v) => {
+                args.push(v);
+                PUT_MATCH_SQL
+            }
+        };
+        let written = tx
+            .prepare_cached(sql)
+            .map_err(backend)?
+            .query_row(params_from_iter(args), |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()
+            .map_err(backend)?;
         match written {
             Some(w) => {
                 write_journal(&tx, &job.journal)?;

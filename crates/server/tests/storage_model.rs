@@ -235,39 +235,53 @@ fn postgres_records_follow_the_cas_model() {
     }
 }
 
+fn user(org: &str, id: &str) -> User {
+    User {
+        id: id.into(),
+        org_id: org.into(),
+        email: format!("{id}@example.com"),
+        display_name: id.into(),
+        created_at: 0,
+    }
+}
+
+fn slot_of(user_id: &str, i: usize) -> SlotKey {
+    SlotKey {
+        user_id: user_id.into(),
+        vault_key_id: format!("vk{i}"),
+        integration_id: "salesforce".into(),
+        environment: "production".into(),
+    }
+}
+
+/// A fresh, migrated store in `dir` with one org and the user `user_id`;
+/// returns the org's id and a journal for that user's writes.
+async fn store_with_user(
+    backend: &Backend,
+    dir: &std::path::Path,
+    user_id: &str,
+) -> (Arc<dyn Database>, String, Journal) {
+    let url = backend.fresh_database_url(dir).await;
+    let config = latchkey_server::Config::for_tests(dir, url).unwrap();
+    let db =
+        latchkey_server::server::open_database(&config, latchkey_server::server::Opener::Command)
+            .await
+            .unwrap();
+    db.migrate().await.unwrap();
+    let org = db.ensure_org("org-test", "Test", 0).await.unwrap().id;
+    let j = journal(&org, user_id);
+    db.create_user(&user(&org, user_id), &j).await.unwrap();
+    (db, org, j)
+}
+
 /// Many writers at once, as the group-committing SQLite writer batches them:
 /// 24 slots, three writers per slot racing from version 1. Exactly one wins
 /// each slot, the others learn the live version, and each slot holds its
 /// winner's envelope.
 async fn racing_batches(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let url = backend.fresh_database_url(dir.path()).await;
-    let config = latchkey_server::Config::for_tests(dir.path(), url).unwrap();
-    let db =
-        latchkey_server::server::open_database(&config, latchkey_server::server::Opener::Command)
-            .await
-            .unwrap();
-    db.migrate().await.unwrap();
-    let org = db.ensure_org("org-race", "Race", 0).await.unwrap().id;
-    let j = journal(&org, "racer");
-    db.create_user(
-        &User {
-            id: "racer".into(),
-            org_id: org.clone(),
-            email: "racer@example.com".into(),
-            display_name: "R".into(),
-            created_at: 0,
-        },
-        &j,
-    )
-    .await
-    .unwrap();
-    let slot = |i: usize| SlotKey {
-        user_id: "racer".into(),
-        vault_key_id: format!("vk{i}"),
-        integration_id: "salesforce".into(),
-        environment: "production".into(),
-    };
+    let (db, _org, j) = store_with_user(&backend, dir.path(), "racer").await;
+    let slot = |i: usize| slot_of("racer", i);
     for i in 0..24 {
         db.put_record(&slot(i), b"v1", "d", Precondition::Absent, 1, &j)
             .await
@@ -328,35 +342,14 @@ async fn postgres_racing_batches_have_one_winner_per_slot() {
 /// write fails or is lost meanwhile.
 async fn other_writes_under_record_load(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let url = backend.fresh_database_url(dir.path()).await;
-    let config = latchkey_server::Config::for_tests(dir.path(), url).unwrap();
-    let db =
-        latchkey_server::server::open_database(&config, latchkey_server::server::Opener::Command)
-            .await
-            .unwrap();
-    db.migrate().await.unwrap();
-    let org = db.ensure_org("org-load", "Load", 0).await.unwrap().id;
-    let j = journal(&org, "loader");
-    let user = |id: &str| User {
-        id: id.into(),
-        org_id: org.clone(),
-        email: format!("{id}@example.com"),
-        display_name: id.into(),
-        created_at: 0,
-    };
-    db.create_user(&user("loader"), &j).await.unwrap();
+    let (db, org, j) = store_with_user(&backend, dir.path(), "loader").await;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let written = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut writers = Vec::new();
     for i in 0..16 {
         let (db, j, stop, written) = (db.clone(), j.clone(), stop.clone(), written.clone());
         writers.push(tokio::spawn(async move {
-            let slot = SlotKey {
-                user_id: "loader".into(),
-                vault_key_id: format!("vk{i}"),
-                integration_id: "salesforce".into(),
-                environment: "production".into(),
-            };
+            let slot = slot_of("loader", i);
             let mut version = db
                 .put_record(&slot, &0i64.to_be_bytes(), "d", Precondition::Absent, 1, &j)
                 .await
@@ -389,7 +382,7 @@ async fn other_writes_under_record_load(backend: Backend) {
     }
     let before = written.load(std::sync::atomic::Ordering::Relaxed);
     for n in 0..20 {
-        db.create_user(&user(&format!("u{n}")), &j)
+        db.create_user(&user(&org, &format!("u{n}")), &j)
             .await
             .unwrap_or_else(|e| panic!("creating user {n} under record load failed: {e}"));
     }
