@@ -132,6 +132,17 @@ impl SqliteDatabase {
     }
 }
 
+/// The record writer's thread is gone (only a panic ends it early, and a
+/// release build aborts on panic): no record write can be committed, so
+/// `/readyz` fails too.
+fn writer_stopped() -> DbError {
+    DbError::Backend(
+        "the SQLite record writer has stopped, so connection records cannot be saved; \
+         restart latchkey-server (its log says why the writer stopped)"
+            .into(),
+    )
+}
+
 /// Whether `url` names an in-memory database (which sqlx renames `file:sqlx-in-memory-N`).
 fn is_in_memory(url: &str) -> bool {
     url.contains(":memory:") || url.contains("mode=memory")
@@ -344,6 +355,9 @@ impl Database for SqliteDatabase {
     }
 
     async fn ping(&self) -> DbResult<()> {
+        if self.puts.is_closed() {
+            return Err(writer_stopped());
+        }
         sqlx::query("SELECT 1")
             .execute(&self.read)
             .await
@@ -915,9 +929,8 @@ impl Database for SqliteDatabase {
             journal: journal.clone(),
             reply,
         };
-        let stopped = || DbError::Backend("the record writer has stopped".into());
-        self.puts.send(job).await.map_err(|_| stopped())?;
-        outcome.await.map_err(|_| stopped())?
+        self.puts.send(job).await.map_err(|_| writer_stopped())?;
+        outcome.await.map_err(|_| writer_stopped())?
     }
 
     async fn delete_record(
