@@ -180,7 +180,11 @@ impl Writer {
 }
 
 fn answer_all(batch: Vec<PutJob>, e: &DbError) {
-    let message = e.to_string();
+    // Each caller gets the same error; keep its message without a second prefix.
+    let message = match e {
+        DbError::Backend(m) => m.clone(),
+        other => other.to_string(),
+    };
     for job in batch {
         let _ = job.reply.send(Err(DbError::Backend(message.clone())));
     }
@@ -407,7 +411,11 @@ mod tests {
             .put_record(&stranger, b"x", "d", Precondition::Absent, 1, &j)
             .await;
         match refused {
-            Err(DbError::Backend(m)) => assert!(m.contains("FOREIGN KEY"), "{m}"),
+            // SQLite's own words, once (the caller adds "database error: ").
+            Err(DbError::Backend(m)) => {
+                assert!(m.contains("FOREIGN KEY"), "{m}");
+                assert!(!m.contains("database error"), "{m}");
+            }
             Err(e) => panic!("unexpected error: {e}"),
             Ok(_) => panic!("a record for an unknown user was written"),
         }
