@@ -26,16 +26,12 @@ pub const SHOW_SETTINGS_EVENT: &str = "show-settings";
 /// Start at login with this argument: stay in the tray until needed.
 pub const BACKGROUND_ARG: &str = "--background";
 
-/// Where Latchkey keeps its data: `LATCHKEY_DATA_DIR`, else the OS app data
-/// dir. The `latchkey` CLI uses the same place, so both share one enrollment.
+/// Where Latchkey keeps its data: `LATCHKEY_DATA_DIR`, else the default the
+/// `latchkey` CLI uses too, so both share one enrollment.
 fn data_dir() -> PathBuf {
     std::env::var_os("LATCHKEY_DATA_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            dirs::data_dir()
-                .unwrap_or_else(|| PathBuf::from("."))
-                .join("latchkey")
-        })
+        .unwrap_or_else(latchkey_device::default_data_dir)
 }
 
 /// Hands every `latchkey://` argument to the menu (first launch, a second

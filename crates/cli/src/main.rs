@@ -131,11 +131,9 @@ fn main() -> ExitCode {
 }
 
 fn data_dir(cli: &Cli) -> PathBuf {
-    cli.data_dir.clone().unwrap_or_else(|| {
-        dirs::data_dir()
-            .unwrap_or_else(|| PathBuf::from("."))
-            .join("latchkey")
-    })
+    cli.data_dir
+        .clone()
+        .unwrap_or_else(latchkey_device::default_data_dir)
 }
 
 async fn run(cli: Cli) -> Result<(), SessionError> {

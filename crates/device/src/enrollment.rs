@@ -87,6 +87,15 @@ fn io(path: &Path, e: impl std::fmt::Display) -> DeviceError {
     }
 }
 
+/// The OS's per-user app data folder + `latchkey`: where the desktop app and
+/// the CLI both keep their data unless told otherwise, so that they share one
+/// enrollment.
+pub fn default_data_dir() -> std::path::PathBuf {
+    dirs::data_dir()
+        .unwrap_or_else(|| std::path::PathBuf::from("."))
+        .join("latchkey")
+}
+
 pub fn default_device_name() -> String {
     std::env::var("HOSTNAME")
         .ok()

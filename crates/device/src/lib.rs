@@ -11,5 +11,5 @@
 pub mod enrollment;
 pub mod session;
 
-pub use enrollment::{Device, DeviceError, default_device_name};
+pub use enrollment::{Device, DeviceError, default_data_dir, default_device_name};
 pub use session::{IntegrationView, Session, SessionError, describe};

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use latchkey_catalog::is_loopback_url;
-use latchkey_client::{ClientError, EnrollLink, ServerClient};
+use latchkey_client::{ChangeEvent, ClientError, EnrollLink, ServerClient};
 use latchkey_connect::{BrowserLauncher, ConnectOptions, RevokeReport};
 use latchkey_device::{Device, IntegrationView, Session, SessionError, default_device_name};
 use tokio_util::sync::CancellationToken;
@@ -92,11 +92,6 @@ impl Menu {
         self.inner().session.clone().ok_or(MenuError::NotReady)
     }
 
-    /// Where the menu keeps its data.
-    pub fn data_dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// Reads the enrollment and opens the session: the cards when all is
     /// well, onboarding when not enrolled, or a problem with its way out.
     pub async fn load(&self) -> MenuState {
@@ -176,9 +171,6 @@ impl Menu {
         } else {
             Phase::Onboarding
         };
-        if phase == Phase::Problem {
-            integrations.clear();
-        }
         MenuState {
             phase,
             account,
@@ -403,19 +395,17 @@ impl Menu {
                     outcome = &mut follow => break outcome,
                     Some(event) = rx.recv() => {
                         backoff = Duration::from_secs(1);
-                        if event.kind == "ready" && !self.offline() {
-                            continue;
+                        // One reload covers a burst: take what queued behind this event too.
+                        let changed = event.kind != "ready" || queued_changes(&mut rx);
+                        if changed || self.offline() {
+                            tracing::debug!(kind = %event.kind, "change feed: reloading");
+                            self.load().await;
                         }
-                        tracing::debug!(kind = %event.kind, "change feed: reloading");
-                        self.load().await;
                     }
                 }
             };
-            // Drain what arrived just before the stream ended.
-            let mut reload = false;
-            while let Ok(event) = rx.try_recv() {
-                reload |= event.kind != "ready";
-            }
+            // What arrived just before the stream ended.
+            let mut reload = queued_changes(&mut rx);
             match outcome {
                 Ok(last) => since = last.or(since),
                 Err(ClientError::Unauthorized { .. }) => reload = true,
@@ -434,4 +424,14 @@ impl Menu {
             }
         }
     }
+}
+
+/// Empties the queue of feed events; true if any was a change (not the
+/// stream's `ready`).
+fn queued_changes(rx: &mut tokio::sync::mpsc::UnboundedReceiver<ChangeEvent>) -> bool {
+    let mut changed = false;
+    while let Ok(event) = rx.try_recv() {
+        changed |= event.kind != "ready";
+    }
+    changed
 }
