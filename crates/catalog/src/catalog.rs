@@ -510,6 +510,116 @@ fn validate(p: &Provider) -> Result<(), CatalogError> {
         }
     }
 
+    // The API section: OAuth providers only; its base may also use token-response fields.
+    let mut api_placeholders: Vec<&str> = Vec::new();
+    if let Some(api) = &p.api {
+        let Some(o) = &p.oauth2 else {
+            return Err(CatalogError::invalid(
+                id,
+                "api",
+                "is for OAuth providers (API-key calls go through the server's proxy)",
+            ));
+        };
+        let mut from_token = false;
+        for name in api.base_url.placeholders() {
+            if p.placeholders.contains_key(name) {
+                api_placeholders.push(name);
+            } else if o.token_response_fields.iter().any(|f| f == name) {
+                from_token = true;
+            } else {
+                return Err(CatalogError::invalid(
+                    id,
+                    "api.base_url",
+                    format!(
+                        "uses {{{name}}}, neither a placeholder nor a token_response_fields entry"
+                    ),
+                ));
+            }
+        }
+        let starts_ok = api.base_url.as_str().starts_with("https://")
+            || api.base_url.placeholders().next().is_some_and(|first| {
+                api.base_url.starts_with_placeholder()
+                    && (o.token_response_fields.iter().any(|f| f == first)
+                        || p.placeholders
+                            .get(first)
+                            .is_some_and(|ph| ph.kind == PlaceholderKind::Origin))
+            });
+        if !starts_ok {
+            return Err(CatalogError::invalid(
+                id,
+                "api.base_url",
+                "must start with https://, an origin placeholder or a token-response URL field",
+            ));
+        }
+        if from_token && api.allowed_hosts.is_empty() {
+            return Err(CatalogError::invalid(
+                id,
+                "api.allowed_hosts",
+                "must list the hosts a base URL taken from the token response may have",
+            ));
+        }
+        for host in api.allowed_hosts.iter().chain(&api.git_hosts) {
+            let bare = host.strip_prefix('.').unwrap_or(host);
+            if !validate_host(bare).is_ok_and(|h| h == bare) || bare.contains(':') {
+                return Err(CatalogError::invalid(
+                    id,
+                    "api.allowed_hosts",
+                    format!("{host:?} must be a lower-case host name, or a dot then one"),
+                ));
+            }
+        }
+        for code in &api.rejected_errors {
+            if !is_token_name(code) {
+                return Err(CatalogError::invalid(
+                    id,
+                    "api.rejected_errors",
+                    format!("{code:?} is not an error code"),
+                ));
+            }
+        }
+        for (var, source) in &api.env {
+            let var_ok = var.len() <= 64
+                && var.bytes().next().is_some_and(|b| b.is_ascii_uppercase())
+                && var
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+            let source_ok = matches!(source.as_str(), "access_token" | "api_base_url")
+                || o.token_response_fields.iter().any(|f| f == source);
+            if !var_ok || !source_ok {
+                return Err(CatalogError::invalid(
+                    id,
+                    "api.env",
+                    format!(
+                        "{var} = {source:?}: names are A-Z 0-9 _; values are access_token, api_base_url or a token_response_fields entry"
+                    ),
+                ));
+            }
+        }
+        if !api.env.is_empty() && !api.env.values().any(|s| s == "access_token") {
+            return Err(CatalogError::invalid(
+                id,
+                "api.env",
+                "must name the variable that holds the access_token",
+            ));
+        }
+        if let Some(user) = &api.git_username
+            && (!is_printable(user) || user.contains([':', ' ']) || user.len() > 64)
+        {
+            return Err(CatalogError::invalid(
+                id,
+                "api.git_username",
+                "must be printable ASCII without spaces or colons",
+            ));
+        }
+        if !api.git_hosts.is_empty() && api.git_username.is_none() {
+            return Err(CatalogError::invalid(
+                id,
+                "api.git_username",
+                "is needed when git_hosts is set",
+            ));
+        }
+    }
+
     // Templates: https literal scheme, or start with an origin placeholder; placeholders
     // used are declared and declared ones are used.
     let mut used = BTreeSet::new();
@@ -539,6 +649,7 @@ fn validate(p: &Provider) -> Result<(), CatalogError> {
             used.insert(name.to_owned());
         }
     }
+    used.extend(api_placeholders.iter().map(|n| (*n).to_owned()));
     for (name, ph) in &p.placeholders {
         if !used.contains(name) {
             return Err(CatalogError::invalid(

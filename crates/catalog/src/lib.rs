@@ -58,12 +58,12 @@ pub use environment::{
 };
 pub use error::CatalogError;
 pub use model::{
-    ApiKey, ApiKeyTest, AuthType, BodyFormat, ClientAuth, Endpoint, ExpiresIn, HttpMethod, OAuth2,
-    Pkce, Placeholder, PlaceholderKind, Provider, Redirect, RefreshRotation, Revocation,
-    RevocationMethod, ScopeSeparator,
+    Api, ApiErrors, ApiKey, ApiKeyTest, AuthType, BodyFormat, ClientAuth, Endpoint, ExpiresIn,
+    HttpMethod, OAuth2, Pagination, Pkce, Placeholder, PlaceholderKind, Provider, Redirect,
+    RefreshRotation, Revocation, RevocationMethod, ScopeSeparator,
 };
 pub use resolve::{
-    Params, ResolvedApiKey, ResolvedAuth, ResolvedEndpoint, ResolvedOAuth2, ResolvedProvider,
-    ResolvedRevocation, resolve,
+    Params, ResolvedApi, ResolvedApiKey, ResolvedAuth, ResolvedEndpoint, ResolvedOAuth2,
+    ResolvedProvider, ResolvedRevocation, host_matches, resolve,
 };
 pub use template::Template;

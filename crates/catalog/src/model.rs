@@ -45,6 +45,10 @@ pub struct Provider {
     /// Present exactly when `auth = "api_key"`.
     #[serde(default)]
     pub api_key: Option<ApiKey>,
+    /// Calls made with the user's token (`latchkey api`, `exec`, search); OAuth providers
+    /// only (an API-key provider's calls go through the server's proxy).
+    #[serde(default)]
+    pub api: Option<Api>,
 }
 
 /// The authentication scheme of a provider.
@@ -368,4 +372,80 @@ pub struct ApiKeyTest {
     /// The HTTP method.
     #[serde(default)]
     pub method: HttpMethod,
+}
+
+/// Calls made with the user's own token: where they may go and how the provider answers.
+///
+/// A token is only ever sent to the base URL's host or to a host in `allowed_hosts`, so a
+/// pagination link or a tampered `instance_url` cannot carry it elsewhere.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Api {
+    /// Where request paths are joined. Placeholders are declared ones, or token-response
+    /// fields the catalog keeps (`{instance_url}`), filled in at call time.
+    pub base_url: Template,
+    /// Hosts a token may be sent to besides a catalog-fixed base URL's own: an exact host
+    /// or `.suffix`. A base URL whose host comes from the token response must match one.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// How the provider's error bodies look.
+    #[serde(default)]
+    pub errors: ApiErrors,
+    /// Error codes that mean "this token was refused" whatever the HTTP status (Slack
+    /// answers `invalid_auth` and `token_expired` with HTTP 200). A 401 always means it.
+    #[serde(default)]
+    pub rejected_errors: Vec<String>,
+    /// How the provider pages long results.
+    #[serde(default)]
+    pub pagination: Pagination,
+    /// Environment variables `latchkey exec` sets: name -> what it holds (`access_token`,
+    /// `api_base_url`, `instance_url`, or a token-response field the catalog keeps).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Git hosts this integration's token answers for (`latchkey git-credential`).
+    #[serde(default)]
+    pub git_hosts: Vec<String>,
+    /// The user name sent to Git with the token as password.
+    #[serde(default)]
+    pub git_username: Option<String>,
+}
+
+/// The shape of a provider's API error bodies, for the message shown to the user.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiErrors {
+    /// `error` / `error_description` / `message`, whichever is there.
+    #[default]
+    Generic,
+    /// Salesforce: `[{"message": …, "errorCode": "INVALID_SESSION_ID"}]`.
+    Salesforce,
+    /// Slack: HTTP 200 with `{"ok": false, "error": "invalid_auth"}`.
+    Slack,
+    /// Google: `{"error": {"code": 401, "message": …, "status": "UNAUTHENTICATED"}}`.
+    Google,
+    /// Microsoft Graph: `{"error": {"code": "InvalidAuthenticationToken", "message": …}}`.
+    Graph,
+    /// GitHub: `{"message": …, "documentation_url": …}`.
+    Github,
+    /// Atlassian: `{"errorMessages": [...], "errors": {...}}` or `{"message": …}`.
+    Atlassian,
+}
+
+/// How a provider pages long results (`latchkey api --paginate`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pagination {
+    /// One page only.
+    #[default]
+    None,
+    /// RFC 8288 `Link: <…>; rel="next"` (GitHub).
+    LinkHeader,
+    /// Salesforce: `nextRecordsUrl` (host-relative) until `done` is true.
+    Salesforce,
+    /// Slack: `response_metadata.next_cursor`, sent back as `cursor`.
+    SlackCursor,
+    /// Google: `nextPageToken`, sent back as `pageToken`.
+    GooglePageToken,
+    /// Microsoft Graph: `@odata.nextLink`, an absolute URL.
+    OdataNextLink,
 }

@@ -10,8 +10,9 @@ use crate::environment::{
 };
 use crate::error::{CatalogError, shorten};
 use crate::model::{
-    ApiKey, AuthType, BodyFormat, ClientAuth, ExpiresIn, HttpMethod, OAuth2, Pkce, Placeholder,
-    PlaceholderKind, Provider, Redirect, RefreshRotation, RevocationMethod, ScopeSeparator,
+    Api, ApiErrors, ApiKey, AuthType, BodyFormat, ClientAuth, ExpiresIn, HttpMethod, OAuth2,
+    Pagination, Pkce, Placeholder, PlaceholderKind, Provider, Redirect, RefreshRotation,
+    RevocationMethod, ScopeSeparator,
 };
 use crate::template::Template;
 
@@ -36,6 +37,108 @@ pub struct ResolvedProvider {
     pub values: BTreeMap<String, String>,
     /// The authentication settings with concrete URLs.
     pub auth: ResolvedAuth,
+    /// Calls made with the user's token, when the catalog describes them.
+    pub api: Option<ResolvedApi>,
+}
+
+/// Calls made with the user's token, resolved for one environment; field meanings as in
+/// [`Api`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedApi {
+    /// The base URL with the declared placeholders filled in; token-response fields are
+    /// still `{name}` (see [`ResolvedApi::base_url_for`]).
+    pub base_url: Template,
+    /// Extra hosts a token may be sent to (exact, or `.suffix`).
+    pub allowed_hosts: Vec<String>,
+    /// The error body shape.
+    pub errors: ApiErrors,
+    /// Error codes that mean the token was refused.
+    pub rejected_errors: Vec<String>,
+    /// The pagination scheme.
+    pub pagination: Pagination,
+    /// `latchkey exec` variables: name -> source.
+    pub env: BTreeMap<String, String>,
+    /// Git hosts the token answers for.
+    pub git_hosts: Vec<String>,
+    /// The Git user name.
+    pub git_username: Option<String>,
+}
+
+impl ResolvedApi {
+    /// Whether the base URL's host is fixed by the catalog and the admin (not taken from
+    /// the token response).
+    pub fn base_is_fixed(&self) -> bool {
+        self.base_url.placeholders().next().is_none()
+    }
+
+    /// The base URL, completed with the token-response fields (`instance_url`) and checked:
+    /// https (or loopback http), and a host from the token response must be allowed.
+    pub fn base_url_for(
+        &self,
+        provider: &str,
+        fields: &BTreeMap<String, String>,
+    ) -> Result<Url, CatalogError> {
+        let fixed = self.base_is_fixed();
+        let text = self
+            .base_url
+            .fill(fields)
+            .map_err(|name| CatalogError::InvalidUrl {
+                provider: provider.to_owned(),
+                field: "api.base_url".to_owned(),
+                reason: format!("the token response has no {name}; reconnect to get one"),
+            })?;
+        let url = Url::parse(text.trim_end_matches('/')).map_err(|e| CatalogError::InvalidUrl {
+            provider: provider.to_owned(),
+            field: "api.base_url".to_owned(),
+            reason: e.to_string(),
+        })?;
+        check_url_security(&url).map_err(|reason| CatalogError::InsecureUrl {
+            provider: provider.to_owned(),
+            field: "api.base_url".to_owned(),
+            url: url.to_string(),
+            reason,
+        })?;
+        if !fixed && !self.host_listed(&url) {
+            return Err(CatalogError::InsecureUrl {
+                provider: provider.to_owned(),
+                field: "api.base_url".to_owned(),
+                url: url.origin().ascii_serialization(),
+                reason: "the host is not one the catalog allows for this provider".to_owned(),
+            });
+        }
+        Ok(url)
+    }
+
+    /// Whether a token may be sent to `url`, given the completed base URL: secure, and the
+    /// base's own origin when the catalog fixes it, or a host the catalog lists.
+    pub fn allows(&self, base: &Url, url: &Url) -> bool {
+        if check_url_security(url).is_err()
+            || !url.username().is_empty()
+            || url.password().is_some()
+        {
+            return false;
+        }
+        (self.base_is_fixed() && url.origin() == base.origin()) || self.host_listed(url)
+    }
+
+    fn host_listed(&self, url: &Url) -> bool {
+        let Some(host) = url.host_str() else {
+            return false;
+        };
+        let host = host.to_ascii_lowercase();
+        self.allowed_hosts
+            .iter()
+            .any(|pattern| host_matches(&host, pattern))
+    }
+}
+
+/// `pattern` is an exact host, or `.suffix` matching the suffix's subdomains and the suffix
+/// itself without its dot.
+pub fn host_matches(host: &str, pattern: &str) -> bool {
+    match pattern.strip_prefix('.') {
+        Some(bare) => host == bare || host.ends_with(pattern),
+        None => host == pattern,
+    }
 }
 
 impl ResolvedProvider {
@@ -294,7 +397,9 @@ pub fn resolve(
         }
     };
 
+    let api = provider.api.as_ref().map(|a| resolve_api(a, &values));
     Ok(ResolvedProvider {
+        api,
         id: provider.id.clone(),
         name: provider.name.clone(),
         icon: provider.icon.clone(),
@@ -460,6 +565,21 @@ fn resolve_oauth2(
         },
         redirect: o.redirect.clone(),
     })
+}
+
+fn resolve_api(a: &Api, values: &BTreeMap<String, String>) -> ResolvedApi {
+    let partial = a.base_url.render_partial(values);
+    ResolvedApi {
+        // A partial render of a valid template is a valid template (values hold no braces).
+        base_url: Template::parse(&partial).unwrap_or_else(|_| a.base_url.clone()),
+        allowed_hosts: a.allowed_hosts.clone(),
+        errors: a.errors,
+        rejected_errors: a.rejected_errors.clone(),
+        pagination: a.pagination,
+        env: a.env.clone(),
+        git_hosts: a.git_hosts.clone(),
+        git_username: a.git_username.clone(),
+    }
 }
 
 fn resolve_api_key(

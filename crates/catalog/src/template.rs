@@ -93,6 +93,34 @@ impl Template {
     }
 }
 
+impl Template {
+    /// Fills in the placeholders that have a value and keeps the others as `{name}`, for
+    /// templates completed in two steps (an API base whose host comes from the token
+    /// response).
+    pub(crate) fn render_partial(&self, values: &BTreeMap<String, String>) -> String {
+        let mut out = String::with_capacity(self.raw.len() + 32);
+        for part in &self.parts {
+            match part {
+                Part::Literal(s) => out.push_str(s),
+                Part::Placeholder(name) => match values.get(name) {
+                    Some(v) => out.push_str(v),
+                    None => {
+                        out.push('{');
+                        out.push_str(name);
+                        out.push('}');
+                    }
+                },
+            }
+        }
+        out
+    }
+
+    /// Fills in every placeholder; `Err(name)` for the first one without a value.
+    pub fn fill(&self, values: &BTreeMap<String, String>) -> Result<String, String> {
+        self.render(values)
+    }
+}
+
 impl fmt::Display for Template {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.raw)
