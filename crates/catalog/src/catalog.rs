@@ -9,7 +9,7 @@ use url::Url;
 use crate::Environment;
 use crate::environment::{EnvironmentKind, validate_host};
 use crate::error::CatalogError;
-use crate::model::{AuthType, ClientAuth, PlaceholderKind, Provider};
+use crate::model::{AuthType, ClientAuth, PlaceholderKind, Provider, RevocationMethod};
 use crate::resolve::{Params, ResolvedProvider, check_value, path_has_prefix, resolve};
 use crate::template::{Template, is_placeholder_name};
 
@@ -438,6 +438,17 @@ fn validate(p: &Provider) -> Result<(), CatalogError> {
                         format!("value of {key} must be printable ASCII"),
                     ));
                 }
+            }
+            if o.revocation
+                .as_ref()
+                .is_some_and(|r| r.method == RevocationMethod::GithubGrant)
+                && !o.client_secret_required
+            {
+                return Err(CatalogError::invalid(
+                    id,
+                    "oauth2.revocation.method",
+                    "github_grant authenticates as the app: it needs client_secret_required = true",
+                ));
             }
             check_headers(id, "oauth2.api_headers", &o.api_headers)?;
             check_path(id, "oauth2.redirect.path", &o.redirect.path)?;

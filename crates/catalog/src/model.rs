@@ -286,6 +286,9 @@ pub enum RevocationMethod {
     BearerPost,
     /// DELETE with the access token as bearer credentials (Zendesk).
     BearerDelete,
+    /// GitHub: `DELETE {url}/{client_id}/grant` with HTTP Basic `client_id:client_secret`
+    /// and `{"access_token": …}`; ends the whole grant (every token of the user for the app).
+    GithubGrant,
 }
 
 /// An HTTP call made with the user's credentials.

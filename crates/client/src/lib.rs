@@ -108,6 +108,20 @@ impl std::fmt::Debug for RemoteIntegration {
     }
 }
 
+/// What an API-key provider answered through the server's proxy.
+#[derive(Debug, Clone)]
+pub struct ProxyAnswer {
+    /// The provider's status (or the proxy's own, for a refused path).
+    pub status: u16,
+    /// The provider's content type.
+    pub content_type: Option<String>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+/// Largest proxied answer read (the server caps it too).
+const MAX_PROXY_BODY: usize = 16 * 1024 * 1024;
+
 /// A sealed record as stored on the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteRecord {
@@ -148,6 +162,15 @@ impl ServerClient {
             token: None,
             http,
         })
+    }
+
+    /// A second handle on the same server, with the same token (connections are shared).
+    pub fn duplicate(&self) -> Self {
+        Self {
+            origin: self.origin.clone(),
+            token: self.token.as_ref().map(SecretString::duplicate),
+            http: self.http.clone(),
+        }
     }
 
     /// The same client, authenticated as an enrolled device.
@@ -312,6 +335,73 @@ impl ServerClient {
             Ok(_) | Err(ClientError::NotFound { .. }) => Ok(()),
             Err(e) => Err(e),
         }
+    }
+
+    /// Calls an API-key integration through the server's proxy
+    /// (`/v1/proxy/{integration}/{path}`): the server adds the key, which never
+    /// reaches this device. `path_and_query` starts with `/`. Any answer is
+    /// returned, the provider's errors included.
+    pub async fn proxy(
+        &self,
+        integration: &str,
+        method: reqwest::Method,
+        path_and_query: &str,
+        headers: &[(String, String)],
+        body: Option<Vec<u8>>,
+    ) -> Result<ProxyAnswer, ClientError> {
+        let mut url = self.origin.clone();
+        let (path, query) = match path_and_query.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (path_and_query, None),
+        };
+        url.path_segments_mut()
+            .map_err(|_| ClientError::InvalidServer {
+                reason: "the server address cannot have a path".to_owned(),
+            })?
+            .clear()
+            .extend(["v1", "proxy", integration])
+            .extend(path.trim_start_matches('/').split('/'));
+        url.set_query(query);
+        let mut request = self.authed(self.http.request(method, url))?;
+        for (name, value) in headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        if let Some(body) = body {
+            request = request.body(body);
+        }
+        let mut response = request.send().await.map_err(|e| ClientError::Network {
+            reason: if e.is_timeout() {
+                "the server did not answer in time".to_owned()
+            } else {
+                "could not connect to the server".to_owned()
+            },
+        })?;
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|_| ClientError::Network {
+            reason: "the connection broke".to_owned(),
+        })? {
+            if body.len() + chunk.len() > MAX_PROXY_BODY {
+                return Err(ClientError::InvalidResponse {
+                    reason: "the answer is too large".to_owned(),
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        if status == 401 {
+            // The proxy answers 401 only for this device's own token.
+            return Err(ClientError::from_status(status, &body, None));
+        }
+        Ok(ProxyAnswer {
+            status,
+            content_type,
+            body,
+        })
     }
 
     async fn send(

@@ -13,7 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine;
-use latchkey_catalog::{Catalog, Environment, Params, ResolvedOAuth2};
+use latchkey_catalog::{
+    Catalog, Environment, Params, RefreshRotation, ResolvedApi, ResolvedOAuth2,
+};
 use latchkey_keychain::Keychain;
 use latchkey_secret::SecretString;
 use latchkey_vault::{SlotId, TokenSet, Vault};
@@ -29,7 +31,7 @@ use crate::sync::{OutboxEntry, RemoteStore, SyncState};
 use latchkey_client::ClientError;
 
 /// The extras key under which the connection's identity label is sealed.
-const IDENTITY_KEY: &str = "latchkey:identity";
+pub(crate) const IDENTITY_KEY: &str = "latchkey:identity";
 
 /// An integration the admin enabled for this user, with its public settings.
 pub struct Integration {
@@ -97,6 +99,9 @@ pub enum ConnectionState {
         since: u64,
         /// The record version.
         version: u64,
+        /// The host API calls go to when the provider chose it per user
+        /// (Salesforce's org, from `instance_url`).
+        instance_host: Option<String>,
     },
     /// The stored grant is dead; only a new sign-in helps.
     NeedsReconnect {
@@ -161,11 +166,17 @@ struct ReconnectMarker {
     at: u64,
 }
 
+/// The two locks that serialise work on one slot, released on drop.
+pub(crate) struct SlotLocks {
+    _file: fs::File,
+    _in_process: tokio::sync::OwnedMutexGuard<()>,
+}
+
 /// Connects, refreshes and revokes integrations for one user on one device.
 pub struct Connector<K: Keychain> {
-    vault: Arc<Vault<K>>,
+    pub(crate) vault: Arc<Vault<K>>,
     catalog: &'static Catalog,
-    http: HttpClient,
+    pub(crate) http: HttpClient,
     browser: Arc<dyn BrowserLauncher>,
     data_dir: PathBuf,
     slots: Mutex<HashMap<SlotId, Arc<tokio::sync::Mutex<()>>>>,
@@ -206,13 +217,24 @@ impl<K: Keychain> std::fmt::Debug for Connector<K> {
     }
 }
 
-struct Resolved {
-    name: String,
+pub(crate) struct Resolved {
+    pub(crate) name: String,
     /// Where the user removes the app's access by hand (providers without revocation).
     manage_access_url: Option<String>,
-    oauth: ResolvedOAuth2,
-    client: ProviderClient,
-    slot: SlotId,
+    pub(crate) oauth: ResolvedOAuth2,
+    pub(crate) client: ProviderClient,
+    pub(crate) slot: SlotId,
+    /// Calls made with the token, when the catalog describes the provider's API.
+    pub(crate) api: Option<ResolvedApi>,
+}
+
+/// What the caller last saw, so that callers who queued behind one refresh
+/// take its result instead of refreshing again.
+pub(crate) enum Seen {
+    /// The record version the caller found expiring.
+    Version(u64),
+    /// The access token the provider refused (or that `--refresh` replaces).
+    Token(SecretString),
 }
 
 impl<K: Keychain> Connector<K> {
@@ -246,7 +268,7 @@ impl<K: Keychain> Connector<K> {
         &self.vault
     }
 
-    fn resolve(&self, integration: &Integration) -> Result<Resolved, ConnectError> {
+    pub(crate) fn resolve(&self, integration: &Integration) -> Result<Resolved, ConnectError> {
         let provider = self.catalog.resolve(
             &integration.id,
             &integration.environment,
@@ -274,6 +296,7 @@ impl<K: Keychain> Connector<K> {
             .ok()
             .and_then(|p| p.manage_access_url.clone());
         Ok(Resolved {
+            api: provider.api.clone(),
             name: provider.name.clone(),
             manage_access_url,
             oauth,
@@ -322,6 +345,11 @@ impl<K: Keychain> Connector<K> {
                 identity: tokens.extras.get(IDENTITY_KEY).cloned(),
                 since: tokens.issued_at,
                 version,
+                instance_host: tokens
+                    .instance_url
+                    .as_deref()
+                    .and_then(|u| url::Url::parse(u).ok())
+                    .and_then(|u| u.host_str().map(str::to_owned)),
             }),
             Err(e) if e.needs_reconnect() => Ok(ConnectionState::NeedsReconnect {
                 reason: e.to_string(),
@@ -352,13 +380,29 @@ impl<K: Keychain> Connector<K> {
             Err(e) => return Err(e.into()),
         };
         let marked = self.marker_path(&r.slot).exists();
-        if let Some((_, tokens)) = &existing
+        if let Some((version, tokens)) = &existing
             && tokens.refresh_token.is_some()
             && !marked
         {
-            tracing::info!(integration = %integration.id, "already connected; not starting a new authorization");
-            return self.state_of(&r.slot);
+            // Never a new authorization while the saved one works (Salesforce allows five
+            // approvals per user per app and silently revokes the oldest on a sixth). A
+            // dead one (refused at the provider) falls through to a new sign-in.
+            match self.refresh_locked(&r, *version, tokens).await {
+                Ok(_) => {
+                    tracing::info!(integration = %integration.id, "already connected; the saved sign-in still works");
+                    return self.state_of(&r.slot);
+                }
+                Err(e) if e.needs_reconnect() => {
+                    tracing::info!(integration = %integration.id, "the saved sign-in is dead; starting a new one");
+                }
+                Err(e) => return Err(e),
+            }
         }
+        let existing = match self.vault.load_tokens(&r.slot) {
+            Ok(existing) => existing,
+            Err(e) if e.needs_reconnect() => None,
+            Err(e) => return Err(e.into()),
+        };
         let next_version = existing
             .as_ref()
             .map_or(0, |(v, _)| *v)
@@ -437,7 +481,10 @@ impl<K: Keychain> Connector<K> {
         {
             return Ok(tokens.1.access_token.duplicate());
         }
-        self.refresh_slot(&r, Some(tokens.0), options).await
+        let (_, fresh) = self
+            .refresh_slot(&r, Seen::Version(tokens.0), options)
+            .await?;
+        Ok(fresh.access_token.duplicate())
     }
 
     /// Refreshes after an API call answered 401 (providers without
@@ -451,7 +498,10 @@ impl<K: Keychain> Connector<K> {
         options: &ConnectOptions,
     ) -> Result<SecretString, ConnectError> {
         let r = self.resolve(integration)?;
-        self.refresh_slot(&r, Some(seen_version), options).await
+        let (_, fresh) = self
+            .refresh_slot(&r, Seen::Version(seen_version), options)
+            .await?;
+        Ok(fresh.access_token.duplicate())
     }
 
     /// The current record version and token set, or a typed reason why not.
@@ -460,7 +510,7 @@ impl<K: Keychain> Connector<K> {
         Ok(self.current(&r)?.0)
     }
 
-    fn current(&self, r: &Resolved) -> Result<(u64, TokenSet), ConnectError> {
+    pub(crate) fn current(&self, r: &Resolved) -> Result<(u64, TokenSet), ConnectError> {
         if let Some(reason) = self.reconnect_reason(&r.slot) {
             return Err(ConnectError::NeedsReconnect {
                 provider: r.name.clone(),
@@ -480,30 +530,76 @@ impl<K: Keychain> Connector<K> {
         }
     }
 
-    async fn refresh_slot(
+    /// Refreshes `r`'s tokens once for everyone who saw the same state: callers
+    /// queue on the slot's locks (in process, then across processes), and the
+    /// ones behind the first take its result.
+    pub(crate) async fn refresh_slot(
         &self,
         r: &Resolved,
-        seen_version: Option<u64>,
+        seen: Seen,
         options: &ConnectOptions,
-    ) -> Result<SecretString, ConnectError> {
-        let guard = self.slot_mutex(&r.slot);
-        let _in_process = guard.lock().await;
-        let _cross_process = self.file_lock(&r.slot).await?;
+    ) -> Result<(u64, TokenSet), ConnectError> {
+        let _locks = self.lock_slot(&r.slot).await?;
         // Someone may have refreshed while we waited for the locks.
         let (version, tokens) = self.current(r)?;
-        let refreshed_meanwhile = seen_version.is_some_and(|seen| version > seen);
-        if refreshed_meanwhile && !tokens.needs_refresh(unix_now(), options.refresh_skew.as_secs())
-        {
-            return Ok(tokens.access_token.duplicate());
+        let refreshed_meanwhile = match &seen {
+            Seen::Version(v) => {
+                version > *v && !tokens.needs_refresh(unix_now(), options.refresh_skew.as_secs())
+            }
+            Seen::Token(refused) => tokens.access_token != *refused,
+        };
+        if refreshed_meanwhile {
+            return Ok((version, tokens));
         }
+        self.refresh_locked(r, version, &tokens).await
+    }
+
+    /// Takes the slot's in-process lock, then its cross-process file lock.
+    pub(crate) async fn lock_slot(&self, slot: &SlotId) -> Result<SlotLocks, ConnectError> {
+        let guard = self.slot_mutex(slot).lock_owned().await;
+        let file = self.file_lock(slot).await?;
+        Ok(SlotLocks {
+            _file: file,
+            _in_process: guard,
+        })
+    }
+
+    /// The refresh itself, with the slot's locks held by the caller. Retries a
+    /// network failure only when it cannot replay a rotating refresh token.
+    async fn refresh_locked(
+        &self,
+        r: &Resolved,
+        version: u64,
+        tokens: &TokenSet,
+    ) -> Result<(u64, TokenSet), ConnectError> {
+        let rotation_possible = r.oauth.refresh_rotation != RefreshRotation::None;
         let mut attempt = 0u32;
         let fresh = loop {
-            match r.client.refresh(&tokens).await {
+            match r.client.refresh(tokens).await {
                 Ok(fresh) => break fresh,
-                Err(ConnectError::Network { provider, reason }) if attempt < 2 => {
+                Err(ConnectError::Network {
+                    provider,
+                    reason,
+                    maybe_sent,
+                }) if attempt < 2 && !(maybe_sent && rotation_possible) => {
                     attempt += 1;
                     tracing::warn!(provider = %provider, attempt, "refresh failed ({reason}); retrying");
                     tokio::time::sleep(Duration::from_millis(500 * 2u64.pow(attempt))).await;
+                }
+                Err(
+                    e @ ConnectError::Network {
+                        maybe_sent: true, ..
+                    },
+                ) if rotation_possible => {
+                    // The provider may have rotated the refresh token before the answer was
+                    // lost: sending the old one again could revoke the whole family. Take
+                    // what another process stored, if it did; otherwise report and keep it.
+                    if let Ok((stored_version, stored)) = self.current(r)
+                        && stored.refresh_token != tokens.refresh_token
+                    {
+                        return Ok((stored_version, stored));
+                    }
+                    return Err(e);
                 }
                 Err(e @ ConnectError::NeedsReconnect { .. }) => {
                     self.mark_needs_reconnect(&r.slot, &e.to_string());
@@ -521,7 +617,11 @@ impl<K: Keychain> Connector<K> {
         // The rotated set is sealed and stored before the old one is dropped.
         let outcome = self.persist(&r.slot, version + 1, &fresh).await?;
         tracing::info!(integration = %r.slot.integration(), ?outcome, "tokens refreshed");
-        Ok(fresh.access_token.duplicate())
+        let stored_version = match outcome {
+            SyncOutcome::Synced { version } => version,
+            _ => version + 1,
+        };
+        Ok((stored_version, fresh))
     }
 
     fn mark_needs_reconnect(&self, slot: &SlotId, reason: &str) {
@@ -841,6 +941,7 @@ impl<K: Keychain> Connector<K> {
             .map_err(|e| ConnectError::Network {
                 provider: "the Latchkey server".to_owned(),
                 reason: e.to_string(),
+                maybe_sent: true,
             })?;
         let Some(record) = record else {
             return self.state_of(&r.slot);

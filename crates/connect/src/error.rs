@@ -107,7 +107,12 @@ pub enum ConnectError {
     #[error(
         "Could not reach {provider} ({reason}). Your connection is kept; check your network and try again."
     )]
-    Network { provider: String, reason: String },
+    Network {
+        provider: String,
+        reason: String,
+        /// Whether the request may have reached the provider (a retry could replay it).
+        maybe_sent: bool,
+    },
 
     /// The stored grant is dead (revoked, expired, or the vault key is gone):
     /// only a new sign-in helps.
@@ -129,9 +134,43 @@ pub enum ConnectError {
         seen: u64,
     },
 
+    /// An API call was malformed before anything was sent.
+    #[error("The request is not valid: {reason}.")]
+    InvalidRequest { reason: String },
+
+    /// A token was about to go to a host the catalog does not name for the provider.
+    #[error(
+        "Refused to send your {provider} token to {url}: that host is not one of {provider}'s. \
+         Use a path under the API base, or a link {provider} itself gave."
+    )]
+    HostNotAllowed { provider: String, url: String },
+
+    /// The catalog does not describe this provider's API.
+    #[error("Latchkey does not know {provider}'s API yet, so it cannot call it for you.")]
+    NoApi { provider: String },
+
+    /// The provider answered an API call with an error.
+    #[error("{provider} answered {status}: {message}{}", hint(*.status))]
+    ApiError {
+        provider: String,
+        status: u16,
+        code: Option<String>,
+        message: String,
+    },
+
     /// A local file (lock, queue) could not be used.
     #[error("Could not use {path}: {reason}. Check that the disk is writable.")]
     LocalIo { path: String, reason: String },
+}
+
+fn hint(status: u16) -> &'static str {
+    match status {
+        401 => ". The token was refused even after a refresh; press Reconnect if it persists",
+        403 => ". Your account or the app's scopes do not allow this; ask your admin",
+        429 => ". Too many requests; wait a moment and try again",
+        500..=599 => ". The provider has a problem; try again later",
+        _ => "",
+    }
 }
 
 fn describe(description: &Option<String>) -> String {
@@ -163,6 +202,10 @@ impl ConnectError {
             Self::NeedsReconnect { .. } => "connect.needs_reconnect",
             Self::NotConnected { .. } => "connect.not_connected",
             Self::Rollback { .. } => "connect.rollback",
+            Self::InvalidRequest { .. } => "connect.invalid_request",
+            Self::HostNotAllowed { .. } => "connect.host_not_allowed",
+            Self::NoApi { .. } => "connect.no_api",
+            Self::ApiError { .. } => "connect.api_error",
             Self::LocalIo { .. } => "connect.local_io",
         }
     }

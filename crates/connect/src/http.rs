@@ -22,12 +22,23 @@ pub struct HttpClient {
 /// Why an HTTP call failed. Never holds a body or a header value.
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
-    /// Connection, TLS or timeout failure.
+    /// The request never left this computer (no connection, DNS, TLS handshake):
+    /// retrying it cannot replay anything at the provider.
+    #[error("{0}")]
+    NotSent(String),
+    /// The connection failed or timed out after the request may have been sent.
     #[error("{0}")]
     Transport(String),
     /// The response was larger than [`MAX_BODY`].
     #[error("the response is larger than {MAX_BODY} bytes")]
     TooLarge,
+}
+
+impl HttpError {
+    /// True when the request may have reached the provider.
+    pub fn maybe_sent(&self) -> bool {
+        !matches!(self, Self::NotSent(_))
+    }
 }
 
 impl HttpClient {
@@ -42,6 +53,7 @@ impl HttpClient {
             .map_err(|e| ConnectError::Network {
                 provider: "the network".to_owned(),
                 reason: e.to_string(),
+                maybe_sent: false,
             })?;
         Ok(Self { inner })
     }
@@ -51,18 +63,29 @@ impl HttpClient {
         Self { inner }
     }
 
-    /// Sends a request and reads a size-capped response.
+    /// Sends a request and reads a response of at most [`MAX_BODY`] bytes.
     pub async fn send(
         &self,
         request: http::Request<Vec<u8>>,
     ) -> Result<http::Response<Vec<u8>>, HttpError> {
+        self.send_capped(request, MAX_BODY).await
+    }
+
+    /// Sends a request and reads a response of at most `cap` bytes.
+    pub async fn send_capped(
+        &self,
+        request: http::Request<Vec<u8>>,
+        cap: usize,
+    ) -> Result<http::Response<Vec<u8>>, HttpError> {
         let request =
-            reqwest::Request::try_from(request).map_err(|e| HttpError::Transport(e.to_string()))?;
-        let mut response = self
-            .inner
-            .execute(request)
-            .await
-            .map_err(|e| HttpError::Transport(describe_reqwest(&e)))?;
+            reqwest::Request::try_from(request).map_err(|e| HttpError::NotSent(e.to_string()))?;
+        let mut response = self.inner.execute(request).await.map_err(|e| {
+            if e.is_connect() || e.is_builder() {
+                HttpError::NotSent(describe_reqwest(&e))
+            } else {
+                HttpError::Transport(describe_reqwest(&e))
+            }
+        })?;
         let status = response.status();
         let headers = response.headers().clone();
         let mut body = Vec::new();
@@ -71,7 +94,7 @@ impl HttpClient {
             .await
             .map_err(|e| HttpError::Transport(describe_reqwest(&e)))?
         {
-            if body.len() + chunk.len() > MAX_BODY {
+            if body.len() + chunk.len() > cap {
                 return Err(HttpError::TooLarge);
             }
             body.extend_from_slice(&chunk);

@@ -8,8 +8,12 @@
 //! - [`engine`]: connect, keep fresh, revoke, with every token sealed by the
 //!   vault before it is stored.
 //! - [`sync`]: sealed records to and from the remote store, offline-first.
+//! - [`api`] and `calls`: calls made with the user's token, refreshed once and
+//!   retried once when the provider refuses it.
 
+pub mod api;
 pub mod browser;
+mod calls;
 pub mod engine;
 mod error;
 pub mod http;
@@ -18,7 +22,9 @@ mod nested_tokens;
 pub mod oauth;
 pub mod sync;
 
+pub use api::{ApiRequest, ApiResponse};
 pub use browser::{BrowserLauncher, SystemBrowser};
+pub use calls::TokenInfo;
 pub use engine::{
     ConnectOptions, ConnectionState, Connector, Integration, RevokeReport, RevokeStep,
 };

@@ -30,6 +30,7 @@ pub(crate) fn normalize(status: u16, body: &[u8], object: &str) -> (u16, Vec<u8>
             .get("error")
             .and_then(|e| e.as_str())
             .unwrap_or("unknown_error");
+        let original = error;
         // Slack's names for a dead code or refresh token are RFC 6749's invalid_grant.
         let error = match error {
             "invalid_code"
@@ -41,12 +42,20 @@ pub(crate) fn normalize(status: u16, body: &[u8], object: &str) -> (u16, Vec<u8>
             "invalid_client_id" | "bad_client_secret" => "invalid_client",
             other => other,
         };
-        return (
-            400,
-            serde_json::json!({ "error": error })
-                .to_string()
-                .into_bytes(),
-        );
+        // Say why in Slack's words, so a dead refresh token reads "reconnect" with a reason.
+        let description = match original {
+            "invalid_refresh_token" | "token_expired" => Some(
+                "Slack: the saved refresh token has expired (Slack expires the refresh tokens of \
+                 apps that use PKCE and token rotation)",
+            ),
+            "token_revoked" => Some("Slack: access was revoked in Slack"),
+            _ => None,
+        };
+        let mut answer = serde_json::json!({ "error": error });
+        if let Some(d) = description {
+            answer["error_description"] = d.into();
+        }
+        return (400, answer.to_string().into_bytes());
     }
     let Some(serde_json::Value::Object(inner)) = top.get(object) else {
         return (status, body.to_vec());

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use latchkey_catalog::ResolvedOAuth2;
-use latchkey_catalog::model::{ClientAuth, RevocationMethod, ScopeSeparator};
+use latchkey_catalog::model::{ClientAuth, HttpMethod, RevocationMethod, ScopeSeparator};
 use latchkey_secret::SecretString;
 use latchkey_vault::TokenSet;
 use oauth2::basic::{
@@ -282,6 +282,11 @@ impl ProviderClient {
         };
         let mut builder =
             http::Request::post(revocation.url.as_str()).header("Accept", "application/json");
+        if matches!(revocation.method, RevocationMethod::GithubGrant) {
+            return self
+                .revoke_github_grant(revocation.url.as_str(), token)
+                .await;
+        }
         let body = match revocation.method {
             RevocationMethod::Rfc7009 => {
                 let mut form = url::form_urlencoded::Serializer::new(String::new());
@@ -311,7 +316,9 @@ impl ProviderClient {
                     .to_string()
                     .into_bytes()
             }
-            RevocationMethod::BearerPost | RevocationMethod::BearerDelete => {
+            RevocationMethod::BearerPost
+            | RevocationMethod::BearerDelete
+            | RevocationMethod::GithubGrant => {
                 builder = builder.header("Authorization", format!("Bearer {}", token.expose()));
                 Vec::new()
             }
@@ -325,18 +332,28 @@ impl ProviderClient {
                 provider: self.name.clone(),
                 what: "the revocation request could not be built".to_owned(),
             })?;
+        Ok(self.revocation_outcome(request, &[]).await)
+    }
+
+    /// Sends a revocation request and reads its outcome; `gone` lists statuses that mean
+    /// the token is already dead (counted as revoked, as RFC 7009 does).
+    async fn revocation_outcome(
+        &self,
+        request: http::Request<Vec<u8>>,
+        gone: &[u16],
+    ) -> RevocationOutcome {
         let response = match self.http.send(request).await {
             Ok(response) => response,
             Err(e) => {
-                return Ok(RevocationOutcome::RetryLater {
+                return RevocationOutcome::RetryLater {
                     retry_after: None,
                     reason: format!("{} could not be reached ({e})", self.name),
-                });
+                };
             }
         };
         let status = response.status();
-        if status.is_success() {
-            return Ok(RevocationOutcome::Revoked);
+        if status.is_success() || gone.contains(&status.as_u16()) {
+            return RevocationOutcome::Revoked;
         }
         let retry_after = response
             .headers()
@@ -345,10 +362,10 @@ impl ProviderClient {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(|s| Duration::from_secs(s.min(3600)));
         if status.is_server_error() || status == http::StatusCode::TOO_MANY_REQUESTS {
-            return Ok(RevocationOutcome::RetryLater {
+            return RevocationOutcome::RetryLater {
                 retry_after,
                 reason: format!("{} answered {}", self.name, status.as_u16()),
-            });
+            };
         }
         let error = serde_json::from_slice::<serde_json::Value>(response.body())
             .ok()
@@ -358,16 +375,56 @@ impl ProviderClient {
                     .map(sanitize_provider_text)
             })
             .unwrap_or_else(|| format!("HTTP {}", status.as_u16()));
-        Ok(RevocationOutcome::Refused {
+        RevocationOutcome::Refused {
             reason: format!("{} refused: {error}", self.name),
-        })
+        }
+    }
+
+    /// GitHub's revocation: `DELETE {base}/{client_id}/grant`, authenticated as the app.
+    /// 204 ends the grant; 404 means GitHub no longer knows the token (already dead).
+    async fn revoke_github_grant(
+        &self,
+        base: &str,
+        token: &SecretString,
+    ) -> Result<RevocationOutcome, ConnectError> {
+        let Some(secret) = &self.client_secret else {
+            return Ok(RevocationOutcome::Refused {
+                reason: format!(
+                    "{} revokes only with the app's client secret, which is not configured",
+                    self.name
+                ),
+            });
+        };
+        let client_id: String =
+            url::form_urlencoded::byte_serialize(self.client_id.as_bytes()).collect();
+        let body = zeroize::Zeroizing::new(
+            serde_json::json!({ "access_token": token.expose() }).to_string(),
+        );
+        let request =
+            http::Request::delete(format!("{}/{client_id}/grant", base.trim_end_matches('/')))
+                .header("Accept", "application/vnd.github+json")
+                .header("Content-Type", "application/json")
+                .header("Authorization", basic_auth(&self.client_id, secret))
+                .body(body.as_bytes().to_vec())
+                .map_err(|_| ConnectError::Misconfigured {
+                    provider: self.name.clone(),
+                    what: "the revocation request could not be built".to_owned(),
+                })?;
+        Ok(self.revocation_outcome(request, &[404]).await)
     }
 
     /// Asks the provider who the tokens belong to, for "Connected as …".
     /// Failures are not fatal: the connection works without a label.
     pub async fn identity(&self, tokens: &TokenSet) -> Option<String> {
         let url = &self.resolved.whoami.url;
-        let mut request = http::Request::get(url.as_str())
+        // Dropbox's get_current_account and Slack's auth.test are POST-only RPC calls.
+        let method = match self.resolved.whoami.method {
+            HttpMethod::Get => http::Method::GET,
+            HttpMethod::Post => http::Method::POST,
+        };
+        let mut request = http::Request::builder()
+            .method(method)
+            .uri(url.as_str())
             .header(
                 "Authorization",
                 format!("Bearer {}", tokens.access_token.expose()),
@@ -388,6 +445,8 @@ impl ProviderClient {
             "login",
             "name",
             "sub",
+            // Slack's auth.test
+            "user",
         ]
         .iter()
         .find_map(|k| json.get(*k).and_then(|v| v.as_str()))
@@ -425,8 +484,18 @@ impl ProviderClient {
                     }
                 }
             }
+            // An answer over the size cap is a bad answer, not a network failure: no retry.
+            RequestTokenError::Request(HttpError::TooLarge) => ConnectError::InvalidTokenResponse {
+                provider,
+                request,
+                reason: format!(
+                    "the answer is larger than {} KiB, far more than any token response",
+                    crate::http::MAX_BODY / 1024
+                ),
+            },
             RequestTokenError::Request(e) => ConnectError::Network {
                 provider,
+                maybe_sent: e.maybe_sent(),
                 reason: e.to_string(),
             },
             // The body may hold tokens: report only where parsing failed.

@@ -12,4 +12,4 @@ pub mod enrollment;
 pub mod session;
 
 pub use enrollment::{Device, DeviceError, default_data_dir, default_device_name};
-pub use session::{IntegrationView, Session, SessionError, describe};
+pub use session::{IntegrationView, Session, SessionError, describe, exec_variables};

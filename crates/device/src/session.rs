@@ -7,8 +7,8 @@ use latchkey_catalog::{Catalog, Environment, EnvironmentKind};
 use latchkey_client::{ClientError, ServerClient};
 use latchkey_connect::http::HttpClient;
 use latchkey_connect::{
-    BrowserLauncher, ConnectError, ConnectOptions, ConnectionState, Connector, Integration,
-    RevokeReport,
+    ApiRequest, ApiResponse, BrowserLauncher, ConnectError, ConnectOptions, ConnectionState,
+    Connector, Integration, RevokeReport, TokenInfo,
 };
 use latchkey_keychain::OsKeychain;
 use latchkey_secret::SecretString;
@@ -84,6 +84,8 @@ pub struct IntegrationView {
 /// An enrolled device, online or not.
 pub struct Session {
     connector: Connector<OsKeychain>,
+    /// The Latchkey server, for calls through its API-key proxy.
+    server: ServerClient,
     integrations: Vec<(Integration, bool)>,
     offline: Option<String>,
 }
@@ -131,9 +133,11 @@ impl Session {
                 api_key,
             ));
         }
+        let server = client.duplicate();
         let connector = Connector::new(Arc::new(vault), HttpClient::new()?, browser, dir)?
             .with_remote(Arc::new(client));
         let session = Session {
+            server,
             connector,
             integrations,
             offline,
@@ -239,6 +243,173 @@ impl Session {
             .access_token(&integration, &ConnectOptions::default())
             .await?)
     }
+}
+
+impl Session {
+    /// The integration `id` whatever its kind, and whether it is an API-key one.
+    fn find_any(
+        &self,
+        id: &str,
+        environment: Option<&str>,
+    ) -> Result<(Integration, bool), SessionError> {
+        let (found, api_key) = self
+            .integrations
+            .iter()
+            .find(|(i, _)| i.id == id)
+            .ok_or_else(|| SessionError::UnknownIntegration(id.to_owned()))?;
+        let mut integration = clone_integration(found);
+        if let Some(env) = environment {
+            integration.environment = Environment::parse(env).map_err(ConnectError::from)?;
+        }
+        Ok((integration, *api_key))
+    }
+
+    /// One API call with the user's credentials. OAuth integrations are called
+    /// directly with the user's token (refreshed once and retried once when the
+    /// provider refuses it); API-key integrations go through the Latchkey
+    /// server's proxy, so the key never reaches this computer.
+    pub async fn call(
+        &self,
+        id: &str,
+        environment: Option<&str>,
+        request: &ApiRequest,
+        options: &ConnectOptions,
+    ) -> Result<ApiResponse, SessionError> {
+        let (integration, api_key) = self.find_any(id, environment)?;
+        if !api_key {
+            return Ok(self.connector.call(&integration, request, options).await?);
+        }
+        request.check()?;
+        if request.target.contains("://") {
+            return Err(ConnectError::InvalidRequest {
+                reason: format!(
+                    "{id} is called through your Latchkey server, which adds the API key: give a path, not a URL"
+                ),
+            }
+            .into());
+        }
+        let path = format!("/{}", request.target.trim_start_matches('/'));
+        let answer = self
+            .server
+            .proxy(
+                id,
+                request.method.clone(),
+                &path,
+                &request.headers,
+                request.body.clone(),
+            )
+            .await?;
+        let mut headers = http::HeaderMap::new();
+        if let Some(ct) = answer
+            .content_type
+            .as_deref()
+            .and_then(|ct| http::HeaderValue::from_str(ct).ok())
+        {
+            headers.insert(http::header::CONTENT_TYPE, ct);
+        }
+        let url = url::Url::parse(&format!("{}/v1/proxy/{id}{path}", self.server.origin()))
+            .map_err(|e| ConnectError::InvalidRequest {
+                reason: e.to_string(),
+            })?;
+        Ok(ApiResponse {
+            status: answer.status,
+            headers,
+            body: answer.body,
+            url,
+        })
+    }
+
+    /// The request for the page after `response`, or `None` at the end (and
+    /// always for API-key integrations, whose paging the caller drives).
+    pub fn next_page(
+        &self,
+        id: &str,
+        environment: Option<&str>,
+        request: &ApiRequest,
+        response: &ApiResponse,
+    ) -> Result<Option<ApiRequest>, SessionError> {
+        let (integration, api_key) = self.find_any(id, environment)?;
+        if api_key {
+            return Ok(None);
+        }
+        Ok(self.connector.next_page(&integration, request, response)?)
+    }
+
+    /// The token with its non-secret details, for scripts (`latchkey token`).
+    pub async fn token_info(
+        &self,
+        id: &str,
+        environment: Option<&str>,
+        force_refresh: bool,
+    ) -> Result<TokenInfo, SessionError> {
+        let integration = self.find(id, environment)?;
+        Ok(self
+            .connector
+            .token_info(&integration, &ConnectOptions::default(), force_refresh)
+            .await?)
+    }
+
+    /// The environment variables `latchkey exec` sets for `id`.
+    pub async fn exec_env(
+        &self,
+        id: &str,
+        environment: Option<&str>,
+    ) -> Result<Vec<(String, SecretString)>, SessionError> {
+        let integration = self.find(id, environment)?;
+        Ok(self
+            .connector
+            .exec_env(&integration, &ConnectOptions::default())
+            .await?)
+    }
+
+    /// The Git credential for `host` from the first connected integration whose
+    /// catalog entry declares that Git host; `None` when none answers for it.
+    pub async fn git_credential(
+        &self,
+        host: &str,
+    ) -> Result<Option<(String, SecretString)>, SessionError> {
+        for (integration, api_key) in &self.integrations {
+            if *api_key {
+                continue;
+            }
+            match self
+                .connector
+                .git_credential(integration, host, &ConnectOptions::default())
+                .await
+            {
+                Ok(Some(found)) => return Ok(Some(found)),
+                Ok(None) | Err(ConnectError::NotConnected { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(None)
+    }
+
+    /// The `latchkey exec` variables every integration's catalog entry names,
+    /// for `--help`: (integration id, variable, what it holds).
+    pub fn exec_variables(&self) -> Vec<(String, String, String)> {
+        exec_variables()
+    }
+}
+
+/// The `latchkey exec` variables the catalog names, for every OAuth provider:
+/// (integration id, variable, what it holds).
+pub fn exec_variables() -> Vec<(String, String, String)> {
+    let Ok(catalog) = Catalog::builtin() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for provider in catalog.providers() {
+        if provider.development {
+            continue;
+        }
+        if let Some(api) = &provider.api {
+            for (var, source) in &api.env {
+                out.push((provider.id.clone(), var.clone(), source.clone()));
+            }
+        }
+    }
+    out
 }
 
 fn clone_integration(i: &Integration) -> Integration {
