@@ -12,9 +12,15 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use latchkey_client::EnrollLink;
-use latchkey_connect::{ConnectOptions, SystemBrowser};
+use latchkey_connect::ConnectOptions;
 use latchkey_device::{Device, Session, SessionError, default_device_name, describe};
 use serde_json::json;
+
+mod api_command;
+mod exec_command;
+mod git_credential;
+
+use api_command::LinkPrintingBrowser;
 
 #[derive(Parser)]
 #[command(
@@ -74,10 +80,72 @@ enum Command {
         json: bool,
     },
     /// Print a fresh access token for scripts (refreshing it if needed)
+    ///
+    /// Providers that do not say when a token expires (Salesforce) are
+    /// refreshed when they refuse it: `latchkey api` and `latchkey exec` do
+    /// that by themselves; with `token`, pass --refresh after a 401.
     Token {
         integration: String,
         #[arg(long = "env")]
         environment: Option<String>,
+        /// Print the token with its type, expiry, scopes, instance_url and API base as JSON
+        #[arg(long)]
+        json: bool,
+        /// Refresh now (one refresh however many callers ask at once) and print the new token
+        #[arg(long)]
+        refresh: bool,
+    },
+    /// Call an integration's API with your connection, like `gh api`
+    ///
+    /// The path is joined to the integration's API base (Salesforce:
+    /// {instance_url}/services/data/v62.0); a full URL must be on one of the
+    /// provider's own hosts. The token is refreshed and the call retried once
+    /// when the provider refuses it. The body is printed to stdout; errors go
+    /// to stderr with the provider's message.
+    Api {
+        integration: String,
+        /// A path under the API base (`/query?q=SELECT+Id+FROM+Account`) or a full URL
+        path: String,
+        #[arg(long = "env")]
+        environment: Option<String>,
+        /// The HTTP method [default: GET, or POST with a body]
+        #[arg(short = 'X', long = "method")]
+        method: Option<String>,
+        /// The request body (JSON unless a Content-Type header says otherwise)
+        #[arg(short = 'd', long = "data", conflicts_with = "input")]
+        data: Option<String>,
+        /// Read the body from a file (`-` for standard input)
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// An extra header, `Name: value` (repeatable; never Authorization)
+        #[arg(short = 'H', long = "header")]
+        headers: Vec<String>,
+        /// Follow the provider's pagination to the end, printing each page
+        #[arg(long)]
+        paginate: bool,
+        /// With --paginate: print one JSON array of all pages
+        #[arg(long, requires = "paginate")]
+        slurp: bool,
+    },
+    /// Run a command with integrations' tokens in its environment (never its command line)
+    Exec {
+        /// The integrations whose variables to set
+        #[arg(required = true)]
+        integrations: Vec<String>,
+        /// The command and its arguments, after `--`
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// A Git credential helper: `git config --global credential.helper '!latchkey git-credential'`
+    ///
+    /// Answers `get` for the Git hosts of connected integrations (GitHub) with
+    /// a fresh token; `store` and `erase` do nothing (Latchkey never keeps what
+    /// Git hands it).
+    #[command(name = "git-credential")]
+    GitCredential {
+        /// get, store or erase (Git passes it)
+        #[arg(value_parser = ["get", "store", "erase"])]
+        operation: String,
     },
 }
 
@@ -97,6 +165,8 @@ fn exit_code(error: &SessionError) -> u8 {
         4
     } else if matches!(code.as_str(), "client.network" | "connect.network") {
         5
+    } else if code == "connect.invalid_request" {
+        2
     } else {
         1
     }
@@ -110,7 +180,10 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let cli = match parse_cli() {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -128,6 +201,17 @@ fn main() -> ExitCode {
             ExitCode::from(exit_code(&error))
         }
     }
+}
+
+/// Parses the arguments; `exec --help` lists the variables the catalog names.
+fn parse_cli() -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let mut listing = String::from("Variables set, by integration:\n");
+    for (id, var, source) in latchkey_device::exec_variables() {
+        listing.push_str(&format!("  {id:<18} {var:<28} {source}\n"));
+    }
+    let command = Cli::command().mut_subcommand("exec", |c| c.after_help(listing));
+    Cli::from_arg_matches(&command.get_matches())
 }
 
 fn data_dir(cli: &Cli) -> PathBuf {
@@ -154,8 +238,11 @@ async fn run(cli: Cli) -> Result<(), SessionError> {
         );
         return Ok(());
     }
+    if let Command::GitCredential { operation } = &cli.command {
+        return git_credential::run(&dir, operation).await;
+    }
     let device = Device::load(&dir)?;
-    let session = Session::open(&device, &dir, Arc::new(SystemBrowser)).await?;
+    let session = Session::open(&device, &dir, Arc::new(LinkPrintingBrowser)).await?;
     match &cli.command {
         Command::List { json } => list(&session, &device, *json, false),
         Command::Status { json } => list(&session, &device, *json, true),
@@ -207,14 +294,65 @@ async fn run(cli: Cli) -> Result<(), SessionError> {
         Command::Token {
             integration,
             environment,
+            json,
+            refresh,
         } => {
-            let token = session
-                .access_token(integration, environment.as_deref())
+            let info = session
+                .token_info(integration, environment.as_deref(), *refresh)
                 .await?;
-            println!("{}", token.expose());
+            if *json {
+                let out = json!({
+                    "access_token": info.access_token.expose(),
+                    "token_type": info.token_type,
+                    "expires_at": info.expires_at,
+                    "scopes": info.scopes,
+                    "instance_url": info.instance_url,
+                    "api_base_url": info.api_base_url,
+                    "identity": info.identity,
+                    "fields": info.fields,
+                });
+                let text =
+                    zeroize::Zeroizing::new(serde_json::to_string_pretty(&out).unwrap_or_default());
+                drop(out);
+                println!("{}", text.as_str());
+            } else {
+                println!("{}", info.access_token.expose());
+            }
             Ok(())
         }
-        Command::Enroll { .. } => Ok(()),
+        Command::Api {
+            integration,
+            path,
+            environment,
+            method,
+            data,
+            input,
+            headers,
+            paginate,
+            slurp,
+        } => {
+            let request = api_command::request(
+                path,
+                method.as_deref(),
+                data.as_deref(),
+                input.as_deref(),
+                headers,
+            )?;
+            api_command::run(
+                &session,
+                integration,
+                environment.as_deref(),
+                request,
+                *paginate,
+                *slurp,
+            )
+            .await
+        }
+        Command::Exec {
+            integrations,
+            command,
+        } => exec_command::run(&session, integrations, command).await,
+        Command::Enroll { .. } | Command::GitCredential { .. } => Ok(()),
     }
 }
 

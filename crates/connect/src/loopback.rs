@@ -150,7 +150,7 @@ impl CallbackListener {
                     continue;
                 }
             };
-            match self.judge(&request, &expect) {
+            match Self::judge(&self.path, &request, &expect) {
                 Verdict::NotOurs => {
                     respond(&mut stream, "404 Not Found", "Not found", "Nothing here.").await;
                 }
@@ -178,8 +178,8 @@ impl CallbackListener {
         }
     }
 
-    fn judge(&self, request: &Request, expect: &Expectation<'_>) -> Verdict {
-        if request.method != "GET" || request.path != self.path {
+    fn judge(path: &str, request: &Request, expect: &Expectation<'_>) -> Verdict {
+        if request.method != "GET" || request.path != path {
             return Verdict::NotOurs;
         }
         let mut state = None;
@@ -268,20 +268,27 @@ struct Request {
 
 /// Reads the request head (the body, if any, is ignored) and parses its
 /// request line. `None` for anything that is not a plausible HTTP request.
+/// The buffer holds the authorization code: it is wiped once parsed.
 async fn read_request(stream: &mut TcpStream) -> Option<Request> {
-    let mut buf = Vec::with_capacity(2048);
-    let mut chunk = [0u8; 2048];
+    let mut buf = zeroize::Zeroizing::new(Vec::with_capacity(MAX_REQUEST + 2048));
+    let mut chunk = zeroize::Zeroizing::new([0u8; 2048]);
     while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
         if buf.len() > MAX_REQUEST {
             return None;
         }
-        let n = stream.read(&mut chunk).await.ok()?;
+        let n = stream.read(&mut chunk[..]).await.ok()?;
         if n == 0 {
             return None;
         }
         buf.extend_from_slice(&chunk[..n]);
     }
-    let head = std::str::from_utf8(&buf).ok()?;
+    parse_request_head(&buf)
+}
+
+/// Parses a request head's first line: method, path and query. `None` for
+/// anything that is not a plausible HTTP/1.x request with an origin-form target.
+fn parse_request_head(buf: &[u8]) -> Option<Request> {
+    let head = std::str::from_utf8(buf).ok()?;
     let line = head.lines().next()?;
     let mut parts = line.split(' ');
     let method = parts.next()?.to_owned();
@@ -296,6 +303,29 @@ async fn read_request(stream: &mut TcpStream) -> Option<Request> {
         path: path.to_owned(),
         query: query.to_owned(),
     })
+}
+
+/// The listener's parser and judge on raw bytes, for the fuzzer: a request
+/// head in, the verdict's name out (`not_ours`, `stale`, `failed:<code>`,
+/// `accepted`). Never panics.
+#[doc(hidden)]
+pub fn fuzz_callback(head: &[u8], state: &str, issuer: Option<&str>, require_iss: bool) -> String {
+    let Some(request) = parse_request_head(head) else {
+        return "unparsable".to_owned();
+    };
+    let state = SecretString::from(state);
+    let expect = Expectation {
+        provider: "Fuzz",
+        state: &state,
+        issuer,
+        require_iss,
+    };
+    match CallbackListener::judge("/callback/fuzz", &request, &expect) {
+        Verdict::NotOurs => "not_ours".to_owned(),
+        Verdict::Stale(_) => "stale".to_owned(),
+        Verdict::Failed(e) => format!("failed:{}", e.code()),
+        Verdict::Accepted(_) => "accepted".to_owned(),
+    }
 }
 
 async fn respond(stream: &mut TcpStream, status: &str, title: &str, message: &str) {

@@ -512,6 +512,34 @@ impl ProviderClient {
         }
     }
 
+    /// The token-response normalizer and validator on raw bytes, as the token
+    /// endpoint's answer would reach them (for the fuzzer and tests): the
+    /// provider's nesting undone, RFC 6749 parsing, then every check.
+    #[doc(hidden)]
+    pub fn parse_token_response(&self, status: u16, body: &[u8]) -> Result<TokenSet, ConnectError> {
+        let (status, body) = if self.token_http.object.is_empty() {
+            (status, body.to_vec())
+        } else {
+            crate::nested_tokens::normalize(status, body, &self.token_http.object)
+        };
+        let body = zeroize::Zeroizing::new(body);
+        if !(200..300).contains(&status) {
+            return Err(ConnectError::TokenRequestRejected {
+                provider: self.name.clone(),
+                request: "sign-in code",
+                error: format!("HTTP {status}"),
+                description: None,
+            });
+        }
+        let response: ProviderTokenResponse =
+            serde_json::from_slice(&body).map_err(|e| ConnectError::InvalidTokenResponse {
+                provider: self.name.clone(),
+                request: "sign-in code",
+                reason: format!("malformed JSON at line {} column {}", e.line(), e.column()),
+            })?;
+        self.to_token_set(response, None, "sign-in code")
+    }
+
     /// Validates a token response and turns it into a [`TokenSet`].
     fn to_token_set(
         &self,
