@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   # build
-  build-essential pkg-config curl file
+  build-essential pkg-config curl file git
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev
   libdbus-1-dev
   # the real keychain (Secret Service) for tests and for running on a headless box

@@ -15,6 +15,11 @@
 //   LATCHKEY_TEST_CONTROLS=1  enables the test-only control endpoints under /__test/
 //   OIDC_IGNORE_STDIN=1    do not exit when stdin closes (for running it by hand in the background)
 //   OIDC_LOG=1             log every request (method, path, status) to stderr
+//   SALESFORCE_SHAPE=1     answer the way Salesforce does: token responses without expires_in,
+//                          with instance_url (this server), id, issued_at (ms, a string) and
+//                          signature; a REST API under /services/data/v62.0 that answers an
+//                          expired or unknown token with 401 [{"errorCode":"INVALID_SESSION_ID"}]
+//   SF_ACCOUNTS, SF_PAGE_SIZE  Accounts served by that API (default 5) and records per page (2)
 
 import { createServer } from 'node:http';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -47,6 +52,9 @@ const clockTolerance = intEnv('CLOCK_TOLERANCE', 0);
 const controlsEnabled = process.env.LATCHKEY_TEST_CONTROLS === '1';
 const logRequests = process.env.OIDC_LOG === '1';
 const configPath = resolve(process.env.OIDC_CONFIG || resolve(HERE, 'oidc-config.json'));
+const salesforceShape = process.env.SALESFORCE_SHAPE === '1';
+const sfAccounts = intEnv('SF_ACCOUNTS', 5);
+const sfPageSize = Math.max(1, intEnv('SF_PAGE_SIZE', 2));
 
 let config;
 try {
@@ -84,10 +92,12 @@ function emptyStats() {
     authorization: 0,
     injected_failures: {}, // path -> count of requests answered by a /__test/fail rule
     requests: [], // every counted request, in order: {at, method, path, grant_type?, token_type_hint?, status, injected}
+    api: { requests: 0, rejected: 0 }, // the Salesforce-shaped REST API (SALESFORCE_SHAPE=1)
   };
 }
 let stats = emptyStats();
 let failRules = []; // {path, method?, status, count, retry_after?, delay_ms?, body?}
+let sfForeignNext; // when set (POST /__test/salesforce), nextRecordsUrl points at this origin
 
 function endpointOf(path) {
   switch (path) {
@@ -127,6 +137,16 @@ async function controlRoute(ctx) {
     stats = emptyStats();
     failRules = [];
     return json(ctx, 200, { ok: true });
+  }
+  if (route === 'POST /__test/salesforce') {
+    let body;
+    try {
+      body = JSON.parse(await readRaw(ctx.req));
+    } catch (err) {
+      return json(ctx, 400, { error: `body must be JSON: ${err.message}` });
+    }
+    sfForeignNext = typeof body.foreign_next === 'string' ? body.foreign_next : undefined;
+    return json(ctx, 200, { ok: true, foreign_next: sfForeignNext ?? null });
   }
   if (route === 'POST /__test/fail') {
     let rule;
@@ -236,6 +256,106 @@ async function testControls(ctx, next) {
 // ---------------------------------------------------------------------------
 // The provider.
 // ---------------------------------------------------------------------------
+// ---------------------------------------------------------------------------
+// SALESFORCE_SHAPE=1: Salesforce's token responses and REST API error shapes.
+// ---------------------------------------------------------------------------
+const ORG_ID = '00D5g000004Xyz1EAC';
+
+/** Token responses as Salesforce sends them: no expires_in (the session timeout is the org's),
+ *  and the org's instance_url, the identity URL, issued_at in ms as a string, a signature. */
+function salesforceTokens(provider, issuer) {
+  return async (ctx, next) => {
+    await next();
+    if (ctx.path !== '/token' || ctx.status !== 200) return;
+    let body = ctx.body;
+    if (typeof body === 'string' || Buffer.isBuffer(body)) {
+      try {
+        body = JSON.parse(body.toString());
+      } catch {
+        return;
+      }
+    }
+    if (!body || typeof body !== 'object' || !body.access_token) return;
+    const shaped = { ...body };
+    delete shaped.expires_in;
+    const token = await provider.AccessToken.find(body.access_token);
+    const userId = `005${Buffer.from(String(token?.accountId ?? 'user')).toString('hex').slice(0, 12)}`;
+    shaped.instance_url = issuer;
+    shaped.id = `${issuer}/id/${ORG_ID}/${userId}`;
+    shaped.issued_at = String(Date.now());
+    shaped.signature = randomBytes(32).toString('base64');
+    ctx.body = shaped;
+  };
+}
+
+function sfError(ctx, status, errorCode, message) {
+  ctx.status = status;
+  ctx.type = 'application/json';
+  ctx.body = JSON.stringify([{ message, errorCode }]);
+}
+
+function sfAccountsPage(offset) {
+  const records = [];
+  for (let i = offset; i < Math.min(offset + sfPageSize, sfAccounts); i += 1) {
+    const id = `001${String(i + 1).padStart(15, '0')}`;
+    records.push({
+      attributes: { type: 'Account', url: `/services/data/v62.0/sobjects/Account/${id}` },
+      Id: id,
+      Name: `Acme ${i + 1}`,
+    });
+  }
+  const next = offset + sfPageSize;
+  const done = next >= sfAccounts;
+  const page = { totalSize: sfAccounts, done, records };
+  if (!done) {
+    const path = `/services/data/v62.0/query/01gRO0000016PIAYA2-${next}`;
+    page.nextRecordsUrl = sfForeignNext ? `${sfForeignNext}${path}` : path;
+  }
+  return page;
+}
+
+/** The REST API: /services/data/v62.0/query?q=… (Accounts, paged with nextRecordsUrl),
+ *  /services/data/v62.0/query/<locator>-<offset>, and /services/data/v62.0/limits. */
+const salesforceApi = (provider) => async (ctx, next) => {
+  if (!ctx.path.startsWith('/services/data/')) return next();
+  stats.api.requests += 1;
+  const auth = ctx.get('authorization');
+  const value = auth.startsWith('Bearer ') ? auth.slice(7) : '';
+  const token = value ? await provider.AccessToken.find(value) : undefined;
+  if (!token || token.isExpired) {
+    stats.api.rejected += 1;
+    return sfError(ctx, 401, 'INVALID_SESSION_ID', 'Session expired or invalid');
+  }
+  const json200 = (body) => {
+    ctx.status = 200;
+    ctx.type = 'application/json';
+    ctx.body = JSON.stringify(body);
+  };
+  const rest = ctx.path.slice('/services/data/v62.0'.length);
+  if (ctx.method === 'GET' && rest === '/query') {
+    const q = String(ctx.query.q ?? '');
+    if (!/^select\s+/i.test(q)) return sfError(ctx, 400, 'MALFORMED_QUERY', 'unexpected token: the query must start with SELECT');
+    return json200(sfAccountsPage(0));
+  }
+  const more = /^\/query\/[A-Za-z0-9]+-(\d+)$/.exec(rest);
+  if (ctx.method === 'GET' && more) return json200(sfAccountsPage(Number(more[1])));
+  if (ctx.method === 'GET' && rest === '/limits') return json200({ DailyApiRequests: { Max: 15000, Remaining: 14998 } });
+  if (ctx.method === 'POST' && rest === '/sobjects/Account') {
+    let body;
+    try {
+      body = JSON.parse(await readRaw(ctx.req));
+    } catch {
+      return sfError(ctx, 400, 'JSON_PARSER_ERROR', 'The request body is not JSON');
+    }
+    if (!body.Name) return sfError(ctx, 400, 'REQUIRED_FIELD_MISSING', 'Required fields are missing: [Name]');
+    ctx.status = 201;
+    ctx.type = 'application/json';
+    ctx.body = JSON.stringify({ id: '001000000000000099', success: true, errors: [] });
+    return undefined;
+  }
+  return sfError(ctx, 404, 'NOT_FOUND', 'The requested resource does not exist');
+};
+
 function signingKeys() {
   // RS256 is the default id_token_signed_response_alg of clients, so the key must be RSA.
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -313,6 +433,10 @@ async function main() {
     });
   }
   if (controlsEnabled) provider.use(testControls);
+  if (salesforceShape) {
+    provider.use(salesforceTokens(provider, issuer));
+    provider.use(salesforceApi(provider));
+  }
   for (const ev of ['server_error', 'grant.error', 'refresh_token.error']) {
     provider.on(ev, (_ctx, err) => log(`${ev}: ${err?.message ?? err}`));
   }

@@ -72,8 +72,59 @@ impl<K: Keychain> Connector<K> {
         Ok(tokens)
     }
 
-    /// The access token with its non-secret details. `force_refresh` refreshes
-    /// first (single flight: callers that saw the same token share one refresh).
+    /// Tokens for a program outside Latchkey (`token`, `exec`, Git), which cannot
+    /// refresh on a 401 by itself. When the provider never said when the token
+    /// expires (Salesforce), one cheap call (the catalog's who-am-I) checks it
+    /// first, and a refused token is refreshed (single flight, keyed on it).
+    async fn live_tokens(
+        &self,
+        r: &Resolved,
+        options: &ConnectOptions,
+    ) -> Result<TokenSet, ConnectError> {
+        let tokens = self.usable_tokens(r, options).await?;
+        if tokens.expires_at.is_some() || !self.refused(r, &tokens).await {
+            return Ok(tokens);
+        }
+        tracing::info!(integration = %r.slot.integration(), "the saved token was refused; refreshing");
+        Ok(self
+            .refresh_slot(r, Seen::Token(tokens.access_token.duplicate()), options)
+            .await?
+            .1)
+    }
+
+    /// Whether the provider refuses `tokens` on its who-am-I call. A failure to
+    /// ask (network) is not a refusal: the token is handed over as it is.
+    async fn refused(&self, r: &Resolved, tokens: &TokenSet) -> bool {
+        let whoami = &r.oauth.whoami;
+        let method = match whoami.method {
+            latchkey_catalog::HttpMethod::Get => http::Method::GET,
+            latchkey_catalog::HttpMethod::Post => http::Method::POST,
+        };
+        let authorization =
+            zeroize::Zeroizing::new(format!("Bearer {}", tokens.access_token.expose()));
+        let mut builder = http::Request::builder()
+            .method(method)
+            .uri(whoami.url.as_str())
+            .header("Accept", "application/json")
+            .header("Authorization", authorization.as_str());
+        for (name, value) in &r.oauth.api_headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let Ok(request) = builder.body(Vec::new()) else {
+            return false;
+        };
+        match self.http.send(request).await {
+            Ok(answer) => match &r.api {
+                Some(api) => api::is_rejection(api, answer.status().as_u16(), answer.body()),
+                None => answer.status() == http::StatusCode::UNAUTHORIZED,
+            },
+            Err(_) => false,
+        }
+    }
+
+    /// The access token with its non-secret details, checked with the provider
+    /// when it carries no expiry. `force_refresh` refreshes first (single
+    /// flight: callers that saw the same token share one refresh).
     pub async fn token_info(
         &self,
         integration: &Integration,
@@ -87,7 +138,7 @@ impl<K: Keychain> Connector<K> {
                 .await?
                 .1
         } else {
-            self.usable_tokens(&r, options).await?
+            self.live_tokens(&r, options).await?
         };
         let api_base_url = r
             .api
@@ -296,7 +347,7 @@ impl<K: Keychain> Connector<K> {
             .git_username
             .clone()
             .unwrap_or_else(|| "oauth2".to_owned());
-        let tokens = self.usable_tokens(&r, options).await?;
+        let tokens = self.live_tokens(&r, options).await?;
         Ok(Some((username, tokens.access_token.duplicate())))
     }
 }

@@ -103,10 +103,23 @@ impl Drop for AuthServer {
 impl AuthServer {
     /// Starts a fresh server whose access tokens live `access_token_ttl` seconds.
     pub fn start(access_token_ttl: u64) -> AuthServer {
+        Self::start_with(access_token_ttl, &[])
+    }
+
+    /// Starts a server that answers the way Salesforce does (`SALESFORCE_SHAPE=1`): no
+    /// `expires_in`, an `instance_url`, and a REST API under `/services/data/v62.0` that
+    /// answers an expired session with 401 `INVALID_SESSION_ID`.
+    pub fn start_salesforce(access_token_ttl: u64) -> AuthServer {
+        Self::start_with(access_token_ttl, &[("SALESFORCE_SHAPE", "1")])
+    }
+
+    /// Starts a server with extra environment (see `oidc-server.mjs`).
+    pub fn start_with(access_token_ttl: u64, env: &[(&str, &str)]) -> AuthServer {
         let mut child = Command::new("node")
             .arg(peers_dir().join("oidc-server.mjs"))
             .env("LATCHKEY_TEST_CONTROLS", "1")
             .env("ACCESS_TOKEN_TTL", access_token_ttl.to_string())
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -143,6 +156,20 @@ impl AuthServer {
         self.stats().await["token"]["refresh_token"]
             .as_u64()
             .unwrap_or(0)
+    }
+
+    /// Makes the Salesforce-shaped API's `nextRecordsUrl` absolute on `origin` (a host
+    /// the catalog does not name), or relative again with `None`.
+    pub async fn salesforce_foreign_next(&self, origin: Option<&str>) {
+        let status = self
+            .http
+            .post(format!("{}/__test/salesforce", self.issuer))
+            .body(serde_json::json!({ "foreign_next": origin }).to_string())
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert!(status.is_success());
     }
 
     /// Queues a failure rule (`POST /__test/fail`).
