@@ -6,7 +6,7 @@
 CARGO ?= cargo
 RUN_DIR := $(CURDIR)/.run
 
-.PHONY: run selfcheck test deps lint fmt check-fmt clippy unit desktop bench bench-desktop package fuzz clean-run test-peers
+.PHONY: run selfcheck test deps lint fmt check-fmt clippy unit desktop bench bench-desktop bench-calls package fuzz clean-run test-peers soak-salesforce
 
 deps:
 	@scripts/install-deps.sh
@@ -54,6 +54,10 @@ test-peers:
 bench: deps
 	scripts/bench-vault.sh
 
+# Connector::call's own overhead next to a bare reqwest call, same run (docs/benchmarks.md).
+bench-calls: deps
+	scripts/bench-calls.sh
+
 # The desktop app against a minimal Tauri 2 tray app: start time, idle memory,
 # binary size (docs/benchmarks.md). Two full LTO builds: minutes on 2 cores.
 bench-desktop: deps
@@ -66,6 +70,11 @@ package: deps
 
 fuzz:
 	scripts/fuzz-envelope.sh
+
+# Ten minutes of a Salesforce-shaped provider (60-second sessions, no expires_in) used
+# through `latchkey api` and `latchkey exec`: one refresh per expiry (issue 11's "done when").
+soak-salesforce: deps
+	scripts/with-keychain.sh -- $(CARGO) test -p latchkey-cli --test cli_tokens_in_use soak -- --ignored --nocapture
 
 clean-run:
 	rm -rf $(RUN_DIR)

@@ -423,3 +423,77 @@ async fn git_credential_fill_through_the_real_git() {
     assert!(!String::from_utf8_lossy(&out.stdout).contains("password="));
     store.down().await;
 }
+
+/// The issue's "done when", run by hand (`make soak-salesforce`, ten minutes):
+/// a Salesforce-shaped provider with 60-second sessions and no `expires_in`,
+/// used through `latchkey api` (bursts of concurrent callers) and `latchkey
+/// exec` without anyone doing anything; exactly one refresh per expiry.
+/// `LATCHKEY_SOAK_SECONDS` shortens or lengthens it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "ten minutes; run with make soak-salesforce"]
+async fn soak_a_salesforce_session_for_ten_minutes() {
+    assert!(peers_ready());
+    let seconds: u64 = std::env::var("LATCHKEY_SOAK_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(600);
+    let session = 60;
+    let provider = AuthServer::start_salesforce(session);
+    let mut store = TestStore::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path();
+    connected(
+        &store,
+        "demo-salesforce",
+        &provider.issuer,
+        "latchkey-rotating",
+        data,
+    )
+    .await;
+    let start = std::time::Instant::now();
+    let refreshes_at_start = provider.refreshes().await;
+    let (mut calls, mut execs) = (0u64, 0u64);
+    while start.elapsed() < Duration::from_secs(seconds) {
+        for out in concurrently(data, 4, &["api", "demo-salesforce", "/limits"]) {
+            assert!(
+                out.status.success(),
+                "after {:?}: {}",
+                start.elapsed(),
+                text(&out)
+            );
+            calls += 1;
+        }
+        let out = latchkey(
+            data,
+            &[
+                "exec",
+                "demo-salesforce",
+                "--",
+                "sh",
+                "-c",
+                r#"test -n "$DEMO_SALESFORCE_ACCESS_TOKEN""#,
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "exec after {:?}: {}",
+            start.elapsed(),
+            text(&out)
+        );
+        execs += 1;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+    let elapsed = start.elapsed().as_secs();
+    let refreshes = provider.refreshes().await - refreshes_at_start;
+    let (requests, rejected) = api_stats(&provider).await;
+    let expiries = elapsed / session;
+    println!(
+        "SOAK: {elapsed} s, session {session} s, {calls} api calls, {execs} execs, {requests} API requests at the provider ({rejected} refused), {refreshes} refreshes for {expiries} expiries"
+    );
+    // Each expiry is found by the first call after it: one refresh for it, never more.
+    assert!(
+        refreshes == expiries || refreshes == expiries + 1,
+        "{refreshes} refreshes for {expiries} expiries"
+    );
+    store.down().await;
+}

@@ -473,7 +473,7 @@ async fn a_wrong_code_verifier_is_refused_by_the_provider() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn network_errors_during_refresh_are_retried_and_tokens_kept() {
+async fn network_errors_during_refresh_keep_the_tokens_and_never_replay_a_rotating_refresh() {
     if !peers_ready() {
         return;
     }
@@ -483,10 +483,22 @@ async fn network_errors_during_refresh_are_retried_and_tokens_kept() {
     device.connector.connect(&demo, &options()).await.unwrap();
     let refresh = device.stored_refresh_token().unwrap();
 
-    // One dropped connection: the retry succeeds.
+    // One dropped connection after the request went out. Demo OAuth's catalog entry says
+    // rotation is possible, so the refresh token may already have been spent: it is not
+    // sent again (a replay would revoke a rotating family). The tokens stay; the next
+    // attempt succeeds.
     server
         .fail(json!({"path": "/token", "status": 0, "count": 1}))
         .await;
+    let before = server.refreshes().await;
+    let err = device
+        .connector
+        .refresh_after_unauthorized(&demo, 1, &options())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "connect.network", "{err}");
+    assert_eq!(server.refreshes().await - before, 1, "not retried");
+    assert_eq!(device.stored_refresh_token().unwrap(), refresh);
     device
         .connector
         .refresh_after_unauthorized(&demo, 1, &options())

@@ -160,8 +160,10 @@ async fn oversized_responses_are_cut_off() {
         )
         .await
         .unwrap_err();
-    assert_eq!(err.code(), "connect.network", "{err}");
+    // A bad answer from the provider, not a network failure (which would be retried).
+    assert_eq!(err.code(), "connect.invalid_token_response", "{err}");
     assert!(err.to_string().contains("larger than"), "{err}");
+    assert!(!err.to_string().contains("check your network"), "{err}");
 }
 
 #[tokio::test]
