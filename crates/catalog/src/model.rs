@@ -323,7 +323,8 @@ impl HttpMethod {
     }
 }
 
-/// The loopback redirect (RFC 8252 §7.3). The host is always `127.0.0.1`.
+/// The loopback redirect (RFC 8252 §7.3). The host is `127.0.0.1` unless the admin chose
+/// `localhost` for a provider that allows it; the listener binds 127.0.0.1 either way.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Redirect {
@@ -334,16 +335,64 @@ pub struct Redirect {
     /// included (Salesforce). Absent: the OS assigns a free port for each attempt.
     #[serde(default)]
     pub port: Option<u16>,
+    /// Whether an admin may register `http://localhost:…` instead of the IP literal, for
+    /// providers whose apps are commonly registered that way (Salesforce's own CLI
+    /// registers `http://localhost:1717/OauthRedirect`, and Salesforce matches exactly).
+    #[serde(default)]
+    pub localhost: bool,
+}
+
+/// The host name in a loopback redirect URI. The listener binds 127.0.0.1 in both cases;
+/// `localhost` only changes the name the browser is sent to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum RedirectHost {
+    /// `127.0.0.1`, as RFC 8252 §8.3 recommends.
+    #[default]
+    Ip,
+    /// `localhost`, for apps registered that way at a provider that allows it.
+    Localhost,
+}
+
+impl RedirectHost {
+    /// The host as written in the URI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ip => "127.0.0.1",
+            Self::Localhost => "localhost",
+        }
+    }
+
+    /// Parses `127.0.0.1` or `localhost`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "127.0.0.1" => Some(Self::Ip),
+            "localhost" => Some(Self::Localhost),
+            _ => None,
+        }
+    }
 }
 
 impl Redirect {
-    /// The loopback host used in redirect URIs: an IP literal, never `localhost`.
+    /// The loopback host used in redirect URIs by default: an IP literal.
     pub const HOST: &'static str = "127.0.0.1";
 
     /// The redirect URI for the port the listener is bound to. Used unchanged in the
     /// authorization and token requests, which must match byte for byte.
     pub fn uri(&self, bound_port: u16) -> String {
-        format!("http://{}:{bound_port}{}", Self::HOST, self.path)
+        self.uri_on(RedirectHost::Ip, bound_port)
+    }
+
+    /// The redirect URI naming `host`.
+    pub fn uri_on(&self, host: RedirectHost, bound_port: u16) -> String {
+        format!("http://{}:{bound_port}{}", host.as_str(), self.path)
+    }
+
+    /// What an admin registers at the provider: with the port when it is fixed.
+    pub fn registered_uri(&self, host: RedirectHost) -> String {
+        match self.port {
+            Some(port) => self.uri_on(host, port),
+            None => format!("http://{}{}", host.as_str(), self.path),
+        }
     }
 }
 

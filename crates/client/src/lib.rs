@@ -91,6 +91,9 @@ pub struct RemoteIntegration {
     /// API-key integrations are connected by the admin.
     #[serde(default)]
     pub connected: Option<bool>,
+    /// The host in the registered loopback callback: `127.0.0.1` or `localhost`.
+    #[serde(default)]
+    pub redirect_host: Option<String>,
 }
 
 impl std::fmt::Debug for RemoteIntegration {

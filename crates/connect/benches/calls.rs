@@ -102,6 +102,7 @@ fn calls(c: &mut Criterion) {
         client_id: "latchkey".into(),
         client_secret: None,
         scopes: vec![],
+        redirect_host: Default::default(),
     };
     let request = ApiRequest::get("/services/data/v62.0/limits");
     let options = ConnectOptions::default();

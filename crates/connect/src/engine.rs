@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use latchkey_catalog::{
-    Catalog, Environment, Params, RefreshRotation, ResolvedApi, ResolvedOAuth2,
+    Catalog, Environment, Params, RedirectHost, RefreshRotation, ResolvedApi, ResolvedOAuth2,
 };
 use latchkey_keychain::Keychain;
 use latchkey_secret::SecretString;
@@ -48,6 +48,9 @@ pub struct Integration {
     pub client_secret: Option<SecretString>,
     /// Scopes to request; empty means the catalog's defaults.
     pub scopes: Vec<String>,
+    /// The host name in the loopback redirect URI the admin registered
+    /// (`127.0.0.1` unless the provider allows `localhost` and the admin chose it).
+    pub redirect_host: RedirectHost,
 }
 
 impl std::fmt::Debug for Integration {
@@ -409,8 +412,18 @@ impl<K: Keychain> Connector<K> {
             .max(self.sync.high_water(&r.slot))
             + 1;
 
-        let listener =
-            CallbackListener::bind(&r.name, r.oauth.redirect.port, &r.oauth.redirect.path).await?;
+        let host = if r.oauth.redirect.localhost {
+            integration.redirect_host
+        } else {
+            RedirectHost::Ip
+        };
+        let listener = CallbackListener::bind_named(
+            &r.name,
+            r.oauth.redirect.port,
+            &r.oauth.redirect.path,
+            host,
+        )
+        .await?;
         let request = r
             .client
             .authorization_request(&listener.redirect_uri(), &integration.scopes)?;

@@ -17,6 +17,7 @@
 
 use std::time::Duration;
 
+use latchkey_catalog::RedirectHost;
 use latchkey_secret::{SecretString, constant_time_eq};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -47,6 +48,7 @@ pub struct CallbackListener {
     listener: TcpListener,
     port: u16,
     path: String,
+    host: RedirectHost,
 }
 
 /// An accepted authorization response: the code, and the browser's
@@ -80,6 +82,18 @@ impl Responder {
 impl CallbackListener {
     /// Binds `127.0.0.1:port` (`None`: any free port) for `path`.
     pub async fn bind(provider: &str, port: Option<u16>, path: &str) -> Result<Self, ConnectError> {
+        Self::bind_named(provider, port, path, RedirectHost::Ip).await
+    }
+
+    /// Binds `127.0.0.1:port` for `path`, with redirect URIs naming `host`
+    /// (`localhost` for apps registered that way). The socket is on the
+    /// loopback address whatever the name.
+    pub async fn bind_named(
+        provider: &str,
+        port: Option<u16>,
+        path: &str,
+        host: RedirectHost,
+    ) -> Result<Self, ConnectError> {
         let wanted = port.unwrap_or(0);
         let listener = TcpListener::bind(("127.0.0.1", wanted))
             .await
@@ -100,6 +114,7 @@ impl CallbackListener {
             listener,
             port,
             path: path.to_owned(),
+            host,
         })
     }
 
@@ -110,7 +125,7 @@ impl CallbackListener {
 
     /// The redirect URI, byte-identical in the authorization and token requests.
     pub fn redirect_uri(&self) -> String {
-        format!("http://127.0.0.1:{}{}", self.port, self.path)
+        format!("http://{}:{}{}", self.host.as_str(), self.port, self.path)
     }
 
     /// Waits for the one matching callback, until `timeout` or `cancel`.

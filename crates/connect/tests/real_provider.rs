@@ -130,6 +130,7 @@ fn integration(server: &AuthServer, client_id: &str) -> Integration {
         client_id: client_id.into(),
         client_secret: None,
         scopes: Vec::new(),
+        redirect_host: Default::default(),
     }
 }
 
@@ -686,4 +687,34 @@ async fn a_conflict_on_replay_is_resolved_by_re_reading_not_overwriting() {
     );
     let (_, now) = vault.load_tokens(&slot).unwrap().unwrap();
     assert_eq!(now.access_token.expose(), "their-access-token");
+}
+
+/// An app registered with `http://localhost/…` (like the Salesforce CLI's) works when the
+/// admin says so: the redirect URI names localhost byte for byte (the provider refuses any
+/// other), while the listener stays on 127.0.0.1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_callback_registered_on_localhost_is_used_exactly() {
+    if !peers_ready() {
+        return;
+    }
+    let server = AuthServer::start(3600);
+    let device = Device::new(vec![]);
+    let mut demo = integration(&server, "latchkey-static");
+    demo.redirect_host = latchkey_catalog::RedirectHost::Localhost;
+    let state = device.connector.connect(&demo, &options()).await.unwrap();
+    assert!(
+        matches!(state, ConnectionState::Connected { .. }),
+        "{state:?}"
+    );
+    // The rotating client has only 127.0.0.1 callbacks registered: localhost is refused
+    // there, so the name really is what the provider compared.
+    let device = Device::new(vec![]);
+    let mut other = integration(&server, "latchkey-rotating");
+    other.redirect_host = latchkey_catalog::RedirectHost::Localhost;
+    let quick = ConnectOptions {
+        callback_timeout: Duration::from_secs(15),
+        ..ConnectOptions::default()
+    };
+    let err = device.connector.connect(&other, &quick).await.unwrap_err();
+    assert_eq!(err.code(), "connect.timed_out", "{err}");
 }

@@ -50,6 +50,7 @@ async fn revoking_github_deletes_locally_and_says_where_to_remove_access() {
         // GitHub OAuth apps need a secret; a native app cannot keep it confidential anyway.
         client_secret: Some("not-a-real-secret".into()),
         scopes: vec![],
+        redirect_host: Default::default(),
     };
     assert!(matches!(
         connector.state(&github).unwrap(),

@@ -95,6 +95,7 @@ async fn an_older_record_from_the_server_is_refused() {
         client_id: "c".into(),
         client_secret: None,
         scopes: vec![],
+        redirect_host: Default::default(),
     };
 
     // The device restores version 2 from the server (a wiped cache).

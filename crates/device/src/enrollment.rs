@@ -72,6 +72,9 @@ struct CachedIntegration {
     client_id: Option<String>,
     scopes: Vec<String>,
     params: std::collections::BTreeMap<String, String>,
+    /// Absent in files written before it existed (then `127.0.0.1`).
+    #[serde(default)]
+    redirect_host: Option<String>,
 }
 
 /// An enrolled computer.
@@ -237,6 +240,7 @@ impl Device {
                 client_id: i.client_id.clone(),
                 scopes: i.scopes.clone(),
                 params: i.params.clone(),
+                redirect_host: i.redirect_host.clone(),
             })
             .collect();
         let path = self.dir.join("integrations.json");
@@ -264,6 +268,7 @@ impl Device {
                 let mut remote: RemoteIntegration = serde_json::from_value(serde_json::json!({
                     "id": c.id, "kind": c.kind, "environment": c.environment,
                     "client_id": c.client_id, "scopes": c.scopes, "params": c.params,
+                    "redirect_host": c.redirect_host,
                 }))
                 .ok()?;
                 remote.client_secret = secret.map(SecretString::new);

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use latchkey_catalog::{Catalog, Environment, EnvironmentKind};
+use latchkey_catalog::{Catalog, Environment, EnvironmentKind, RedirectHost};
 use latchkey_client::{ClientError, ServerClient};
 use latchkey_connect::http::HttpClient;
 use latchkey_connect::{
@@ -129,6 +129,11 @@ impl Session {
                     client_id: r.client_id.unwrap_or_default(),
                     client_secret: r.client_secret,
                     scopes: r.scopes,
+                    redirect_host: r
+                        .redirect_host
+                        .as_deref()
+                        .and_then(RedirectHost::parse)
+                        .unwrap_or_default(),
                 },
                 api_key,
             ));
@@ -420,6 +425,7 @@ fn clone_integration(i: &Integration) -> Integration {
         client_id: i.client_id.clone(),
         client_secret: i.client_secret.as_ref().map(SecretString::duplicate),
         scopes: i.scopes.clone(),
+        redirect_host: i.redirect_host,
     }
 }
 

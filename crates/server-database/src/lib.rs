@@ -137,6 +137,9 @@ pub struct Integration {
     pub api_paths: Vec<String>,
     /// API-key integrations: the header carrying the key (`authorization` means `Bearer`).
     pub api_key_header: Option<String>,
+    /// OAuth integrations: the host name in the registered loopback redirect URI,
+    /// `127.0.0.1` or (where the catalog allows it) `localhost`.
+    pub redirect_host: String,
     pub created_at: Millis,
     pub updated_at: Millis,
 }
@@ -500,6 +503,7 @@ mod tests {
             api_key_sealed: None,
             api_base_url: None,
             api_paths: vec![],
+            redirect_host: "127.0.0.1".into(),
             api_key_header: None,
             created_at: 0,
             updated_at: 0,

@@ -285,6 +285,7 @@ fn integration_from(r: &SqliteRow) -> DbResult<Integration> {
         api_base_url: r.try_get("api_base_url").map_err(backend)?,
         api_paths: decode_list(&api_paths)?,
         api_key_header: r.try_get("api_key_header").map_err(backend)?,
+        redirect_host: r.try_get("redirect_host").map_err(backend)?,
         created_at: r.try_get("created_at").map_err(backend)?,
         updated_at: r.try_get("updated_at").map_err(backend)?,
     })
@@ -792,14 +793,15 @@ impl Database for SqliteDatabase {
         let mut tx = self.write.begin().await.map_err(backend)?;
         sqlx::query(
             "INSERT INTO integrations (org_id, id, enabled, environment, client_id, client_secret_sealed, \
-             scopes, allowed_users, api_key_sealed, created_at, updated_at, api_base_url, api_paths, api_key_header, params) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+             scopes, allowed_users, api_key_sealed, created_at, updated_at, api_base_url, api_paths, api_key_header, params, redirect_host) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
              ON CONFLICT (org_id, id) DO UPDATE SET enabled = excluded.enabled, environment = excluded.environment, \
              client_id = excluded.client_id, client_secret_sealed = excluded.client_secret_sealed, \
              scopes = excluded.scopes, allowed_users = excluded.allowed_users, \
              api_key_sealed = excluded.api_key_sealed, updated_at = excluded.updated_at, \
              api_base_url = excluded.api_base_url, api_paths = excluded.api_paths, \
-             api_key_header = excluded.api_key_header, params = excluded.params",
+             api_key_header = excluded.api_key_header, params = excluded.params, \
+             redirect_host = excluded.redirect_host",
         )
         .bind(&i.org_id)
         .bind(&i.id)
@@ -816,6 +818,7 @@ impl Database for SqliteDatabase {
         .bind(encode_list(&i.api_paths))
         .bind(&i.api_key_header)
         .bind(encode_map(&i.params))
+        .bind(&i.redirect_host)
         .execute(&mut *tx)
         .await
         .map_err(backend)?;

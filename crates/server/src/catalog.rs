@@ -2,7 +2,9 @@
 //! [`CatalogLookup`] seam: admins can only enable integrations the catalog
 //! knows, in environments the provider offers.
 
-use latchkey_catalog::{AuthType, Catalog, Environment, EnvironmentKind, Params, Provider};
+use latchkey_catalog::{
+    AuthType, Catalog, Environment, EnvironmentKind, Params, Provider, RedirectHost,
+};
 use serde_json::{Value, json};
 
 use crate::validate::CatalogLookup;
@@ -74,6 +76,14 @@ impl CatalogLookup for ProviderCatalog {
         self.catalog.providers().iter().map(entry).collect()
     }
 
+    fn allows_localhost_redirect(&self, integration_id: &str) -> bool {
+        self.catalog
+            .get(integration_id)
+            .ok()
+            .and_then(|p| p.oauth2.as_ref())
+            .is_some_and(|o| o.redirect.localhost)
+    }
+
     fn api_key_format(&self, integration_id: &str, header: &str) -> Option<(String, String)> {
         let resolved = self
             .catalog
@@ -127,14 +137,15 @@ fn entry(p: &Provider) -> Value {
     if let Some(o) = &p.oauth2 {
         // Fixed-port providers match the callback exactly; the others accept any
         // loopback port (RFC 8252 §7.3), so the URL is registered without one.
-        let callback_url = match o.redirect.port {
-            Some(port) => o.redirect.uri(port),
-            None => format!("http://127.0.0.1{}", o.redirect.path),
-        };
+        let callback_url = o.redirect.registered_uri(RedirectHost::Ip);
         v["oauth2"] = json!({
             "default_scopes": o.default_scopes,
             "client_secret_required": o.client_secret_required,
             "callback_url": callback_url,
+            // When the provider allows it, the same callback naming localhost (for an app
+            // registered like the Salesforce CLI's); the admin picks which one was registered.
+            "callback_url_localhost": o.redirect.localhost
+                .then(|| o.redirect.registered_uri(RedirectHost::Localhost)),
             "callback_port_fixed": o.redirect.port.is_some(),
             "authorization_url": o.authorization_url.as_str(),
         });

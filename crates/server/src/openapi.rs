@@ -58,7 +58,8 @@ fn schemas() -> Value {
                 "scopes": { "type": "array", "items": { "type": "string" } },
                 "params": { "type": "object", "additionalProperties": { "type": "string" }, "description": "Values for the catalog's placeholders (tenant, subdomain, issuer)." },
                 "allowed_users": { "type": ["array", "null"], "items": { "type": "string" }, "description": "null: every user." },
-                "api_key": { "type": ["string", "null"], "writeOnly": true, "description": "Absent: keep; null: clear. Never leaves the server." }
+                "api_key": { "type": ["string", "null"], "writeOnly": true, "description": "Absent: keep; null: clear. Never leaves the server." },
+                "redirect_host": { "type": ["string", "null"], "enum": ["127.0.0.1", "localhost", null], "description": "The host in the loopback callback registered at the provider; localhost only where the catalog allows it (Salesforce)." }
             }
         }
     })

@@ -30,6 +30,12 @@ pub trait CatalogLookup: Send + Sync + 'static {
     fn api_key_format(&self, _integration_id: &str, _header: &str) -> Option<(String, String)> {
         None
     }
+
+    /// Whether the provider lets an admin register `localhost` instead of
+    /// `127.0.0.1` in the loopback redirect URI. Without a catalog: no.
+    fn allows_localhost_redirect(&self, _integration_id: &str) -> bool {
+        false
+    }
 }
 
 /// Accepts every syntactically valid integration id.

@@ -313,6 +313,7 @@ fn admin_view(i: &Integration) -> Value {
         "api_base_url": i.api_base_url,
         "api_paths": i.api_paths,
         "api_key_header": i.api_key_header,
+        "redirect_host": i.redirect_host,
         "created_at": i.created_at,
         "updated_at": i.updated_at,
     })
@@ -390,6 +391,10 @@ pub struct IntegrationInput {
     /// API-key proxy: header carrying the key; "authorization" (default) sends "Bearer <key>".
     #[serde(default)]
     api_key_header: Option<String>,
+    /// OAuth: the host in the loopback callback registered at the provider, "127.0.0.1"
+    /// (default) or "localhost" where the catalog allows it (Salesforce).
+    #[serde(default)]
+    redirect_host: Option<String>,
 }
 
 fn production() -> String {
@@ -462,6 +467,22 @@ pub async fn put_integration(
     if let Some(h) = &input.api_key_header {
         crate::routes::proxy::validate_key_header(h)?;
     }
+    let redirect_host = match input.redirect_host.as_deref() {
+        None | Some("127.0.0.1") => "127.0.0.1",
+        Some("localhost") if state.catalog.allows_localhost_redirect(&id) => "localhost",
+        Some("localhost") => {
+            return Err(ApiError::unprocessable(
+                "invalid_redirect_host",
+                "This provider's callback must name 127.0.0.1 (RFC 8252); register http://127.0.0.1 at the provider.",
+            ));
+        }
+        Some(_) => {
+            return Err(ApiError::unprocessable(
+                "invalid_redirect_host",
+                "redirect_host is \"127.0.0.1\" or, for providers that allow it, \"localhost\".",
+            ));
+        }
+    };
     let existing = state.db.get_integration(&state.org.id, &id).await?;
     let seal = |field: &str,
                 update: Option<Option<SecretString>>,
@@ -507,6 +528,7 @@ pub async fn put_integration(
             .map(|u| u.trim_end_matches('/').to_owned()),
         api_paths: input.api_paths,
         api_key_header: input.api_key_header,
+        redirect_host: redirect_host.to_owned(),
         created_at: existing.as_ref().map_or(now, |e| e.created_at),
         updated_at: now,
     };

@@ -51,6 +51,7 @@ fn public_view(state: &AppState, i: &Integration) -> ApiResult<Value> {
         "client_secret": client_secret,
         "scopes": i.scopes,
         "params": i.params,
+        "redirect_host": i.redirect_host,
         // An API-key integration is connected for every permitted user with no action of theirs.
         "connected": if is_api_key(i) { Some(true) } else { None },
         "updated_at": i.updated_at,

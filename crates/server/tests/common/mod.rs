@@ -328,6 +328,7 @@ macro_rules! conformance_suite {
             api_key_proxy_injects_the_key_only_toward_allowed_paths,
             the_first_admin_is_created_with_the_one_time_setup_code,
             audit_can_be_filtered_and_paged,
+            a_salesforce_callback_may_name_localhost,
         );
     };
     (@tests $backend:expr; $($name:ident),* $(,)?) => {

@@ -1925,3 +1925,80 @@ pub async fn console_sessions_expire_after_their_lifetime(backend: Backend) {
     );
     s.stop().await;
 }
+
+/// An admin who reuses a Salesforce app registered like the Salesforce CLI's
+/// (`http://localhost:1717/OauthRedirect`) says so; devices get the choice and the
+/// catalog shows both callback URLs. Providers that must use 127.0.0.1 refuse it.
+pub async fn a_salesforce_callback_may_name_localhost(backend: Backend) {
+    let s = TestServer::start_with_catalog(
+        &backend,
+        |_| {},
+        std::sync::Arc::new(latchkey_server::catalog::ProviderCatalog::builtin().unwrap()),
+    )
+    .await;
+    let put = s
+        .admin(
+            Method::PUT,
+            "/v1/admin/integrations/salesforce",
+            Some(json!({
+                "enabled": true, "environment": "production", "client_id": "3MVG9",
+                "redirect_host": "localhost"
+            })),
+        )
+        .await;
+    assert_eq!(put.status, StatusCode::OK, "{:?}", put.body);
+    assert_eq!(put.body["redirect_host"], "localhost");
+    let d = s.new_user_device("ada@example.com").await;
+    let mine = s
+        .device(&d, Method::GET, "/v1/integrations", None, &[])
+        .await;
+    assert_eq!(
+        mine.body["integrations"][0]["redirect_host"], "localhost",
+        "{:?}",
+        mine.body
+    );
+
+    // The default stays the IP literal.
+    let put = s
+        .admin(
+            Method::PUT,
+            "/v1/admin/integrations/salesforce",
+            Some(json!({ "enabled": true, "environment": "production", "client_id": "3MVG9" })),
+        )
+        .await;
+    assert_eq!(put.body["redirect_host"], "127.0.0.1");
+
+    for (id, host) in [
+        ("github", "localhost"),
+        ("salesforce", "[::1]"),
+        ("salesforce", "example.com"),
+    ] {
+        let put = s
+            .admin(
+                Method::PUT,
+                &format!("/v1/admin/integrations/{id}"),
+                Some(json!({ "enabled": true, "client_id": "c", "redirect_host": host })),
+            )
+            .await;
+        assert_eq!(put.status, StatusCode::UNPROCESSABLE_ENTITY, "{id} {host}");
+        assert_eq!(put.body["code"], "invalid_redirect_host", "{:?}", put.body);
+    }
+
+    // The console's catalog shows exactly the URL to register, for either choice.
+    let catalog = s.admin(Method::GET, "/v1/admin/catalog", None).await;
+    let sf = catalog.body["integrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "salesforce")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        sf["oauth2"]["callback_url"],
+        "http://127.0.0.1:1717/OauthRedirect"
+    );
+    assert_eq!(
+        sf["oauth2"]["callback_url_localhost"],
+        "http://localhost:1717/OauthRedirect"
+    );
+}
