@@ -89,6 +89,9 @@ try {
   await page.getByRole('heading', { name: 'Salesforce', exact: true }).waitFor();
   assert.equal(await page.locator('[data-testid=callback-url]').textContent(), 'http://127.0.0.1:1717/OauthRedirect');
   assert.equal(await page.inputValue('input[name=scopes]'), 'api refresh_token openid', 'catalog default scopes');
+  // An app registered like the Salesforce CLI's names localhost: the page shows exactly that URL.
+  await page.check('input[name=redirect_host][value=localhost]');
+  assert.equal(await page.locator('[data-testid=callback-url]').textContent(), 'http://localhost:1717/OauthRedirect');
   await page.check('input[name=environment][value=sandbox]');
   await page.click('form button[type=submit]');
   assert.match(await page.locator('[data-error=client_id]').textContent(), /client id/);
@@ -101,6 +104,10 @@ try {
   assert.equal(await page.locator('[data-testid=secret-state]').textContent(), 'set', 'the secret shows only as set');
   assert.equal(await page.inputValue('input[name=client_secret]'), '', 'the secret is not shown back');
   assert.ok(!(await page.content()).includes('console-client-secret'), 'the secret is nowhere in the page');
+  await page.reload();
+  await page.getByRole('heading', { name: 'Salesforce', exact: true }).waitFor();
+  await page.locator('[data-testid=callback-url]', { hasText: 'http://localhost:1717/OauthRedirect' }).waitFor();
+  assert.ok(await page.isChecked('input[name=redirect_host][value=localhost]'), 'the choice was saved');
   step('test connection');
   await page.click('button:has-text("Test connection")');
   await page.locator('[data-testid=test-result]').waitFor({ timeout: 30000 });

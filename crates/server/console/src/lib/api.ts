@@ -87,6 +87,7 @@ export function fieldOf(code: string): string {
     invalid_api_base_url: 'api_base_url',
     invalid_api_paths: 'api_paths',
     invalid_api_key_header: 'api_key_header',
+    invalid_redirect_host: 'redirect_host',
     invalid_email: 'email',
     user_exists: 'email',
     admin_exists: 'email',
@@ -127,6 +128,8 @@ export type CatalogEntry = {
     default_scopes: string[];
     client_secret_required: boolean;
     callback_url: string;
+    /** The same callback naming localhost, where the provider allows it (Salesforce). */
+    callback_url_localhost: string | null;
     callback_port_fixed: boolean;
   };
   api_key?: {
@@ -152,6 +155,7 @@ export type Configured = {
   api_base_url: string | null;
   api_paths: string[];
   api_key_header: string | null;
+  redirect_host: '127.0.0.1' | 'localhost';
   updated_at: number;
 };
 
