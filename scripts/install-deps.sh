@@ -11,7 +11,7 @@ PACKAGES=(
   # the real keychain (Secret Service) for tests and for running on a headless box
   gnome-keyring dbus dbus-x11
   # a real display for the desktop window tests
-  xvfb x11-utils
+  xvfb x11-utils xclip
   # WebKitWebDriver, which tauri-driver drives for the end-to-end test of the menu window
   webkit2gtk-driver
 )

@@ -11,6 +11,7 @@ const COMMANDS: &[&str] = &[
     "enroll",
     "connect",
     "cancel_connect",
+    "copy_sign_in_link",
     "revoke",
     "reset_vault",
     "get_settings",

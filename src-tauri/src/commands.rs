@@ -43,6 +43,20 @@ pub fn cancel_connect(menu: State<'_, Arc<Menu>>, id: String) {
     menu.cancel_connect(&id);
 }
 
+/// Copies the waiting sign-in's link to the clipboard, for a user whose
+/// browser did not open. The link goes from Rust to the clipboard; the webview
+/// only learns that it was copied.
+#[tauri::command]
+pub fn copy_sign_in_link(app: AppHandle, menu: State<'_, Arc<Menu>>, id: String) -> Result<()> {
+    use tauri_plugin_clipboard_manager::ClipboardExt;
+    let link = menu.sign_in_link(&id)?;
+    app.clipboard()
+        .write_text(link.to_string())
+        .map_err(|e| MenuError::Clipboard {
+            reason: e.to_string(),
+        })
+}
+
 #[tauri::command]
 pub async fn revoke(menu: State<'_, Arc<Menu>>, id: String) -> Result<RevokeReport> {
     menu.revoke(&id).await

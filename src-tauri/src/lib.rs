@@ -67,6 +67,8 @@ pub fn run() -> Result<(), tauri::Error> {
             receive_links(app, argv);
         }))
         .plugin(tauri_plugin_deep_link::init())
+        // Rust writes the sign-in link to the clipboard; the window gets no clipboard access.
+        .plugin(tauri_plugin_clipboard_manager::init())
         .plugin(
             tauri_plugin_autostart::Builder::new()
                 .arg(BACKGROUND_ARG)
@@ -78,6 +80,7 @@ pub fn run() -> Result<(), tauri::Error> {
             commands::enroll,
             commands::connect,
             commands::cancel_connect,
+            commands::copy_sign_in_link,
             commands::revoke,
             commands::reset_vault,
             commands::get_settings,

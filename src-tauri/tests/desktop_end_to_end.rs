@@ -187,6 +187,24 @@ async fn connect_and_revoke_through_the_real_window() {
     )
     .unwrap();
 
+    // $BROWSER: the peers' Chromium, unless the test makes it a browser that opens nothing
+    // visible (a remote session), by creating `no-browser` beside the data dir.
+    let no_browser = home.path().join("no-browser");
+    let browser = home.path().join("browser.sh");
+    std::fs::write(
+        &browser,
+        format!(
+            "#!/bin/sh\n[ -e '{}' ] && exit 0\nexec '{}' \"$@\"\n",
+            no_browser.display(),
+            browser_script().display()
+        ),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
     let display = Display::start();
     let port = free_port();
     let native_port = free_port();
@@ -200,7 +218,7 @@ async fn connect_and_revoke_through_the_real_window() {
             ])
             .env("DISPLAY", &display.name)
             .env("LATCHKEY_DATA_DIR", &data)
-            .env("BROWSER", browser_script())
+            .env("BROWSER", &browser)
             .env("NO_AT_BRIDGE", "1")
             .env("XDG_CONFIG_HOME", home.path())
             .env("XDG_DATA_HOME", home.path())
@@ -315,6 +333,56 @@ async fn connect_and_revoke_through_the_real_window() {
     ui.type_into("#search", &"\u{E003}".repeat(5)).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(ui.visible("[data-integration=\"demo-oauth\"]").await);
+
+    // The browser opens nothing (a remote session): the card offers the sign-in link, Rust
+    // puts it on the clipboard (never in the page), and opening it by hand connects.
+    std::fs::write(&no_browser, b"").unwrap();
+    ui.click("[data-integration=\"demo-oauth-fixed-port\"] [data-action=\"connect\"]")
+        .await;
+    ui.wait(
+        "[data-integration=\"demo-oauth-fixed-port\"] [data-action=\"copy-link\"]",
+        Duration::from_secs(30),
+    )
+    .await;
+    ui.click("[data-integration=\"demo-oauth-fixed-port\"] [data-action=\"copy-link\"]")
+        .await;
+    let mut copied = String::new();
+    for _ in 0..50 {
+        let out = Command::new("xclip")
+            .args(["-o", "-selection", "clipboard"])
+            .env("DISPLAY", &display.name)
+            .output()
+            .unwrap();
+        copied = String::from_utf8_lossy(&out.stdout).into_owned();
+        if copied.starts_with("http") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        copied.starts_with(&format!("{}/auth?", provider.issuer)),
+        "{copied:?}"
+    );
+    let page = ui.call(reqwest::Method::GET, "/source", None).await;
+    let state = url::Url::parse(&copied)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    assert!(
+        !page.as_str().unwrap().contains(&state),
+        "the link stays out of the page"
+    );
+    ui.screenshot(&shots, "copy-sign-in-link").await;
+    std::fs::remove_file(&no_browser).unwrap();
+    latchkey_test_peers::open_in_peer_browser(&copied, &[]).unwrap();
+    ui.wait(
+        &card("demo-oauth-fixed-port", "connected"),
+        Duration::from_secs(90),
+    )
+    .await;
 
     // Revoke asks first, then reports each step; the card and the server are empty.
     ui.click("[data-integration=\"demo-oauth\"] [data-action=\"revoke\"]")

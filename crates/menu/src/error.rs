@@ -31,6 +31,10 @@ pub enum MenuError {
         "Could not change whether Latchkey starts when you sign in: {reason}. Your other settings were not changed."
     )]
     StartAtLogin { reason: String },
+    #[error("No sign-in to {name} is waiting. Press Connect first.")]
+    NoSignIn { name: String },
+    #[error("Could not copy the sign-in link: {reason}. Press Cancel and Connect to try again.")]
+    Clipboard { reason: String },
 }
 
 impl MenuError {
@@ -44,6 +48,8 @@ impl MenuError {
             Self::Settings { .. } => "menu.settings_io".to_owned(),
             Self::EnrollInputMissing => "menu.enroll_input_missing".to_owned(),
             Self::StartAtLogin { .. } => "menu.start_at_login".to_owned(),
+            Self::NoSignIn { .. } => "menu.no_sign_in".to_owned(),
+            Self::Clipboard { .. } => "menu.clipboard".to_owned(),
         }
     }
 

@@ -13,9 +13,11 @@
 mod error;
 mod menu;
 mod settings;
+mod sign_in_link;
 mod state;
 
 pub use error::MenuError;
 pub use menu::{Menu, Notifier};
 pub use settings::Settings;
+pub use sign_in_link::{SignInLink, SignInLinks};
 pub use state::{Account, EnrollPrefill, MenuState, Phase, Problem, ProblemAction};

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use crate::state::{Account, EnrollPrefill, MenuState, Phase, Problem};
-use crate::{MenuError, Settings};
+use crate::{MenuError, Settings, SignInLinks};
 
 /// Called with the new state whenever it changes (the shell emits it to the
 /// webview as the `menu-state` event).
@@ -22,7 +22,8 @@ pub type Notifier = Arc<dyn Fn(&MenuState) + Send + Sync>;
 /// The desktop menu: one per app, shared by every command.
 pub struct Menu {
     dir: PathBuf,
-    browser: Arc<dyn BrowserLauncher>,
+    /// The system browser, remembering each sign-in link for "Copy sign-in link".
+    browser: Arc<SignInLinks>,
     notify: Notifier,
     device_name: String,
     inner: Mutex<Inner>,
@@ -51,6 +52,17 @@ struct Inner {
     pending_link: Option<EnrollLink>,
 }
 
+/// The catalog's callback path for `id` (one per provider), which keys its sign-in link.
+fn callback_path(id: &str) -> Option<String> {
+    latchkey_catalog::Catalog::builtin()
+        .ok()?
+        .get(id)
+        .ok()?
+        .oauth2
+        .as_ref()
+        .map(|o| o.redirect.path.clone())
+}
+
 fn nonempty(s: Option<&str>) -> Option<&str> {
     s.map(str::trim).filter(|s| !s.is_empty())
 }
@@ -62,9 +74,17 @@ fn error_status(code: &str, message: &str) -> serde_json::Value {
 impl Menu {
     /// A menu over the data in `dir`. Call [`Menu::load`] next.
     pub fn new(dir: &Path, browser: Arc<dyn BrowserLauncher>, notify: Notifier) -> Arc<Menu> {
-        Arc::new(Menu {
+        Arc::new_cyclic(|me: &std::sync::Weak<Menu>| Menu {
             dir: dir.to_path_buf(),
-            browser,
+            // A recorded link changes what the connecting card offers: tell the window.
+            browser: Arc::new(SignInLinks::new(browser).on_link({
+                let me = me.clone();
+                move || {
+                    if let Some(menu) = me.upgrade() {
+                        menu.changed();
+                    }
+                }
+            })),
             notify,
             device_name: default_device_name(),
             inner: Mutex::new(Inner::default()),
@@ -120,7 +140,8 @@ impl Menu {
             ),
             Ok(device) => {
                 let device = Arc::new(device);
-                match Session::open(&device, &self.dir, self.browser.clone()).await {
+                let browser: Arc<dyn BrowserLauncher> = self.browser.clone();
+                match Session::open(&device, &self.dir, browser).await {
                     Ok(session) => (Some(device), Some(Arc::new(session)), None),
                     Err(e) => {
                         tracing::warn!(code = %e.code(), "the session could not open");
@@ -159,7 +180,14 @@ impl Menu {
         }
         for view in &mut integrations {
             if inner.connecting.contains_key(&view.id) {
-                view.status = serde_json::json!({ "state": "connecting" });
+                let link = callback_path(&view.id).and_then(|p| self.browser.get(&p));
+                view.status = serde_json::json!({
+                    "state": "connecting",
+                    // The card offers "Copy sign-in link" once there is one; the link
+                    // itself never reaches the webview.
+                    "sign_in_link": link.is_some(),
+                    "browser_failed": link.and_then(|l| l.browser_failed),
+                });
             } else if let Some((code, message)) = inner.errors.get(&view.id) {
                 view.status = error_status(code, message);
             }
@@ -248,6 +276,9 @@ impl Menu {
             ..ConnectOptions::default()
         };
         let result = session.connect(id, None, &options).await;
+        if let Some(path) = callback_path(id) {
+            self.browser.forget(&path);
+        }
         {
             let mut inner = self.inner();
             inner.connecting.remove(id);
@@ -266,6 +297,22 @@ impl Menu {
             .into_iter()
             .find(|v| v.id == id)
             .ok_or_else(|| MenuError::Session(SessionError::UnknownIntegration(id.to_owned())))
+    }
+
+    /// The link of the sign-in waiting for `id`, for the clipboard (never the
+    /// webview): the user opens it in a browser when the system one did not open.
+    pub fn sign_in_link(&self, id: &str) -> Result<Url, MenuError> {
+        let waiting = self.inner().connecting.contains_key(id);
+        let link = callback_path(id).and_then(|p| self.browser.get(&p));
+        match (waiting, link) {
+            (true, Some(link)) => Ok(link.url),
+            _ => Err(MenuError::NoSignIn {
+                name: latchkey_catalog::Catalog::builtin()
+                    .ok()
+                    .and_then(|c| c.get(id).ok())
+                    .map_or_else(|| id.to_owned(), |p| p.name.clone()),
+            }),
+        }
     }
 
     /// Cancels a pending sign-in; the card goes back to its previous state.
@@ -322,7 +369,7 @@ impl Menu {
     pub fn open_console(&self) -> Result<(), MenuError> {
         let url = self.console_url()?;
         self.browser
-            .open(&url)
+            .open_plain(&url)
             .map_err(|e| MenuError::Session(SessionError::Connect(e)))
     }
 

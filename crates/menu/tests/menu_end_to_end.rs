@@ -21,6 +21,8 @@ use url::Url;
 struct PeerBrowser {
     env: Mutex<Vec<(String, String)>>,
     opened: Mutex<Vec<String>>,
+    /// Plays a computer with no default browser (a remote session).
+    broken: std::sync::atomic::AtomicBool,
 }
 
 impl PeerBrowser {
@@ -37,6 +39,11 @@ impl BrowserLauncher for PeerBrowser {
         self.opened.lock().unwrap().push(url.to_string());
         if url.path().starts_with("/console") {
             return Ok(());
+        }
+        if self.broken.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(ConnectError::BrowserUnavailable {
+                reason: "no method available for opening the link".into(),
+            });
         }
         let env = self.env.lock().unwrap().clone();
         open_in_peer_browser(url.as_str(), &env).map_err(|e| ConnectError::BrowserUnavailable {
@@ -242,6 +249,37 @@ async fn onboarding_connect_cancel_deny_revoke_and_live_updates() {
     assert_eq!(status["code"], "connect.denied");
     assert!(!status["message"].as_str().unwrap().is_empty());
     browser.mode(&[]);
+
+    // No browser opens (a remote session): the sign-in keeps waiting, the card says so
+    // and offers the link, which the user opens in a browser by hand.
+    browser
+        .broken
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let pending = tokio::spawn({
+        let menu = menu.clone();
+        async move { menu.connect("demo-oauth-fixed-port").await }
+    });
+    window
+        .wait_for("the browser failure and the link", |s| {
+            let c = card(s, "demo-oauth-fixed-port");
+            c["state"] == "connecting"
+                && c["sign_in_link"] == true
+                && c["browser_failed"].is_string()
+        })
+        .await;
+    let link = menu.sign_in_link("demo-oauth-fixed-port").unwrap();
+    assert!(link.as_str().starts_with(&provider.issuer), "{link}");
+    browser
+        .broken
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    open_in_peer_browser(link.as_str(), &[]).unwrap();
+    pending.await.unwrap().unwrap();
+    assert_eq!(
+        card(&menu.state(), "demo-oauth-fixed-port")["state"],
+        "connected"
+    );
+    let gone = menu.sign_in_link("demo-oauth-fixed-port").unwrap_err();
+    assert_eq!(gone.code(), "menu.no_sign_in");
 
     // Revoke: every step reported, the card and the server are empty.
     let report = menu.revoke("demo-oauth").await.unwrap();

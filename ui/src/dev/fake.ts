@@ -159,7 +159,7 @@ async function fakeConnect(id: string): Promise<IntegrationView> {
     setTimeout(() => resolve('done'), 4000);
   });
   await wait(250);
-  setStatus(id, { state: 'connecting' });
+  setStatus(id, { state: 'connecting', sign_in_link: true, browser_failed: null });
   publish();
   const result = await outcome;
   pending.delete(id);
@@ -196,6 +196,8 @@ mockIPC(
       }
       case 'cancel_connect':
         pending.get(args.id as string)?.('cancelled');
+        return null;
+      case 'copy_sign_in_link':
         return null;
       case 'revoke': {
         const id = args.id as string;

@@ -83,6 +83,11 @@ export function cancelConnect(id: string): Promise<void> {
   return call('cancel_connect', { id });
 }
 
+/** Copies the waiting sign-in's link to the clipboard (from Rust; the link never comes here). */
+export function copySignInLink(id: string): Promise<void> {
+  return call('copy_sign_in_link', { id });
+}
+
 export function revoke(id: string): Promise<RevokeReport> {
   return call('revoke', { id });
 }

@@ -14,10 +14,18 @@ export interface CommandErrorPayload {
 /** Where one integration stands on this computer. */
 export type Status =
   | { state: 'not_connected' }
-  /** A browser sign-in is pending (the card shows Cancel). */
-  | { state: 'connecting' }
-  /** `since` is unix seconds. */
-  | { state: 'connected'; identity: string | null; since: number; version: number }
+  /** A browser sign-in is pending (the card shows Cancel). `sign_in_link`: the card may offer
+   *  "Copy sign-in link" (the link itself stays in Rust); `browser_failed`: why the system
+   *  browser did not open, when it did not. */
+  | { state: 'connecting'; sign_in_link?: boolean; browser_failed?: string | null }
+  /** `since` is unix seconds; `instance_host` names the org API calls go to (Salesforce). */
+  | {
+      state: 'connected';
+      identity: string | null;
+      since: number;
+      version: number;
+      instance_host?: string | null;
+    }
   | { state: 'needs_reconnect'; reason: string }
   /** API-key integrations: the admin holds the key, there is nothing to connect. */
   | { state: 'connected_by_admin' }

@@ -35,9 +35,13 @@ export function statusLine(s: Status): string {
     case 'not_connected':
       return 'Not connected';
     case 'connecting':
-      return 'Connecting… finish signing in in your browser';
-    case 'connected':
-      return s.identity ? `Connected as ${s.identity} since` : 'Connected since';
+      return s.browser_failed
+        ? 'Your browser did not open — copy the sign-in link and open it in a browser on this computer'
+        : 'Connecting… finish signing in in your browser';
+    case 'connected': {
+      const at = s.instance_host ? ` at ${s.instance_host}` : '';
+      return s.identity ? `Connected as ${s.identity}${at} since` : `Connected${at} since`;
+    }
     case 'needs_reconnect':
       return s.reason ? `Needs reconnect — ${s.reason}` : 'Needs reconnect';
     case 'connected_by_admin':
