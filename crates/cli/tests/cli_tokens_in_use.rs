@@ -497,3 +497,78 @@ async fn soak_a_salesforce_session_for_ten_minutes() {
     );
     store.down().await;
 }
+
+/// An API-key integration answers `latchkey api` through the Latchkey server's proxy: the
+/// server adds the key, which never reaches this computer, and its path allow-list holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn api_key_integrations_are_called_through_the_servers_proxy() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut store = TestStore::start().await;
+    store.allow_http_proxy().await;
+    // A local stand-in for OpenAI's API: records the key header it receives.
+    let upstream = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", upstream.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = upstream.accept().await.unwrap();
+            let mut buf = vec![0u8; 8192];
+            let n = stream.read(&mut buf).await.unwrap_or(0);
+            log.lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            let body = r#"{"object":"list","data":[{"id":"gpt-4o","object":"model"}]}"#;
+            let _ = stream
+                .write_all(
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                    .as_bytes(),
+                )
+                .await;
+        }
+    });
+    store
+        .admin(
+            reqwest::Method::PUT,
+            "/v1/admin/integrations/openai",
+            Some(json!({
+                "enabled": true, "api_key": "sk-PROXY-ONLY-KEY",
+                "api_base_url": origin, "api_paths": ["/v1/models"],
+            })),
+        )
+        .await;
+    let (link, _) = store.invite("ada@acme.example").await;
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path();
+    let out = latchkey(data, &["enroll", &link]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    let out = latchkey(data, &["api", "openai", "/v1/models"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let body: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(body["data"][0]["id"], "gpt-4o");
+    let request = seen.lock().unwrap().last().unwrap().clone();
+    assert!(request.starts_with("GET /v1/models "), "{request}");
+    assert!(
+        request
+            .to_ascii_lowercase()
+            .contains("authorization: bearer sk-proxy-only-key")
+    );
+
+    // The allow-list: another path is refused by the server, not sent upstream.
+    let before = seen.lock().unwrap().len();
+    let out = latchkey(data, &["api", "openai", "/v1/files"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("path_not_allowed"), "{}", text(&out));
+    assert_eq!(seen.lock().unwrap().len(), before);
+    // A full URL cannot be used: the host is the server's choice.
+    let out = latchkey(data, &["api", "openai", "https://api.openai.com/v1/models"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+
+    // The key is nowhere on this computer.
+    assert!(latchkey_test_peers::files_containing(data, b"sk-PROXY-ONLY-KEY").is_empty());
+    store.down().await;
+}

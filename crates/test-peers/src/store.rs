@@ -15,6 +15,8 @@ pub const ADMIN_EMAIL: &str = "admin@acme.example";
 /// The Latchkey server under test, with an admin API token.
 pub struct TestStore {
     server: Option<RunningServer>,
+    /// Lets the API-key proxy reach plain-http upstreams on this computer (a local fake).
+    proxy_allow_http: bool,
     dir: tempfile::TempDir,
     addr: Option<SocketAddr>,
     admin_token: String,
@@ -26,6 +28,7 @@ impl TestStore {
         latchkey_server::server::install_crypto_provider();
         let mut store = TestStore {
             server: None,
+            proxy_allow_http: false,
             dir: tempfile::tempdir().unwrap(),
             addr: None,
             admin_token: String::new(),
@@ -55,9 +58,18 @@ impl TestStore {
             config.listen = addr;
         }
         config.feed_poll_millis = 100;
+        config.proxy_allow_http = self.proxy_allow_http;
         let server = latchkey_server::start(config).await.expect("server starts");
         self.addr = Some(server.addr());
         self.server = Some(server);
+    }
+
+    /// Restarts the server with its API-key proxy allowed to reach plain-http upstreams
+    /// (a local fake of an API-key provider).
+    pub async fn allow_http_proxy(&mut self) {
+        self.proxy_allow_http = true;
+        self.down().await;
+        self.up().await;
     }
 
     /// Stops the server (gracefully); [`TestStore::up`] brings it back.
