@@ -71,6 +71,10 @@ package: deps
 fuzz:
 	scripts/fuzz-envelope.sh
 
+# One fuzz target for a while: make fuzz-token_response SECONDS=600 (see docs/fuzzing.md).
+fuzz-%:
+	scripts/fuzz.sh $* $(or $(SECONDS),60)
+
 # Ten minutes of a Salesforce-shaped provider (60-second sessions, no expires_in) used
 # through `latchkey api` and `latchkey exec`: one refresh per expiry (issue 11's "done when").
 soak-salesforce: deps

@@ -458,7 +458,7 @@ mod tests {
                 .as_str(),
             "https://acme.my.salesforce.com/services/data/v62.0/query/01gD-2000"
         );
-        let last = response(&page.url.to_string(), &[], r#"{"done":true,"records":[]}"#);
+        let last = response(page.url.as_ref(), &[], r#"{"done":true,"records":[]}"#);
         assert!(
             next_page(Pagination::Salesforce, &last.url, &last)
                 .unwrap()
@@ -477,7 +477,7 @@ mod tests {
             "https://slack.com/api/conversations.list?limit=2&cursor=dXNlcjpVMDYxTkZUVDI%3D"
         );
         let end = response(
-            &page.url.to_string(),
+            page.url.as_ref(),
             &[],
             r#"{"ok":true,"response_metadata":{"next_cursor":""}}"#,
         );

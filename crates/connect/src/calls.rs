@@ -340,7 +340,7 @@ impl<K: Keychain> Connector<K> {
             return Ok(None);
         };
         let host = host.to_ascii_lowercase();
-        if !api.git_hosts.iter().any(|h| *h == host) {
+        if !api.git_hosts.contains(&host) {
             return Ok(None);
         }
         let username = api

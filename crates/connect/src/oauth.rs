@@ -38,6 +38,9 @@ use crate::nested_tokens::NestedTokenHttp;
 /// Largest token accepted from a provider (JWT access tokens can be long).
 const MAX_TOKEN_LEN: usize = 16 * 1024;
 
+/// The longest `expires_in` believed: ten years.
+const MAX_LIFETIME_SECS: u64 = 10 * 365 * 24 * 3600;
+
 /// The token-response fields `oauth2` does not model, kept only when the
 /// catalog names them. `Debug` prints the names, never the values (an
 /// `id_token` can land here).
@@ -603,6 +606,14 @@ impl ProviderClient {
             .map(|ms| if ms > 100_000_000_000 { ms / 1000 } else { ms })
             .filter(|t| *t <= now + 300)
             .unwrap_or(now);
+        // A lifetime beyond ten years is no real token's: refuse it rather than overflow.
+        let expires_at = match response.expires_in().map(|d| d.as_secs()) {
+            Some(secs) if secs > MAX_LIFETIME_SECS => {
+                return Err(invalid("expires_in is out of range"));
+            }
+            Some(secs) => Some(issued_at.max(now).saturating_add(secs)),
+            None => None,
+        };
         let id_token = match fields.get("id_token") {
             Some(serde_json::Value::String(t)) if !t.is_empty() && t.len() <= MAX_TOKEN_LEN => {
                 Some(SecretString::new(t.clone()))
@@ -626,9 +637,7 @@ impl ProviderClient {
             id_token,
             token_type: "Bearer".to_owned(),
             scopes,
-            expires_at: response
-                .expires_in()
-                .map(|d| issued_at.max(now) + d.as_secs()),
+            expires_at,
             issued_at: now,
             instance_url,
             extras,
@@ -647,11 +656,15 @@ fn basic_auth(client_id: &str, secret: &SecretString) -> String {
 
 /// Accepts https URLs, or http on a loopback IP literal (local test servers),
 /// by the catalog's own rule for endpoints.
+/// Only a URL already in its plain form is kept, exactly as the parser reads it:
+/// the parser forgives `https:host`, surrounding spaces and embedded tabs, and a
+/// stored value must not differ from what was checked (fuzzing found this).
 fn checked_https_url(text: &str) -> Option<String> {
     let url = Url::parse(text).ok()?;
-    latchkey_catalog::check_url_security(&url)
-        .ok()
-        .map(|()| text.to_owned())
+    latchkey_catalog::check_url_security(&url).ok()?;
+    let normal = url.as_str();
+    let plain = normal == text || normal.strip_suffix('/') == Some(text);
+    plain.then(|| text.to_owned())
 }
 
 /// Seconds since the Unix epoch.
@@ -692,5 +705,10 @@ mod tests {
         assert!(checked_https_url("http://acme.my.salesforce.com").is_none());
         assert!(checked_https_url("https://user:pw@acme.example").is_none());
         assert!(checked_https_url("javascript:alert(1)").is_none());
+        // Forms the parser forgives are not stored (found by fuzzing).
+        assert!(checked_https_url("https:acme.my.salesforce.com").is_none());
+        assert!(checked_https_url("\thttps://acme.my.salesforce.com\n").is_none());
+        assert!(checked_https_url("https://acme.my.\tsalesforce.com").is_none());
+        assert!(checked_https_url("https://acme.my.salesforce.com/").is_some());
     }
 }

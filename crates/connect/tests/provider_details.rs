@@ -147,7 +147,7 @@ async fn github_revokes_the_grant_as_the_app() {
         .await
         .unwrap();
     assert_eq!(outcome, RevocationOutcome::Revoked);
-    let seen = seen.lock().unwrap();
+    let seen = seen.lock().unwrap().clone();
     assert_eq!(seen[0].method, "DELETE");
     assert_eq!(seen[0].path, "/applications/Iv1.8a61f9b3a7aba766/grant");
     // HTTP Basic with the client id and secret; the token in the JSON body, not the URL.

@@ -99,6 +99,10 @@ async fn hostile_bodies_become_typed_errors_without_echo() {
             r#"{"access_token":"LEAKED-SECRET-TOKEN-VALUE","token_type":"Bearer","expires_in":-5}"#,
         ),
         (
+            "expires_in that would overflow (found by fuzzing)",
+            r#"{"access_token":"LEAKED-SECRET-TOKEN-VALUE","token_type":"Bearer","expires_in":18446744073709551615}"#,
+        ),
+        (
             "truncated",
             r#"{"access_token":"LEAKED-SECRET-TOKEN-VALUE","token_ty"#,
         ),
