@@ -622,6 +622,11 @@ fn validate(p: &Provider) -> Result<(), CatalogError> {
                 "must be printable ASCII without spaces or colons",
             ));
         }
+        if let Some(probe) = &api.probe_path
+            && probe != "/"
+        {
+            check_path(id, "api.probe_path", probe)?;
+        }
         if !api.git_hosts.is_empty() && api.git_username.is_none() {
             return Err(CatalogError::invalid(
                 id,

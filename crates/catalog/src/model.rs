@@ -460,6 +460,12 @@ pub struct Api {
     /// The user name sent to Git with the token as password.
     #[serde(default)]
     pub git_username: Option<String>,
+    /// A cheap call under the base URL that a live token passes, used to check a token
+    /// without expiry before handing it to a program (`latchkey token`, `exec`, Git).
+    /// Absent: the who-am-I call. Salesforce: `/` (the API's resource list), which
+    /// answers an expired session with 401 `INVALID_SESSION_ID` on the org's own host.
+    #[serde(default)]
+    pub probe_path: Option<String>,
 }
 
 /// The shape of a provider's API error bodies, for the message shown to the user.

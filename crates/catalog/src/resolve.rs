@@ -62,6 +62,8 @@ pub struct ResolvedApi {
     pub git_hosts: Vec<String>,
     /// The Git user name.
     pub git_username: Option<String>,
+    /// The path that checks a token without expiry.
+    pub probe_path: Option<String>,
 }
 
 impl ResolvedApi {
@@ -579,6 +581,7 @@ fn resolve_api(a: &Api, values: &BTreeMap<String, String>) -> ResolvedApi {
         env: a.env.clone(),
         git_hosts: a.git_hosts.clone(),
         git_username: a.git_username.clone(),
+        probe_path: a.probe_path.clone(),
     }
 }
 

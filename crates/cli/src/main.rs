@@ -161,6 +161,7 @@ fn exit_code(error: &SessionError) -> u8 {
             | "connect.not_connected"
             | "client.not_enrolled"
             | "session.unknown_integration"
+            | "connect.disconnected_by_admin"
     ) {
         4
     } else if matches!(code.as_str(), "client.network" | "connect.network") {

@@ -107,6 +107,12 @@ impl ClientError {
         }
     }
 
+    /// True when an admin emptied the slot and the write was an old copy (410
+    /// `revoked_by_admin`): wipe it, never retry.
+    pub fn is_revoked_by_admin(&self) -> bool {
+        matches!(self, Self::Rejected { status: 410, code, .. } if code == "revoked_by_admin")
+    }
+
     /// True when the server could not be reached (the write should be queued).
     pub fn is_offline(&self) -> bool {
         matches!(self, Self::Network { .. })

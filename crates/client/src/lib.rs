@@ -111,6 +111,23 @@ impl std::fmt::Debug for RemoteIntegration {
     }
 }
 
+/// An admin's order to this device: revoke a connection at the provider and wipe it.
+#[derive(Debug, Deserialize)]
+pub struct RevocationOrder {
+    /// The order's id, for the receipt.
+    pub id: String,
+    /// Catalog id.
+    pub integration_id: String,
+    /// The slot's environment.
+    pub environment: String,
+    /// `disconnect`, `integration_disabled`, `integration_removed` or `allow_list`.
+    pub reason: String,
+    /// The integration's public configuration, when the server still has it (a
+    /// disabled integration's too), so the device can reach the provider.
+    #[serde(default)]
+    pub integration: Option<RemoteIntegration>,
+}
+
 /// What an API-key provider answered through the server's proxy.
 #[derive(Debug, Clone)]
 pub struct ProxyAnswer {
@@ -304,19 +321,27 @@ impl ServerClient {
     /// Writes `envelope` to `slot` with compare-and-swap: `expected` is the
     /// version this device read (`None`: the slot must be empty). Returns the
     /// new version; a stale write fails with [`ClientError::Conflict`].
+    ///
+    /// `new_grant` says the tokens come from a sign-in the user just made: only such a
+    /// write may fill a slot an admin emptied (else 410 `revoked_by_admin`).
     pub async fn put_record(
         &self,
         slot: RecordSlot<'_>,
         envelope: &[u8],
         expected: Option<u64>,
+        new_grant: bool,
     ) -> Result<u64, ClientError> {
         #[derive(Deserialize)]
         struct Body {
             version: u64,
         }
+        let mut body = serde_json::json!({ "envelope": STANDARD.encode(envelope) });
+        if new_grant {
+            body["new_grant"] = true.into();
+        }
         let mut request = self
             .authed(self.http.put(self.record_url(slot)?))?
-            .json(&serde_json::json!({ "envelope": STANDARD.encode(envelope) }));
+            .json(&body);
         request = match expected {
             Some(version) => request.header("If-Match", format!("\"{version}\"")),
             None => request.header("If-None-Match", "*"),
@@ -338,6 +363,41 @@ impl ServerClient {
             Ok(_) | Err(ClientError::NotFound { .. }) => Ok(()),
             Err(e) => Err(e),
         }
+    }
+
+    /// The kill switch: orders this device has not answered yet (an admin took a
+    /// connection away), oldest first.
+    pub async fn revocation_orders(&self) -> Result<Vec<RevocationOrder>, ClientError> {
+        #[derive(Deserialize)]
+        struct Body {
+            orders: Vec<RevocationOrder>,
+        }
+        let response = self
+            .send(self.authed(self.http.get(self.url("/v1/revocation-orders")))?)
+            .await?;
+        Ok(parse::<Body>(&response.1)?.orders)
+    }
+
+    /// Answers one order: what the provider said (`revoked`, `not_supported`,
+    /// `queued`, `failed`, `no_copy`) and whether the local copy was wiped.
+    pub async fn revocation_receipt(
+        &self,
+        order_id: &str,
+        provider: &str,
+        detail: &str,
+        local_wiped: bool,
+    ) -> Result<(), ClientError> {
+        let mut url = self.origin.clone();
+        url.path_segments_mut()
+            .map_err(|_| ClientError::InvalidServer {
+                reason: "the server address cannot have a path".to_owned(),
+            })?
+            .clear()
+            .extend(["v1", "revocation-orders", order_id, "receipt"]);
+        let body = serde_json::json!({ "provider": provider, "detail": detail, "local_wiped": local_wiped });
+        self.send(self.authed(self.http.post(url))?.json(&body))
+            .await?;
+        Ok(())
     }
 
     /// Calls an API-key integration through the server's proxy

@@ -92,9 +92,18 @@ impl<K: Keychain> Connector<K> {
             .1)
     }
 
-    /// Whether the provider refuses `tokens` on its who-am-I call. A failure to
-    /// ask (network) is not a refusal: the token is handed over as it is.
+    /// Whether the provider refuses `tokens` on the catalog's probe (or its
+    /// who-am-I call). A failure to ask (network) is not a refusal: the token is
+    /// handed over as it is.
     async fn refused(&self, r: &Resolved, tokens: &TokenSet) -> bool {
+        if let Some(api) = &r.api
+            && let Some(probe) = &api.probe_path
+        {
+            return match self.send(r, &ApiRequest::get(probe.clone()), tokens).await {
+                Ok(answer) => api::is_rejection(api, answer.status, &answer.body),
+                Err(_) => false,
+            };
+        }
         let whoami = &r.oauth.whoami;
         let method = match whoami.method {
             latchkey_catalog::HttpMethod::Get => http::Method::GET,

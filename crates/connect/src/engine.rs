@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::ConnectError;
+use crate::admin_revocation::describe_outcome;
 use crate::browser::{BrowserLauncher, check_authorization_url};
 use crate::http::HttpClient;
 use crate::loopback::{CallbackListener, Expectation};
@@ -111,6 +112,12 @@ pub enum ConnectionState {
         /// Why, in plain words.
         reason: String,
     },
+    /// The admin took this connection away; the grant was revoked and the copy
+    /// wiped. Connect works again once the admin allows it.
+    DisconnectedByAdmin {
+        /// "Your admin disconnected Salesforce", in plain words.
+        reason: String,
+    },
 }
 
 /// One step of a revocation, as reported to the user.
@@ -181,10 +188,10 @@ pub struct Connector<K: Keychain> {
     catalog: &'static Catalog,
     pub(crate) http: HttpClient,
     browser: Arc<dyn BrowserLauncher>,
-    data_dir: PathBuf,
+    pub(crate) data_dir: PathBuf,
     slots: Mutex<HashMap<SlotId, Arc<tokio::sync::Mutex<()>>>>,
     remote: Option<Arc<dyn RemoteStore>>,
-    sync: SyncState,
+    pub(crate) sync: SyncState,
 }
 
 /// What became of a write to the remote store.
@@ -223,7 +230,7 @@ impl<K: Keychain> std::fmt::Debug for Connector<K> {
 pub(crate) struct Resolved {
     pub(crate) name: String,
     /// Where the user removes the app's access by hand (providers without revocation).
-    manage_access_url: Option<String>,
+    pub(crate) manage_access_url: Option<String>,
     pub(crate) oauth: ResolvedOAuth2,
     pub(crate) client: ProviderClient,
     pub(crate) slot: SlotId,
@@ -316,7 +323,7 @@ impl<K: Keychain> Connector<K> {
         map.entry(slot.clone()).or_default().clone()
     }
 
-    fn marker_path(&self, slot: &SlotId) -> PathBuf {
+    pub(crate) fn marker_path(&self, slot: &SlotId) -> PathBuf {
         self.data_dir.join("state").join(format!(
             "{}@{}.reconnect.json",
             slot.integration(),
@@ -338,7 +345,10 @@ impl<K: Keychain> Connector<K> {
             .map(|m| m.reason)
     }
 
-    fn state_of(&self, slot: &SlotId) -> Result<ConnectionState, ConnectError> {
+    pub(crate) fn state_of(&self, slot: &SlotId) -> Result<ConnectionState, ConnectError> {
+        if let Some(reason) = self.admin_disconnect_reason(slot) {
+            return Ok(ConnectionState::DisconnectedByAdmin { reason });
+        }
         if let Some(reason) = self.reconnect_reason(slot) {
             return Ok(ConnectionState::NeedsReconnect { reason });
         }
@@ -453,7 +463,8 @@ impl<K: Keychain> Connector<K> {
             if let Some(identity) = r.client.identity(&tokens).await {
                 tokens.extras.insert(IDENTITY_KEY.to_owned(), identity);
             }
-            self.persist(&r.slot, next_version, &tokens).await?;
+            self.persist(&r.slot, next_version, &tokens, true).await?;
+            let _ = fs::remove_file(self.admin_marker_path(&r.slot));
             let _ = fs::remove_file(self.marker_path(&r.slot));
             Ok::<_, ConnectError>(tokens.extras.get(IDENTITY_KEY).cloned())
         }
@@ -524,6 +535,11 @@ impl<K: Keychain> Connector<K> {
     }
 
     pub(crate) fn current(&self, r: &Resolved) -> Result<(u64, TokenSet), ConnectError> {
+        if self.admin_disconnect_reason(&r.slot).is_some() {
+            return Err(ConnectError::DisconnectedByAdmin {
+                provider: r.name.clone(),
+            });
+        }
         if let Some(reason) = self.reconnect_reason(&r.slot) {
             return Err(ConnectError::NeedsReconnect {
                 provider: r.name.clone(),
@@ -628,7 +644,21 @@ impl<K: Keychain> Connector<K> {
                 .insert(IDENTITY_KEY.to_owned(), identity.clone());
         }
         // The rotated set is sealed and stored before the old one is dropped.
-        let outcome = self.persist(&r.slot, version + 1, &fresh).await?;
+        let outcome = match self.persist(&r.slot, version + 1, &fresh, false).await {
+            Ok(outcome) => outcome,
+            Err(e @ ConnectError::DisconnectedByAdmin { .. }) => {
+                // The admin took this connection away while we refreshed: the new grant
+                // is revoked at once, not handed out.
+                let outcome = self.revoke_at_provider(r, &fresh).await;
+                self.record_admin_wipe(
+                    &r.slot,
+                    "disconnect",
+                    describe_outcome(r, outcome.as_ref().ok()),
+                );
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
         tracing::info!(integration = %r.slot.integration(), ?outcome, "tokens refreshed");
         let stored_version = match outcome {
             SyncOutcome::Synced { version } => version,
@@ -731,7 +761,7 @@ impl<K: Keychain> Connector<K> {
         Ok(report)
     }
 
-    async fn revoke_at_provider(
+    pub(crate) async fn revoke_at_provider(
         &self,
         r: &Resolved,
         tokens: &TokenSet,
@@ -751,6 +781,7 @@ impl<K: Keychain> Connector<K> {
         slot: &SlotId,
         version: u64,
         tokens: &TokenSet,
+        new_grant: bool,
     ) -> Result<SyncOutcome, ConnectError> {
         let envelope = self.vault.store_tokens(slot, version, tokens)?;
         self.sync.saw(slot, version)?;
@@ -759,7 +790,9 @@ impl<K: Keychain> Connector<K> {
         }
         // A newer write supersedes anything still queued for this slot.
         self.sync.drop_slot(slot);
-        let outcome = self.push(slot, version, envelope, tokens).await?;
+        let outcome = self
+            .push(slot, version, envelope, tokens, new_grant)
+            .await?;
         if outcome == SyncOutcome::Queued {
             let sealed = self.vault.cache().get(slot)?;
             if let Some(record) = sealed {
@@ -787,6 +820,7 @@ impl<K: Keychain> Connector<K> {
         version: u64,
         envelope: Vec<u8>,
         tokens: &TokenSet,
+        new_grant: bool,
     ) -> Result<SyncOutcome, ConnectError> {
         let Some(remote) = &self.remote else {
             return Ok(SyncOutcome::LocalOnly);
@@ -796,7 +830,14 @@ impl<K: Keychain> Connector<K> {
         let mut envelope = envelope;
         let mut expected = (version > 1).then(|| version - 1);
         for _ in 0..4 {
-            match remote.put(slot, &key_id, &envelope, expected).await {
+            let written = if new_grant {
+                remote
+                    .put_new_grant(slot, &key_id, &envelope, expected)
+                    .await
+            } else {
+                remote.put(slot, &key_id, &envelope, expected).await
+            };
+            match written {
                 Ok(stored) if stored == version => {
                     self.sync.saw(slot, stored)?;
                     return Ok(SyncOutcome::Synced { version: stored });
@@ -842,6 +883,16 @@ impl<K: Keychain> Connector<K> {
                     expected = Some(current);
                 }
                 Err(e) if e.is_offline() => return Ok(SyncOutcome::Queued),
+                Err(e) if e.is_revoked_by_admin() => {
+                    // An admin emptied this slot: this copy must not bring it back, and
+                    // must not stay here either.
+                    tracing::warn!(integration = %slot.integration(), "the admin disconnected this connection; wiping the local copy");
+                    self.vault.cache().remove(slot)?;
+                    self.sync.drop_slot(slot);
+                    return Err(ConnectError::DisconnectedByAdmin {
+                        provider: slot.integration().to_owned(),
+                    });
+                }
                 Err(e) => {
                     tracing::warn!(code = e.code(), "the server refused a record");
                     return Ok(SyncOutcome::Refused {
@@ -900,7 +951,19 @@ impl<K: Keychain> Connector<K> {
                         continue;
                     };
                     match self.vault.open_tokens(&slot, entry.version, &envelope) {
-                        Ok(tokens) => self.push(&slot, entry.version, envelope, &tokens).await?,
+                        Ok(tokens) => match self
+                            .push(&slot, entry.version, envelope, &tokens, false)
+                            .await
+                        {
+                            Ok(outcome) => outcome,
+                            Err(ConnectError::DisconnectedByAdmin { .. }) => {
+                                self.record_admin_wipe(&slot, "disconnect", None);
+                                SyncOutcome::Refused {
+                                    reason: "your admin disconnected it".to_owned(),
+                                }
+                            }
+                            Err(e) => return Err(e),
+                        },
                         Err(e) => SyncOutcome::Refused {
                             reason: e.to_string(),
                         },
@@ -980,7 +1043,7 @@ impl<K: Keychain> Connector<K> {
         self.data_dir.join("queue").join("revocations")
     }
 
-    fn queue_revocation(
+    pub(crate) fn queue_revocation(
         &self,
         slot: &SlotId,
         version: u64,

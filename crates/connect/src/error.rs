@@ -119,6 +119,12 @@ pub enum ConnectError {
     #[error("Your connection to {provider} needs to be renewed: {reason}. Press Reconnect.")]
     NeedsReconnect { provider: String, reason: String },
 
+    /// The admin took this connection away (the server refused an old copy).
+    #[error(
+        "Your admin disconnected {provider}; the saved sign-in was wiped from this computer. Press Connect if your admin allows it again."
+    )]
+    DisconnectedByAdmin { provider: String },
+
     /// There is no connection to use or revoke.
     #[error("You are not connected to {provider}. Press Connect first.")]
     NotConnected { provider: String },
@@ -201,6 +207,7 @@ impl ConnectError {
             Self::Network { .. } => "connect.network",
             Self::NeedsReconnect { .. } => "connect.needs_reconnect",
             Self::NotConnected { .. } => "connect.not_connected",
+            Self::DisconnectedByAdmin { .. } => "connect.disconnected_by_admin",
             Self::Rollback { .. } => "connect.rollback",
             Self::InvalidRequest { .. } => "connect.invalid_request",
             Self::HostNotAllowed { .. } => "connect.host_not_allowed",

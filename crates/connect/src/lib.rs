@@ -11,6 +11,7 @@
 //! - [`api`] and `calls`: calls made with the user's token, refreshed once and
 //!   retried once when the provider refuses it.
 
+mod admin_revocation;
 pub mod api;
 pub mod browser;
 mod calls;
@@ -22,6 +23,7 @@ mod nested_tokens;
 pub mod oauth;
 pub mod sync;
 
+pub use admin_revocation::RevocationReceipt;
 pub use api::{ApiRequest, ApiResponse};
 pub use browser::{BrowserLauncher, SystemBrowser};
 pub use calls::TokenInfo;

@@ -56,6 +56,17 @@ pub trait RemoteStore: Send + Sync {
         key_id: &'a str,
         version: u64,
     ) -> BoxFuture<'a, Result<(), ClientError>>;
+    /// A write right after the user signed in again: the only kind that may fill a
+    /// slot an admin emptied. Stores that know no admin just [`RemoteStore::put`].
+    fn put_new_grant<'a>(
+        &'a self,
+        slot: &'a SlotId,
+        key_id: &'a str,
+        envelope: &'a [u8],
+        expected: Option<u64>,
+    ) -> BoxFuture<'a, Result<u64, ClientError>> {
+        self.put(slot, key_id, envelope, expected)
+    }
 }
 
 fn record_slot<'a>(slot: &'a SlotId, key_id: &'a str) -> RecordSlot<'a> {
@@ -81,7 +92,16 @@ impl RemoteStore for ServerClient {
         envelope: &'a [u8],
         expected: Option<u64>,
     ) -> BoxFuture<'a, Result<u64, ClientError>> {
-        Box::pin(self.put_record(record_slot(slot, key_id), envelope, expected))
+        Box::pin(self.put_record(record_slot(slot, key_id), envelope, expected, false))
+    }
+    fn put_new_grant<'a>(
+        &'a self,
+        slot: &'a SlotId,
+        key_id: &'a str,
+        envelope: &'a [u8],
+        expected: Option<u64>,
+    ) -> BoxFuture<'a, Result<u64, ClientError>> {
+        Box::pin(self.put_record(record_slot(slot, key_id), envelope, expected, true))
     }
     fn delete<'a>(
         &'a self,

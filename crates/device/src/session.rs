@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use latchkey_catalog::{Catalog, Environment, EnvironmentKind, RedirectHost};
-use latchkey_client::{ClientError, ServerClient};
+use latchkey_client::{ClientError, RemoteIntegration, ServerClient};
 use latchkey_connect::http::HttpClient;
 use latchkey_connect::{
     ApiRequest, ApiResponse, BrowserLauncher, ConnectError, ConnectOptions, ConnectionState,
@@ -109,6 +109,9 @@ impl Session {
     ) -> Result<Session, SessionError> {
         let vault = device.open_vault(dir)?;
         let client = ServerClient::new(device.server())?.with_token(device.token()?);
+        // The settings known before this sync: an order for an integration the admin
+        // removed still needs them to reach the provider.
+        let previous = device.cached_integrations();
         let (remote, offline) = match client.integrations().await {
             Ok(list) => {
                 device.cache_integrations(&list)?;
@@ -118,25 +121,8 @@ impl Session {
             Err(e) => return Err(e.into()),
         };
         let mut integrations = Vec::new();
-        for r in remote {
-            let api_key = r.kind == "api_key";
-            let environment = Environment::parse(&r.environment).map_err(ConnectError::from)?;
-            integrations.push((
-                Integration {
-                    id: r.id,
-                    environment,
-                    params: r.params.into_iter().collect(),
-                    client_id: r.client_id.unwrap_or_default(),
-                    client_secret: r.client_secret,
-                    scopes: r.scopes,
-                    redirect_host: r
-                        .redirect_host
-                        .as_deref()
-                        .and_then(RedirectHost::parse)
-                        .unwrap_or_default(),
-                },
-                api_key,
-            ));
+        for r in &remote {
+            integrations.push(to_integration(r)?);
         }
         let server = client.duplicate();
         let connector = Connector::new(Arc::new(vault), HttpClient::new()?, browser, dir)?
@@ -148,7 +134,9 @@ impl Session {
             offline,
         };
         if session.offline.is_none() {
-            // Failures stay queued for the next time.
+            // The admin's orders first: a queued write for a slot the admin emptied is
+            // dropped, not sent. Failures stay for the next time.
+            session.reconcile_revocations(&previous).await;
             let _ = session.connector.sync_pending().await;
             let plain: Vec<Integration> = session
                 .integrations
@@ -251,6 +239,77 @@ impl Session {
 }
 
 impl Session {
+    /// Carries out the admin's revocation orders for this device (revoke at the
+    /// provider, wipe, receipt). Runs at every start and reconnect, so a device
+    /// that was offline for weeks still does it; the change feed makes the menu
+    /// reopen its session, which runs it again. Returns how many were answered.
+    pub async fn reconcile_revocations(&self, previous: &[RemoteIntegration]) -> usize {
+        let orders = match self.server.revocation_orders().await {
+            Ok(orders) => orders,
+            Err(e) => {
+                tracing::warn!(
+                    code = e.code(),
+                    "could not fetch the admin's revocation orders; will try again"
+                );
+                return 0;
+            }
+        };
+        let mut answered = 0;
+        for order in orders {
+            let known = order
+                .integration
+                .as_ref()
+                .or_else(|| previous.iter().find(|p| p.id == order.integration_id))
+                .map(to_integration);
+            let receipt = match known {
+                Some(Ok((mut integration, false))) => {
+                    match Environment::parse(&order.environment) {
+                        Ok(env) => integration.environment = env,
+                        Err(e) => {
+                            tracing::warn!("an order names a bad environment: {e}");
+                            continue;
+                        }
+                    }
+                    self.connector
+                        .apply_revocation_order(&integration, &order.reason)
+                        .await
+                }
+                _ => self.connector.wipe_slot(
+                    &order.integration_id,
+                    &order.environment,
+                    &order.reason,
+                ),
+            };
+            let receipt = match receipt {
+                Ok(receipt) => receipt,
+                Err(e) => {
+                    tracing::warn!(
+                        code = e.code(),
+                        "an admin's revocation order failed here; will try again"
+                    );
+                    continue;
+                }
+            };
+            match self
+                .server
+                .revocation_receipt(
+                    &order.id,
+                    &receipt.provider,
+                    &receipt.detail,
+                    receipt.local_wiped,
+                )
+                .await
+            {
+                Ok(()) => answered += 1,
+                Err(e) => tracing::warn!(
+                    code = e.code(),
+                    "could not send a revocation receipt; will send it again"
+                ),
+            }
+        }
+        answered
+    }
+
     /// The integration `id` whatever its kind, and whether it is an API-key one.
     fn find_any(
         &self,
@@ -417,6 +476,27 @@ pub fn exec_variables() -> Vec<(String, String, String)> {
     out
 }
 
+/// A server-side integration as the connector's, and whether it is an API-key one.
+fn to_integration(r: &RemoteIntegration) -> Result<(Integration, bool), SessionError> {
+    let environment = Environment::parse(&r.environment).map_err(ConnectError::from)?;
+    Ok((
+        Integration {
+            id: r.id.clone(),
+            environment,
+            params: r.params.clone().into_iter().collect(),
+            client_id: r.client_id.clone().unwrap_or_default(),
+            client_secret: r.client_secret.as_ref().map(SecretString::duplicate),
+            scopes: r.scopes.clone(),
+            redirect_host: r
+                .redirect_host
+                .as_deref()
+                .and_then(RedirectHost::parse)
+                .unwrap_or_default(),
+        },
+        r.kind == "api_key",
+    ))
+}
+
 fn clone_integration(i: &Integration) -> Integration {
     Integration {
         id: i.id.clone(),
@@ -441,6 +521,10 @@ pub fn describe(state: &serde_json::Value) -> String {
             state["reason"].as_str().unwrap_or("")
         ),
         Some("connected_by_admin") => "connected by your admin".to_owned(),
+        Some("disconnected_by_admin") => state["reason"]
+            .as_str()
+            .unwrap_or("your admin disconnected it")
+            .to_owned(),
         _ => "not connected".to_owned(),
     }
 }

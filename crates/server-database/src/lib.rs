@@ -173,6 +173,87 @@ pub struct ConnectionRecord {
     pub updated_at: Millis,
 }
 
+/// Why an admin's action revoked a connection (the order's `reason`).
+pub mod revocation_reason {
+    /// The admin disconnected this user from the integration.
+    pub const DISCONNECT: &str = "disconnect";
+    /// The integration was disabled.
+    pub const INTEGRATION_DISABLED: &str = "integration_disabled";
+    /// The integration was removed.
+    pub const INTEGRATION_REMOVED: &str = "integration_removed";
+    /// The user was taken off the integration's allow-list.
+    pub const ALLOW_LIST: &str = "allow_list";
+}
+
+/// An order to one device: revoke one connection at the provider and wipe its sealed copy,
+/// then answer with a receipt. Created with the admin's action, in its transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationOrder {
+    pub id: String,
+    pub user_id: String,
+    pub device_id: String,
+    pub integration_id: String,
+    pub environment: String,
+    /// One of [`revocation_reason`].
+    pub reason: String,
+    pub created_at: Millis,
+    /// The device's answer, once it came.
+    pub receipt: Option<RevocationReceipt>,
+}
+
+/// What a device did with an order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationReceipt {
+    pub at: Millis,
+    /// `revoked`, `not_supported` (the provider has no revocation; `detail` says where to
+    /// remove access), `queued` (the provider was unreachable; the device retries),
+    /// `failed`, or `no_copy` (this device held no tokens).
+    pub provider_outcome: String,
+    /// Plain words, never a secret.
+    pub provider_detail: String,
+    /// Whether the device wiped its sealed copy.
+    pub local_wiped: bool,
+}
+
+/// The provider outcomes a receipt may report.
+pub const RECEIPT_OUTCOMES: &[&str] = &["revoked", "not_supported", "queued", "failed", "no_copy"];
+
+/// The SQL both backends run for revocation orders (both accept `$N` binds); only the id
+/// expression differs (`{id}`).
+pub mod revocation_sql {
+    /// Orders for every device of every user with a live record of the integration, written
+    /// just before those records are tombstoned. Binds: $1 now, $2 integration, $3 user or
+    /// NULL, $4 org, $5 reason.
+    pub const INSERT_ORDERS: &str = "INSERT INTO revocation_orders \
+         (id, org_id, user_id, device_id, integration_id, environment, reason, created_at) \
+         SELECT {id}, $4, t.user_id, t.device_id, t.integration_id, t.environment, $5, $1 FROM \
+         (SELECT DISTINCT r.user_id AS user_id, d.id AS device_id, r.integration_id AS integration_id, \
+         r.environment AS environment FROM connection_records r \
+         JOIN devices d ON d.user_id = r.user_id AND d.revoked_at IS NULL \
+         WHERE r.integration_id = $2 AND r.deleted = FALSE AND ($3 IS NULL OR r.user_id = $3) \
+         AND r.user_id IN (SELECT id FROM users WHERE org_id = $4)) t";
+    /// The columns of an order.
+    pub const COLUMNS: &str = "id, user_id, device_id, integration_id, environment, reason, \
+         created_at, receipt_at, provider_outcome, provider_detail, local_wiped";
+    /// A device's orders, oldest first. Binds: $1 device.
+    pub const FOR_DEVICE: &str = "SELECT {columns} FROM revocation_orders WHERE device_id = $1 \
+         AND receipt_at IS NULL ORDER BY created_at, id";
+    /// A user's orders, newest first. Binds: $1 org, $2 user.
+    pub const FOR_USER: &str = "SELECT {columns} FROM revocation_orders WHERE org_id = $1 \
+         AND user_id = $2 ORDER BY created_at DESC, id LIMIT 500";
+    /// Records a receipt once. Binds: $1 at, $2 outcome, $3 detail, $4 wiped, $5 order, $6 device.
+    pub const RECEIPT: &str = "UPDATE revocation_orders SET receipt_at = $1, provider_outcome = $2, \
+         provider_detail = $3, local_wiped = $4 WHERE id = $5 AND device_id = $6 AND receipt_at IS NULL";
+    /// Whether a slot's tombstone was left by an admin. Binds: the slot.
+    pub const ADMIN_REVOKED: &str = "SELECT revoked_by_admin FROM connection_records \
+         WHERE user_id = $1 AND vault_key_id = $2 AND integration_id = $3 AND environment = $4 \
+         AND deleted = TRUE";
+    /// Lets a fresh grant write the slot again. Binds: the slot.
+    pub const CLEAR_ADMIN_REVOKED: &str = "UPDATE connection_records SET revoked_by_admin = FALSE \
+         WHERE user_id = $1 AND vault_key_id = $2 AND integration_id = $3 AND environment = $4 \
+         AND deleted = TRUE";
+}
+
 /// The compare-and-swap condition of a record write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Precondition {
@@ -457,9 +538,32 @@ pub trait Database: Send + Sync + 'static {
         &self,
         user_id: &str,
         integration_id: &str,
+        reason: &str,
         now: Millis,
         journal: &Journal,
     ) -> DbResult<u64>;
+
+    /// Whether the slot is a tombstone an admin left (an old push must not revive it).
+    async fn admin_revoked(&self, slot: &SlotKey) -> DbResult<bool>;
+    /// A fresh grant (the user pressed Connect again) may write an admin-emptied slot.
+    async fn clear_admin_revocation(&self, slot: &SlotKey) -> DbResult<()>;
+    /// The orders `device_id` has not answered yet, oldest first.
+    async fn pending_revocation_orders(&self, device_id: &str) -> DbResult<Vec<RevocationOrder>>;
+    /// A user's orders with their receipts, newest first (at most 500).
+    async fn revocation_orders_for_user(
+        &self,
+        org_id: &str,
+        user_id: &str,
+    ) -> DbResult<Vec<RevocationOrder>>;
+    /// Records `device_id`'s receipt for an order; `false` when the order is not this
+    /// device's or was already answered.
+    async fn record_revocation_receipt(
+        &self,
+        device_id: &str,
+        order_id: &str,
+        receipt: &RevocationReceipt,
+        journal: &Journal,
+    ) -> DbResult<bool>;
 
     async fn append_audit(&self, event: &NewAudit) -> DbResult<()>;
     /// Newest first.

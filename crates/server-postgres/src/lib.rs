@@ -13,8 +13,8 @@ use async_trait::async_trait;
 use latchkey_server_database::{
     Admin, AdminCredential, AuditEvent, AuditQuery, Change, CodeProblem, ConnectionRecord,
     CredentialKind, Database, DbError, DbResult, Device, EnrollmentCode, Integration, Journal,
-    Millis, NewAudit, Org, Precondition, SlotKey, User, decode_list, decode_map, encode_list,
-    encode_map,
+    Millis, NewAudit, Org, Precondition, RevocationOrder, RevocationReceipt, SlotKey, User,
+    decode_list, decode_map, encode_list, encode_map, revocation_reason, revocation_sql,
 };
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row, Transaction};
@@ -761,7 +761,15 @@ impl Database for PostgresDatabase {
         .await
         .map_err(backend)?;
         if !i.enabled {
-            tombstone_integration(&mut tx, &i.org_id, &i.id, None, i.updated_at).await?;
+            tombstone_integration(
+                &mut tx,
+                &i.org_id,
+                &i.id,
+                None,
+                revocation_reason::INTEGRATION_DISABLED,
+                i.updated_at,
+            )
+            .await?;
         }
         write_journal(&mut tx, journal).await?;
         tx.commit().await.map_err(backend)
@@ -801,7 +809,15 @@ impl Database for PostgresDatabase {
         if done.rows_affected() == 0 {
             return Err(DbError::NotFound);
         }
-        tombstone_integration(&mut tx, org_id, id, None, journal.audit.at).await?;
+        tombstone_integration(
+            &mut tx,
+            org_id,
+            id,
+            None,
+            revocation_reason::INTEGRATION_REMOVED,
+            journal.audit.at,
+        )
+        .await?;
         write_journal(&mut tx, journal).await?;
         tx.commit().await.map_err(backend)
     }
@@ -937,6 +953,7 @@ impl Database for PostgresDatabase {
         &self,
         user_id: &str,
         integration_id: &str,
+        reason: &str,
         now: Millis,
         journal: &Journal,
     ) -> DbResult<u64> {
@@ -946,12 +963,91 @@ impl Database for PostgresDatabase {
             &journal.audit.org_id,
             integration_id,
             Some(user_id),
+            reason,
             now,
         )
         .await?;
         write_journal(&mut tx, journal).await?;
         tx.commit().await.map_err(backend)?;
         Ok(n)
+    }
+
+    async fn admin_revoked(&self, slot: &SlotKey) -> DbResult<bool> {
+        let row = sqlx::query(revocation_sql::ADMIN_REVOKED)
+            .bind(&slot.user_id)
+            .bind(&slot.vault_key_id)
+            .bind(&slot.integration_id)
+            .bind(&slot.environment)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(backend)?;
+        match row {
+            Some(r) => r.try_get("revoked_by_admin").map_err(backend),
+            None => Ok(false),
+        }
+    }
+
+    async fn clear_admin_revocation(&self, slot: &SlotKey) -> DbResult<()> {
+        sqlx::query(revocation_sql::CLEAR_ADMIN_REVOKED)
+            .bind(&slot.user_id)
+            .bind(&slot.vault_key_id)
+            .bind(&slot.integration_id)
+            .bind(&slot.environment)
+            .execute(&self.write)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn pending_revocation_orders(&self, device_id: &str) -> DbResult<Vec<RevocationOrder>> {
+        let sql = revocation_sql::FOR_DEVICE.replace("{columns}", revocation_sql::COLUMNS);
+        let rows = sqlx::query(&sql)
+            .bind(device_id)
+            .fetch_all(&self.read)
+            .await
+            .map_err(backend)?;
+        rows.iter().map(order_from).collect()
+    }
+
+    async fn revocation_orders_for_user(
+        &self,
+        org_id: &str,
+        user_id: &str,
+    ) -> DbResult<Vec<RevocationOrder>> {
+        let sql = revocation_sql::FOR_USER.replace("{columns}", revocation_sql::COLUMNS);
+        let rows = sqlx::query(&sql)
+            .bind(org_id)
+            .bind(user_id)
+            .fetch_all(&self.read)
+            .await
+            .map_err(backend)?;
+        rows.iter().map(order_from).collect()
+    }
+
+    async fn record_revocation_receipt(
+        &self,
+        device_id: &str,
+        order_id: &str,
+        receipt: &RevocationReceipt,
+        journal: &Journal,
+    ) -> DbResult<bool> {
+        let mut tx = self.write.begin().await.map_err(backend)?;
+        let done = sqlx::query(revocation_sql::RECEIPT)
+            .bind(receipt.at)
+            .bind(&receipt.provider_outcome)
+            .bind(&receipt.provider_detail)
+            .bind(receipt.local_wiped)
+            .bind(order_id)
+            .bind(device_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        write_journal(&mut tx, journal).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(true)
     }
 
     async fn append_audit(&self, event: &NewAudit) -> DbResult<()> {
@@ -1038,11 +1134,26 @@ async fn tombstone_integration(
     org_id: &str,
     integration_id: &str,
     user_id: Option<&str>,
+    reason: &str,
     now: Millis,
 ) -> DbResult<u64> {
+    // Every device of each affected user gets an order, in the same transaction.
+    let orders = revocation_sql::INSERT_ORDERS.replace(
+        "{id}",
+        "md5(random()::text || clock_timestamp()::text || t.device_id)",
+    );
+    sqlx::query(&orders)
+        .bind(now)
+        .bind(integration_id)
+        .bind(user_id)
+        .bind(org_id)
+        .bind(reason)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
     let done = sqlx::query(
         "UPDATE connection_records SET envelope = NULL, deleted = TRUE, version = version + 1, \
-         device_id = '', updated_at = $1 WHERE integration_id = $2 AND deleted = FALSE \
+         device_id = '', updated_at = $1, revoked_by_admin = TRUE WHERE integration_id = $2 AND deleted = FALSE \
          AND ($3 IS NULL OR user_id = $3) AND user_id IN (SELECT id FROM users WHERE org_id = $4)",
     )
     .bind(now)
@@ -1053,4 +1164,36 @@ async fn tombstone_integration(
     .await
     .map_err(backend)?;
     Ok(done.rows_affected())
+}
+
+fn order_from(r: &PgRow) -> DbResult<RevocationOrder> {
+    let receipt_at: Option<Millis> = r.try_get("receipt_at").map_err(backend)?;
+    let receipt = match receipt_at {
+        Some(at) => Some(RevocationReceipt {
+            at,
+            provider_outcome: r
+                .try_get::<Option<String>, _>("provider_outcome")
+                .map_err(backend)?
+                .unwrap_or_default(),
+            provider_detail: r
+                .try_get::<Option<String>, _>("provider_detail")
+                .map_err(backend)?
+                .unwrap_or_default(),
+            local_wiped: r
+                .try_get::<Option<bool>, _>("local_wiped")
+                .map_err(backend)?
+                .unwrap_or(false),
+        }),
+        None => None,
+    };
+    Ok(RevocationOrder {
+        id: r.try_get("id").map_err(backend)?,
+        user_id: r.try_get("user_id").map_err(backend)?,
+        device_id: r.try_get("device_id").map_err(backend)?,
+        integration_id: r.try_get("integration_id").map_err(backend)?,
+        environment: r.try_get("environment").map_err(backend)?,
+        reason: r.try_get("reason").map_err(backend)?,
+        created_at: r.try_get("created_at").map_err(backend)?,
+        receipt,
+    })
 }

@@ -34,7 +34,18 @@ fn schemas() -> Value {
         },
         "PutRecord": {
             "type": "object", "additionalProperties": false, "required": ["envelope"],
-            "properties": { "envelope": { "type": "string", "contentEncoding": "base64", "description": "The sealed envelope (opaque to the server), at most max_envelope_bytes once decoded." } }
+            "properties": {
+                "envelope": { "type": "string", "contentEncoding": "base64", "description": "The sealed envelope (opaque to the server), at most max_envelope_bytes once decoded." },
+                "new_grant": { "type": "boolean", "default": false, "description": "Set right after a new sign-in. Without it, creating (If-None-Match: *) in a slot an admin emptied answers 410 revoked_by_admin: the device wipes its copy instead of retrying." }
+            }
+        },
+        "RevocationReceipt": {
+            "type": "object", "additionalProperties": false, "required": ["provider", "local_wiped"],
+            "properties": {
+                "provider": { "type": "string", "enum": ["revoked", "not_supported", "queued", "failed", "no_copy"] },
+                "detail": { "type": "string", "maxLength": 500 },
+                "local_wiped": { "type": "boolean" }
+            }
         },
         "Login": {
             "type": "object", "additionalProperties": false, "required": ["email", "password"],

@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use latchkey_secret::SecretString;
 use latchkey_server_database::{
     Admin, AdminCredential, CredentialKind, DbError, Device, EnrollmentCode, Integration, Journal,
-    User,
+    User, revocation_reason,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -590,7 +590,13 @@ async fn revoke_for_excluded_users(
         );
         state
             .db
-            .delete_user_records(&user.id, &i.id, now_millis(), &journal)
+            .delete_user_records(
+                &user.id,
+                &i.id,
+                revocation_reason::ALLOW_LIST,
+                now_millis(),
+                &journal,
+            )
             .await?;
     }
     Ok(())
@@ -832,13 +838,47 @@ pub async fn user_connections(
             }));
         }
     }
-    Ok(Json(
-        json!({ "user": user_view(&user), "connections": connections }),
-    ))
+    // The kill switch's progress: each order with the device's receipt, and per
+    // integration how many devices have not answered yet.
+    let orders = state
+        .db
+        .revocation_orders_for_user(&state.org.id, &user.id)
+        .await?;
+    let mut pending: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for o in orders.iter().filter(|o| o.receipt.is_none()) {
+        *pending.entry(o.integration_id.as_str()).or_default() += 1;
+    }
+    let revocations: Vec<Value> = orders
+        .iter()
+        .map(|o| {
+            json!({
+                "id": o.id,
+                "integration_id": o.integration_id,
+                "environment": o.environment,
+                "reason": o.reason,
+                "device_id": o.device_id,
+                "device_name": device_name(&o.device_id),
+                "ordered_at": o.created_at,
+                "receipt": o.receipt.as_ref().map(|r| json!({
+                    "at": r.at,
+                    "provider": r.provider_outcome,
+                    "detail": r.provider_detail,
+                    "local_wiped": r.local_wiped,
+                })),
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "user": user_view(&user),
+        "connections": connections,
+        "revocations": revocations,
+        "revocations_pending": pending,
+    })))
 }
 
-/// Disconnects a user from an integration: records deleted, audit event, the
-/// user's menus told through the change feed (they revoke at the provider).
+/// Disconnects a user from an integration: records deleted, an order to each of the
+/// user's devices (revoke at the provider, wipe, answer with a receipt), audit event, the
+/// devices told through the change feed.
 pub async fn disconnect(
     State(state): State<AppState>,
     auth: AdminAuth,
@@ -863,7 +903,13 @@ pub async fn disconnect(
     );
     let n = state
         .db
-        .delete_user_records(&user.id, &integration, now_millis(), &journal)
+        .delete_user_records(
+            &user.id,
+            &integration,
+            revocation_reason::DISCONNECT,
+            now_millis(),
+            &journal,
+        )
         .await?;
     Ok(Json(json!({ "deleted_records": n })))
 }

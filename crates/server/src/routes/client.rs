@@ -209,6 +209,10 @@ fn precondition(headers: &HeaderMap) -> ApiResult<Precondition> {
 pub struct PutRecord {
     /// The sealed envelope, standard base64.
     envelope: String,
+    /// Set by a device right after a new sign-in (the user pressed Connect): only a new
+    /// grant may write a slot an admin emptied. An old push is refused with 410.
+    #[serde(default)]
+    new_grant: bool,
 }
 
 pub async fn put_record(
@@ -249,6 +253,17 @@ pub async fn put_record(
             "integration_not_enabled",
             "Your admin has not enabled this integration for you. Ask them to enable it.",
         ));
+    }
+    if pre == Precondition::Absent {
+        if body.new_grant {
+            state.db.clear_admin_revocation(&slot).await?;
+        } else if state.db.admin_revoked(&slot).await? {
+            return Err(ApiError::new(
+                StatusCode::GONE,
+                "revoked_by_admin",
+                "Your admin disconnected this connection; an old copy cannot bring it back. Press Connect to sign in again.",
+            ));
+        }
     }
     let journal = state.journal(
         &Actor::Device(auth.device.id.clone()),
@@ -320,4 +335,98 @@ pub async fn delete_record(
             other => other.into(),
         })?;
     Ok(Json(json!({ "deleted": true, "version": tombstone })))
+}
+
+/// The orders this device has not answered: revoke a connection at the provider and
+/// wipe it (an admin disconnected it, disabled the integration or took the user off its
+/// allow-list). Each carries the integration's public configuration when the server
+/// still has it, so the device can reach the provider even for a disabled integration.
+pub async fn revocation_orders(
+    State(state): State<AppState>,
+    auth: DeviceAuth,
+) -> ApiResult<Json<Value>> {
+    let orders = state.db.pending_revocation_orders(&auth.device.id).await?;
+    let mut out = Vec::new();
+    for o in &orders {
+        let integration = state
+            .db
+            .get_integration(&state.org.id, &o.integration_id)
+            .await?;
+        let config = match &integration {
+            Some(i) if !is_api_key(i) => Some(public_view(&state, i)?),
+            _ => None,
+        };
+        out.push(json!({
+            "id": o.id,
+            "integration_id": o.integration_id,
+            "environment": o.environment,
+            "reason": o.reason,
+            "ordered_at": o.created_at,
+            "integration": config,
+        }));
+    }
+    Ok(Json(json!({ "orders": out })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevocationReceiptInput {
+    /// `revoked`, `not_supported`, `queued`, `failed` or `no_copy`.
+    provider: String,
+    /// Plain words (at most 500 characters).
+    #[serde(default)]
+    detail: String,
+    /// Whether the device wiped its sealed copy.
+    local_wiped: bool,
+}
+
+/// The device's receipt for one order. Answered once; the audit log keeps it.
+pub async fn revocation_receipt(
+    State(state): State<AppState>,
+    auth: DeviceAuth,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<RevocationReceiptInput>,
+) -> ApiResult<Json<Value>> {
+    if !latchkey_server_database::RECEIPT_OUTCOMES.contains(&input.provider.as_str()) {
+        return Err(ApiError::unprocessable(
+            "invalid_receipt",
+            "provider is one of revoked, not_supported, queued, failed, no_copy.",
+        ));
+    }
+    if id.len() > 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::not_found(
+            "order_not_found",
+            "No such revocation order for this device.",
+        ));
+    }
+    let detail: String = input
+        .detail
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(500)
+        .collect();
+    let receipt = latchkey_server_database::RevocationReceipt {
+        at: now_millis(),
+        provider_outcome: input.provider.clone(),
+        provider_detail: detail.clone(),
+        local_wiped: input.local_wiped,
+    };
+    let journal = state.journal(
+        &Actor::Device(auth.device.id.clone()),
+        "revocation.receipt",
+        Some(&auth.user.id),
+        json!({ "order_id": id, "provider": input.provider, "detail": detail, "local_wiped": input.local_wiped }),
+        vec![],
+    );
+    let recorded = state
+        .db
+        .record_revocation_receipt(&auth.device.id, &id, &receipt, &journal)
+        .await?;
+    if !recorded {
+        return Err(ApiError::not_found(
+            "order_not_found",
+            "No such pending revocation order for this device (it may have been answered already).",
+        ));
+    }
+    Ok(Json(json!({ "recorded": true })))
 }

@@ -177,6 +177,26 @@ pub fn table() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
         ),
         route!(
             GET,
+            "/v1/revocation-orders",
+            "revocationOrders",
+            Device,
+            200,
+            None,
+            "The kill switch: orders this device has not answered (revoke a connection at the provider and wipe it), with the integration's public configuration.",
+            client::revocation_orders
+        ),
+        route!(
+            POST,
+            "/v1/revocation-orders/{id}/receipt",
+            "revocationReceipt",
+            Device,
+            200,
+            Some("RevocationReceipt"),
+            "The device's receipt for one order: what the provider said and whether the local copy was wiped.",
+            client::revocation_receipt
+        ),
+        route!(
+            GET,
             "/v1/proxy/{integration}/{*path}",
             "proxyGet",
             Device,

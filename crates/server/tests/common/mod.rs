@@ -329,6 +329,7 @@ macro_rules! conformance_suite {
             the_first_admin_is_created_with_the_one_time_setup_code,
             audit_can_be_filtered_and_paged,
             a_salesforce_callback_may_name_localhost,
+            an_admins_disconnect_orders_every_device_and_an_old_push_cannot_revive,
         );
     };
     (@tests $backend:expr; $($name:ident),* $(,)?) => {

@@ -2002,3 +2002,184 @@ pub async fn a_salesforce_callback_may_name_localhost(backend: Backend) {
         "http://localhost:1717/OauthRedirect"
     );
 }
+
+/// The kill switch on the server: an admin's disconnect orders each of the user's devices
+/// to revoke and wipe; each answers once with a receipt the console shows; an old push
+/// (If-None-Match: *) cannot bring the record back, and only a new grant can.
+pub async fn an_admins_disconnect_orders_every_device_and_an_old_push_cannot_revive(
+    backend: Backend,
+) {
+    let s = TestServer::start(&backend).await;
+    s.enable("salesforce").await;
+    let laptop = s.new_user_device("ada@example.com").await;
+    let code = s
+        .admin(
+            Method::POST,
+            &format!("/v1/admin/users/{}/enrollment", laptop.user_id),
+            None,
+        )
+        .await;
+    let desktop = s
+        .enroll_existing(
+            &laptop.user_id,
+            code.body["enrollment"]["code"].as_str().unwrap(),
+        )
+        .await;
+    let other = s.new_user_device("bob@example.com").await;
+    for d in [&laptop, &other] {
+        let put = s
+            .device(
+                d,
+                Method::PUT,
+                SLOT,
+                Some(json!({ "envelope": b64(b"sealed") })),
+                &[("If-None-Match", "*")],
+            )
+            .await;
+        assert_eq!(put.status, StatusCode::CREATED, "{:?}", put.body);
+    }
+    for d in [&laptop, &desktop, &other] {
+        let none = s
+            .device(d, Method::GET, "/v1/revocation-orders", None, &[])
+            .await;
+        assert_eq!(
+            none.body["orders"],
+            json!([]),
+            "no order before the admin acts"
+        );
+    }
+
+    let cut = s
+        .admin(
+            Method::DELETE,
+            &format!("/v1/admin/users/{}/connections/salesforce", laptop.user_id),
+            None,
+        )
+        .await;
+    assert_eq!(cut.status, StatusCode::OK, "{:?}", cut.body);
+
+    // Both of Ada's devices have the order, with what they need to reach the provider;
+    // Bob's has none.
+    for d in [&laptop, &desktop] {
+        let orders = s
+            .device(d, Method::GET, "/v1/revocation-orders", None, &[])
+            .await;
+        let list = orders.body["orders"].as_array().unwrap().clone();
+        assert_eq!(list.len(), 1, "{:?}", orders.body);
+        assert_eq!(list[0]["integration_id"], "salesforce");
+        assert_eq!(list[0]["environment"], "production");
+        assert_eq!(list[0]["reason"], "disconnect");
+        assert_eq!(list[0]["integration"]["client_id"], "client-123");
+    }
+    let bob = s
+        .device(&other, Method::GET, "/v1/revocation-orders", None, &[])
+        .await;
+    assert_eq!(bob.body["orders"], json!([]));
+
+    // The console: pending on two devices until the receipts are in.
+    let view = s
+        .admin(
+            Method::GET,
+            &format!("/v1/admin/users/{}/connections", laptop.user_id),
+            None,
+        )
+        .await;
+    assert_eq!(
+        view.body["revocations_pending"]["salesforce"], 2,
+        "{:?}",
+        view.body
+    );
+
+    // The laptop answers; a second answer for the same order is refused.
+    let orders = s
+        .device(&laptop, Method::GET, "/v1/revocation-orders", None, &[])
+        .await;
+    let order = orders.body["orders"][0]["id"].as_str().unwrap().to_owned();
+    let receipt =
+        json!({ "provider": "revoked", "detail": "Salesforce confirmed", "local_wiped": true });
+    let path = format!("/v1/revocation-orders/{order}/receipt");
+    let done = s
+        .device(&laptop, Method::POST, &path, Some(receipt.clone()), &[])
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{:?}", done.body);
+    let again = s
+        .device(&laptop, Method::POST, &path, Some(receipt.clone()), &[])
+        .await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
+    // Another device cannot answer for it, and nonsense is refused.
+    let foreign = s
+        .device(&desktop, Method::POST, &path, Some(receipt), &[])
+        .await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+    let bad = s
+        .device(
+            &desktop,
+            Method::POST,
+            &path,
+            Some(json!({ "provider": "maybe", "local_wiped": true })),
+            &[],
+        )
+        .await;
+    assert_eq!(bad.code(), "invalid_receipt");
+    let left = s
+        .device(&laptop, Method::GET, "/v1/revocation-orders", None, &[])
+        .await;
+    assert_eq!(left.body["orders"], json!([]));
+    let view = s
+        .admin(
+            Method::GET,
+            &format!("/v1/admin/users/{}/connections", laptop.user_id),
+            None,
+        )
+        .await;
+    assert_eq!(view.body["revocations_pending"]["salesforce"], 1);
+    let receipts: Vec<&Value> = view.body["revocations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| !r["receipt"].is_null())
+        .collect();
+    assert_eq!(receipts.len(), 1);
+    assert_eq!(receipts[0]["receipt"]["provider"], "revoked");
+    assert_eq!(receipts[0]["receipt"]["local_wiped"], true);
+    assert_eq!(receipts[0]["device_id"], laptop.id.as_str());
+
+    // An old push from the desktop (a refresh after the disconnect) cannot revive it...
+    let revive = s
+        .device(
+            &desktop,
+            Method::PUT,
+            SLOT,
+            Some(json!({ "envelope": b64(b"stale-refresh") })),
+            &[("If-None-Match", "*")],
+        )
+        .await;
+    assert_eq!(revive.status, StatusCode::GONE, "{:?}", revive.body);
+    assert_eq!(revive.code(), "revoked_by_admin");
+    // ...a new sign-in can.
+    let fresh = s
+        .device(
+            &desktop,
+            Method::PUT,
+            SLOT,
+            Some(json!({ "envelope": b64(b"new-grant"), "new_grant": true })),
+            &[("If-None-Match", "*")],
+        )
+        .await;
+    assert_eq!(fresh.status, StatusCode::CREATED, "{:?}", fresh.body);
+
+    // The audit log has the order's cause and the receipt.
+    let audit = s
+        .admin(
+            Method::GET,
+            "/v1/admin/audit?action=revocation.receipt",
+            None,
+        )
+        .await;
+    assert_eq!(
+        audit.body["events"].as_array().unwrap().len(),
+        1,
+        "{:?}",
+        audit.body
+    );
+}

@@ -1,0 +1,159 @@
+//! The kill switch through the real `latchkey` binary: an admin's disconnect (or
+//! disabling the integration) reaches this computer, which revokes the grant at the
+//! provider (oidc-provider sees it), wipes its copy, says plainly what happened, and
+//! answers with a receipt the admin sees. The device was "offline" when the admin
+//! acted (no command running): it reconciles when it next talks to the server.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use latchkey_test_peers::{AuthServer, TestStore, browser_script, files_containing, peers_ready};
+use serde_json::{Value, json};
+
+fn latchkey(data: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env("BROWSER", browser_script())
+        .env_remove("DISPLAY")
+        .output()
+        .unwrap()
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn token(data: &Path) -> String {
+    let out = latchkey(data, &["token", "demo-oauth"]);
+    assert!(out.status.success(), "{}", text(&out));
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_admins_disconnect_and_disable_reach_the_device_with_receipts() {
+    if !peers_ready() {
+        return;
+    }
+    let provider = AuthServer::start(3600);
+    let mut store = TestStore::start().await;
+    store
+        .enable_demo_oauth(&provider.issuer, "latchkey-static")
+        .await;
+    let (link, user_id) = store.invite("ada@acme.example").await;
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path();
+    let out = latchkey(data, &["enroll", &link]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = latchkey(data, &["connect", "demo-oauth", "--timeout", "60"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let first = token(data);
+    assert!(provider.active("latchkey-static", &first).await);
+
+    // The admin disconnects Ada while no command runs on her computer.
+    store
+        .admin(
+            reqwest::Method::DELETE,
+            &format!("/v1/admin/users/{user_id}/connections/demo-oauth"),
+            None,
+        )
+        .await;
+    let pending = store.connections(&user_id).await;
+    assert_eq!(pending["revocations_pending"]["demo-oauth"], 1, "{pending}");
+
+    // Her next command reconciles: revoked at the provider, wiped, said plainly.
+    let before = provider.stats().await["revocation"].as_u64().unwrap();
+    let out = latchkey(data, &["status", "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let card = &status["integrations"][0]["status"];
+    assert_eq!(card["state"], "disconnected_by_admin", "{status}");
+    assert_eq!(card["reason"], "Your admin disconnected Demo OAuth");
+    assert_eq!(
+        provider.stats().await["revocation"].as_u64().unwrap() - before,
+        1
+    );
+    assert!(
+        !provider.active("latchkey-static", &first).await,
+        "the grant is dead at the provider"
+    );
+    let out = latchkey(data, &["token", "demo-oauth"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(
+        text(&out).contains("Your admin disconnected Demo OAuth"),
+        "{}",
+        text(&out)
+    );
+    let out = latchkey(data, &["list"]);
+    assert!(
+        text(&out).contains("Your admin disconnected Demo OAuth"),
+        "{}",
+        text(&out)
+    );
+
+    // The admin sees the receipt.
+    let view = store.connections(&user_id).await;
+    assert_eq!(view["revocations_pending"], json!({}), "{view}");
+    let receipt = &view["revocations"][0]["receipt"];
+    assert_eq!(receipt["provider"], "revoked", "{view}");
+    assert_eq!(receipt["local_wiped"], true);
+    assert_eq!(view["revocations"][0]["reason"], "disconnect");
+    // Answered once: the next command does not revoke again.
+    let out = latchkey(data, &["status"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        provider.stats().await["revocation"].as_u64().unwrap() - before,
+        1
+    );
+
+    // Connect works again (a new grant may fill the slot the admin emptied).
+    let out = latchkey(data, &["connect", "demo-oauth", "--timeout", "60"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("connected as ada@acme.example"),
+        "{}",
+        text(&out)
+    );
+    let second = token(data);
+    assert!(provider.active("latchkey-static", &second).await);
+
+    // The admin disables the integration: the order carries its settings, so the
+    // device still reaches the provider although the integration left its list.
+    store
+        .admin(
+            reqwest::Method::PUT,
+            "/v1/admin/integrations/demo-oauth",
+            Some(json!({
+                "enabled": false,
+                "environment": "production",
+                "client_id": "latchkey-static",
+                "params": { "issuer": provider.issuer },
+            })),
+        )
+        .await;
+    let out = latchkey(data, &["list", "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        !provider.active("latchkey-static", &second).await,
+        "revoked at the provider after the integration was disabled"
+    );
+    let view = store.connections(&user_id).await;
+    let disabled = view["revocations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["reason"] == "integration_disabled")
+        .unwrap_or_else(|| panic!("{view}"))
+        .clone();
+    assert_eq!(disabled["receipt"]["provider"], "revoked", "{view}");
+    for secret in [&first, &second] {
+        assert!(files_containing(data, secret.as_bytes()).is_empty());
+    }
+    store.down().await;
+}
