@@ -315,6 +315,32 @@ async fn onboarding_connect_cancel_deny_revoke_and_live_updates() {
         .unwrap();
     assert_eq!(menu.settings(), saved);
 
+    // The admin disconnects Ada from an integration: the feed wakes the menu, which
+    // revokes at the provider, wipes the copy, says so on the card and answers the order.
+    store
+        .admin(
+            reqwest::Method::DELETE,
+            &format!("/v1/admin/users/{user_id}/connections/demo-oauth-fixed-port"),
+            None,
+        )
+        .await;
+    window
+        .wait_for("that the admin disconnected the fixed-port card", |s| {
+            card(s, "demo-oauth-fixed-port")["state"] == "disconnected_by_admin"
+        })
+        .await;
+    let mut receipt = Value::Null;
+    for _ in 0..50 {
+        let view = store.connections(&user_id).await;
+        receipt = view["revocations"][0]["receipt"].clone();
+        if !receipt.is_null() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(receipt["provider"], "revoked", "{receipt}");
+    assert_eq!(receipt["local_wiped"], true);
+
     // The admin revokes this device: the feed says so and the window offers
     // to enroll again instead of going blank.
     let devices = store

@@ -27,6 +27,9 @@ export type Status =
       instance_host?: string | null;
     }
   | { state: 'needs_reconnect'; reason: string }
+  /** The admin took the connection away: revoked at the provider and wiped here. Connect
+   *  works again once the admin allows it. */
+  | { state: 'disconnected_by_admin'; reason: string }
   /** API-key integrations: the admin holds the key, there is nothing to connect. */
   | { state: 'connected_by_admin' }
   /** The last action on this card failed. */

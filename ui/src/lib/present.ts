@@ -46,6 +46,8 @@ export function statusLine(s: Status): string {
       return s.reason ? `Needs reconnect — ${s.reason}` : 'Needs reconnect';
     case 'connected_by_admin':
       return 'Connected by your admin';
+    case 'disconnected_by_admin':
+      return s.reason;
     case 'error':
       return `Error — ${s.message}`;
   }
