@@ -186,9 +186,22 @@ try {
   await page.locator('[data-device="Ada laptop"]').waitFor();
   await shot('users');
   await sfCell.getByRole('button', { name: 'Disconnect' }).click();
-  await sfCell.getByText('—').waitFor();
+  await sfCell.locator('[data-testid=revocation-pending]', { hasText: 'revocation pending on 1 device' }).waitFor();
+  assert.match(await sfCell.textContent(), /Waiting for Ada laptop/);
   const records = await device('GET', '/v1/records', token);
   assert.equal(records.body.records.length, 0, 'disconnect deleted the record');
+
+  step('the device answers the order; the console shows the receipt');
+  const orders = await device('GET', '/v1/revocation-orders', token);
+  assert.equal(orders.body.orders.length, 1, JSON.stringify(orders.body));
+  const answered = await device('POST', `/v1/revocation-orders/${orders.body.orders[0].id}/receipt`, token, {
+    provider: 'not_supported', detail: 'Salesforce refused: unsupported_token_type; remove Latchkey\'s access at https://login.salesforce.com', local_wiped: true,
+  });
+  assert.equal(answered.status, 200, JSON.stringify(answered.body));
+  await page.reload();
+  await sfCell.locator('[data-testid=revocation-done]').waitFor();
+  assert.match(await sfCell.textContent(), /Ada laptop: the provider has no revocation, copy wiped/);
+  await shot('users-revocation');
 
   step('the audit log: filter, paginate, export');
   await page.click('nav >> text=Audit log');

@@ -176,6 +176,17 @@ export type Connection = {
   device_name?: string | null;
   connected_at: number;
 };
+/** An admin's order to one device (the kill switch), with the device's receipt once in. */
+export type Revocation = {
+  id: string;
+  integration_id: string;
+  environment: string;
+  reason: string;
+  device_id: string;
+  device_name: string | null;
+  ordered_at: number;
+  receipt: { at: number; provider: string; detail: string; local_wiped: boolean } | null;
+};
 export type AuditEvent = {
   id: number;
   at: number;
