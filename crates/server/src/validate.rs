@@ -109,10 +109,44 @@ pub fn vault_key_id(id: &str) -> Result<(), ApiError> {
     }
 }
 
-/// A plausible email address (normalised to lower case by the caller).
+/// Bidirectional controls (embeddings, overrides, isolates, marks) that can make text
+/// read differently from what it is (an email or name that displays as another).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
+/// Characters with no place in an email address shown to admins: controls (NUL,
+/// terminal escapes), bidi controls, and invisible format characters.
+fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || is_bidi_control(c)
+        || matches!(
+            c,
+            '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}'
+        )
+}
+
+/// The one form of an email address, so one person is one user: trimmed, Unicode NFC,
+/// lower case; refused when it holds a control, bidi or invisible character or is not
+/// a plausible address.
+pub fn normalize_email(raw: &str) -> Result<String, ApiError> {
+    use unicode_normalization::UnicodeNormalization;
+    if raw.chars().any(is_hidden) {
+        return Err(ApiError::unprocessable(
+            "invalid_email",
+            "The email address holds a control or invisible character; type it again.",
+        ));
+    }
+    let normal: String = raw.trim().nfc().collect::<String>().to_lowercase();
+    email(&normal)?;
+    Ok(normal)
+}
+
+/// A plausible email address (normalised by [`normalize_email`]).
 pub fn email(email: &str) -> Result<(), ApiError> {
     let ok = email.len() <= 254
         && !email.chars().any(char::is_whitespace)
+        && !email.chars().any(is_hidden)
         && email.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty() && domain.contains('.') && !domain.contains('@')
         });
@@ -126,13 +160,16 @@ pub fn email(email: &str) -> Result<(), ApiError> {
     }
 }
 
-/// A display or device name: 1-200 characters, no control characters.
+/// A display or device name: 1-200 characters, no control characters and no bidi
+/// controls (which can make a name read as another one in the console).
 pub fn name(field: &'static str, value: &str) -> Result<(), ApiError> {
-    if value.trim().is_empty() || value.chars().count() > 200 || value.chars().any(char::is_control)
+    if value.trim().is_empty()
+        || value.chars().count() > 200
+        || value.chars().any(|c| c.is_control() || is_bidi_control(c))
     {
         Err(ApiError::unprocessable(
             "invalid_name",
-            format!("{field} must be 1-200 printable characters."),
+            format!("{field} must be 1-200 printable characters, without direction overrides."),
         ))
     } else {
         Ok(())
@@ -185,5 +222,14 @@ mod tests {
         assert!(name("display_name", "Ada Lovelace").is_ok());
         assert!(name("display_name", " ").is_err());
         assert!(name("display_name", "a\u{7}").is_err());
+        assert!(name("display_name", "Ada \u{202E}ecalevoL").is_err());
+        assert!(name("display_name", "Zoë 👩\u{200D}💻").is_ok());
+        assert!(normalize_email("nul\u{0}@example.com").is_err());
+        assert!(normalize_email("ada\u{1b}[31m@example.com").is_err());
+        assert!(normalize_email("ada\u{200B}@example.com").is_err());
+        assert_eq!(
+            normalize_email("  José@Example.COM ").unwrap(),
+            normalize_email("jose\u{301}@example.com").unwrap()
+        );
     }
 }

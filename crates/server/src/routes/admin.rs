@@ -47,8 +47,7 @@ async fn new_admin(
     email: &str,
     password: SecretString,
 ) -> ApiResult<(Admin, Journal)> {
-    let email = email.trim().to_lowercase();
-    validate::email(&email)?;
+    let email = validate::normalize_email(email)?;
     if password.len() < 12 {
         return Err(ApiError::unprocessable(
             "weak_password",
@@ -174,7 +173,10 @@ pub async fn issue_admin_token(state: &Shared, admin: &Admin) -> ApiResult<Secre
 pub async fn admin_token_for_email(state: &Shared, email: &str) -> ApiResult<SecretString> {
     let admin = state
         .db
-        .admin_by_email(&state.org.id, &email.trim().to_lowercase())
+        .admin_by_email(
+            &state.org.id,
+            &validate::normalize_email(email).unwrap_or_else(|_| email.to_owned()),
+        )
         .await?
         .ok_or_else(|| {
             ApiError::not_found(
@@ -199,7 +201,8 @@ pub async fn login(
     ClientIp(peer): ClientIp,
     ApiJson(body): ApiJson<Login>,
 ) -> ApiResult<Response> {
-    let email = body.email.trim().to_lowercase();
+    let email =
+        validate::normalize_email(&body.email).unwrap_or_else(|_| body.email.trim().to_lowercase());
     for key in [format!("login-ip:{}", peer), format!("login-email:{email}")] {
         state.auth_limiter.check(&key).map_err(ApiError::too_many)?;
     }
@@ -690,8 +693,7 @@ pub async fn invite_user(
     auth: AdminAuth,
     ApiJson(body): ApiJson<InviteUser>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let email = body.email.trim().to_lowercase();
-    validate::email(&email)?;
+    let email = validate::normalize_email(&body.email)?;
     validate::name("display_name", &body.display_name)?;
     let user = User {
         id: new_id()?,

@@ -330,6 +330,7 @@ macro_rules! conformance_suite {
             audit_can_be_filtered_and_paged,
             a_salesforce_callback_may_name_localhost,
             an_admins_disconnect_orders_every_device_and_an_old_push_cannot_revive,
+            emails_and_names_refuse_hidden_characters_and_one_person_is_one_user,
         );
     };
     (@tests $backend:expr; $($name:ident),* $(,)?) => {

@@ -2183,3 +2183,54 @@ pub async fn an_admins_disconnect_orders_every_device_and_an_old_push_cannot_rev
         audit.body
     );
 }
+
+/// What the console shows admins is what was typed: no NUL or terminal escapes in an
+/// email (PostgreSQL would even refuse a NUL with a 500), no direction overrides that
+/// make one name read as another; and one person is one user whatever the case or
+/// Unicode composition of their address.
+pub async fn emails_and_names_refuse_hidden_characters_and_one_person_is_one_user(
+    backend: Backend,
+) {
+    let s = TestServer::start(&backend).await;
+    let invite = |email: &str, name: &str| {
+        let body = json!({ "email": email, "display_name": name });
+        let s = &s;
+        async move { s.admin(Method::POST, "/v1/admin/users", Some(body)).await }
+    };
+    for bad in [
+        "nul\u{0000}@example.com",
+        "ada\u{001b}[2J@example.com",
+        "ada\u{202E}moc.elpmaxe@example.com",
+        "ada\u{200B}@example.com",
+    ] {
+        let r = invite(bad, "Ada").await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad:?}: {:?}",
+            r.body
+        );
+        assert_eq!(r.code(), "invalid_email", "{bad:?}");
+    }
+    let r = invite("ada@example.com", "Ada \u{202E}ecalevoL").await;
+    assert_eq!(r.code(), "invalid_name");
+
+    let first = invite("  José.Núñez@Example.COM ", "José").await;
+    assert_eq!(first.status, StatusCode::CREATED, "{:?}", first.body);
+    assert_eq!(first.body["user"]["email"], "josé.núñez@example.com");
+    // The same address, decomposed (e + combining acute) and in another case.
+    let again = invite("JOSE\u{0301}.nu\u{0301}n\u{0303}ez@EXAMPLE.com", "José").await;
+    assert_ne!(
+        again.status,
+        StatusCode::CREATED,
+        "one person, one user: {:?}",
+        again.body
+    );
+    let users = s.admin(Method::GET, "/v1/admin/users", None).await;
+    assert_eq!(
+        users.body["users"].as_array().unwrap().len(),
+        1,
+        "{:?}",
+        users.body
+    );
+}
