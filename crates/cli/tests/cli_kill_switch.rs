@@ -49,6 +49,10 @@ async fn an_admins_disconnect_and_disable_reach_the_device_with_receipts() {
     let (link, user_id) = store.invite("ada@acme.example").await;
     let home = tempfile::tempdir().unwrap();
     let data = home.path();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
     let out = latchkey(data, &["enroll", &link]);
     assert!(out.status.success(), "{}", text(&out));
     let out = latchkey(data, &["connect", "demo-oauth", "--timeout", "60"]);
@@ -155,5 +159,9 @@ async fn an_admins_disconnect_and_disable_reach_the_device_with_receipts() {
     for secret in [&first, &second] {
         assert!(files_containing(data, secret.as_bytes()).is_empty());
     }
+    // Everything this computer wrote (device and integration files, the sealed cache,
+    // locks, markers, the outbox) is the user's alone, although the data dir existed
+    // with looser rights before enrollment.
+    latchkey_test_peers::assert_private_tree(data);
     store.down().await;
 }

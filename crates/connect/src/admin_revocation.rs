@@ -119,9 +119,8 @@ impl<K: Keychain> Connector<K> {
             detail,
         };
         let path = self.admin_marker_path(slot);
-        if let (Some(dir), Ok(bytes)) = (path.parent(), serde_json::to_vec(&marker)) {
-            let _ = fs::create_dir_all(dir);
-            let _ = fs::write(&path, bytes);
+        if let Ok(bytes) = serde_json::to_vec(&marker) {
+            let _ = latchkey_private_files::write(&path, &bytes);
         }
         let _ = fs::remove_file(self.marker_path(slot));
     }

@@ -255,6 +255,11 @@ impl<K: Keychain> Connector<K> {
         browser: Arc<dyn BrowserLauncher>,
         data_dir: &Path,
     ) -> Result<Self, ConnectError> {
+        // The data dir is the user's alone, also when it already existed.
+        latchkey_private_files::create_dir(data_dir).map_err(|e| ConnectError::LocalIo {
+            path: data_dir.display().to_string(),
+            reason: e.to_string(),
+        })?;
         Ok(Self {
             vault,
             catalog: Catalog::builtin()?,
@@ -673,9 +678,8 @@ impl<K: Keychain> Connector<K> {
             at: unix_now(),
         };
         let path = self.marker_path(slot);
-        if let (Some(dir), Ok(bytes)) = (path.parent(), serde_json::to_vec(&marker)) {
-            let _ = fs::create_dir_all(dir);
-            let _ = fs::write(&path, bytes);
+        if let Ok(bytes) = serde_json::to_vec(&marker) {
+            let _ = latchkey_private_files::write(&path, &bytes);
         }
     }
 
@@ -1069,12 +1073,11 @@ impl<K: Keychain> Connector<K> {
             path: path.display().to_string(),
             reason: e.to_string(),
         };
-        fs::create_dir_all(&dir).map_err(io)?;
         let bytes = serde_json::to_vec(&pending).map_err(|e| ConnectError::LocalIo {
             path: path.display().to_string(),
             reason: e.to_string(),
         })?;
-        fs::write(&path, bytes).map_err(io)
+        latchkey_private_files::write(&path, &bytes).map_err(io)
     }
 
     /// Retries queued provider revocations whose time has come, with
@@ -1144,7 +1147,7 @@ impl<K: Keychain> Connector<K> {
                     let wait = retry_after.map_or(backoff, |d| d.as_secs().max(1));
                     pending.next_attempt_at = unix_now() + wait.min(6 * 3600);
                     if let Ok(bytes) = serde_json::to_vec(&pending) {
-                        let _ = fs::write(&path, bytes);
+                        let _ = latchkey_private_files::write(&path, &bytes);
                     }
                     report.push(
                         "revoke at the provider",
@@ -1172,12 +1175,7 @@ impl<K: Keychain> Connector<K> {
         ));
         let shown = path.display().to_string();
         tokio::task::spawn_blocking(move || {
-            fs::create_dir_all(&dir)?;
-            let file = fs::OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&path)?;
+            let file = latchkey_private_files::open_lock_file(&path)?;
             file.lock()?;
             Ok::<_, std::io::Error>(file)
         })

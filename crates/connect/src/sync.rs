@@ -182,24 +182,17 @@ impl SyncState {
             return Ok(());
         }
         let path = self.high_water_path(slot);
-        if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
-        }
-        let tmp = path.with_extension("tmp");
-        fs::write(&tmp, version.to_string()).map_err(|e| io_err(&tmp, e))?;
-        fs::rename(&tmp, &path).map_err(|e| io_err(&path, e))
+        latchkey_private_files::write(&path, version.to_string().as_bytes())
+            .map_err(|e| io_err(&path, e))
     }
 
     /// Appends an entry; entries replay in the order they were queued.
     pub(crate) fn enqueue(&self, entry: &OutboxEntry) -> Result<(), ConnectError> {
         let dir = self.outbox_dir();
-        fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
         let seq = self.entries().last().map_or(1, |(seq, _, _)| seq + 1);
         let path = dir.join(format!("{seq:012}.json"));
         let bytes = serde_json::to_vec(entry).map_err(|e| io_err(&path, e))?;
-        let tmp = path.with_extension("tmp");
-        fs::write(&tmp, bytes).map_err(|e| io_err(&tmp, e))?;
-        fs::rename(&tmp, &path).map_err(|e| io_err(&path, e))
+        latchkey_private_files::write(&path, &bytes).map_err(|e| io_err(&path, e))
     }
 
     /// Queued entries in order: (sequence, path, entry).

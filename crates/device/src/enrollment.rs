@@ -157,12 +157,9 @@ impl Device {
     }
 
     fn save(&self) -> Result<(), DeviceError> {
-        fs::create_dir_all(&self.dir).map_err(|e| io(&self.dir, e))?;
         let path = self.dir.join("device.json");
-        let tmp = self.dir.join("device.json.tmp");
         let bytes = serde_json::to_vec_pretty(&self.file).map_err(|e| io(&path, e))?;
-        fs::write(&tmp, bytes).map_err(|e| io(&tmp, e))?;
-        fs::rename(&tmp, &path).map_err(|e| io(&path, e))
+        latchkey_private_files::write(&path, &bytes).map_err(|e| io(&path, e))
     }
 
     pub fn server(&self) -> &str {
@@ -245,7 +242,7 @@ impl Device {
             .collect();
         let path = self.dir.join("integrations.json");
         let bytes = serde_json::to_vec_pretty(&cached).map_err(|e| io(&path, e))?;
-        fs::write(&path, bytes).map_err(|e| io(&path, e))
+        latchkey_private_files::write(&path, &bytes).map_err(|e| io(&path, e))
     }
 
     /// The integrations from the last sync, with their client secrets from

@@ -48,11 +48,8 @@ impl Settings {
             path: path.display().to_string(),
             reason: e.to_string(),
         };
-        fs::create_dir_all(dir).map_err(|e| error(&e))?;
-        let tmp = dir.join("settings.json.tmp");
         let bytes = serde_json::to_vec_pretty(self).map_err(|e| error(&e))?;
-        fs::write(&tmp, bytes).map_err(|e| error(&e))?;
-        fs::rename(&tmp, &path).map_err(|e| error(&e))
+        latchkey_private_files::write(&path, &bytes).map_err(|e| error(&e))
     }
 }
 
@@ -72,5 +69,22 @@ mod tests {
         assert_eq!(Settings::load(dir.path()), s);
         fs::write(dir.path().join(FILE), b"{not json").unwrap();
         assert_eq!(Settings::load(dir.path()), Settings::default());
+    }
+
+    /// Settings are often saved before the computer is enrolled: the data dir they
+    /// create (or find) is the user's alone.
+    #[cfg(unix)]
+    #[test]
+    fn settings_saved_before_enrollment_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let data = root.path().join("latchkey");
+        Settings::default().save(&data).unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&data), 0o700);
+        assert_eq!(mode(&data.join(FILE)), 0o600);
+        fs::set_permissions(&data, fs::Permissions::from_mode(0o755)).unwrap();
+        Settings::default().save(&data).unwrap();
+        assert_eq!(mode(&data), 0o700, "an existing looser folder is tightened");
     }
 }

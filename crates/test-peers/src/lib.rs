@@ -234,3 +234,27 @@ pub fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
     }
     found
 }
+
+/// Every folder under `dir` (and `dir`) is 0700 and every file 0600: the device's data
+/// is the user's alone. Panics naming the first that is not.
+#[cfg(unix)]
+pub fn assert_private_tree(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mut stack = vec![dir.to_path_buf()];
+    let mut seen = 0;
+    while let Some(d) = stack.pop() {
+        let mode = std::fs::metadata(&d).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "folder {} is {mode:o}", d.display());
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+                assert_eq!(mode, 0o600, "file {} is {mode:o}", p.display());
+                seen += 1;
+            }
+        }
+    }
+    assert!(seen > 0, "{} holds no file to check", dir.display());
+}

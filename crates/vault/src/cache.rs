@@ -230,14 +230,7 @@ fn open_private(path: &Path) -> std::io::Result<File> {
 }
 
 pub(crate) fn create_private_dir(dir: &Path) -> Result<(), VaultError> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(dir).map_err(|source| VaultError::CacheIo {
+    latchkey_private_files::create_dir(dir).map_err(|source| VaultError::CacheIo {
         action: "create the directory",
         path: dir.to_path_buf(),
         source,

@@ -1,6 +1,6 @@
 //! The vault of one user on one machine: keychain salt → key → envelopes → cache.
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -292,12 +292,7 @@ fn lock_user_dir(user_dir: &Path) -> Result<fs::File, VaultError> {
             source,
         }
     };
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(io("open the lock file"))?;
+    let file = latchkey_private_files::open_lock_file(&path).map_err(io("open the lock file"))?;
     file.lock().map_err(io("lock"))?;
     Ok(file)
 }
