@@ -162,6 +162,7 @@ fn exit_code(error: &SessionError) -> u8 {
             | "client.not_enrolled"
             | "session.unknown_integration"
             | "connect.disconnected_by_admin"
+            | "device.token_missing"
     ) {
         4
     } else if matches!(code.as_str(), "client.network" | "connect.network") {

@@ -165,3 +165,72 @@ async fn an_admins_disconnect_and_disable_reach_the_device_with_receipts() {
     latchkey_test_peers::assert_private_tree(data);
     store.down().await;
 }
+
+/// The leaver: the admin removes Ada while her computer is off. When it next talks to
+/// the server it carries out the last order its token still opens (the grant revoked at
+/// the provider, receipt sent), wipes every copy and forgets the device token; it says
+/// plainly that it was cut off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_leavers_computer_revokes_wipes_and_forgets_its_token() {
+    if !peers_ready() {
+        return;
+    }
+    let provider = AuthServer::start(3600);
+    let mut store = TestStore::start().await;
+    store
+        .enable_demo_oauth(&provider.issuer, "latchkey-static")
+        .await;
+    let (link, user_id) = store.invite("ada@acme.example").await;
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path();
+    let out = latchkey(data, &["enroll", &link]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = latchkey(data, &["connect", "demo-oauth", "--timeout", "60"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let access = token(data);
+    assert!(provider.active("latchkey-static", &access).await);
+
+    store
+        .admin(
+            reqwest::Method::DELETE,
+            &format!("/v1/admin/users/{user_id}"),
+            None,
+        )
+        .await;
+
+    let out = latchkey(data, &["status"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("revoked"), "{}", text(&out));
+    assert!(
+        !provider.active("latchkey-static", &access).await,
+        "the leaver's grant is dead at the provider"
+    );
+    // Nothing sealed is left, and the token is gone: the computer is not enrolled now.
+    let mut stack = vec![data.to_path_buf()];
+    let mut sealed = Vec::new();
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.to_string_lossy().ends_with(".lkc") {
+                sealed.push(path);
+            }
+        }
+    }
+    assert!(sealed.is_empty(), "sealed copies left: {sealed:?}");
+    let out = latchkey(data, &["token", "demo-oauth"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    let audit = store
+        .admin(
+            reqwest::Method::GET,
+            "/v1/admin/audit?action=revocation.receipt",
+            None,
+        )
+        .await;
+    let events = audit["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{audit}");
+    assert_eq!(events[0]["detail"]["provider"], "revoked", "{audit}");
+    assert_eq!(events[0]["detail"]["local_wiped"], true);
+    store.down().await;
+}

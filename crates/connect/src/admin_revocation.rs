@@ -48,6 +48,7 @@ fn reason_text(name: &str, reason: &str) -> String {
         "integration_disabled" => format!("Your admin turned off {name}"),
         "integration_removed" => format!("Your admin removed {name}"),
         "allow_list" => format!("Your admin no longer gives you {name}"),
+        "user_removed" => format!("Your admin removed your account; {name} was disconnected"),
         _ => format!("Your admin disconnected {name}"),
     }
 }
@@ -137,6 +138,18 @@ impl<K: Keychain> Connector<K> {
         let r = self.resolve(integration)?;
         let _locks = self.lock_slot(&r.slot).await?;
         let cached = self.vault.cache().get(&r.slot)?;
+        if reason == "device_revoked" {
+            // Only this computer lost its access: the user's grant stays for their
+            // other devices, so it is not revoked at the provider.
+            self.vault.cache().remove(&r.slot)?;
+            self.sync.drop_slot(&r.slot);
+            let _ = fs::remove_file(self.marker_path(&r.slot));
+            return Ok(RevocationReceipt {
+                provider: if cached.is_some() { "kept" } else { "no_copy" }.to_owned(),
+                detail: "this computer's copy was wiped; the connection stays for the user's other devices".to_owned(),
+                local_wiped: true,
+            });
+        }
         let outcome = match &cached {
             Some(record) => match self
                 .vault
@@ -207,5 +220,26 @@ impl<K: Keychain> Connector<K> {
             detail,
             local_wiped: true,
         })
+    }
+}
+
+impl<K: Keychain> Connector<K> {
+    /// Wipes every sealed copy on this computer (a revoked or removed device), with
+    /// its markers and queued writes. The vault key stays: it belongs to the user on
+    /// this computer. Returns how many copies were wiped.
+    pub fn wipe_all(&self) -> Result<usize, ConnectError> {
+        let slots: Vec<SlotId> = self
+            .vault
+            .cache()
+            .list()?
+            .into_iter()
+            .map(|(slot, _)| slot)
+            .collect();
+        for slot in &slots {
+            self.vault.cache().remove(slot)?;
+            self.sync.drop_slot(slot);
+            let _ = fs::remove_file(self.marker_path(slot));
+        }
+        Ok(slots.len())
     }
 }

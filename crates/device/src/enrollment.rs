@@ -183,6 +183,13 @@ impl Device {
         Ok(SecretString::from(text))
     }
 
+    /// Forgets the device token (an admin revoked this computer or removed its user).
+    /// The vault key stays: it belongs to the user on this computer.
+    pub fn forget_token(&self) -> Result<(), DeviceError> {
+        OsKeychain::new(TOKEN_SERVICE).delete(&self.file.server)?;
+        Ok(())
+    }
+
     /// Opens (or, at enrollment, creates) this user's vault.
     pub fn open_vault(&self, dir: &Path) -> Result<Vault<OsKeychain>, DeviceError> {
         let identity = UserIdentity::new(&self.file.server, &self.file.user_id)?;

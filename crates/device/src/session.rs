@@ -118,6 +118,15 @@ impl Session {
                 (list, None)
             }
             Err(e) if e.is_offline() => (device.cached_integrations(), Some(e.to_string())),
+            Err(ClientError::Unauthorized { code, message })
+                if code == "device_revoked" || code == "invalid_token" =>
+            {
+                // Revoked, or removed with its user: carry out the admin's last orders
+                // (the token still opens those), wipe every copy, forget the token.
+                let connector = Connector::new(Arc::new(vault), HttpClient::new()?, browser, dir)?;
+                leave(device, &connector, &client, &previous).await;
+                return Err(ClientError::Unauthorized { code, message }.into());
+            }
             Err(e) => return Err(e.into()),
         };
         let mut integrations = Vec::new();
@@ -254,62 +263,98 @@ impl Session {
                 return 0;
             }
         };
-        let mut answered = 0;
-        for order in orders {
-            let known = order
-                .integration
-                .as_ref()
-                .or_else(|| previous.iter().find(|p| p.id == order.integration_id))
-                .map(to_integration);
-            let receipt = match known {
-                Some(Ok((mut integration, false))) => {
-                    match Environment::parse(&order.environment) {
-                        Ok(env) => integration.environment = env,
-                        Err(e) => {
-                            tracing::warn!("an order names a bad environment: {e}");
-                            continue;
-                        }
-                    }
-                    self.connector
-                        .apply_revocation_order(&integration, &order.reason)
-                        .await
-                }
-                _ => self.connector.wipe_slot(
-                    &order.integration_id,
-                    &order.environment,
-                    &order.reason,
-                ),
-            };
-            let receipt = match receipt {
-                Ok(receipt) => receipt,
-                Err(e) => {
-                    tracing::warn!(
-                        code = e.code(),
-                        "an admin's revocation order failed here; will try again"
-                    );
-                    continue;
-                }
-            };
-            match self
-                .server
-                .revocation_receipt(
-                    &order.id,
-                    &receipt.provider,
-                    &receipt.detail,
-                    receipt.local_wiped,
-                )
-                .await
-            {
-                Ok(()) => answered += 1,
-                Err(e) => tracing::warn!(
-                    code = e.code(),
-                    "could not send a revocation receipt; will send it again"
-                ),
-            }
-        }
-        answered
+        carry_out(&self.connector, &self.server, orders, previous).await
     }
+}
 
+/// A revoked or removed device's last act: the admin's orders carried out and
+/// answered, every copy wiped, the device token forgotten. When the server cannot be
+/// reached nothing is wiped yet: the next start tries again.
+async fn leave(
+    device: &Device,
+    connector: &Connector<OsKeychain>,
+    server: &ServerClient,
+    previous: &[RemoteIntegration],
+) {
+    match server.revocation_orders().await {
+        Ok(orders) => {
+            carry_out(connector, server, orders, previous).await;
+        }
+        Err(e) if e.is_offline() => return,
+        // No orders for this token (revoked before any connection, or long ago).
+        Err(e) => tracing::info!(code = e.code(), "no revocation orders for this device"),
+    }
+    match connector.wipe_all() {
+        Ok(n) => tracing::warn!(
+            wiped = n,
+            "this device was revoked by the admin; its copies are wiped"
+        ),
+        Err(e) => tracing::warn!(code = e.code(), "could not wipe this device's copies"),
+    }
+    if let Err(e) = device.forget_token() {
+        tracing::warn!(code = e.code(), "could not forget the device token");
+    }
+}
+
+/// Carries out `orders` and answers each; returns how many were answered.
+async fn carry_out(
+    connector: &Connector<OsKeychain>,
+    server: &ServerClient,
+    orders: Vec<latchkey_client::RevocationOrder>,
+    previous: &[RemoteIntegration],
+) -> usize {
+    let mut answered = 0;
+    for order in orders {
+        let known = order
+            .integration
+            .as_ref()
+            .or_else(|| previous.iter().find(|p| p.id == order.integration_id))
+            .map(to_integration);
+        let receipt = match known {
+            Some(Ok((mut integration, false))) => {
+                match Environment::parse(&order.environment) {
+                    Ok(env) => integration.environment = env,
+                    Err(e) => {
+                        tracing::warn!("an order names a bad environment: {e}");
+                        continue;
+                    }
+                }
+                connector
+                    .apply_revocation_order(&integration, &order.reason)
+                    .await
+            }
+            _ => connector.wipe_slot(&order.integration_id, &order.environment, &order.reason),
+        };
+        let receipt = match receipt {
+            Ok(receipt) => receipt,
+            Err(e) => {
+                tracing::warn!(
+                    code = e.code(),
+                    "an admin's revocation order failed here; will try again"
+                );
+                continue;
+            }
+        };
+        match server
+            .revocation_receipt(
+                &order.id,
+                &receipt.provider,
+                &receipt.detail,
+                receipt.local_wiped,
+            )
+            .await
+        {
+            Ok(()) => answered += 1,
+            Err(e) => tracing::warn!(
+                code = e.code(),
+                "could not send a revocation receipt; will send it again"
+            ),
+        }
+    }
+    answered
+}
+
+impl Session {
     /// The integration `id` whatever its kind, and whether it is an API-key one.
     fn find_any(
         &self,

@@ -183,6 +183,11 @@ pub mod revocation_reason {
     pub const INTEGRATION_REMOVED: &str = "integration_removed";
     /// The user was taken off the integration's allow-list.
     pub const ALLOW_LIST: &str = "allow_list";
+    /// The user was removed (a leaver): every connection, on every device.
+    pub const USER_REMOVED: &str = "user_removed";
+    /// This device was revoked: it wipes its copies; the user's grants stay for their
+    /// other devices.
+    pub const DEVICE_REVOKED: &str = "device_revoked";
 }
 
 /// An order to one device: revoke one connection at the provider and wipe its sealed copy,
@@ -207,7 +212,8 @@ pub struct RevocationReceipt {
     pub at: Millis,
     /// `revoked`, `not_supported` (the provider has no revocation; `detail` says where to
     /// remove access), `queued` (the provider was unreachable; the device retries),
-    /// `failed`, or `no_copy` (this device held no tokens).
+    /// `failed`, `no_copy` (this device held no tokens), or `kept` (a revoked device wiped
+    /// its copy; the grant stays for the user's other devices).
     pub provider_outcome: String,
     /// Plain words, never a secret.
     pub provider_detail: String,
@@ -216,7 +222,14 @@ pub struct RevocationReceipt {
 }
 
 /// The provider outcomes a receipt may report.
-pub const RECEIPT_OUTCOMES: &[&str] = &["revoked", "not_supported", "queued", "failed", "no_copy"];
+pub const RECEIPT_OUTCOMES: &[&str] = &[
+    "revoked",
+    "not_supported",
+    "queued",
+    "failed",
+    "no_copy",
+    "kept",
+];
 
 /// The SQL both backends run for revocation orders (both accept `$N` binds); only the id
 /// expression differs (`{id}`).
@@ -225,13 +238,36 @@ pub mod revocation_sql {
     /// just before those records are tombstoned. Binds: $1 now, $2 integration, $3 user or
     /// NULL, $4 org, $5 reason.
     pub const INSERT_ORDERS: &str = "INSERT INTO revocation_orders \
-         (id, org_id, user_id, device_id, integration_id, environment, reason, created_at) \
-         SELECT {id}, $4, t.user_id, t.device_id, t.integration_id, t.environment, $5, $1 FROM \
-         (SELECT DISTINCT r.user_id AS user_id, d.id AS device_id, r.integration_id AS integration_id, \
-         r.environment AS environment FROM connection_records r \
+         (id, org_id, user_id, device_id, device_token_hash, integration_id, environment, reason, created_at) \
+         SELECT {id}, $4, t.user_id, t.device_id, t.token_hash, t.integration_id, t.environment, $5, $1 FROM \
+         (SELECT DISTINCT r.user_id AS user_id, d.id AS device_id, d.token_hash AS token_hash, \
+         r.integration_id AS integration_id, r.environment AS environment FROM connection_records r \
          JOIN devices d ON d.user_id = r.user_id AND d.revoked_at IS NULL \
          WHERE r.integration_id = $2 AND r.deleted = FALSE AND ($3 IS NULL OR r.user_id = $3) \
          AND r.user_id IN (SELECT id FROM users WHERE org_id = $4)) t";
+    /// Orders for every live record of a removed user, to each of their devices. Binds:
+    /// $1 now, $2 user, $3 org, $4 reason.
+    pub const INSERT_ORDERS_FOR_USER: &str = "INSERT INTO revocation_orders \
+         (id, org_id, user_id, device_id, device_token_hash, integration_id, environment, reason, created_at) \
+         SELECT {id}, $3, t.user_id, t.device_id, t.token_hash, t.integration_id, t.environment, $4, $1 FROM \
+         (SELECT DISTINCT r.user_id AS user_id, d.id AS device_id, d.token_hash AS token_hash, \
+         r.integration_id AS integration_id, r.environment AS environment FROM connection_records r \
+         JOIN devices d ON d.user_id = r.user_id AND d.revoked_at IS NULL \
+         WHERE r.user_id = $2 AND r.deleted = FALSE \
+         AND r.user_id IN (SELECT id FROM users WHERE org_id = $3)) t";
+    /// Orders for every live record of the user, to one device being revoked. Binds:
+    /// $1 now, $2 device, $3 org, $4 reason.
+    pub const INSERT_ORDERS_FOR_DEVICE: &str = "INSERT INTO revocation_orders \
+         (id, org_id, user_id, device_id, device_token_hash, integration_id, environment, reason, created_at) \
+         SELECT {id}, $3, t.user_id, t.device_id, t.token_hash, t.integration_id, t.environment, $4, $1 FROM \
+         (SELECT DISTINCT r.user_id AS user_id, d.id AS device_id, d.token_hash AS token_hash, \
+         r.integration_id AS integration_id, r.environment AS environment FROM connection_records r \
+         JOIN devices d ON d.user_id = r.user_id AND d.revoked_at IS NULL \
+         WHERE d.id = $2 AND d.org_id = $3 AND r.deleted = FALSE) t";
+    /// The device an order-bearing token belongs to, when the device itself is revoked
+    /// or gone. Binds: $1 token hash.
+    pub const DEVICE_BY_ORDER_TOKEN: &str = "SELECT device_id, user_id FROM revocation_orders \
+         WHERE device_token_hash = $1 AND org_id = $2 LIMIT 1";
     /// The columns of an order.
     pub const COLUMNS: &str = "id, user_id, device_id, integration_id, environment, reason, \
          created_at, receipt_at, provider_outcome, provider_detail, local_wiped";
@@ -547,6 +583,13 @@ pub trait Database: Send + Sync + 'static {
     async fn admin_revoked(&self, slot: &SlotKey) -> DbResult<bool>;
     /// A fresh grant (the user pressed Connect again) may write an admin-emptied slot.
     async fn clear_admin_revocation(&self, slot: &SlotKey) -> DbResult<()>;
+    /// For a token whose device was revoked or removed: the (device id, user id) its
+    /// orders were written for, if any. Such a token may fetch and answer those orders only.
+    async fn device_by_order_token(
+        &self,
+        org_id: &str,
+        token_hash: &[u8],
+    ) -> DbResult<Option<(String, String)>>;
     /// The orders `device_id` has not answered yet, oldest first.
     async fn pending_revocation_orders(&self, device_id: &str) -> DbResult<Vec<RevocationOrder>>;
     /// A user's orders with their receipts, newest first (at most 500).

@@ -536,6 +536,19 @@ impl Database for PostgresDatabase {
 
     async fn delete_user(&self, org_id: &str, id: &str, journal: &Journal) -> DbResult<()> {
         let mut tx = self.write.begin().await.map_err(backend)?;
+        // A leaver: every device gets an order for every connection before both go.
+        let orders = revocation_sql::INSERT_ORDERS_FOR_USER.replace(
+            "{id}",
+            "md5(random()::text || clock_timestamp()::text || t.device_id)",
+        );
+        sqlx::query(&orders)
+            .bind(journal.audit.at)
+            .bind(id)
+            .bind(org_id)
+            .bind(revocation_reason::USER_REMOVED)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
         for sql in [
             "DELETE FROM connection_records WHERE user_id = $1 AND user_id IN (SELECT id FROM users WHERE org_id = $2)",
             "DELETE FROM devices WHERE user_id = $1 AND org_id = $2",
@@ -698,6 +711,19 @@ impl Database for PostgresDatabase {
         journal: &Journal,
     ) -> DbResult<Device> {
         let mut tx = self.write.begin().await.map_err(backend)?;
+        // Orders first (only while the device is still live): it wipes its copies.
+        let orders = revocation_sql::INSERT_ORDERS_FOR_DEVICE.replace(
+            "{id}",
+            "md5(random()::text || clock_timestamp()::text || t.device_id)",
+        );
+        sqlx::query(&orders)
+            .bind(now)
+            .bind(id)
+            .bind(org_id)
+            .bind(revocation_reason::DEVICE_REVOKED)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
         let row = sqlx::query(
             "UPDATE devices SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2 AND org_id = $3 RETURNING *",
         )
@@ -997,6 +1023,26 @@ impl Database for PostgresDatabase {
             .await
             .map_err(backend)?;
         Ok(())
+    }
+
+    async fn device_by_order_token(
+        &self,
+        org_id: &str,
+        token_hash: &[u8],
+    ) -> DbResult<Option<(String, String)>> {
+        let row = sqlx::query(revocation_sql::DEVICE_BY_ORDER_TOKEN)
+            .bind(token_hash)
+            .bind(org_id)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(backend)?;
+        match row {
+            Some(r) => Ok(Some((
+                r.try_get("device_id").map_err(backend)?,
+                r.try_get("user_id").map_err(backend)?,
+            ))),
+            None => Ok(None),
+        }
     }
 
     async fn pending_revocation_orders(&self, device_id: &str) -> DbResult<Vec<RevocationOrder>> {

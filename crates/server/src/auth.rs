@@ -106,6 +106,50 @@ impl FromRequestParts<AppState> for DeviceAuth {
     }
 }
 
+/// A device that may fetch and answer its revocation orders (the kill switch): a live
+/// device, one an admin revoked, or one removed with its user. Orders keep the hash of
+/// the device's token, so a token that opens nothing else still opens these two routes,
+/// and only for its own orders.
+pub struct RevocationAuth {
+    pub device_id: String,
+    pub user_id: String,
+}
+
+impl FromRequestParts<AppState> for RevocationAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let invalid = || {
+            ApiError::unauthorized(
+                "invalid_token",
+                "This device token is not valid. Enroll the device again with a new code from your admin.",
+            )
+        };
+        let Some(token) = bearer(&parts.headers) else {
+            return Err(failed(state, parts, invalid()));
+        };
+        if !TokenKind::Device.matches(token) {
+            return Err(failed(state, parts, invalid()));
+        }
+        let hash = token_hash(token);
+        if let Some((device, user)) = state
+            .db
+            .device_and_user_by_token_hash(&hash)
+            .await?
+            .filter(|(d, _)| token_matches(token, &d.token_hash) && d.org_id == state.org.id)
+        {
+            return Ok(Self {
+                device_id: device.id,
+                user_id: user.id,
+            });
+        }
+        match state.db.device_by_order_token(&state.org.id, &hash).await? {
+            Some((device_id, user_id)) => Ok(Self { device_id, user_id }),
+            None => Err(failed(state, parts, invalid())),
+        }
+    }
+}
+
 /// An authenticated admin, by API token or by console session (+ CSRF).
 pub struct AdminAuth {
     pub admin: Admin,

@@ -42,7 +42,7 @@ fn schemas() -> Value {
         "RevocationReceipt": {
             "type": "object", "additionalProperties": false, "required": ["provider", "local_wiped"],
             "properties": {
-                "provider": { "type": "string", "enum": ["revoked", "not_supported", "queued", "failed", "no_copy"] },
+                "provider": { "type": "string", "enum": ["revoked", "not_supported", "queued", "failed", "no_copy", "kept"] },
                 "detail": { "type": "string", "maxLength": 500 },
                 "local_wiped": { "type": "boolean" }
             }

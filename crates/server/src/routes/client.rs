@@ -343,9 +343,9 @@ pub async fn delete_record(
 /// still has it, so the device can reach the provider even for a disabled integration.
 pub async fn revocation_orders(
     State(state): State<AppState>,
-    auth: DeviceAuth,
+    auth: crate::auth::RevocationAuth,
 ) -> ApiResult<Json<Value>> {
-    let orders = state.db.pending_revocation_orders(&auth.device.id).await?;
+    let orders = state.db.pending_revocation_orders(&auth.device_id).await?;
     let mut out = Vec::new();
     for o in &orders {
         let integration = state
@@ -383,14 +383,14 @@ pub struct RevocationReceiptInput {
 /// The device's receipt for one order. Answered once; the audit log keeps it.
 pub async fn revocation_receipt(
     State(state): State<AppState>,
-    auth: DeviceAuth,
+    auth: crate::auth::RevocationAuth,
     Path(id): Path<String>,
     ApiJson(input): ApiJson<RevocationReceiptInput>,
 ) -> ApiResult<Json<Value>> {
     if !latchkey_server_database::RECEIPT_OUTCOMES.contains(&input.provider.as_str()) {
         return Err(ApiError::unprocessable(
             "invalid_receipt",
-            "provider is one of revoked, not_supported, queued, failed, no_copy.",
+            "provider is one of revoked, not_supported, queued, failed, no_copy, kept.",
         ));
     }
     if id.len() > 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -412,15 +412,15 @@ pub async fn revocation_receipt(
         local_wiped: input.local_wiped,
     };
     let journal = state.journal(
-        &Actor::Device(auth.device.id.clone()),
+        &Actor::Device(auth.device_id.clone()),
         "revocation.receipt",
-        Some(&auth.user.id),
+        Some(&auth.user_id),
         json!({ "order_id": id, "provider": input.provider, "detail": detail, "local_wiped": input.local_wiped }),
         vec![],
     );
     let recorded = state
         .db
-        .record_revocation_receipt(&auth.device.id, &id, &receipt, &journal)
+        .record_revocation_receipt(&auth.device_id, &id, &receipt, &journal)
         .await?;
     if !recorded {
         return Err(ApiError::not_found(

@@ -1,6 +1,6 @@
 //! The stories, each readable as: arrange, act, assert on what a client sees.
 
-use super::{Backend, TestServer, b64, unb64};
+use super::{Backend, TestDevice, TestServer, b64, unb64};
 use futures_util::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -2232,5 +2232,149 @@ pub async fn emails_and_names_refuse_hidden_characters_and_one_person_is_one_use
         1,
         "{:?}",
         users.body
+    );
+}
+
+/// A leaver's devices and a revoked device are cut off from everything, except their own
+/// last orders: fetch them, answer them, nothing else.
+pub async fn a_revoked_device_and_a_removed_users_devices_still_get_their_last_orders(
+    backend: Backend,
+) {
+    let s = TestServer::start(&backend).await;
+    s.enable("salesforce").await;
+    let laptop = s.new_user_device("ada@example.com").await;
+    let code = s
+        .admin(
+            Method::POST,
+            &format!("/v1/admin/users/{}/enrollment", laptop.user_id),
+            None,
+        )
+        .await;
+    let desktop = s
+        .enroll_existing(
+            &laptop.user_id,
+            code.body["enrollment"]["code"].as_str().unwrap(),
+        )
+        .await;
+    let bob = s.new_user_device("bob@example.com").await;
+    for d in [&laptop, &bob] {
+        let put = s
+            .device(
+                d,
+                Method::PUT,
+                SLOT,
+                Some(json!({ "envelope": b64(b"sealed") })),
+                &[("If-None-Match", "*")],
+            )
+            .await;
+        assert_eq!(put.status, StatusCode::CREATED);
+    }
+
+    // The admin revokes Ada's desktop: it may read only its order (wipe, keep the grant).
+    let revoked = s
+        .admin(
+            Method::POST,
+            &format!("/v1/admin/devices/{}/revoke", desktop.id),
+            None,
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::OK, "{:?}", revoked.body);
+    let cut = s
+        .device(&desktop, Method::GET, "/v1/integrations", None, &[])
+        .await;
+    assert_eq!(cut.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(cut.code(), "device_revoked");
+    let orders = s
+        .device(&desktop, Method::GET, "/v1/revocation-orders", None, &[])
+        .await;
+    assert_eq!(orders.status, StatusCode::OK, "{:?}", orders.body);
+    let list = orders.body["orders"].as_array().unwrap().clone();
+    assert_eq!(list.len(), 1, "{:?}", orders.body);
+    assert_eq!(list[0]["reason"], "device_revoked");
+    let id = list[0]["id"].as_str().unwrap().to_owned();
+    let answered = s
+        .device(
+            &desktop,
+            Method::POST,
+            &format!("/v1/revocation-orders/{id}/receipt"),
+            Some(json!({ "provider": "kept", "detail": "wiped here", "local_wiped": true })),
+            &[],
+        )
+        .await;
+    assert_eq!(answered.status, StatusCode::OK, "{:?}", answered.body);
+    // The laptop keeps working and has no order; the record is still there.
+    let none = s
+        .device(&laptop, Method::GET, "/v1/revocation-orders", None, &[])
+        .await;
+    assert_eq!(none.body["orders"], json!([]));
+    let records = s
+        .device(&laptop, Method::GET, "/v1/records", None, &[])
+        .await;
+    assert_eq!(records.body["records"].as_array().unwrap().len(), 1);
+
+    // Ada leaves: the admin removes her. Her laptop's token opens nothing but its order.
+    let removed = s
+        .admin(
+            Method::DELETE,
+            &format!("/v1/admin/users/{}", laptop.user_id),
+            None,
+        )
+        .await;
+    assert!(removed.status.is_success(), "{:?}", removed.body);
+    let cut = s
+        .device(&laptop, Method::GET, "/v1/records", None, &[])
+        .await;
+    assert_eq!(cut.status, StatusCode::UNAUTHORIZED);
+    let orders = s
+        .device(&laptop, Method::GET, "/v1/revocation-orders", None, &[])
+        .await;
+    assert_eq!(orders.status, StatusCode::OK, "{:?}", orders.body);
+    let list = orders.body["orders"].as_array().unwrap().clone();
+    assert_eq!(list.len(), 1, "{:?}", orders.body);
+    assert_eq!(list[0]["reason"], "user_removed");
+    assert_eq!(list[0]["integration"]["client_id"], "client-123");
+    let id = list[0]["id"].as_str().unwrap().to_owned();
+    // Bob cannot answer it; the laptop can, once.
+    let path = format!("/v1/revocation-orders/{id}/receipt");
+    let receipt =
+        json!({ "provider": "revoked", "detail": "Salesforce confirmed", "local_wiped": true });
+    let foreign = s
+        .device(&bob, Method::POST, &path, Some(receipt.clone()), &[])
+        .await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+    let done = s
+        .device(&laptop, Method::POST, &path, Some(receipt.clone()), &[])
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{:?}", done.body);
+    let left = s
+        .device(&laptop, Method::GET, "/v1/revocation-orders", None, &[])
+        .await;
+    assert_eq!(left.body["orders"], json!([]));
+    // A made-up token opens nothing.
+    let stranger = TestDevice {
+        id: "x".into(),
+        user_id: "x".into(),
+        token: {
+            let (head, last) = bob.token.split_at(bob.token.len() - 1);
+            format!("{head}{}", if last == "A" { "B" } else { "A" })
+        },
+    };
+    let nope = s
+        .device(&stranger, Method::GET, "/v1/revocation-orders", None, &[])
+        .await;
+    assert_eq!(nope.status, StatusCode::UNAUTHORIZED);
+    // The audit log keeps both receipts.
+    let audit = s
+        .admin(
+            Method::GET,
+            "/v1/admin/audit?action=revocation.receipt",
+            None,
+        )
+        .await;
+    assert_eq!(
+        audit.body["events"].as_array().unwrap().len(),
+        2,
+        "{:?}",
+        audit.body
     );
 }
