@@ -159,6 +159,7 @@ pub async fn forward(
         state.catalog.api_key_format(&i.id, header_name),
     )?;
 
+    let method_name = method.as_str().to_owned();
     let mut request = state
         .http
         .request(method, &url)
@@ -185,6 +186,23 @@ pub async fn forward(
         }
     })?;
     let status = upstream.status();
+    // Every use of an admin's key is on the record: who, what, and what it answered
+    // (the path only: a query can hold search terms).
+    let journal = state.journal(
+        &crate::state::Actor::Device(auth.device.id.clone()),
+        "proxy.request",
+        Some(&auth.user.id),
+        serde_json::json!({
+            "integration_id": integration,
+            "method": method_name,
+            "path": path,
+            "status": status.as_u16(),
+        }),
+        vec![],
+    );
+    if let Err(e) = state.db.append_audit(&journal.audit).await {
+        tracing::warn!(error = %e, "could not record a proxy request in the audit log");
+    }
     let content_type = upstream.headers().get(header::CONTENT_TYPE).cloned();
     let max = state.config.proxy_max_response_bytes;
     let collected = read_capped(upstream, max).await?;

@@ -1692,6 +1692,22 @@ pub async fn api_key_proxy_injects_the_key_only_toward_allowed_paths(backend: Ba
         (StatusCode::UNPROCESSABLE_ENTITY, "unknown_integration")
     );
 
+    // Each use of the key is in the audit log: device, integration, method, path, status.
+    let audit = s
+        .admin(Method::GET, "/v1/admin/audit?action=proxy.request", None)
+        .await;
+    let events = audit.body["events"].as_array().unwrap();
+    assert!(!events.is_empty(), "{:?}", audit.body);
+    let first = &events[events.len() - 1];
+    assert_eq!(first["detail"]["integration_id"], "acme-api", "{first}");
+    assert!(first["detail"]["method"].is_string() && first["detail"]["status"].is_number());
+    assert!(first["detail"]["path"].as_str().unwrap().starts_with('/'));
+    assert_eq!(first["actor_kind"], "device");
+    assert!(
+        !audit.body.to_string().contains("sk-"),
+        "no key in the audit log"
+    );
+
     // Without a device token the proxy is closed.
     let anon = s
         .call(Method::GET, "/v1/proxy/acme-api/v1/models", None, None, &[])
