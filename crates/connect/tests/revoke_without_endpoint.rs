@@ -1,4 +1,4 @@
-//! A provider without a revocation endpoint (GitHub): the connection is
+//! A provider without a revocation endpoint (Microsoft 365): the connection is
 //! deleted everywhere and the user is told where to remove the app's access
 //! (checklist item 21). No network is involved.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -12,7 +12,7 @@ use latchkey_keychain::MemoryKeychain;
 use latchkey_vault::{SlotId, TokenSet, UserIdentity, Vault};
 
 #[tokio::test]
-async fn revoking_github_deletes_locally_and_says_where_to_remove_access() {
+async fn revoking_microsoft_365_deletes_locally_and_says_where_to_remove_access() {
     let dir = tempfile::tempdir().unwrap();
     let vault = Arc::new(
         Vault::open(
@@ -22,13 +22,13 @@ async fn revoking_github_deletes_locally_and_says_where_to_remove_access() {
         )
         .unwrap(),
     );
-    let slot = SlotId::new("github", "production").unwrap();
+    let slot = SlotId::new("microsoft-365", "production").unwrap();
     let tokens = TokenSet {
-        access_token: "gho_16C7e42F292c6912E7710c838347Ae178B4a".into(),
-        refresh_token: None,
+        access_token: "eyJ0eXAiOiJKV1QiLCJub25jZSI6IjEyMyJ9.e30.sig".into(),
+        refresh_token: Some("0.AXoA-refresh".into()),
         id_token: None,
         token_type: "Bearer".into(),
-        scopes: vec!["repo".into()],
+        scopes: vec!["User.Read".into(), "offline_access".into()],
         expires_at: None,
         issued_at: 1_700_000_000,
         instance_url: None,
@@ -42,32 +42,31 @@ async fn revoking_github_deletes_locally_and_says_where_to_remove_access() {
         dir.path(),
     )
     .unwrap();
-    let github = Integration {
-        id: "github".into(),
+    let microsoft = Integration {
+        id: "microsoft-365".into(),
         environment: Environment::Production,
         params: Params::new(),
-        client_id: "Iv1.8a61f9b3a7aba766".into(),
-        // GitHub OAuth apps need a secret; a native app cannot keep it confidential anyway.
-        client_secret: Some("not-a-real-secret".into()),
+        client_id: "6731de76-14a6-49ae-97bc-6eba6914391e".into(),
+        client_secret: None,
         scopes: vec![],
         redirect_host: Default::default(),
     };
     assert!(matches!(
-        connector.state(&github).unwrap(),
+        connector.state(&microsoft).unwrap(),
         ConnectionState::Connected { .. }
     ));
 
-    let report = connector.revoke(&github).await.unwrap();
+    let report = connector.revoke(&microsoft).await.unwrap();
     assert_eq!(report.steps[0].outcome, "skipped", "{report:?}");
     assert!(
         report.steps[0]
             .detail
-            .contains("remove Latchkey's access at https://github.com/settings"),
+            .contains("remove Latchkey's access at https://myapplications.microsoft.com/"),
         "{report:?}"
     );
     assert_eq!(report.steps[1].outcome, "done");
     assert_eq!(
-        connector.state(&github).unwrap(),
+        connector.state(&microsoft).unwrap(),
         ConnectionState::NotConnected
     );
 }
