@@ -6,29 +6,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-use latchkey_test_peers::{AuthServer, TestStore, browser_script, files_containing, peers_ready};
+use latchkey_test_peers::{AuthServer, TestStore, files_containing, peers_ready};
 use serde_json::{Value, json};
 
-fn latchkey(data: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_latchkey"))
-        .arg("--data-dir")
-        .arg(data)
-        .args(args)
-        .env("BROWSER", browser_script())
-        .env_remove("DISPLAY")
-        .output()
-        .unwrap()
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
+mod common;
+use common::{latchkey, text};
 
 fn token(data: &Path) -> String {
     let out = latchkey(data, &["token", "demo-oauth"]);

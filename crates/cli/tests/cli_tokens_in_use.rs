@@ -11,27 +11,11 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use latchkey_test_peers::{AuthServer, TestStore, browser_script, peers_ready};
+use latchkey_test_peers::{AuthServer, TestStore, peers_ready};
 use serde_json::{Value, json};
 
-fn latchkey(data: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_latchkey"))
-        .arg("--data-dir")
-        .arg(data)
-        .args(args)
-        .env("BROWSER", browser_script())
-        .env_remove("DISPLAY")
-        .output()
-        .unwrap()
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
+mod common;
+use common::{latchkey, text};
 
 /// A store with `integration` enabled against `issuer`, and an enrolled device
 /// connected to it through the browser.
@@ -94,8 +78,9 @@ async fn a_salesforce_session_without_expires_in_is_refreshed_once_when_it_expir
     if !peers_ready() {
         return;
     }
-    // Sessions of 3 seconds, and no expires_in to say so.
-    let provider = AuthServer::start_salesforce(3);
+    // Sessions of 10 seconds (long enough that the live-session steps stay inside one
+    // under a loaded CI machine), and no expires_in to say so.
+    let provider = AuthServer::start_salesforce(10);
     let mut store = TestStore::start().await;
     let home = tempfile::tempdir().unwrap();
     let data = home.path();
@@ -147,7 +132,7 @@ async fn a_salesforce_session_without_expires_in_is_refreshed_once_when_it_expir
 
     // The session times out. Eight processes call at once: each is refused with the same
     // token, exactly one refresh reaches the provider, and every call answers.
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    tokio::time::sleep(Duration::from_secs(11)).await;
     let (_, rejected_before) = api_stats(&provider).await;
     let outputs = concurrently(data, 8, &["api", "demo-salesforce", "/limits"]);
     for out in &outputs {
@@ -251,7 +236,7 @@ async fn a_salesforce_session_without_expires_in_is_refreshed_once_when_it_expir
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 
     // exec: the token and instance URL in the environment, not on the command line.
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    tokio::time::sleep(Duration::from_secs(11)).await;
     let out = latchkey(
         data,
         &[
@@ -291,7 +276,9 @@ async fn a_rotating_refresh_token_is_never_replayed() {
     if !peers_ready() {
         return;
     }
-    let provider = AuthServer::start_salesforce(2);
+    // Five-second sessions: a round of callers (a few seconds on a loaded machine) stays
+    // inside one session, so each round meets exactly one expiry.
+    let provider = AuthServer::start_salesforce(5);
     let mut store = TestStore::start().await;
     let home = tempfile::tempdir().unwrap();
     let data = home.path();
@@ -307,7 +294,7 @@ async fn a_rotating_refresh_token_is_never_replayed() {
     // Rounds of concurrent callers after each expiry: one refresh each; a replayed rotated
     // refresh token would revoke the whole family and the next round would fail.
     for round in 0..3 {
-        tokio::time::sleep(Duration::from_secs(3)).await;
+        tokio::time::sleep(Duration::from_secs(6)).await;
         let before = provider.refreshes().await;
         for out in concurrently(data, 5, &["api", "demo-salesforce", "/limits"]) {
             assert!(out.status.success(), "round {round}: {}", text(&out));
@@ -317,7 +304,7 @@ async fn a_rotating_refresh_token_is_never_replayed() {
 
     // The token endpoint takes the refresh and the answer is lost (the connection drops):
     // the refresh may have rotated the token, so it is not sent again.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
     provider
         .fail(json!({ "path": "/token", "method": "POST", "status": 0, "count": 1 }))
         .await;

@@ -575,6 +575,18 @@ impl Database for PostgresDatabase {
     }
 
     async fn insert_enrollment_code(&self, c: &EnrollmentCode) -> DbResult<()> {
+        let mut tx = self.write.begin().await.map_err(backend)?;
+        // A new code replaces the user's older unused ones: only the latest link works.
+        sqlx::query(
+            "UPDATE enrollment_codes SET expires_at = $2 WHERE user_id = $1 AND org_id = $3 \
+             AND used_at IS NULL AND expires_at > $2",
+        )
+        .bind(&c.user_id)
+        .bind(c.created_at)
+        .bind(&c.org_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
         sqlx::query(
             "INSERT INTO enrollment_codes (id, org_id, user_id, code_hash, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -585,9 +597,10 @@ impl Database for PostgresDatabase {
         .bind(&c.code_hash)
         .bind(c.created_at)
         .bind(c.expires_at)
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await
         .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
         Ok(())
     }
 

@@ -125,8 +125,12 @@ impl FromRequestParts<AppState> for RevocationAuth {
                 "This device token is not valid. Enroll the device again with a new code from your admin.",
             )
         };
+        // No token at all is not a guess: it does not count against this address.
         let Some(token) = bearer(&parts.headers) else {
-            return Err(failed(state, parts, invalid()));
+            return Err(ApiError::unauthorized(
+                "missing_token",
+                "Send the device token as 'Authorization: Bearer <token>'.",
+            ));
         };
         if !TokenKind::Device.matches(token) {
             return Err(failed(state, parts, invalid()));

@@ -286,7 +286,7 @@ impl Config {
         let mut database_url = None;
         let mut public_url = None;
         let mut server_key = None;
-        let mut enrollment_code_ttl_secs = 72 * 3600;
+        let mut enrollment_code_ttl_secs = 24 * 3600;
         let mut session_ttl_secs = 12 * 3600;
         let mut max_envelope_bytes = 64 * 1024;
         let mut max_body_bytes = 256 * 1024;

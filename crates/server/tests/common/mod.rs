@@ -332,6 +332,7 @@ macro_rules! conformance_suite {
             an_admins_disconnect_orders_every_device_and_an_old_push_cannot_revive,
             emails_and_names_refuse_hidden_characters_and_one_person_is_one_user,
             a_revoked_device_and_a_removed_users_devices_still_get_their_last_orders,
+            a_new_enrollment_code_replaces_the_older_ones,
         );
     };
     (@tests $backend:expr; $($name:ident),* $(,)?) => {

@@ -919,12 +919,13 @@ pub async fn admin_changes_reach_the_change_feed(backend: Backend) {
     );
 
     // Disabling deletes every record of the integration and tells the menus to revoke.
+    // (After the admin's disconnect only a new sign-in may fill the slot again.)
     let again = s
         .device(
             &ada,
             Method::PUT,
             SLOT,
-            Some(json!({ "envelope": b64(b"y") })),
+            Some(json!({ "envelope": b64(b"y"), "new_grant": true })),
             &[("If-None-Match", "*")],
         )
         .await;
@@ -2393,4 +2394,29 @@ pub async fn a_revoked_device_and_a_removed_users_devices_still_get_their_last_o
         "{:?}",
         audit.body
     );
+}
+
+/// Only a user's latest enrollment link works (an old one forwarded or leaked is dead),
+/// and codes live a day unless configured otherwise.
+pub async fn a_new_enrollment_code_replaces_the_older_ones(backend: Backend) {
+    let defaults = latchkey_server::Config::for_tests(std::path::Path::new("/tmp"), None).unwrap();
+    assert_eq!(defaults.enrollment_code_ttl_secs, 24 * 3600);
+    let s = TestServer::start(&backend).await;
+    let (user_id, first, _) = s.invite("ada@example.com").await;
+    let again = s
+        .admin(
+            Method::POST,
+            &format!("/v1/admin/users/{user_id}/enrollment"),
+            None,
+        )
+        .await;
+    let second = again.body["enrollment"]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let old = s.enroll(&first, "old link").await;
+    assert_eq!(old.status, StatusCode::UNAUTHORIZED, "{:?}", old.body);
+    assert_eq!(old.code(), "enrollment_code_expired");
+    let new = s.enroll(&second, "new link").await;
+    assert_eq!(new.status, StatusCode::CREATED, "{:?}", new.body);
 }
