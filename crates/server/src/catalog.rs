@@ -84,6 +84,14 @@ impl CatalogLookup for ProviderCatalog {
             .is_some_and(|o| o.redirect.localhost)
     }
 
+    fn api_key_host(&self, integration_id: &str) -> Option<String> {
+        let resolved = self
+            .catalog
+            .resolve(integration_id, &Environment::Production, &Params::new())
+            .ok()?;
+        resolved.api_key()?.base_url.host_str().map(str::to_owned)
+    }
+
     fn api_key_format(&self, integration_id: &str, header: &str) -> Option<(String, String)> {
         let resolved = self
             .catalog

@@ -31,6 +31,12 @@ pub trait CatalogLookup: Send + Sync + 'static {
         None
     }
 
+    /// The host an API-key integration's base URL must have (the catalog's), or `None`
+    /// when the catalog does not know the provider. Without a catalog: `None`.
+    fn api_key_host(&self, _integration_id: &str) -> Option<String> {
+        None
+    }
+
     /// Whether the provider lets an admin register `localhost` instead of
     /// `127.0.0.1` in the loopback redirect URI. Without a catalog: no.
     fn allows_localhost_redirect(&self, _integration_id: &str) -> bool {

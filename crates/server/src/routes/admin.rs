@@ -463,6 +463,24 @@ pub async fn put_integration(
     }
     if let Some(url) = &input.api_base_url {
         crate::routes::proxy::validate_base_url(url, state.config.proxy_allow_http)?;
+        // The key may only ever go to the provider's own host (a loopback stand-in is
+        // allowed where plain http is, in tests).
+        if let Some(host) = state.catalog.api_key_host(&id) {
+            let given = reqwest::Url::parse(url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+                .unwrap_or_default();
+            let loopback_test = state.config.proxy_allow_http
+                && given
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            if given != host && !loopback_test {
+                return Err(ApiError::unprocessable(
+                    "invalid_api_base_url",
+                    format!("api_base_url must be on {host}, this provider's API host."),
+                ));
+            }
+        }
     }
     for p in &input.api_paths {
         crate::routes::proxy::validate_path_prefix(p)?;
@@ -505,6 +523,24 @@ pub async fn put_integration(
         }
     };
     let now = now_millis();
+    let new_base = input
+        .api_base_url
+        .as_deref()
+        .map(|u| u.trim_end_matches('/').to_owned());
+    let old_base = existing.as_ref().and_then(|e| e.api_base_url.clone());
+    // Pointing a stored key somewhere else (another base URL or header) clears it: the
+    // admin enters it again for the new destination.
+    let header_of = |h: &Option<String>| h.as_deref().unwrap_or("authorization").to_owned();
+    let moved = existing.as_ref().is_some_and(|e| {
+        e.api_key_sealed.is_some()
+            && ((new_base.is_some() && e.api_base_url != new_base)
+                || header_of(&e.api_key_header) != header_of(&input.api_key_header))
+    });
+    let input_key_absent = input.api_key.is_none();
+    let api_key_update = match (&input.api_key, moved) {
+        (None, true) => Some(None),
+        _ => input.api_key,
+    };
     let integration = Integration {
         org_id: state.org.id.clone(),
         id: id.clone(),
@@ -523,12 +559,10 @@ pub async fn put_integration(
         allowed_users: input.allowed_users,
         api_key_sealed: seal(
             "api_key",
-            input.api_key,
+            api_key_update,
             existing.as_ref().and_then(|e| e.api_key_sealed.clone()),
         )?,
-        api_base_url: input
-            .api_base_url
-            .map(|u| u.trim_end_matches('/').to_owned()),
+        api_base_url: new_base.clone(),
         api_paths: input.api_paths,
         api_key_header: input.api_key_header,
         redirect_host: redirect_host.to_owned(),
@@ -552,6 +586,8 @@ pub async fn put_integration(
             "environment": integration.environment,
             "client_secret": set_or_not(&integration.client_secret_sealed),
             "api_key": set_or_not(&integration.api_key_sealed),
+            "api_key_cleared": moved && input_key_absent,
+            "api_base_url": { "old": old_base, "new": integration.api_base_url },
         }),
         kind.map(|k| vec![(None, k, Some(id.clone()))])
             .unwrap_or_default(),

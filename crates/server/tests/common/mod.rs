@@ -333,6 +333,7 @@ macro_rules! conformance_suite {
             emails_and_names_refuse_hidden_characters_and_one_person_is_one_user,
             a_revoked_device_and_a_removed_users_devices_still_get_their_last_orders,
             a_new_enrollment_code_replaces_the_older_ones,
+            moving_an_api_key_clears_it_and_only_the_catalogs_host_is_allowed,
         );
     };
     (@tests $backend:expr; $($name:ident),* $(,)?) => {

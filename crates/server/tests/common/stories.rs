@@ -2420,3 +2420,82 @@ pub async fn a_new_enrollment_code_replaces_the_older_ones(backend: Backend) {
     let new = s.enroll(&second, "new link").await;
     assert_eq!(new.status, StatusCode::CREATED, "{:?}", new.body);
 }
+
+/// An API key goes only where the admin entered it for: pointing the integration at
+/// another base URL or header clears the key (enter it again), the base URL must be on the
+/// provider's own host, and the audit log shows the old and new base URL.
+pub async fn moving_an_api_key_clears_it_and_only_the_catalogs_host_is_allowed(backend: Backend) {
+    let s = TestServer::start_with_catalog(
+        &backend,
+        |_| {},
+        std::sync::Arc::new(latchkey_server::catalog::ProviderCatalog::builtin().unwrap()),
+    )
+    .await;
+    let put = |body: Value| {
+        let s = &s;
+        async move {
+            s.admin(Method::PUT, "/v1/admin/integrations/openai", Some(body))
+                .await
+        }
+    };
+    let first = put(json!({
+        "enabled": true, "api_key": "sk-FIRST", "api_base_url": "https://api.openai.com",
+        "api_paths": ["/v1/models"]
+    }))
+    .await;
+    assert_eq!(first.status, StatusCode::OK, "{:?}", first.body);
+    assert_eq!(first.body["api_key"], "set");
+    // Saving the same destination keeps the key (the console sends the default header).
+    let same = put(json!({
+        "enabled": true, "api_base_url": "https://api.openai.com/", "api_paths": ["/v1/models"],
+        "api_key_header": "authorization"
+    }))
+    .await;
+    assert_eq!(same.body["api_key"], "set", "{:?}", same.body);
+    // Another host is refused outright; nothing changes.
+    let evil = put(json!({
+        "enabled": true, "api_base_url": "https://api.openai.com.evil.example", "api_paths": ["/v1/models"]
+    }))
+    .await;
+    assert_eq!(evil.code(), "invalid_api_base_url", "{:?}", evil.body);
+    let kept = s
+        .admin(Method::GET, "/v1/admin/integrations/openai", None)
+        .await;
+    assert_eq!(kept.body["api_key"], "set");
+    // A new path prefix on the same host is a new destination: the key is cleared.
+    let moved = put(json!({
+        "enabled": true, "api_base_url": "https://api.openai.com/v2", "api_paths": ["/v1/models"]
+    }))
+    .await;
+    assert_eq!(moved.status, StatusCode::OK, "{:?}", moved.body);
+    assert_eq!(moved.body["api_key"], "not set", "{:?}", moved.body);
+    // A new header too, once the key is entered again.
+    let again = put(json!({
+        "enabled": true, "api_key": "sk-SECOND", "api_base_url": "https://api.openai.com/v2",
+        "api_paths": ["/v1/models"]
+    }))
+    .await;
+    assert_eq!(again.body["api_key"], "set");
+    let header = put(json!({
+        "enabled": true, "api_base_url": "https://api.openai.com/v2", "api_paths": ["/v1/models"],
+        "api_key_header": "x-api-key"
+    }))
+    .await;
+    assert_eq!(header.body["api_key"], "not set", "{:?}", header.body);
+    let audit = s
+        .admin(Method::GET, "/v1/admin/audit?action=integration.put", None)
+        .await;
+    let events = audit.body["events"].as_array().unwrap();
+    let change = events
+        .iter()
+        .find(|e| {
+            e["detail"]["api_base_url"]["new"] == "https://api.openai.com/v2"
+                && e["detail"]["api_base_url"]["old"] == "https://api.openai.com"
+        })
+        .unwrap_or_else(|| panic!("{:?}", audit.body));
+    assert_eq!(change["detail"]["api_key_cleared"], true);
+    assert!(
+        !audit.body.to_string().contains("sk-"),
+        "no key in the audit log"
+    );
+}
