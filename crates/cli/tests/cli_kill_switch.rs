@@ -217,3 +217,51 @@ async fn a_leavers_computer_revokes_wipes_and_forgets_its_token() {
     assert_eq!(events[0]["detail"]["local_wiped"], true);
     store.down().await;
 }
+
+/// Two data dirs on one OS account, enrolled with one server, are two devices: each keeps
+/// its own device token in the keychain, so revoking one leaves the other working (they
+/// used to share one entry, keyed by the server).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_enrollments_on_one_account_keep_their_own_tokens() {
+    let mut store = TestStore::start().await;
+    let (ada_link, ada_id) = store.invite("ada@acme.example").await;
+    let (bob_link, _) = store.invite("bob@acme.example").await;
+    let (ada_home, bob_home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (ada, bob) = (ada_home.path(), bob_home.path());
+    for (data, link) in [(ada, &ada_link), (bob, &bob_link)] {
+        let out = latchkey(data, &["enroll", link]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let devices = store
+        .admin(reqwest::Method::GET, "/v1/admin/devices", None)
+        .await;
+    let ada_device = devices["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["user_id"] == ada_id.as_str())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    store
+        .admin(
+            reqwest::Method::POST,
+            &format!("/v1/admin/devices/{ada_device}/revoke"),
+            None,
+        )
+        .await;
+    let out = latchkey(ada, &["list"]);
+    assert!(
+        !out.status.success(),
+        "Ada's computer is revoked: {}",
+        text(&out)
+    );
+    let out = latchkey(bob, &["list"]);
+    assert!(
+        out.status.success(),
+        "Bob's computer still works: {}",
+        text(&out)
+    );
+    store.down().await;
+}

@@ -99,6 +99,11 @@ pub fn default_data_dir() -> std::path::PathBuf {
         .join("latchkey")
 }
 
+/// The keychain account of a device token: the server and this enrollment's device id.
+fn token_account(server: &str, device_id: &str) -> String {
+    format!("{server}#device={device_id}")
+}
+
 pub fn default_device_name() -> String {
     std::env::var("HOSTNAME")
         .ok()
@@ -120,7 +125,12 @@ impl Device {
         let enrollment = client.enroll(&link.code, device_name).await?;
         let server = client.origin().to_owned();
         let keychain = OsKeychain::new(TOKEN_SERVICE);
-        keychain.set(&server, enrollment.device_token.expose().as_bytes())?;
+        // Keyed by the enrollment, not the server: two data dirs on one OS account enrolled
+        // with one server are two devices, and neither may overwrite the other's token.
+        keychain.set(
+            &token_account(&server, &enrollment.device_id),
+            enrollment.device_token.expose().as_bytes(),
+        )?;
         let file = DeviceFile {
             server,
             user_id: enrollment.user.id,
@@ -176,9 +186,20 @@ impl Device {
 
     /// The device token, from the keychain.
     pub fn token(&self) -> Result<SecretString, DeviceError> {
-        let bytes = OsKeychain::new(TOKEN_SERVICE)
-            .get(&self.file.server)?
-            .ok_or(DeviceError::TokenMissing)?;
+        let keychain = OsKeychain::new(TOKEN_SERVICE);
+        let account = token_account(&self.file.server, &self.file.device_id);
+        let bytes = match keychain.get(&account)? {
+            Some(bytes) => bytes,
+            // Enrolled by a release that keyed the token by server: move it over.
+            None => {
+                let old = keychain
+                    .get(&self.file.server)?
+                    .ok_or(DeviceError::TokenMissing)?;
+                keychain.set(&account, old.expose())?;
+                keychain.delete(&self.file.server)?;
+                old
+            }
+        };
         let text = std::str::from_utf8(bytes.expose()).map_err(|_| DeviceError::TokenMissing)?;
         Ok(SecretString::from(text))
     }
@@ -186,7 +207,8 @@ impl Device {
     /// Forgets the device token (an admin revoked this computer or removed its user).
     /// The vault key stays: it belongs to the user on this computer.
     pub fn forget_token(&self) -> Result<(), DeviceError> {
-        OsKeychain::new(TOKEN_SERVICE).delete(&self.file.server)?;
+        let keychain = OsKeychain::new(TOKEN_SERVICE);
+        keychain.delete(&token_account(&self.file.server, &self.file.device_id))?;
         Ok(())
     }
 

@@ -63,3 +63,34 @@ fn client_secrets_are_remembered_in_the_keychain_not_in_the_file() {
     device.cache_integrations(&[remote(None)]).unwrap();
     assert!(device.cached_integrations()[0].client_secret.is_none());
 }
+
+/// A device token stored by a release that keyed it by server alone moves to this
+/// enrollment's own entry the first time it is read, and is found there afterwards.
+#[test]
+fn a_token_keyed_by_server_moves_to_the_enrollments_entry() {
+    if !keychain_ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = 20_000 + (std::process::id() + 7) % 40_000;
+    let server = format!("http://127.0.0.1:{port}");
+    std::fs::write(
+        dir.path().join("device.json"),
+        json!({
+            "server": server, "user_id": "u1", "email": "ada@acme.example", "device_id": "d-legacy",
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let tokens = OsKeychain::new("app.latchkey.device");
+    tokens.set(&server, b"lkd_legacy-token").unwrap();
+    let device = Device::load(dir.path()).unwrap();
+    assert_eq!(device.token().unwrap().expose(), "lkd_legacy-token");
+    assert!(
+        tokens.get(&server).unwrap().is_none(),
+        "the old entry is gone"
+    );
+    assert_eq!(device.token().unwrap().expose(), "lkd_legacy-token");
+    device.forget_token().unwrap();
+    assert!(device.token().is_err());
+}
