@@ -35,6 +35,8 @@ pub struct Config {
     /// rest; when absent, `server.key` in the data dir is used or created (mode 0600).
     pub server_key: Option<SecretString>,
     pub enrollment_code_ttl_secs: u64,
+    /// How long an admin API token lives (days); shown when it is created.
+    pub admin_token_ttl_days: u64,
     pub session_ttl_secs: u64,
     pub max_envelope_bytes: usize,
     pub max_body_bytes: usize,
@@ -63,6 +65,7 @@ impl std::fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("server_key", &self.server_key.as_ref().map(|_| "***"))
             .field("enrollment_code_ttl_secs", &self.enrollment_code_ttl_secs)
+            .field("admin_token_ttl_days", &self.admin_token_ttl_days)
             .field("session_ttl_secs", &self.session_ttl_secs)
             .field("max_envelope_bytes", &self.max_envelope_bytes)
             .field("max_body_bytes", &self.max_body_bytes)
@@ -107,6 +110,7 @@ pub struct Layer {
     pub public_url: Option<String>,
     pub server_key: Option<SecretString>,
     pub enrollment_code_ttl_secs: Option<u64>,
+    pub admin_token_ttl_days: Option<u64>,
     pub session_ttl_secs: Option<u64>,
     pub max_envelope_bytes: Option<usize>,
     pub max_body_bytes: Option<usize>,
@@ -130,6 +134,7 @@ const KEYS: &[&str] = &[
     "public_url",
     "server_key",
     "enrollment_code_ttl_secs",
+    "admin_token_ttl_days",
     "session_ttl_secs",
     "max_envelope_bytes",
     "max_body_bytes",
@@ -212,6 +217,7 @@ impl Layer {
 fn parse_scalar(key: &str, value: &str) -> Result<toml::Value, String> {
     match key {
         "enrollment_code_ttl_secs"
+        | "admin_token_ttl_days"
         | "session_ttl_secs"
         | "max_envelope_bytes"
         | "max_body_bytes"
@@ -287,6 +293,7 @@ impl Config {
         let mut public_url = None;
         let mut server_key = None;
         let mut enrollment_code_ttl_secs = 24 * 3600;
+        let mut admin_token_ttl_days = 90;
         let mut session_ttl_secs = 12 * 3600;
         let mut max_envelope_bytes = 64 * 1024;
         let mut max_body_bytes = 256 * 1024;
@@ -307,6 +314,7 @@ impl Config {
             enrollment_code_ttl_secs = l
                 .enrollment_code_ttl_secs
                 .unwrap_or(enrollment_code_ttl_secs);
+            admin_token_ttl_days = l.admin_token_ttl_days.unwrap_or(admin_token_ttl_days);
             session_ttl_secs = l.session_ttl_secs.unwrap_or(session_ttl_secs);
             max_envelope_bytes = l.max_envelope_bytes.unwrap_or(max_envelope_bytes);
             max_body_bytes = l.max_body_bytes.unwrap_or(max_body_bytes);
@@ -359,6 +367,7 @@ impl Config {
             public_url,
             server_key,
             enrollment_code_ttl_secs,
+            admin_token_ttl_days,
             session_ttl_secs,
             max_envelope_bytes,
             max_body_bytes,
@@ -410,6 +419,7 @@ mod tests {
         let env = env_of(&[
             ("LATCHKEY_FEED_POLL_MILLIS", "100"),
             ("LATCHKEY_SECURE_COOKIES", "false"),
+            ("LATCHKEY_ADMIN_TOKEN_TTL_DAYS", "30"),
         ]);
         let flags = Flags {
             config: Some(file),
@@ -419,6 +429,10 @@ mod tests {
         let config = Config::load(&flags, &env).unwrap();
         assert_eq!(config.listen.port(), 9000, "file beats default");
         assert_eq!(config.feed_poll_millis, 100, "env beats file");
+        assert_eq!(
+            config.admin_token_ttl_days, 30,
+            "env sets the admin token lifetime"
+        );
         assert!(!config.secure_cookies);
         assert_eq!(config.log, "debug");
         assert!(config.database_url.starts_with("sqlite://"));

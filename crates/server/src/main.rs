@@ -169,12 +169,14 @@ async fn main() -> anyhow::Result<()> {
             AdminCommand::Token { email, storage } => {
                 let config = load(None, storage)?;
                 init_logging(&config.log);
+                let days = config.admin_token_ttl_days;
                 let state = latchkey_server::server::open_for_command(config).await?;
                 let result =
                     latchkey_server::routes::admin::admin_token_for_email(&state, &email).await;
                 state.db.close().await;
                 let token = result.map_err(|e| anyhow::anyhow!("{}", e.message))?;
                 println!("{}", token.expose());
+                eprintln!("This token expires in {days} days (admin_token_ttl_days).");
             }
         },
     }

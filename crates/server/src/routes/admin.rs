@@ -144,7 +144,19 @@ fn setup_code_invalid() -> ApiError {
 
 /// Issues a new admin API token for `admin`; only its hash is stored.
 pub async fn issue_admin_token(state: &Shared, admin: &Admin) -> ApiResult<SecretString> {
+    Ok(issue_expiring_admin_token(state, admin).await?.0)
+}
+
+/// Issues an admin API token that expires after `admin_token_ttl_days` (90 by
+/// default); returns it with its expiry (ms since the epoch).
+pub async fn issue_expiring_admin_token(
+    state: &Shared,
+    admin: &Admin,
+) -> ApiResult<(SecretString, i64)> {
     let token = new_token(TokenKind::AdminApi)?;
+    let now = now_millis();
+    let days = i64::try_from(state.config.admin_token_ttl_days.min(3650)).unwrap_or(90);
+    let expires_at = now.saturating_add(days * 24 * 3600 * 1000);
     state
         .db
         .insert_admin_credential(&AdminCredential {
@@ -154,19 +166,19 @@ pub async fn issue_admin_token(state: &Shared, admin: &Admin) -> ApiResult<Secre
             kind: CredentialKind::ApiToken,
             token_hash: token_hash(token.expose()),
             csrf_hash: None,
-            created_at: now_millis(),
-            expires_at: None,
+            created_at: now,
+            expires_at: Some(expires_at),
         })
         .await?;
     let journal = state.journal(
         &Actor::Admin(admin.id.clone()),
         "admin.token.create",
         Some(&admin.id),
-        json!({}),
+        json!({ "expires_at": expires_at }),
         vec![],
     );
     state.db.append_audit(&journal.audit).await?;
-    Ok(token)
+    Ok((token, expires_at))
 }
 
 /// Issues an admin API token for the admin with this email (command line).
@@ -287,10 +299,10 @@ pub async fn create_token(
     State(state): State<AppState>,
     auth: AdminAuth,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let token = issue_admin_token(&state, &auth.admin).await?;
+    let (token, expires_at) = issue_expiring_admin_token(&state, &auth.admin).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "token": token.expose() })),
+        Json(json!({ "token": token.expose(), "expires_at": expires_at })),
     ))
 }
 

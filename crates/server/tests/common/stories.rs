@@ -1094,6 +1094,17 @@ pub async fn console_sessions_need_csrf_and_expire_on_logout(backend: Backend) {
         )
         .await;
     assert_eq!(made.status, StatusCode::CREATED);
+    // Admin API tokens expire (90 days unless configured), and say when at creation.
+    let expires_at = made.body["expires_at"].as_i64().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let day = 24 * 3600 * 1000;
+    assert!(
+        (now + 89 * day..now + 91 * day).contains(&expires_at),
+        "{expires_at} is not about 90 days from {now}"
+    );
     let token = made.body["token"].as_str().unwrap();
     assert_eq!(
         s.call(Method::GET, "/v1/admin/devices", Some(token), None, &[])
