@@ -141,11 +141,9 @@ impl<K: Keychain> Connector<K> {
         if reason == "device_revoked" {
             // Only this computer lost its access: the user's grant stays for their
             // other devices, so it is not revoked at the provider.
-            self.vault.cache().remove(&r.slot)?;
-            self.sync.drop_slot(&r.slot);
-            let _ = fs::remove_file(self.marker_path(&r.slot));
+            let had = self.wipe_local(&r.slot)?;
             return Ok(RevocationReceipt {
-                provider: if cached.is_some() { "kept" } else { "no_copy" }.to_owned(),
+                provider: if had { "kept" } else { "no_copy" }.to_owned(),
                 detail: "this computer's copy was wiped; the connection stays for the user's other devices".to_owned(),
                 local_wiped: true,
             });
@@ -184,8 +182,7 @@ impl<K: Keychain> Connector<K> {
             let marker: AdminMarker = serde_json::from_slice(&bytes).ok()?;
             Some((marker.provider?, marker.detail.unwrap_or_default()))
         });
-        self.vault.cache().remove(&r.slot)?;
-        self.sync.drop_slot(&r.slot);
+        self.wipe_local(&r.slot)?;
         let (provider, detail) = outcome.clone().unwrap_or_else(|| {
             (
                 "no_copy".to_owned(),
@@ -210,9 +207,7 @@ impl<K: Keychain> Connector<K> {
         reason: &str,
     ) -> Result<RevocationReceipt, ConnectError> {
         let slot = SlotId::new(integration_id, environment)?;
-        let had = self.vault.cache().get(&slot)?.is_some();
-        self.vault.cache().remove(&slot)?;
-        self.sync.drop_slot(&slot);
+        let had = self.wipe_local(&slot)?;
         let detail = "this computer no longer has the integration's settings, so the provider was not asked; remove access in the provider's account settings".to_owned();
         self.record_admin_wipe(&slot, reason, Some(("failed".to_owned(), detail.clone())));
         Ok(RevocationReceipt {
@@ -221,25 +216,24 @@ impl<K: Keychain> Connector<K> {
             local_wiped: true,
         })
     }
-}
 
-impl<K: Keychain> Connector<K> {
     /// Wipes every sealed copy on this computer (a revoked or removed device), with
     /// its markers and queued writes. The vault key stays: it belongs to the user on
     /// this computer. Returns how many copies were wiped.
     pub fn wipe_all(&self) -> Result<usize, ConnectError> {
-        let slots: Vec<SlotId> = self
-            .vault
-            .cache()
-            .list()?
-            .into_iter()
-            .map(|(slot, _)| slot)
-            .collect();
-        for slot in &slots {
-            self.vault.cache().remove(slot)?;
-            self.sync.drop_slot(slot);
-            let _ = fs::remove_file(self.marker_path(slot));
+        let slots = self.vault.cache().list()?;
+        for (slot, _) in &slots {
+            self.wipe_local(slot)?;
         }
         Ok(slots.len())
+    }
+
+    /// Removes one slot's sealed copy, its queued writes and its reconnect marker;
+    /// `true` when there was a copy.
+    fn wipe_local(&self, slot: &SlotId) -> Result<bool, ConnectError> {
+        let had = self.vault.cache().remove(slot)?;
+        self.sync.drop_slot(slot);
+        let _ = fs::remove_file(self.marker_path(slot));
+        Ok(had)
     }
 }

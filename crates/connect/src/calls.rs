@@ -104,25 +104,7 @@ impl<K: Keychain> Connector<K> {
                 Err(_) => false,
             };
         }
-        let whoami = &r.oauth.whoami;
-        let method = match whoami.method {
-            latchkey_catalog::HttpMethod::Get => http::Method::GET,
-            latchkey_catalog::HttpMethod::Post => http::Method::POST,
-        };
-        let authorization =
-            zeroize::Zeroizing::new(format!("Bearer {}", tokens.access_token.expose()));
-        let mut builder = http::Request::builder()
-            .method(method)
-            .uri(whoami.url.as_str())
-            .header("Accept", "application/json")
-            .header("Authorization", authorization.as_str());
-        for (name, value) in &r.oauth.api_headers {
-            builder = builder.header(name.as_str(), value.as_str());
-        }
-        let Ok(request) = builder.body(Vec::new()) else {
-            return false;
-        };
-        match self.http.send(request).await {
+        match r.client.whoami(tokens).await {
             Ok(answer) => match &r.api {
                 Some(api) => api::is_rejection(api, answer.status().as_u16(), answer.body()),
                 None => answer.status() == http::StatusCode::UNAUTHORIZED,
@@ -141,13 +123,22 @@ impl<K: Keychain> Connector<K> {
         force_refresh: bool,
     ) -> Result<TokenInfo, ConnectError> {
         let r = self.resolve(integration)?;
+        self.token_info_of(&r, options, force_refresh).await
+    }
+
+    async fn token_info_of(
+        &self,
+        r: &Resolved,
+        options: &ConnectOptions,
+        force_refresh: bool,
+    ) -> Result<TokenInfo, ConnectError> {
         let tokens = if force_refresh {
-            let (_, seen) = self.current(&r)?;
-            self.refresh_slot(&r, Seen::Token(seen.access_token), options)
+            let (_, seen) = self.current(r)?;
+            self.refresh_slot(r, Seen::Token(seen.access_token), options)
                 .await?
                 .1
         } else {
-            self.live_tokens(&r, options).await?
+            self.live_tokens(r, options).await?
         };
         let api_base_url = r
             .api
@@ -316,11 +307,11 @@ impl<K: Keychain> Connector<K> {
         integration: &Integration,
         options: &ConnectOptions,
     ) -> Result<Vec<(String, SecretString)>, ConnectError> {
-        let info = self.token_info(integration, options, false).await?;
         let r = self.resolve(integration)?;
         let Some(api) = &r.api else {
             return Err(ConnectError::NoApi { provider: r.name });
         };
+        let info = self.token_info_of(&r, options, false).await?;
         let mut out = Vec::new();
         for (name, source) in &api.env {
             let value = match source.as_str() {

@@ -388,9 +388,7 @@ impl<K: Keychain> Connector<K> {
         options: &ConnectOptions,
     ) -> Result<ConnectionState, ConnectError> {
         let r = self.resolve(integration)?;
-        let guard = self.slot_mutex(&r.slot);
-        let _in_process = guard.lock().await;
-        let _cross_process = self.file_lock(&r.slot).await?;
+        let _locks = self.lock_slot(&r.slot).await?;
 
         let existing = match self.vault.load_tokens(&r.slot) {
             Ok(existing) => existing,
@@ -416,11 +414,6 @@ impl<K: Keychain> Connector<K> {
                 Err(e) => return Err(e),
             }
         }
-        let existing = match self.vault.load_tokens(&r.slot) {
-            Ok(existing) => existing,
-            Err(e) if e.needs_reconnect() => None,
-            Err(e) => return Err(e.into()),
-        };
         let next_version = existing
             .as_ref()
             .map_or(0, |(v, _)| *v)
@@ -689,9 +682,7 @@ impl<K: Keychain> Connector<K> {
     /// [`Connector::retry_pending_revocations`].
     pub async fn revoke(&self, integration: &Integration) -> Result<RevokeReport, ConnectError> {
         let r = self.resolve(integration)?;
-        let guard = self.slot_mutex(&r.slot);
-        let _in_process = guard.lock().await;
-        let _cross_process = self.file_lock(&r.slot).await?;
+        let _locks = self.lock_slot(&r.slot).await?;
         let mut report = RevokeReport { steps: Vec::new() };
         let cached = self.vault.cache().get(&r.slot)?;
         let Some(record) = cached else {

@@ -416,27 +416,36 @@ impl ProviderClient {
         Ok(self.revocation_outcome(request, &[404]).await)
     }
 
-    /// Asks the provider who the tokens belong to, for "Connected as …".
-    /// Failures are not fatal: the connection works without a label.
-    pub async fn identity(&self, tokens: &TokenSet) -> Option<String> {
-        let url = &self.resolved.whoami.url;
+    /// The catalog's "who am I" call with `tokens`, answered as it came.
+    pub(crate) async fn whoami(
+        &self,
+        tokens: &TokenSet,
+    ) -> Result<http::Response<Vec<u8>>, HttpError> {
         // Dropbox's get_current_account and Slack's auth.test are POST-only RPC calls.
         let method = match self.resolved.whoami.method {
             HttpMethod::Get => http::Method::GET,
             HttpMethod::Post => http::Method::POST,
         };
+        let authorization =
+            zeroize::Zeroizing::new(format!("Bearer {}", tokens.access_token.expose()));
         let mut request = http::Request::builder()
             .method(method)
-            .uri(url.as_str())
-            .header(
-                "Authorization",
-                format!("Bearer {}", tokens.access_token.expose()),
-            )
+            .uri(self.resolved.whoami.url.as_str())
+            .header("Authorization", authorization.as_str())
             .header("Accept", "application/json");
         for (name, value) in &self.resolved.api_headers {
             request = request.header(name.as_str(), value.as_str());
         }
-        let response = self.http.send(request.body(Vec::new()).ok()?).await.ok()?;
+        let request = request
+            .body(Vec::new())
+            .map_err(|e| HttpError::NotSent(e.to_string()))?;
+        self.http.send(request).await
+    }
+
+    /// Asks the provider who the tokens belong to, for "Connected as …".
+    /// Failures are not fatal: the connection works without a label.
+    pub async fn identity(&self, tokens: &TokenSet) -> Option<String> {
+        let response = self.whoami(tokens).await.ok()?;
         if !response.status().is_success() {
             return None;
         }

@@ -233,7 +233,7 @@ impl Session {
         Ok(self.connector.revoke(&integration).await?)
     }
 
-    /// A fresh access token, for scripts (the CLI's `token`). Never for a webview.
+    /// A fresh access token (refreshed ahead of its expiry). Never for a webview.
     pub async fn access_token(
         &self,
         id: &str,
@@ -492,12 +492,6 @@ impl Session {
             }
         }
         Ok(None)
-    }
-
-    /// The `latchkey exec` variables every integration's catalog entry names,
-    /// for `--help`: (integration id, variable, what it holds).
-    pub fn exec_variables(&self) -> Vec<(String, String, String)> {
-        exec_variables()
     }
 }
 

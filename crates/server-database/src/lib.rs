@@ -234,36 +234,19 @@ pub const RECEIPT_OUTCOMES: &[&str] = &[
 /// The SQL both backends run for revocation orders (both accept `$N` binds); only the id
 /// expression differs (`{id}`).
 pub mod revocation_sql {
-    /// Orders for every device of every user with a live record of the integration, written
-    /// just before those records are tombstoned. Binds: $1 now, $2 integration, $3 user or
-    /// NULL, $4 org, $5 reason.
+    /// Orders, written just before the records they concern are tombstoned: one per live
+    /// record × each live device of its user, narrowed by whichever of integration, user
+    /// and device are given (NULL: any). Binds: $1 now, $2 org, $3 reason, $4 integration,
+    /// $5 user, $6 device.
     pub const INSERT_ORDERS: &str = "INSERT INTO revocation_orders \
          (id, org_id, user_id, device_id, device_token_hash, integration_id, environment, reason, created_at) \
-         SELECT {id}, $4, t.user_id, t.device_id, t.token_hash, t.integration_id, t.environment, $5, $1 FROM \
+         SELECT {id}, $2, t.user_id, t.device_id, t.token_hash, t.integration_id, t.environment, $3, $1 FROM \
          (SELECT DISTINCT r.user_id AS user_id, d.id AS device_id, d.token_hash AS token_hash, \
          r.integration_id AS integration_id, r.environment AS environment FROM connection_records r \
          JOIN devices d ON d.user_id = r.user_id AND d.revoked_at IS NULL \
-         WHERE r.integration_id = $2 AND r.deleted = FALSE AND ($3 IS NULL OR r.user_id = $3) \
-         AND r.user_id IN (SELECT id FROM users WHERE org_id = $4)) t";
-    /// Orders for every live record of a removed user, to each of their devices. Binds:
-    /// $1 now, $2 user, $3 org, $4 reason.
-    pub const INSERT_ORDERS_FOR_USER: &str = "INSERT INTO revocation_orders \
-         (id, org_id, user_id, device_id, device_token_hash, integration_id, environment, reason, created_at) \
-         SELECT {id}, $3, t.user_id, t.device_id, t.token_hash, t.integration_id, t.environment, $4, $1 FROM \
-         (SELECT DISTINCT r.user_id AS user_id, d.id AS device_id, d.token_hash AS token_hash, \
-         r.integration_id AS integration_id, r.environment AS environment FROM connection_records r \
-         JOIN devices d ON d.user_id = r.user_id AND d.revoked_at IS NULL \
-         WHERE r.user_id = $2 AND r.deleted = FALSE \
-         AND r.user_id IN (SELECT id FROM users WHERE org_id = $3)) t";
-    /// Orders for every live record of the user, to one device being revoked. Binds:
-    /// $1 now, $2 device, $3 org, $4 reason.
-    pub const INSERT_ORDERS_FOR_DEVICE: &str = "INSERT INTO revocation_orders \
-         (id, org_id, user_id, device_id, device_token_hash, integration_id, environment, reason, created_at) \
-         SELECT {id}, $3, t.user_id, t.device_id, t.token_hash, t.integration_id, t.environment, $4, $1 FROM \
-         (SELECT DISTINCT r.user_id AS user_id, d.id AS device_id, d.token_hash AS token_hash, \
-         r.integration_id AS integration_id, r.environment AS environment FROM connection_records r \
-         JOIN devices d ON d.user_id = r.user_id AND d.revoked_at IS NULL \
-         WHERE d.id = $2 AND d.org_id = $3 AND r.deleted = FALSE) t";
+         WHERE r.deleted = FALSE AND ($4 IS NULL OR r.integration_id = $4) \
+         AND ($5 IS NULL OR r.user_id = $5) AND ($6 IS NULL OR d.id = $6) \
+         AND r.user_id IN (SELECT id FROM users WHERE org_id = $2)) t";
     /// The device an order-bearing token belongs to, when the device itself is revoked
     /// or gone. Binds: $1 token hash.
     pub const DEVICE_BY_ORDER_TOKEN: &str = "SELECT device_id, user_id FROM revocation_orders \
@@ -288,6 +271,50 @@ pub mod revocation_sql {
     pub const CLEAR_ADMIN_REVOKED: &str = "UPDATE connection_records SET revoked_by_admin = FALSE \
          WHERE user_id = $1 AND vault_key_id = $2 AND integration_id = $3 AND environment = $4 \
          AND deleted = TRUE";
+}
+
+/// Which revocation orders to write: the admin action's reason, and the records it
+/// concerns narrowed by integration, user and device (each `None`: any).
+#[derive(Debug, Clone, Copy)]
+pub struct Orders<'a> {
+    pub org_id: &'a str,
+    pub reason: &'a str,
+    pub now: Millis,
+    pub integration_id: Option<&'a str>,
+    pub user_id: Option<&'a str>,
+    pub device_id: Option<&'a str>,
+}
+
+impl<'a> Orders<'a> {
+    /// Orders for every live record of the org (narrow them with the methods below).
+    pub fn new(org_id: &'a str, reason: &'a str, now: Millis) -> Self {
+        Self {
+            org_id,
+            reason,
+            now,
+            integration_id: None,
+            user_id: None,
+            device_id: None,
+        }
+    }
+
+    /// Only records of this integration.
+    pub fn integration(mut self, id: &'a str) -> Self {
+        self.integration_id = Some(id);
+        self
+    }
+
+    /// Only records of this user.
+    pub fn user(mut self, id: &'a str) -> Self {
+        self.user_id = Some(id);
+        self
+    }
+
+    /// Only for this device.
+    pub fn device(mut self, id: &'a str) -> Self {
+        self.device_id = Some(id);
+        self
+    }
 }
 
 /// The compare-and-swap condition of a record write.

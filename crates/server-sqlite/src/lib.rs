@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use latchkey_server_database::{
     Admin, AdminCredential, AuditEvent, AuditQuery, Change, CodeProblem, ConnectionRecord,
     CredentialKind, Database, DbError, DbResult, Device, EnrollmentCode, Integration, Journal,
-    Millis, NewAudit, Org, Precondition, RevocationOrder, RevocationReceipt, SlotKey, User,
+    Millis, NewAudit, Orders, Org, Precondition, RevocationOrder, RevocationReceipt, SlotKey, User,
     decode_list, decode_map, encode_list, encode_map, revocation_reason, revocation_sql,
 };
 use sqlx::sqlite::{
@@ -599,16 +599,9 @@ impl Database for SqliteDatabase {
     async fn delete_user(&self, org_id: &str, id: &str, journal: &Journal) -> DbResult<()> {
         let mut tx = self.write.begin().await.map_err(backend)?;
         // A leaver: every device gets an order for every connection before both go.
-        let orders =
-            revocation_sql::INSERT_ORDERS_FOR_USER.replace("{id}", "lower(hex(randomblob(16)))");
-        sqlx::query(&orders)
-            .bind(journal.audit.at)
-            .bind(id)
-            .bind(org_id)
-            .bind(revocation_reason::USER_REMOVED)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        let at = journal.audit.at;
+        let orders = Orders::new(org_id, revocation_reason::USER_REMOVED, at).user(id);
+        insert_orders(&mut tx, &orders).await?;
         for sql in [
             "DELETE FROM connection_records WHERE user_id = $1 AND user_id IN (SELECT id FROM users WHERE org_id = $2)",
             "DELETE FROM devices WHERE user_id = $1 AND org_id = $2",
@@ -779,16 +772,8 @@ impl Database for SqliteDatabase {
     ) -> DbResult<Device> {
         let mut tx = self.write.begin().await.map_err(backend)?;
         // Orders first (only while the device is still live): it wipes its copies.
-        let orders =
-            revocation_sql::INSERT_ORDERS_FOR_DEVICE.replace("{id}", "lower(hex(randomblob(16)))");
-        sqlx::query(&orders)
-            .bind(now)
-            .bind(id)
-            .bind(org_id)
-            .bind(revocation_reason::DEVICE_REVOKED)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        let orders = Orders::new(org_id, revocation_reason::DEVICE_REVOKED, now).device(id);
+        insert_orders(&mut tx, &orders).await?;
         let row = sqlx::query(
             "UPDATE devices SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2 AND org_id = $3 RETURNING *",
         )
@@ -1234,16 +1219,11 @@ async fn tombstone_integration(
     now: Millis,
 ) -> DbResult<u64> {
     // Every device of each affected user gets an order, in the same transaction.
-    let orders = revocation_sql::INSERT_ORDERS.replace("{id}", "lower(hex(randomblob(16)))");
-    sqlx::query(&orders)
-        .bind(now)
-        .bind(integration_id)
-        .bind(user_id)
-        .bind(org_id)
-        .bind(reason)
-        .execute(&mut **tx)
-        .await
-        .map_err(backend)?;
+    let mut orders = Orders::new(org_id, reason, now).integration(integration_id);
+    if let Some(user) = user_id {
+        orders = orders.user(user);
+    }
+    insert_orders(tx, &orders).await?;
     let done = sqlx::query(
         "UPDATE connection_records SET envelope = NULL, deleted = TRUE, version = version + 1, \
          device_id = '', updated_at = $1, revoked_by_admin = TRUE WHERE integration_id = $2 AND deleted = FALSE \
@@ -1289,4 +1269,20 @@ fn order_from(r: &SqliteRow) -> DbResult<RevocationOrder> {
         created_at: r.try_get("created_at").map_err(backend)?,
         receipt,
     })
+}
+
+/// Writes revocation orders (see [`revocation_sql::INSERT_ORDERS`]).
+async fn insert_orders(tx: &mut Tx<'_>, o: &Orders<'_>) -> DbResult<()> {
+    let sql = revocation_sql::INSERT_ORDERS.replace("{id}", "lower(hex(randomblob(16)))");
+    sqlx::query(&sql)
+        .bind(o.now)
+        .bind(o.org_id)
+        .bind(o.reason)
+        .bind(o.integration_id)
+        .bind(o.user_id)
+        .bind(o.device_id)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    Ok(())
 }
