@@ -90,8 +90,10 @@ const port = await freePort(8700);
 const origin = `http://127.0.0.1:${port}`;
 const serverDir = resolve(RUN, 'server');
 const serverArgs = ['--data-dir', serverDir];
+// The demo's provider is a development one: this server opts in to offering it.
 start('latchkey-server', resolve(BIN, 'latchkey-server'), ['serve', '--listen', `127.0.0.1:${port}`, ...serverArgs], {
   stdio: ['ignore', log('server'), log('server')],
+  env: { ...process.env, LATCHKEY_ALLOW_DEVELOPMENT_PROVIDERS: 'true' },
 });
 for (let i = 0; ; i++) {
   try {

@@ -93,6 +93,25 @@ async fn enroll_connect_token_revoke_with_the_server_going_away() {
     assert_eq!(list["integrations"][0]["id"], "demo-oauth");
     assert_eq!(list["integrations"][0]["status"]["state"], "not_connected");
 
+    // Only the environment the admin enabled: refused before any browser opens.
+    let out = latchkey(
+        data,
+        &[
+            "connect",
+            "demo-oauth",
+            "--env",
+            "login.demo.example",
+            "--timeout",
+            "5",
+        ],
+    );
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("enabled demo-oauth for production only, not login.demo.example"),
+        "{}",
+        text(&out)
+    );
+
     // Connect through the browser.
     let out = latchkey(data, &["connect", "demo-oauth", "--timeout", "60"]);
     assert!(out.status.success(), "{}", text(&out));

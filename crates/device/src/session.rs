@@ -36,6 +36,14 @@ pub enum SessionError {
         "{0} is connected by your admin with an API key; there is nothing to do on this computer."
     )]
     ApiKey(String),
+    #[error(
+        "Your admin enabled {id} for {enabled} only, not {asked}. Connect without --env, or ask your admin to enable {asked}."
+    )]
+    EnvironmentNotEnabled {
+        id: String,
+        enabled: String,
+        asked: String,
+    },
 }
 
 impl SessionError {
@@ -48,6 +56,7 @@ impl SessionError {
             Self::Vault(e) => e.code().to_owned(),
             Self::UnknownIntegration(_) => "session.unknown_integration".to_owned(),
             Self::ApiKey(_) => "session.api_key_integration".to_owned(),
+            Self::EnvironmentNotEnabled { .. } => "session.environment_not_enabled".to_owned(),
         }
     }
 
@@ -129,8 +138,17 @@ impl Session {
             }
             Err(e) => return Err(e.into()),
         };
+        let development =
+            development_providers_allowed(device.server(), &|k| std::env::var(k).ok());
         let mut integrations = Vec::new();
         for r in &remote {
+            if !development && is_development_provider(&r.id) {
+                tracing::warn!(
+                    integration = %r.id,
+                    "skipping a development provider: this device only uses those with a server on this computer or LATCHKEY_ALLOW_DEVELOPMENT_PROVIDERS=true"
+                );
+                continue;
+            }
             integrations.push(to_integration(r)?);
         }
         let server = client.duplicate();
@@ -220,6 +238,16 @@ impl Session {
         options: &ConnectOptions,
     ) -> Result<ConnectionState, SessionError> {
         let integration = self.find(id, environment)?;
+        // The server keeps records only where the admin enabled the integration: say so
+        // before the browser opens, not after the user signed in.
+        let enabled = self.find(id, None)?.environment;
+        if integration.environment != enabled {
+            return Err(SessionError::EnvironmentNotEnabled {
+                id: id.to_owned(),
+                enabled: enabled.to_string(),
+                asked: integration.environment.to_string(),
+            });
+        }
         Ok(self.connector.connect(&integration, options).await?)
     }
 
@@ -495,6 +523,32 @@ impl Session {
     }
 }
 
+/// Whether this device uses the catalog's development providers (a demo OAuth server
+/// on this computer): only with a server on this computer (a developer's or a test's)
+/// or when `LATCHKEY_ALLOW_DEVELOPMENT_PROVIDERS=true`. A production server that offered
+/// one by mistake, or a tampered one, cannot send a user's sign-in to a test server.
+pub fn development_providers_allowed(server: &str, env: &dyn Fn(&str) -> Option<String>) -> bool {
+    if env("LATCHKEY_ALLOW_DEVELOPMENT_PROVIDERS")
+        .is_some_and(|v| matches!(v.trim(), "1" | "true" | "yes"))
+    {
+        return true;
+    }
+    url::Url::parse(server).is_ok_and(|u| match u.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    })
+}
+
+/// Whether the catalog marks `id` as a development provider.
+fn is_development_provider(id: &str) -> bool {
+    Catalog::builtin()
+        .ok()
+        .and_then(|c| c.get(id).ok())
+        .is_some_and(|p| p.development)
+}
+
 /// The `latchkey exec` variables the catalog names, for every OAuth provider:
 /// (integration id, variable, what it holds).
 pub fn exec_variables() -> Vec<(String, String, String)> {
@@ -565,5 +619,42 @@ pub fn describe(state: &serde_json::Value) -> String {
             .unwrap_or("your admin disconnected it")
             .to_owned(),
         _ => "not connected".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn development_providers_only_with_a_server_on_this_computer_or_an_opt_in() {
+        let none = |_: &str| None;
+        assert!(development_providers_allowed(
+            "http://127.0.0.1:8700",
+            &none
+        ));
+        assert!(development_providers_allowed(
+            "http://localhost:8700",
+            &none
+        ));
+        assert!(development_providers_allowed("http://[::1]:8700", &none));
+        assert!(!development_providers_allowed(
+            "https://latchkey.acme.example",
+            &none
+        ));
+        assert!(!development_providers_allowed("https://10.0.0.5", &none));
+        let opted_in =
+            |k: &str| (k == "LATCHKEY_ALLOW_DEVELOPMENT_PROVIDERS").then(|| "true".to_owned());
+        assert!(development_providers_allowed(
+            "https://latchkey.acme.example",
+            &opted_in
+        ));
+        let other = |_: &str| Some("no".to_owned());
+        assert!(!development_providers_allowed(
+            "https://latchkey.acme.example",
+            &other
+        ));
+        assert!(is_development_provider("demo-oauth"));
+        assert!(!is_development_provider("salesforce"));
     }
 }

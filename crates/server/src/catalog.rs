@@ -84,6 +84,12 @@ impl CatalogLookup for ProviderCatalog {
             .is_some_and(|o| o.redirect.localhost)
     }
 
+    fn is_development(&self, integration_id: &str) -> bool {
+        self.catalog
+            .get(integration_id)
+            .is_ok_and(|p| p.development)
+    }
+
     fn api_key_host(&self, integration_id: &str) -> Option<String> {
         let resolved = self
             .catalog

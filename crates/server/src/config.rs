@@ -54,6 +54,9 @@ pub struct Config {
     pub proxy_allow_http: bool,
     /// Reverse proxies whose `X-Forwarded-For` is believed (addresses or CIDR ranges).
     pub trusted_proxies: TrustedProxies,
+    /// Offer the catalog's development providers (the demo OAuth server on this
+    /// computer). Off in production: `make run` and the tests opt in.
+    pub allow_development_providers: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -77,6 +80,10 @@ impl std::fmt::Debug for Config {
             .field("proxy_max_response_bytes", &self.proxy_max_response_bytes)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("proxy_allow_http", &self.proxy_allow_http)
+            .field(
+                "allow_development_providers",
+                &self.allow_development_providers,
+            )
             .finish()
     }
 }
@@ -122,6 +129,7 @@ pub struct Layer {
     pub proxy_max_response_bytes: Option<usize>,
     pub proxy_allow_http: Option<bool>,
     pub trusted_proxies: Option<Vec<String>>,
+    pub allow_development_providers: Option<bool>,
     // `<name>_file` variants, TOML only (the environment uses `LATCHKEY_<NAME>_FILE`).
     pub database_url_file: Option<PathBuf>,
     pub server_key_file: Option<PathBuf>,
@@ -146,6 +154,7 @@ const KEYS: &[&str] = &[
     "proxy_max_response_bytes",
     "proxy_allow_http",
     "trusted_proxies",
+    "allow_development_providers",
 ];
 
 impl Layer {
@@ -227,7 +236,8 @@ fn parse_scalar(key: &str, value: &str) -> Result<toml::Value, String> {
             .parse::<i64>()
             .map(toml::Value::Integer)
             .map_err(|_| format!("expected a whole number, got {value:?}")),
-        "secure_cookies" | "proxy_allow_http" => match value.trim() {
+        "secure_cookies" | "proxy_allow_http" | "allow_development_providers" => match value.trim()
+        {
             "true" | "1" | "yes" => Ok(toml::Value::Boolean(true)),
             "false" | "0" | "no" => Ok(toml::Value::Boolean(false)),
             _ => Err(format!("expected true or false, got {value:?}")),
@@ -305,6 +315,7 @@ impl Config {
         let mut proxy_max_response_bytes = 4 * 1024 * 1024;
         let mut proxy_allow_http = false;
         let mut trusted_proxies = Vec::new();
+        let mut allow_development_providers = false;
         for l in layers {
             listen = l.listen.unwrap_or(listen);
             data_dir = l.data_dir.unwrap_or(data_dir);
@@ -328,6 +339,9 @@ impl Config {
                 .unwrap_or(proxy_max_response_bytes);
             proxy_allow_http = l.proxy_allow_http.unwrap_or(proxy_allow_http);
             trusted_proxies = l.trusted_proxies.unwrap_or(trusted_proxies);
+            allow_development_providers = l
+                .allow_development_providers
+                .unwrap_or(allow_development_providers);
         }
         let trusted_proxies =
             TrustedProxies::parse(&trusted_proxies).map_err(|message| ConfigError::Invalid {
@@ -379,6 +393,7 @@ impl Config {
             proxy_max_response_bytes,
             proxy_allow_http,
             trusted_proxies,
+            allow_development_providers,
         })
     }
 
@@ -389,6 +404,7 @@ impl Config {
             data_dir: Some(data_dir.to_owned()),
             database_url,
             secure_cookies: Some(false),
+            allow_development_providers: Some(true),
             ..Layer::default()
         }])
     }

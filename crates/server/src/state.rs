@@ -44,6 +44,22 @@ pub fn now_millis() -> Millis {
 }
 
 impl Shared {
+    /// Whether `user_id` may use `integration` now: enabled, allowed for them, and
+    /// not a development provider in a deployment that did not opt in to those.
+    pub fn usable_by(
+        &self,
+        integration: &latchkey_server_database::Integration,
+        user_id: &str,
+    ) -> bool {
+        integration.enabled && integration.allows(user_id) && self.offers(&integration.id)
+    }
+
+    /// Whether this deployment offers the catalog provider `id` (development providers
+    /// only when `allow_development_providers` is on).
+    pub fn offers(&self, id: &str) -> bool {
+        self.config.allow_development_providers || !self.catalog.is_development(id)
+    }
+
     /// An audit event (and change-feed entries) to write with a mutation.
     /// `detail` must never hold secret material.
     pub fn journal(

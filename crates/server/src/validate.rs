@@ -42,6 +42,13 @@ pub trait CatalogLookup: Send + Sync + 'static {
     fn allows_localhost_redirect(&self, _integration_id: &str) -> bool {
         false
     }
+
+    /// Whether the provider is a development one (a local test server such as the
+    /// demo OAuth provider), offered only where the deployment opts in
+    /// (`allow_development_providers`). Without a catalog: no.
+    fn is_development(&self, _integration_id: &str) -> bool {
+        false
+    }
 }
 
 /// Accepts every syntactically valid integration id.

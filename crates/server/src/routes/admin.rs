@@ -351,7 +351,13 @@ pub async fn list_integrations(
 /// The provider catalog: every integration an admin can enable, with what its
 /// form needs (auth type, environments, default scopes, parameters, callback URL).
 pub async fn catalog(State(state): State<AppState>, _auth: AdminAuth) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({ "integrations": state.catalog.entries() })))
+    let entries: Vec<Value> = state
+        .catalog
+        .entries()
+        .into_iter()
+        .filter(|e| e["id"].as_str().is_some_and(|id| state.offers(id)))
+        .collect();
+    Ok(Json(json!({ "integrations": entries })))
 }
 
 pub async fn get_integration(
@@ -428,6 +434,14 @@ pub async fn put_integration(
         .catalog
         .check(&id, &input.environment)
         .map_err(|m| ApiError::unprocessable("unknown_integration", m))?;
+    if !state.offers(&id) {
+        return Err(ApiError::unprocessable(
+            "development_provider",
+            format!(
+                "{id} is a development provider (a test server on this computer), not offered in production. Set allow_development_providers = true (LATCHKEY_ALLOW_DEVELOPMENT_PROVIDERS=true) only on a development server."
+            ),
+        ));
+    }
     if input
         .scopes
         .iter()
@@ -878,7 +892,7 @@ pub async fn user_connections(
         })
         .collect();
     for i in state.db.list_integrations(&state.org.id).await? {
-        if i.enabled && is_api_key(&i) && i.allows(&user.id) {
+        if is_api_key(&i) && state.usable_by(&i, &user.id) {
             connections.push(json!({
                 "integration_id": i.id,
                 "kind": "api_key",

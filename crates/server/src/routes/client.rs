@@ -68,7 +68,7 @@ pub async fn integrations(
 ) -> ApiResult<Json<Value>> {
     let mut out = Vec::new();
     for i in state.db.list_integrations(&state.org.id).await? {
-        if i.enabled && i.allows(&auth.user.id) {
+        if state.usable_by(&i, &auth.user.id) {
             out.push(public_view(&state, &i)?);
         }
     }
@@ -98,6 +98,16 @@ fn meta(r: &ConnectionRecord, with_envelope: bool) -> RecordMeta<'_> {
         created_at: r.created_at,
         updated_at: r.updated_at,
         envelope: with_envelope.then(|| STANDARD.encode(&r.envelope)),
+    }
+}
+
+/// Whether two environment names are the same environment (`Production` and
+/// `production`, a login host in any letter case).
+fn same_environment(a: &str, b: &str) -> bool {
+    use latchkey_catalog::Environment;
+    match (Environment::parse(a), Environment::parse(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
     }
 }
 
@@ -243,15 +253,26 @@ pub async fn put_record(
             "The envelope is empty.",
         ));
     }
-    let enabled = state
+    let Some(integration) = state
         .db
         .get_integration(&state.org.id, &slot.integration_id)
         .await?
-        .is_some_and(|i| i.enabled && i.allows(&auth.user.id));
-    if !enabled {
+        .filter(|i| state.usable_by(i, &auth.user.id))
+    else {
         return Err(ApiError::forbidden(
             "integration_not_enabled",
             "Your admin has not enabled this integration for you. Ask them to enable it.",
+        ));
+    };
+    // A slot only where the admin enabled the integration: a device cannot grow
+    // records for environments no one configured.
+    if !same_environment(&slot.environment, &integration.environment) {
+        return Err(ApiError::forbidden(
+            "environment_not_enabled",
+            format!(
+                "Your admin enabled this integration for {} only, not {}. Connect without choosing an environment, or ask your admin.",
+                integration.environment, slot.environment
+            ),
         ));
     }
     if pre == Precondition::Absent {

@@ -112,7 +112,7 @@ pub async fn forward(
     else {
         return Err(not_configured());
     };
-    if !i.enabled || !i.allows(&auth.user.id) {
+    if !state.usable_by(&i, &auth.user.id) {
         return Err(ApiError::forbidden(
             "integration_not_enabled",
             "Your admin has not enabled this integration for you.",

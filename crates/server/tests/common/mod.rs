@@ -334,6 +334,7 @@ macro_rules! conformance_suite {
             a_revoked_device_and_a_removed_users_devices_still_get_their_last_orders,
             a_new_enrollment_code_replaces_the_older_ones,
             moving_an_api_key_clears_it_and_only_the_catalogs_host_is_allowed,
+            development_providers_need_the_deployments_opt_in,
         );
     };
     (@tests $backend:expr; $($name:ident),* $(,)?) => {

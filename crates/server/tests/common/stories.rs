@@ -356,17 +356,39 @@ pub async fn records_follow_compare_and_swap_with_monotonic_versions(backend: Ba
     assert_eq!(old.status, StatusCode::PRECONDITION_FAILED);
     assert_eq!(old.body["current_version"], 4);
 
-    // Other environments and vault keys are other slots.
-    let other = s
-        .device(
+    // A slot only in the environment the admin enabled: a device cannot grow others.
+    let put_custom = || {
+        s.device(
             &d,
             Method::PUT,
             "/v1/records/salesforce/acme.my.salesforce.com/vk1",
             Some(json!({ "envelope": b64(b"e") })),
             &[("If-None-Match", "*")],
         )
+    };
+    let refused = put_custom().await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{:?}", refused.body);
+    assert_eq!(refused.body["code"], "environment_not_enabled");
+    assert!(
+        refused.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("production only"),
+        "{:?}",
+        refused.body
+    );
+    // Other environments are other slots: once the admin moves the integration to a
+    // custom login host, that slot is written and the production one stays.
+    let moved = s
+        .admin(
+            Method::PUT,
+            "/v1/admin/integrations/salesforce",
+            Some(json!({ "enabled": true, "environment": "acme.my.salesforce.com", "client_id": "client-123" })),
+        )
         .await;
-    assert_eq!(other.status, StatusCode::CREATED);
+    assert_eq!(moved.status, StatusCode::OK, "{:?}", moved.body);
+    let other = put_custom().await;
+    assert_eq!(other.status, StatusCode::CREATED, "{:?}", other.body);
     let list = s
         .device(
             &d,
@@ -2509,4 +2531,67 @@ pub async fn moving_an_api_key_clears_it_and_only_the_catalogs_host_is_allowed(b
         !audit.body.to_string().contains("sk-"),
         "no key in the audit log"
     );
+}
+
+pub async fn development_providers_need_the_deployments_opt_in(backend: Backend) {
+    let catalog =
+        || std::sync::Arc::new(latchkey_server::catalog::ProviderCatalog::builtin().unwrap());
+    let s = TestServer::start_with_catalog(
+        &backend,
+        |c| c.allow_development_providers = false,
+        catalog(),
+    )
+    .await;
+    let entries = s.admin(Method::GET, "/v1/admin/catalog", None).await;
+    let ids: Vec<&str> = entries.body["integrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["id"].as_str())
+        .collect();
+    assert!(ids.contains(&"salesforce"), "{ids:?}");
+    assert!(
+        !ids.iter().any(|id| id.starts_with("demo-")),
+        "the demo providers are not offered: {ids:?}"
+    );
+    let enable = s
+        .admin(
+            Method::PUT,
+            "/v1/admin/integrations/demo-oauth",
+            Some(json!({ "enabled": true, "environment": "production", "client_id": "c", "params": { "issuer": "http://127.0.0.1:3000" } })),
+        )
+        .await;
+    assert_eq!(
+        enable.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{:?}",
+        enable.body
+    );
+    assert_eq!(enable.body["code"], "development_provider");
+    assert!(
+        enable.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("allow_development_providers"),
+        "says how to opt in: {:?}",
+        enable.body
+    );
+    s.stop().await;
+
+    // A deployment that opts in (make run, the tests) offers them.
+    let s = TestServer::start_with_catalog(&backend, |_| {}, catalog()).await;
+    let enable = s
+        .admin(
+            Method::PUT,
+            "/v1/admin/integrations/demo-oauth",
+            Some(json!({ "enabled": true, "environment": "production", "client_id": "c", "params": { "issuer": "http://127.0.0.1:3000" } })),
+        )
+        .await;
+    assert_eq!(enable.status, StatusCode::OK, "{:?}", enable.body);
+    let d = s.new_user_device("ada@example.com").await;
+    let mine = s
+        .device(&d, Method::GET, "/v1/integrations", None, &[])
+        .await;
+    assert_eq!(mine.body["integrations"][0]["id"], "demo-oauth");
+    s.stop().await;
 }
