@@ -8,7 +8,7 @@
 
 pub mod store;
 pub mod web_dist;
-pub use store::TestStore;
+pub use store::{Backend, TestStore};
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -1,6 +1,7 @@
 //! A real Latchkey server for end-to-end tests: in this process, on SQLite in
-//! a temporary directory, stoppable and restartable on the same address and
-//! database (to test what devices do while it is away).
+//! a temporary directory or on a fresh PostgreSQL database, stoppable and
+//! restartable on the same address and database (to test what devices do while
+//! it is away).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -12,24 +13,90 @@ use serde_json::{Value, json};
 /// The admin every test store is created with.
 pub const ADMIN_EMAIL: &str = "admin@acme.example";
 
+/// The environment variable naming a PostgreSQL cluster to test against
+/// (`postgres://USER@HOST:PORT/DB`); `scripts/with-postgres.sh` sets it.
+pub const POSTGRES_URL_ENV: &str = "LATCHKEY_TEST_POSTGRES_URL";
+
+/// Where a [`TestStore`] keeps its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite in the store's temporary directory.
+    Sqlite,
+    /// A fresh database, created for each store, in the cluster at this URL.
+    Postgres(String),
+}
+
+impl Backend {
+    /// PostgreSQL from [`POSTGRES_URL_ENV`]. Unset: fails under CI (a skipped backend
+    /// must not look green), and locally says it skips and returns `None`. The same
+    /// rule as the server's own conformance tests.
+    pub fn postgres() -> Option<Backend> {
+        match std::env::var(POSTGRES_URL_ENV) {
+            Ok(url) if !url.is_empty() => Some(Backend::Postgres(url)),
+            _ => {
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "{POSTGRES_URL_ENV} is unset under CI: run the PostgreSQL tests through scripts/with-postgres.sh"
+                );
+                eprintln!(
+                    "NOTICE: skipping a PostgreSQL test: {POSTGRES_URL_ENV} is unset. Run it through scripts/with-postgres.sh"
+                );
+                None
+            }
+        }
+    }
+
+    /// The URL of a new, empty database: `None` lets the server put SQLite in its data
+    /// directory; for PostgreSQL a database with a random name is created in the cluster
+    /// (left there: the cluster of `scripts/with-postgres.sh` is thrown away whole).
+    async fn fresh_database_url(&self) -> Option<String> {
+        let Backend::Postgres(cluster) = self else {
+            return None;
+        };
+        let mut id = [0u8; 8];
+        latchkey_server::crypto::random_bytes(&mut id).unwrap();
+        let name = format!("lk_peers_{}", hex::encode(id));
+        let pool = sqlx::PgPool::connect(cluster)
+            .await
+            .unwrap_or_else(|e| panic!("connect to the test PostgreSQL at {cluster}: {e}"));
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        let (prefix, _) = cluster
+            .rsplit_once('/')
+            .unwrap_or_else(|| panic!("{POSTGRES_URL_ENV} has no database path: {cluster}"));
+        Some(format!("{prefix}/{name}"))
+    }
+}
+
 /// The Latchkey server under test, with an admin API token.
 pub struct TestStore {
     server: Option<RunningServer>,
     /// Lets the API-key proxy reach plain-http upstreams on this computer (a local fake).
     proxy_allow_http: bool,
     dir: tempfile::TempDir,
+    /// `None`: SQLite in `dir`.
+    database_url: Option<String>,
     addr: Option<SocketAddr>,
     admin_token: String,
 }
 
 impl TestStore {
-    /// Starts a fresh server with one admin.
+    /// Starts a fresh server on SQLite with one admin.
     pub async fn start() -> TestStore {
+        Self::start_on(Backend::Sqlite).await
+    }
+
+    /// Starts a fresh server with one admin on `backend` (a new, empty database).
+    pub async fn start_on(backend: Backend) -> TestStore {
         latchkey_server::server::install_crypto_provider();
         let mut store = TestStore {
             server: None,
             proxy_allow_http: false,
             dir: tempfile::tempdir().unwrap(),
+            database_url: backend.fresh_database_url().await,
             addr: None,
             admin_token: String::new(),
         };
@@ -53,7 +120,7 @@ impl TestStore {
 
     /// (Re)starts the server on its address and database.
     pub async fn up(&mut self) {
-        let mut config = Config::for_tests(self.dir.path(), None).unwrap();
+        let mut config = Config::for_tests(self.dir.path(), self.database_url.clone()).unwrap();
         if let Some(addr) = self.addr {
             config.listen = addr;
         }
@@ -84,7 +151,7 @@ impl TestStore {
         format!("http://{}", self.addr.unwrap())
     }
 
-    /// The server's data directory (its database), for leak scans.
+    /// The server's data directory (with SQLite, its database), for leak scans.
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
