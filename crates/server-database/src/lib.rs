@@ -35,7 +35,33 @@ pub struct Admin {
     pub org_id: String,
     pub email: String,
     pub password_hash: String,
+    pub role: AdminRole,
     pub created_at: Millis,
+}
+
+/// What an admin may do beyond the everyday: the org's owner (its first admin) may
+/// list and revoke every admin's API tokens and add and remove admins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminRole {
+    Owner,
+    Admin,
+}
+
+impl AdminRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Owner => "owner",
+            Self::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, DbError> {
+        match s {
+            "owner" => Ok(Self::Owner),
+            "admin" => Ok(Self::Admin),
+            other => Err(DbError::Corrupt(format!("unknown admin role {other:?}"))),
+        }
+    }
 }
 
 /// What an admin credential is: a console session (cookie + CSRF) or an API token.
@@ -74,8 +100,12 @@ pub struct AdminCredential {
     pub kind: CredentialKind,
     pub token_hash: Vec<u8>,
     pub csrf_hash: Option<Vec<u8>>,
+    /// What the admin called an API token ("CI deploy"); sessions have none.
+    pub name: Option<String>,
     pub created_at: Millis,
     pub expires_at: Option<Millis>,
+    /// Kept to the minute: when the credential last opened a request.
+    pub last_used_at: Option<Millis>,
 }
 
 /// A person whose devices sync connection records.
@@ -97,6 +127,19 @@ pub struct EnrollmentCode {
     pub code_hash: Vec<u8>,
     pub created_at: Millis,
     pub expires_at: Millis,
+}
+
+/// What the console shows of one enrollment code: never the code, but when it was
+/// made, until when it works, and which device redeemed it and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrollmentCodeStatus {
+    pub id: String,
+    pub created_at: Millis,
+    pub expires_at: Millis,
+    pub used_at: Option<Millis>,
+    pub device_id: Option<String>,
+    /// The redeeming device's name while it exists.
+    pub device_name: Option<String>,
 }
 
 /// An enrolled device. Its token is 256 random bits; only the SHA-256 hash is stored.
@@ -271,6 +314,35 @@ pub mod revocation_sql {
     pub const CLEAR_ADMIN_REVOKED: &str = "UPDATE connection_records SET revoked_by_admin = FALSE \
          WHERE user_id = $1 AND vault_key_id = $2 AND integration_id = $3 AND environment = $4 \
          AND deleted = TRUE";
+}
+
+/// The SQL both backends run for admins and their credentials (both accept `$N` binds).
+pub mod admin_sql {
+    /// Binds: $1 id, $2 org, $3 email, $4 password hash, $5 role, $6 created.
+    pub const INSERT_ADMIN: &str = "INSERT INTO admins (id, org_id, email, password_hash, role, created_at)          VALUES ($1, $2, $3, $4, $5, $6)";
+    /// Binds: $1 org.
+    pub const LIST_ADMINS: &str = "SELECT * FROM admins WHERE org_id = $1 ORDER BY created_at, id";
+    /// Binds: $1 id, $2 admin, $3 org, $4 kind, $5 token hash, $6 csrf hash, $7 name,
+    /// $8 created, $9 expires.
+    pub const INSERT_CREDENTIAL: &str = "INSERT INTO admin_credentials          (id, admin_id, org_id, kind, token_hash, csrf_hash, name, created_at, expires_at)          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+    /// API tokens, newest first, of one admin or (NULL) all. Binds: $1 org, $2 admin.
+    pub const LIST_API_TOKENS: &str = "SELECT * FROM admin_credentials WHERE org_id = $1          AND kind = 'api_token' AND ($2 IS NULL OR admin_id = $2) ORDER BY created_at DESC, id LIMIT 1000";
+    /// Binds: $1 org, $2 id.
+    pub const CREDENTIAL_BY_ID: &str =
+        "SELECT * FROM admin_credentials WHERE org_id = $1 AND id = $2";
+    /// Binds: $1 now, $2 id.
+    pub const TOUCH_CREDENTIAL: &str =
+        "UPDATE admin_credentials SET last_used_at = $1 WHERE id = $2";
+    /// Every credential of an admin but one (NULL: all), of one kind (NULL: any).
+    /// Binds: $1 admin, $2 kept credential, $3 kind.
+    pub const DELETE_CREDENTIALS: &str = "DELETE FROM admin_credentials WHERE admin_id = $1          AND ($2 IS NULL OR id <> $2) AND ($3 IS NULL OR kind = $3)";
+    /// Binds: $1 hash, $2 admin, $3 org.
+    pub const SET_PASSWORD: &str =
+        "UPDATE admins SET password_hash = $1 WHERE id = $2 AND org_id = $3";
+    /// Binds: $1 id, $2 org.
+    pub const DELETE_ADMIN: &str = "DELETE FROM admins WHERE id = $1 AND org_id = $2";
+    /// A user's enrollment codes with the device that redeemed each. Binds: $1 org, $2 user.
+    pub const ENROLLMENT_CODES: &str = "SELECT c.id AS id, c.created_at AS created_at,          c.expires_at AS expires_at, c.used_at AS used_at, c.device_id AS device_id,          d.name AS device_name FROM enrollment_codes c LEFT JOIN devices d ON d.id = c.device_id          WHERE c.org_id = $1 AND c.user_id = $2 ORDER BY c.created_at DESC, c.id LIMIT 100";
 }
 
 /// Which revocation orders to write: the admin action's reason, and the records it
@@ -519,6 +591,40 @@ pub trait Database: Send + Sync + 'static {
         now: Millis,
     ) -> DbResult<Option<AdminCredential>>;
     async fn delete_admin_credential(&self, id: &str) -> DbResult<()>;
+    /// Every admin of the org, oldest first.
+    async fn list_admins(&self, org_id: &str) -> DbResult<Vec<Admin>>;
+    /// Removes an admin and, in the same transaction, every session and token of theirs.
+    async fn delete_admin(&self, org_id: &str, id: &str, journal: &Journal) -> DbResult<()>;
+    /// Sets an admin's password hash and ends their other sessions (all but `keep`).
+    async fn set_admin_password(
+        &self,
+        org_id: &str,
+        admin_id: &str,
+        password_hash: &str,
+        keep: Option<&str>,
+        journal: &Journal,
+    ) -> DbResult<()>;
+    /// API tokens, newest first: one admin's, or (`None`) everyone's.
+    async fn list_admin_tokens(
+        &self,
+        org_id: &str,
+        admin_id: Option<&str>,
+    ) -> DbResult<Vec<AdminCredential>>;
+    async fn admin_credential_by_id(
+        &self,
+        org_id: &str,
+        id: &str,
+    ) -> DbResult<Option<AdminCredential>>;
+    /// Records that a credential was used at `now`.
+    async fn touch_admin_credential(&self, id: &str, now: Millis) -> DbResult<()>;
+    /// Revokes one credential with its audit event.
+    async fn revoke_admin_credential(&self, id: &str, journal: &Journal) -> DbResult<()>;
+    /// A user's enrollment codes, newest first, with the device that redeemed each.
+    async fn list_enrollment_codes(
+        &self,
+        org_id: &str,
+        user_id: &str,
+    ) -> DbResult<Vec<EnrollmentCodeStatus>>;
 
     async fn create_user(&self, user: &User, journal: &Journal) -> DbResult<()>;
     async fn user_by_id(&self, org_id: &str, id: &str) -> DbResult<Option<User>>;

@@ -19,10 +19,11 @@ mod record_writer;
 
 use async_trait::async_trait;
 use latchkey_server_database::{
-    Admin, AdminCredential, AuditEvent, AuditQuery, Change, CodeProblem, ConnectionRecord,
-    CredentialKind, Database, DbError, DbResult, Device, EnrollmentCode, Integration, Journal,
-    Millis, NewAudit, Orders, Org, Precondition, RevocationOrder, RevocationReceipt, SlotKey, User,
-    decode_list, decode_map, encode_list, encode_map, revocation_reason, revocation_sql,
+    Admin, AdminCredential, AdminRole, AuditEvent, AuditQuery, Change, CodeProblem,
+    ConnectionRecord, CredentialKind, Database, DbError, DbResult, Device, EnrollmentCode,
+    EnrollmentCodeStatus, Integration, Journal, Millis, NewAudit, Orders, Org, Precondition,
+    RevocationOrder, RevocationReceipt, SlotKey, User, admin_sql, decode_list, decode_map,
+    encode_list, encode_map, revocation_reason, revocation_sql,
 };
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
@@ -239,6 +240,7 @@ fn admin_from(r: &SqliteRow) -> DbResult<Admin> {
         org_id: r.try_get("org_id").map_err(backend)?,
         email: r.try_get("email").map_err(backend)?,
         password_hash: r.try_get("password_hash").map_err(backend)?,
+        role: AdminRole::parse(&r.try_get::<String, _>("role").map_err(backend)?)?,
         created_at: r.try_get("created_at").map_err(backend)?,
     })
 }
@@ -318,8 +320,10 @@ fn credential_from(r: &SqliteRow) -> DbResult<AdminCredential> {
         kind: CredentialKind::parse(&kind)?,
         token_hash: r.try_get("token_hash").map_err(backend)?,
         csrf_hash: r.try_get("csrf_hash").map_err(backend)?,
+        name: r.try_get("name").map_err(backend)?,
         created_at: r.try_get("created_at").map_err(backend)?,
         expires_at: r.try_get("expires_at").map_err(backend)?,
+        last_used_at: r.try_get("last_used_at").map_err(backend)?,
     })
 }
 
@@ -401,17 +405,16 @@ impl Database for SqliteDatabase {
 
     async fn create_admin(&self, admin: &Admin, journal: &Journal) -> DbResult<()> {
         let mut tx = self.write.begin().await.map_err(backend)?;
-        sqlx::query(
-            "INSERT INTO admins (id, org_id, email, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&admin.id)
-        .bind(&admin.org_id)
-        .bind(&admin.email)
-        .bind(&admin.password_hash)
-        .bind(admin.created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(unique("an admin with this email"))?;
+        sqlx::query(admin_sql::INSERT_ADMIN)
+            .bind(&admin.id)
+            .bind(&admin.org_id)
+            .bind(&admin.email)
+            .bind(&admin.password_hash)
+            .bind(admin.role.as_str())
+            .bind(admin.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(unique("an admin with this email"))?;
         write_journal(&mut tx, journal).await?;
         tx.commit().await.map_err(backend)
     }
@@ -495,37 +498,34 @@ impl Database for SqliteDatabase {
         if row.try_get::<i64, _>("n").map_err(backend)? > 0 {
             return Err(DbError::AlreadyExists("an admin"));
         }
-        sqlx::query(
-            "INSERT INTO admins (id, org_id, email, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&admin.id)
-        .bind(&admin.org_id)
-        .bind(&admin.email)
-        .bind(&admin.password_hash)
-        .bind(admin.created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
+        sqlx::query(admin_sql::INSERT_ADMIN)
+            .bind(&admin.id)
+            .bind(&admin.org_id)
+            .bind(&admin.email)
+            .bind(&admin.password_hash)
+            .bind(admin.role.as_str())
+            .bind(admin.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
         write_journal(&mut tx, journal).await?;
         tx.commit().await.map_err(backend)
     }
 
     async fn insert_admin_credential(&self, c: &AdminCredential) -> DbResult<()> {
-        sqlx::query(
-            "INSERT INTO admin_credentials (id, admin_id, org_id, kind, token_hash, csrf_hash, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(&c.id)
-        .bind(&c.admin_id)
-        .bind(&c.org_id)
-        .bind(c.kind.as_str())
-        .bind(&c.token_hash)
-        .bind(&c.csrf_hash)
-        .bind(c.created_at)
-        .bind(c.expires_at)
-        .execute(&self.write)
-        .await
-        .map_err(backend)?;
+        sqlx::query(admin_sql::INSERT_CREDENTIAL)
+            .bind(&c.id)
+            .bind(&c.admin_id)
+            .bind(&c.org_id)
+            .bind(c.kind.as_str())
+            .bind(&c.token_hash)
+            .bind(&c.csrf_hash)
+            .bind(&c.name)
+            .bind(c.created_at)
+            .bind(c.expires_at)
+            .execute(&self.write)
+            .await
+            .map_err(backend)?;
         Ok(())
     }
 
@@ -554,6 +554,151 @@ impl Database for SqliteDatabase {
             .await
             .map_err(backend)?;
         Ok(())
+    }
+
+    async fn list_admins(&self, org_id: &str) -> DbResult<Vec<Admin>> {
+        sqlx::query(admin_sql::LIST_ADMINS)
+            .bind(org_id)
+            .fetch_all(&self.read)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(admin_from)
+            .collect()
+    }
+
+    async fn delete_admin(&self, org_id: &str, id: &str, journal: &Journal) -> DbResult<()> {
+        let mut tx = self.write.begin().await.map_err(backend)?;
+        sqlx::query(admin_sql::DELETE_CREDENTIALS)
+            .bind(id)
+            .bind(None::<&str>)
+            .bind(None::<&str>)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let done = sqlx::query(admin_sql::DELETE_ADMIN)
+            .bind(id)
+            .bind(org_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(DbError::NotFound);
+        }
+        write_journal(&mut tx, journal).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn set_admin_password(
+        &self,
+        org_id: &str,
+        admin_id: &str,
+        password_hash: &str,
+        keep: Option<&str>,
+        journal: &Journal,
+    ) -> DbResult<()> {
+        let mut tx = self.write.begin().await.map_err(backend)?;
+        let done = sqlx::query(admin_sql::SET_PASSWORD)
+            .bind(password_hash)
+            .bind(admin_id)
+            .bind(org_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(DbError::NotFound);
+        }
+        sqlx::query(admin_sql::DELETE_CREDENTIALS)
+            .bind(admin_id)
+            .bind(keep)
+            .bind(CredentialKind::Session.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        write_journal(&mut tx, journal).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn list_admin_tokens(
+        &self,
+        org_id: &str,
+        admin_id: Option<&str>,
+    ) -> DbResult<Vec<AdminCredential>> {
+        sqlx::query(admin_sql::LIST_API_TOKENS)
+            .bind(org_id)
+            .bind(admin_id)
+            .fetch_all(&self.read)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(credential_from)
+            .collect()
+    }
+
+    async fn admin_credential_by_id(
+        &self,
+        org_id: &str,
+        id: &str,
+    ) -> DbResult<Option<AdminCredential>> {
+        sqlx::query(admin_sql::CREDENTIAL_BY_ID)
+            .bind(org_id)
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(backend)?
+            .as_ref()
+            .map(credential_from)
+            .transpose()
+    }
+
+    async fn touch_admin_credential(&self, id: &str, now: Millis) -> DbResult<()> {
+        sqlx::query(admin_sql::TOUCH_CREDENTIAL)
+            .bind(now)
+            .bind(id)
+            .execute(&self.write)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn revoke_admin_credential(&self, id: &str, journal: &Journal) -> DbResult<()> {
+        let mut tx = self.write.begin().await.map_err(backend)?;
+        let done = sqlx::query("DELETE FROM admin_credentials WHERE id = $1 AND org_id = $2")
+            .bind(id)
+            .bind(&journal.audit.org_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(DbError::NotFound);
+        }
+        write_journal(&mut tx, journal).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn list_enrollment_codes(
+        &self,
+        org_id: &str,
+        user_id: &str,
+    ) -> DbResult<Vec<EnrollmentCodeStatus>> {
+        sqlx::query(admin_sql::ENROLLMENT_CODES)
+            .bind(org_id)
+            .bind(user_id)
+            .fetch_all(&self.read)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(|r| {
+                Ok(EnrollmentCodeStatus {
+                    id: r.try_get("id").map_err(backend)?,
+                    created_at: r.try_get("created_at").map_err(backend)?,
+                    expires_at: r.try_get("expires_at").map_err(backend)?,
+                    used_at: r.try_get("used_at").map_err(backend)?,
+                    device_id: r.try_get("device_id").map_err(backend)?,
+                    device_name: r.try_get("device_name").map_err(backend)?,
+                })
+            })
+            .collect()
     }
 
     async fn create_user(&self, user: &User, journal: &Journal) -> DbResult<()> {
@@ -670,11 +815,12 @@ impl Database for SqliteDatabase {
     ) -> DbResult<(Device, User)> {
         let mut tx = self.write.begin().await.map_err(backend)?;
         let claimed = sqlx::query(
-            "UPDATE enrollment_codes SET used_at = $1 \
+            "UPDATE enrollment_codes SET used_at = $1, device_id = $3 \
              WHERE code_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING user_id, org_id",
         )
         .bind(now)
         .bind(code_hash)
+        .bind(&device.id)
         .fetch_optional(&mut *tx)
         .await
         .map_err(backend)?;

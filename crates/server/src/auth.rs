@@ -227,6 +227,15 @@ impl FromRequestParts<AppState> for AdminAuth {
         let Some(admin) = state.db.admin_by_id(&credential.admin_id).await? else {
             return Err(failed(state, parts, invalid()));
         };
+        // Last use is kept to the minute: no write on most requests.
+        let now = now_millis();
+        if credential
+            .last_used_at
+            .is_none_or(|used| now - used > 60_000)
+            && let Err(e) = state.db.touch_admin_credential(&credential.id, now).await
+        {
+            tracing::warn!(error = %e, "could not record an admin credential's last use");
+        }
         Ok(Self { admin, credential })
     }
 }

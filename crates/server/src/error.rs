@@ -62,6 +62,12 @@ impl ApiError {
         Self::new(StatusCode::CONFLICT, code, message)
     }
 
+    /// The same error with another message (one that says more about this case).
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = message.into();
+        self
+    }
+
     pub fn too_many(retry_after: u64) -> Self {
         Self {
             retry_after: Some(retry_after),

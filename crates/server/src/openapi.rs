@@ -55,6 +55,18 @@ fn schemas() -> Value {
             "type": "object", "additionalProperties": false, "required": ["code", "email", "password"],
             "properties": { "code": { "type": "string" }, "email": { "type": "string" }, "password": { "type": "string", "format": "password" } }
         },
+        "CreateToken": {
+            "type": "object", "additionalProperties": false,
+            "properties": { "name": { "type": "string", "maxLength": 200, "default": "API token", "description": "What the token is for, shown in the list." } }
+        },
+        "NewAdmin": {
+            "type": "object", "additionalProperties": false, "required": ["email", "password"],
+            "properties": { "email": { "type": "string" }, "password": { "type": "string", "format": "password", "minLength": 12 }, "owner": { "type": "boolean", "default": false } }
+        },
+        "PasswordChange": {
+            "type": "object", "additionalProperties": false, "required": ["current_password", "new_password"],
+            "properties": { "current_password": { "type": "string", "format": "password" }, "new_password": { "type": "string", "format": "password", "minLength": 12 } }
+        },
         "InviteUser": {
             "type": "object", "additionalProperties": false, "required": ["email", "display_name"],
             "properties": { "email": { "type": "string" }, "display_name": { "type": "string" } }
@@ -100,7 +112,8 @@ pub fn document() -> Value {
         }
         if let Some(body) = doc.body {
             op["requestBody"] = json!({
-                "required": true,
+                // A body whose every field is optional may be left out.
+                "required": body != "CreateToken",
                 "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{body}") } } }
             });
         }

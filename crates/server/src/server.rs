@@ -4,7 +4,7 @@
 use crate::config::{Config, redact_url};
 use crate::crypto::{ServerKey, new_id};
 use crate::metrics::Metrics;
-use crate::rate_limit::RateLimiter;
+use crate::rate_limit::{LoginBackoff, RateLimiter};
 use crate::state::{AppState, Shared, now_millis};
 use crate::validate::{CatalogLookup, WellFormedIds};
 use anyhow::Context;
@@ -87,6 +87,7 @@ pub async fn prepare(
         org,
         key,
         auth_limiter: RateLimiter::new(config.auth_rate_per_minute),
+        login_backoff: LoginBackoff::new(5, std::time::Duration::from_secs(60)),
         config,
         origin,
         catalog,

@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::crypto::ServerKey;
 use crate::metrics::Metrics;
-use crate::rate_limit::RateLimiter;
+use crate::rate_limit::{LoginBackoff, RateLimiter};
 use crate::validate::CatalogLookup;
 use latchkey_server_database::{Database, Journal, Millis, NewAudit, NewChange, Org};
 use std::sync::Arc;
@@ -22,6 +22,8 @@ pub struct Shared {
     pub catalog: Arc<dyn CatalogLookup>,
     pub metrics: Metrics,
     pub auth_limiter: RateLimiter,
+    /// Per-account sign-in backoff (slows guessing, never locks an admin out).
+    pub login_backoff: LoginBackoff,
     /// Client for the API-key proxy: redirects off, timeouts from config.
     pub http: reqwest::Client,
     /// Flips to `true` when the server is shutting down; long-lived streams end on it.

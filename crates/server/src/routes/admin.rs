@@ -3,9 +3,9 @@
 //! enrollment codes, devices, per-user connection status, audit trail. Also the
 //! enrollment endpoint devices use to trade a code for a device token.
 
-use crate::auth::{AdminAuth, SESSION_COOKIE};
+use crate::auth::AdminAuth;
 use crate::client_ip::ClientIp;
-use crate::crypto::{self, TokenKind, new_id, new_token, token_hash};
+use crate::crypto::{TokenKind, new_id, new_token, token_hash};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, double_option};
 use crate::routes::client::{is_api_key, secret_context};
@@ -13,298 +13,17 @@ use crate::state::{Actor, AppState, Shared, now_millis};
 use crate::validate;
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
 use latchkey_secret::SecretString;
 use latchkey_server_database::{
-    Admin, AdminCredential, CredentialKind, DbError, Device, EnrollmentCode, Integration, Journal,
-    User, revocation_reason,
+    DbError, Device, EnrollmentCode, Integration, User, revocation_reason,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-// ---- operations shared by the HTTP API and the command line ----
-
-/// Creates an admin with an Argon2id password hash.
-pub async fn create_admin(state: &Shared, email: &str, password: SecretString) -> ApiResult<Admin> {
-    let (admin, journal) = new_admin(state, email, password).await?;
-    state
-        .db
-        .create_admin(&admin, &journal)
-        .await
-        .map_err(|e| match e {
-            DbError::AlreadyExists(_) => {
-                ApiError::conflict("admin_exists", "An admin with this email already exists.")
-            }
-            other => other.into(),
-        })?;
-    Ok(admin)
-}
-
-/// Validates and hashes a new admin (not yet stored) and its audit event.
-async fn new_admin(
-    state: &Shared,
-    email: &str,
-    password: SecretString,
-) -> ApiResult<(Admin, Journal)> {
-    let email = validate::normalize_email(email)?;
-    if password.len() < 12 {
-        return Err(ApiError::unprocessable(
-            "weak_password",
-            "Admin passwords need at least 12 characters.",
-        ));
-    }
-    let hash = tokio::task::spawn_blocking(move || crypto::hash_password(&password))
-        .await
-        .map_err(|_| ApiError::internal())??;
-    let admin = Admin {
-        id: new_id()?,
-        org_id: state.org.id.clone(),
-        email,
-        password_hash: hash,
-        created_at: now_millis(),
-    };
-    let journal = state.journal(
-        &Actor::System,
-        "admin.create",
-        Some(&admin.id),
-        json!({ "email": admin.email }),
-        vec![],
-    );
-    Ok((admin, journal))
-}
-
-/// How long the setup code printed at start stays valid.
-pub const SETUP_CODE_TTL_MS: i64 = 60 * 60 * 1000;
-
-/// While the org has no admin: issues (replacing any previous) a one-time setup
-/// code for creating the first admin over HTTP. `None` once an admin exists.
-pub async fn issue_setup_code(state: &Shared) -> ApiResult<Option<SecretString>> {
-    if state.db.count_admins(&state.org.id).await? > 0 {
-        return Ok(None);
-    }
-    let code = new_token(TokenKind::Setup)?;
-    state
-        .db
-        .put_setup_code(
-            &state.org.id,
-            &token_hash(code.expose()),
-            now_millis().saturating_add(SETUP_CODE_TTL_MS),
-        )
-        .await?;
-    Ok(Some(code))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Setup {
-    code: SecretString,
-    email: String,
-    password: SecretString,
-}
-
-/// Creates the first admin with the one-time setup code printed at start.
-pub async fn setup(
-    State(state): State<AppState>,
-    ClientIp(peer): ClientIp,
-    ApiJson(body): ApiJson<Setup>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    state
-        .auth_limiter
-        .check(&format!("setup-ip:{}", peer))
-        .map_err(ApiError::too_many)?;
-    if !TokenKind::Setup.matches(body.code.expose()) {
-        return Err(setup_code_invalid());
-    }
-    let (admin, journal) = new_admin(&state, &body.email, body.password).await?;
-    state
-        .db
-        .create_first_admin(&token_hash(body.code.expose()), now_millis(), &admin, &journal)
-        .await
-        .map_err(|e| match e {
-            DbError::Code(_) => setup_code_invalid(),
-            DbError::AlreadyExists(_) => ApiError::conflict(
-                "already_set_up",
-                "This server already has an admin. Sign in, or ask an admin to create your account.",
-            ),
-            other => other.into(),
-        })?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "admin": { "id": admin.id, "email": admin.email } })),
-    ))
-}
-
-fn setup_code_invalid() -> ApiError {
-    ApiError::unauthorized(
-        "setup_code_invalid",
-        "This setup code is not valid or has expired. Restart the server to print a new one, or use 'latchkey-server admin create'.",
-    )
-}
-
-/// Issues a new admin API token for `admin`; only its hash is stored.
-pub async fn issue_admin_token(state: &Shared, admin: &Admin) -> ApiResult<SecretString> {
-    Ok(issue_expiring_admin_token(state, admin).await?.0)
-}
-
-/// Issues an admin API token that expires after `admin_token_ttl_days` (90 by
-/// default); returns it with its expiry (ms since the epoch).
-pub async fn issue_expiring_admin_token(
-    state: &Shared,
-    admin: &Admin,
-) -> ApiResult<(SecretString, i64)> {
-    let token = new_token(TokenKind::AdminApi)?;
-    let now = now_millis();
-    let days = i64::try_from(state.config.admin_token_ttl_days.min(3650)).unwrap_or(90);
-    let expires_at = now.saturating_add(days * 24 * 3600 * 1000);
-    state
-        .db
-        .insert_admin_credential(&AdminCredential {
-            id: new_id()?,
-            admin_id: admin.id.clone(),
-            org_id: admin.org_id.clone(),
-            kind: CredentialKind::ApiToken,
-            token_hash: token_hash(token.expose()),
-            csrf_hash: None,
-            created_at: now,
-            expires_at: Some(expires_at),
-        })
-        .await?;
-    let journal = state.journal(
-        &Actor::Admin(admin.id.clone()),
-        "admin.token.create",
-        Some(&admin.id),
-        json!({ "expires_at": expires_at }),
-        vec![],
-    );
-    state.db.append_audit(&journal.audit).await?;
-    Ok((token, expires_at))
-}
-
-/// Issues an admin API token for the admin with this email (command line).
-pub async fn admin_token_for_email(state: &Shared, email: &str) -> ApiResult<SecretString> {
-    let admin = state
-        .db
-        .admin_by_email(
-            &state.org.id,
-            &validate::normalize_email(email).unwrap_or_else(|_| email.to_owned()),
-        )
-        .await?
-        .ok_or_else(|| {
-            ApiError::not_found(
-                "admin_not_found",
-                "No admin has this email. Create one with 'latchkey-server admin create'.",
-            )
-        })?;
-    issue_admin_token(state, &admin).await
-}
-
-// ---- sign-in ----
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Login {
-    email: String,
-    password: SecretString,
-}
-
-pub async fn login(
-    State(state): State<AppState>,
-    ClientIp(peer): ClientIp,
-    ApiJson(body): ApiJson<Login>,
-) -> ApiResult<Response> {
-    let email =
-        validate::normalize_email(&body.email).unwrap_or_else(|_| body.email.trim().to_lowercase());
-    for key in [format!("login-ip:{}", peer), format!("login-email:{email}")] {
-        state.auth_limiter.check(&key).map_err(ApiError::too_many)?;
-    }
-    let admin = state.db.admin_by_email(&state.org.id, &email).await?;
-    let phc = admin
-        .as_ref()
-        .map_or(crypto::DUMMY_PASSWORD_HASH.to_owned(), |a| {
-            a.password_hash.clone()
-        });
-    let password = body.password;
-    let ok = tokio::task::spawn_blocking(move || crypto::verify_password(&password, &phc))
-        .await
-        .map_err(|_| ApiError::internal())?;
-    let Some(admin) = admin.filter(|_| ok) else {
-        return Err(ApiError::unauthorized(
-            "invalid_login",
-            "Wrong email or password.",
-        ));
-    };
-    let session = new_token(TokenKind::Session)?;
-    let csrf = new_token(TokenKind::Csrf)?;
-    let now = now_millis();
-    let ttl_ms =
-        i64::try_from(state.config.session_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
-    let expires_at = now.saturating_add(ttl_ms);
-    state
-        .db
-        .insert_admin_credential(&AdminCredential {
-            id: new_id()?,
-            admin_id: admin.id.clone(),
-            org_id: admin.org_id.clone(),
-            kind: CredentialKind::Session,
-            token_hash: token_hash(session.expose()),
-            csrf_hash: Some(token_hash(csrf.expose())),
-            created_at: now,
-            expires_at: Some(expires_at),
-        })
-        .await?;
-    let journal = state.journal(
-        &Actor::Admin(admin.id.clone()),
-        "admin.login",
-        Some(&admin.id),
-        json!({}),
-        vec![],
-    );
-    state.db.append_audit(&journal.audit).await?;
-    let cookie = format!(
-        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
-        session.expose(),
-        state.config.session_ttl_secs,
-        if state.config.secure_cookies {
-            "; Secure"
-        } else {
-            ""
-        }
-    );
-    let mut response = Json(json!({
-        "admin": { "id": admin.id, "email": admin.email },
-        "csrf_token": csrf.expose(),
-        "expires_at": expires_at,
-    }))
-    .into_response();
-    let cookie = HeaderValue::from_str(&cookie).map_err(|_| ApiError::internal())?;
-    response.headers_mut().insert(header::SET_COOKIE, cookie);
-    Ok(response)
-}
-
-pub async fn logout(State(state): State<AppState>, auth: AdminAuth) -> ApiResult<Response> {
-    state
-        .db
-        .delete_admin_credential(&auth.credential.id)
-        .await?;
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static("latchkey_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
-    );
-    Ok(response)
-}
-
-pub async fn create_token(
-    State(state): State<AppState>,
-    auth: AdminAuth,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    let (token, expires_at) = issue_expiring_admin_token(&state, &auth.admin).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "token": token.expose(), "expires_at": expires_at })),
-    ))
-}
+pub use crate::routes::admin_accounts::{
+    admin_token_for_email, create_admin, issue_admin_token, issue_setup_code,
+};
 
 // ---- integrations ----
 
@@ -831,7 +550,33 @@ pub async fn get_user(
         .user_by_id(&state.org.id, &id)
         .await?
         .ok_or_else(user_not_found)?;
-    Ok(Json(user_view(&user)))
+    let now = now_millis();
+    // Never the codes: when each was made, until when it works, and who redeemed it.
+    let codes: Vec<Value> = state
+        .db
+        .list_enrollment_codes(&state.org.id, &user.id)
+        .await?
+        .into_iter()
+        .map(|c| {
+            let status = match (&c.used_at, c.expires_at <= now) {
+                (Some(_), _) => "redeemed",
+                (None, true) => "expired",
+                (None, false) => "waiting",
+            };
+            json!({
+                "id": c.id,
+                "status": status,
+                "created_at": c.created_at,
+                "expires_at": c.expires_at,
+                "used_at": c.used_at,
+                "device_id": c.device_id,
+                "device_name": c.device_name,
+            })
+        })
+        .collect();
+    let mut view = user_view(&user);
+    view["enrollment_codes"] = Value::Array(codes);
+    Ok(Json(view))
 }
 
 pub async fn remove_user(

@@ -3,6 +3,7 @@
 //! HTTP that every documented operation is served).
 
 pub mod admin;
+pub mod admin_accounts;
 pub mod client;
 pub mod feed;
 pub mod ops;
@@ -253,7 +254,7 @@ pub fn table() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             200,
             Some("Login"),
             "Console sign-in: sets the session cookie, returns the CSRF token.",
-            admin::login
+            admin_accounts::login
         ),
         route!(
             POST,
@@ -263,7 +264,7 @@ pub fn table() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             201,
             Some("Setup"),
             "Create the first admin with the one-time setup code printed at start (only while there is no admin).",
-            admin::setup
+            admin_accounts::setup
         ),
         route!(
             POST,
@@ -273,7 +274,7 @@ pub fn table() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             204,
             None,
             "Sign out (ends the session, or revokes the API token used).",
-            admin::logout
+            admin_accounts::logout
         ),
         route!(
             POST,
@@ -281,9 +282,69 @@ pub fn table() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             "createAdminToken",
             Admin,
             201,
+            Some("CreateToken"),
+            "Create a named admin API token for automation (the body is optional); it expires after admin_token_ttl_days.",
+            admin_accounts::create_token
+        ),
+        route!(
+            GET,
+            "/v1/admin/tokens",
+            "listAdminTokens",
+            Admin,
+            200,
             None,
-            "Create an admin API token for automation.",
-            admin::create_token
+            "My API tokens with their expiry and last use (never the tokens); ?all=true (owner): everyone's.",
+            admin_accounts::list_tokens
+        ),
+        route!(
+            DELETE,
+            "/v1/admin/tokens/{id}",
+            "revokeAdminToken",
+            Admin,
+            204,
+            None,
+            "Revoke an API token: my own, or (owner) anyone's.",
+            admin_accounts::revoke_token
+        ),
+        route!(
+            GET,
+            "/v1/admin/admins",
+            "listAdmins",
+            Admin,
+            200,
+            None,
+            "The organisation's admins and their roles, and who I am.",
+            admin_accounts::list_admins
+        ),
+        route!(
+            POST,
+            "/v1/admin/admins",
+            "addAdmin",
+            Admin,
+            201,
+            Some("NewAdmin"),
+            "Add an admin (owner only).",
+            admin_accounts::add_admin
+        ),
+        route!(
+            DELETE,
+            "/v1/admin/admins/{id}",
+            "removeAdmin",
+            Admin,
+            204,
+            None,
+            "Remove an admin (owner only): their sessions and API tokens end at once.",
+            admin_accounts::remove_admin
+        ),
+        route!(
+            POST,
+            "/v1/admin/password",
+            "changeAdminPassword",
+            Admin,
+            204,
+            Some("PasswordChange"),
+            "Change my password (needs the current one); my other console sessions end.",
+            admin_accounts::change_password
         ),
         route!(
             GET,

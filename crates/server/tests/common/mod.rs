@@ -335,6 +335,9 @@ macro_rules! conformance_suite {
             a_new_enrollment_code_replaces_the_older_ones,
             moving_an_api_key_clears_it_and_only_the_catalogs_host_is_allowed,
             development_providers_need_the_deployments_opt_in,
+            admin_credentials_are_named_listed_revoked_and_die_with_their_admin,
+            sign_in_slows_an_account_down_without_locking_its_admin_out,
+            the_console_shows_which_device_redeemed_each_code,
         );
     };
     (@tests $backend:expr; $($name:ident),* $(,)?) => {

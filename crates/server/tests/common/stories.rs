@@ -1302,7 +1302,8 @@ pub async fn connection_status_and_audit_hold_no_secrets(backend: Backend) {
 }
 
 pub async fn openapi_document_matches_the_routes(backend: Backend) {
-    let s = TestServer::start(&backend).await;
+    // Every route is called once without credentials: room for all of them.
+    let s = TestServer::start_with(&backend, |c| c.auth_rate_per_minute = 1000).await;
     let doc = s
         .call(Method::GET, "/v1/openapi.json", None, None, &[])
         .await;
@@ -2593,5 +2594,363 @@ pub async fn development_providers_need_the_deployments_opt_in(backend: Backend)
         .device(&d, Method::GET, "/v1/integrations", None, &[])
         .await;
     assert_eq!(mine.body["integrations"][0]["id"], "demo-oauth");
+    s.stop().await;
+}
+
+/// Signs in to the console from `ip` (the test server trusts loopback as its proxy, or
+/// ignores the header): (status, cookie header, CSRF token).
+async fn console_login(
+    s: &TestServer,
+    email: &str,
+    password: &str,
+    ip: &str,
+) -> (StatusCode, String, String, super::Reply) {
+    let r = s
+        .call(
+            Method::POST,
+            "/v1/admin/login",
+            None,
+            Some(json!({ "email": email, "password": password })),
+            &[("X-Forwarded-For", ip)],
+        )
+        .await;
+    let cookie = r
+        .headers
+        .get("set-cookie")
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .unwrap_or_default();
+    let csrf = r.body["csrf_token"].as_str().unwrap_or_default().to_owned();
+    (r.status, cookie, csrf, r)
+}
+
+pub async fn admin_credentials_are_named_listed_revoked_and_die_with_their_admin(backend: Backend) {
+    let s = TestServer::start_with(&backend, |c| {
+        c.trusted_proxies =
+            latchkey_server::client_ip::TrustedProxies::parse(&["127.0.0.0/8".to_owned()]).unwrap();
+    })
+    .await;
+    // The first admin is the owner.
+    let admins = s.admin(Method::GET, "/v1/admin/admins", None).await;
+    assert_eq!(admins.body["me"]["role"], "owner", "{:?}", admins.body);
+
+    // A named token, listed with its expiry and last use, never the token itself.
+    let made = s
+        .admin(
+            Method::POST,
+            "/v1/admin/tokens",
+            Some(json!({ "name": "CI deploy" })),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{:?}", made.body);
+    let ci = made.body["token"].as_str().unwrap().to_owned();
+    let ci_id = made.body["id"].as_str().unwrap().to_owned();
+    let used = s
+        .call(Method::GET, "/v1/admin/users", Some(&ci), None, &[])
+        .await;
+    assert_eq!(used.status, StatusCode::OK);
+    let list = s.admin(Method::GET, "/v1/admin/tokens", None).await;
+    let tokens = list.body["tokens"].as_array().unwrap();
+    let entry = tokens.iter().find(|t| t["id"] == ci_id.as_str()).unwrap();
+    assert_eq!(entry["name"], "CI deploy");
+    assert!(entry["last_used_at"].as_i64().unwrap() > 0, "{entry}");
+    assert!(entry["expires_at"].as_i64().unwrap() > entry["created_at"].as_i64().unwrap());
+    assert!(!list.body.to_string().contains(&ci), "never the token");
+
+    // The owner adds Bob; Bob sees only his own tokens and cannot touch the owner's.
+    let bob_password = "bob's long password 1";
+    let added = s
+        .admin(
+            Method::POST,
+            "/v1/admin/admins",
+            Some(json!({ "email": "Bob@Example.com", "password": bob_password })),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{:?}", added.body);
+    assert_eq!(added.body["admin"]["role"], "admin");
+    let bob_id = added.body["admin"]["id"].as_str().unwrap().to_owned();
+    let (status, bob_cookie, bob_csrf, _) =
+        console_login(&s, "bob@example.com", bob_password, "10.0.0.2").await;
+    assert_eq!(status, StatusCode::OK);
+    let bob_session = [
+        ("cookie", bob_cookie.as_str()),
+        ("x-csrf-token", bob_csrf.as_str()),
+    ];
+    let bob_made = s
+        .call(Method::POST, "/v1/admin/tokens", None, None, &bob_session)
+        .await;
+    assert_eq!(bob_made.status, StatusCode::CREATED, "{:?}", bob_made.body);
+    assert_eq!(bob_made.body["name"], "API token", "a default name");
+    let bob_token = bob_made.body["token"].as_str().unwrap().to_owned();
+    let bobs = s
+        .call(Method::GET, "/v1/admin/tokens", Some(&bob_token), None, &[])
+        .await;
+    assert!(
+        bobs.body["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["admin_id"] == bob_id.as_str()),
+        "{:?}",
+        bobs.body
+    );
+    let all = s
+        .call(
+            Method::GET,
+            "/v1/admin/tokens?all=true",
+            Some(&bob_token),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(all.status, StatusCode::FORBIDDEN);
+    assert_eq!(all.code(), "owner_only");
+    let theirs = s
+        .call(
+            Method::DELETE,
+            &format!("/v1/admin/tokens/{ci_id}"),
+            Some(&bob_token),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(theirs.status, StatusCode::NOT_FOUND);
+    let removing = s
+        .call(
+            Method::DELETE,
+            &format!("/v1/admin/admins/{bob_id}"),
+            Some(&bob_token),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(removing.code(), "owner_only");
+
+    // The owner sees everyone's and revokes the CI token: it stops at once.
+    let all = s
+        .admin(Method::GET, "/v1/admin/tokens?all=true", None)
+        .await;
+    assert!(
+        all.body["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["admin_email"] == "bob@example.com"),
+        "{:?}",
+        all.body
+    );
+    let revoked = s
+        .admin(Method::DELETE, &format!("/v1/admin/tokens/{ci_id}"), None)
+        .await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT);
+    let after = s
+        .call(Method::GET, "/v1/admin/users", Some(&ci), None, &[])
+        .await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED);
+
+    // Bob changes his password: the session he changes it from stays, his others end.
+    let (_, other_cookie, _, _) =
+        console_login(&s, "bob@example.com", bob_password, "10.0.0.2").await;
+    let wrong = s
+        .call(
+            Method::POST,
+            "/v1/admin/password",
+            None,
+            Some(json!({ "current_password": "not it at all", "new_password": "a brand new password" })),
+            &bob_session,
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+    assert_eq!(wrong.code(), "wrong_password");
+    let changed = s
+        .call(
+            Method::POST,
+            "/v1/admin/password",
+            None,
+            Some(
+                json!({ "current_password": bob_password, "new_password": "a brand new password" }),
+            ),
+            &bob_session,
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::NO_CONTENT, "{:?}", changed.body);
+    let me = |cookie: String| {
+        let s = &s;
+        async move {
+            s.call(
+                Method::GET,
+                "/v1/admin/admins",
+                None,
+                None,
+                &[("cookie", cookie.as_str())],
+            )
+            .await
+            .status
+        }
+    };
+    assert_eq!(me(bob_cookie.clone()).await, StatusCode::OK);
+    assert_eq!(me(other_cookie).await, StatusCode::UNAUTHORIZED);
+    let (old, ..) = console_login(&s, "bob@example.com", bob_password, "10.0.0.2").await;
+    assert_eq!(old, StatusCode::UNAUTHORIZED);
+    let (new, ..) = console_login(&s, "bob@example.com", "a brand new password", "10.0.0.2").await;
+    assert_eq!(new, StatusCode::OK);
+
+    // Removing Bob ends his sessions and tokens in the same step.
+    let removed = s
+        .admin(Method::DELETE, &format!("/v1/admin/admins/{bob_id}"), None)
+        .await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+    let token_after = s
+        .call(Method::GET, "/v1/admin/users", Some(&bob_token), None, &[])
+        .await;
+    assert_eq!(token_after.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(me(bob_cookie).await, StatusCode::UNAUTHORIZED);
+    // The last owner stays.
+    let owner_id = admins.body["me"]["id"].as_str().unwrap();
+    let last = s
+        .admin(
+            Method::DELETE,
+            &format!("/v1/admin/admins/{owner_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(last.status, StatusCode::CONFLICT);
+    assert_eq!(last.code(), "last_owner");
+
+    // Sign-ins, failures, sign-outs and every step above are in the audit log.
+    let (_, cookie, csrf, _) =
+        console_login(&s, super::ADMIN_EMAIL, super::ADMIN_PASSWORD, "10.0.0.1").await;
+    let out = s
+        .call(
+            Method::POST,
+            "/v1/admin/logout",
+            None,
+            None,
+            &[("cookie", cookie.as_str()), ("x-csrf-token", csrf.as_str())],
+        )
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    let audit = s
+        .admin(Method::GET, "/v1/admin/audit?limit=200", None)
+        .await;
+    let actions: Vec<&str> = audit.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    for action in [
+        "admin.login",
+        "admin.login_failed",
+        "admin.logout",
+        "admin.token.create",
+        "admin.token.revoke",
+        "admin.create",
+        "admin.password_change",
+        "admin.remove",
+    ] {
+        assert!(actions.contains(&action), "{action} in {actions:?}");
+    }
+    let text = audit.body.to_string();
+    for secret in [
+        bob_password,
+        "a brand new password",
+        ci.as_str(),
+        bob_token.as_str(),
+    ] {
+        assert!(!text.contains(secret), "the audit log holds no secret");
+    }
+    s.stop().await;
+}
+
+pub async fn sign_in_slows_an_account_down_without_locking_its_admin_out(backend: Backend) {
+    let s = TestServer::start_with(&backend, |c| {
+        c.trusted_proxies =
+            latchkey_server::client_ip::TrustedProxies::parse(&["127.0.0.0/8".to_owned()]).unwrap();
+    })
+    .await;
+    let email = super::ADMIN_EMAIL;
+    let good = super::ADMIN_PASSWORD;
+    // The admin signs in from their desk.
+    assert_eq!(
+        console_login(&s, email, good, "10.0.0.1").await.0,
+        StatusCode::OK
+    );
+    // Someone guesses from many addresses (each under its own per-address limit).
+    for i in 0..6 {
+        let (status, ..) = console_login(&s, email, "a wrong guess", &format!("10.9.0.{i}")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    // The account now waits, for any new address, even with the right password...
+    let (status, _, _, reply) = console_login(&s, email, good, "10.9.1.1").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{:?}", reply.body);
+    let wait: u64 = reply.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (1..=60).contains(&wait),
+        "a short wait, never a lock: {wait}"
+    );
+    assert!(
+        reply.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("failed sign-ins for this account"),
+        "{:?}",
+        reply.body
+    );
+    // ...but not the admin at the desk they signed in from before.
+    assert_eq!(
+        console_login(&s, email, good, "10.0.0.1").await.0,
+        StatusCode::OK
+    );
+    // An unknown account is slowed the same way (nothing tells accounts apart).
+    for i in 0..6 {
+        console_login(&s, "nobody@example.com", "x", &format!("10.8.0.{i}")).await;
+    }
+    let (status, ..) = console_login(&s, "nobody@example.com", "x", "10.8.1.1").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    s.stop().await;
+}
+
+pub async fn the_console_shows_which_device_redeemed_each_code(backend: Backend) {
+    let s = TestServer::start(&backend).await;
+    let (user_id, code, _) = s.invite("ada@example.com").await;
+    let user = s
+        .admin(Method::GET, &format!("/v1/admin/users/{user_id}"), None)
+        .await;
+    let codes = user.body["enrollment_codes"].as_array().unwrap();
+    assert_eq!(codes.len(), 1, "{:?}", user.body);
+    assert_eq!(codes[0]["status"], "waiting");
+    assert!(codes[0]["device_name"].is_null());
+    assert!(!user.body.to_string().contains(&code), "never the code");
+
+    let enrolled = s.enroll(&code, "Ada's laptop").await;
+    assert_eq!(enrolled.status, StatusCode::CREATED);
+    // A second code, left unused, then replaced by a third.
+    let enrollment = format!("/v1/admin/users/{user_id}/enrollment");
+    let again = || s.admin(Method::POST, &enrollment, None);
+    assert_eq!(again().await.status, StatusCode::CREATED);
+    assert_eq!(again().await.status, StatusCode::CREATED);
+    let user = s
+        .admin(Method::GET, &format!("/v1/admin/users/{user_id}"), None)
+        .await;
+    let codes = user.body["enrollment_codes"].as_array().unwrap();
+    let statuses: Vec<&str> = codes.iter().filter_map(|c| c["status"].as_str()).collect();
+    assert_eq!(
+        statuses,
+        ["waiting", "expired", "redeemed"],
+        "{:?}",
+        user.body
+    );
+    let redeemed = &codes[2];
+    assert_eq!(redeemed["device_name"], "Ada's laptop");
+    assert_eq!(
+        redeemed["device_id"], enrolled.body["device"]["id"],
+        "{:?}",
+        enrolled.body
+    );
+    assert!(redeemed["used_at"].as_i64().unwrap() >= redeemed["created_at"].as_i64().unwrap());
     s.stop().await;
 }
