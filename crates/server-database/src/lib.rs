@@ -345,6 +345,18 @@ pub mod admin_sql {
     pub const ENROLLMENT_CODES: &str = "SELECT c.id AS id, c.created_at AS created_at,          c.expires_at AS expires_at, c.used_at AS used_at, c.device_id AS device_id,          d.name AS device_name FROM enrollment_codes c LEFT JOIN devices d ON d.id = c.device_id          WHERE c.org_id = $1 AND c.user_id = $2 ORDER BY c.created_at DESC, c.id LIMIT 100";
 }
 
+/// One integration's secrets sealed under a new server key (`latchkey-server rotate-key`).
+#[derive(Clone)]
+pub struct ResealedSecrets {
+    pub integration_id: String,
+    pub client_secret_sealed: Option<Vec<u8>>,
+    pub api_key_sealed: Option<Vec<u8>>,
+}
+
+/// Binds: $1 client secret, $2 API key, $3 org, $4 integration.
+pub const RESEAL_SQL: &str = "UPDATE integrations SET client_secret_sealed = $1, api_key_sealed = $2 \
+     WHERE org_id = $3 AND id = $4";
+
 /// Which revocation orders to write: the admin action's reason, and the records it
 /// concerns narrowed by integration, user and device (each `None`: any).
 #[derive(Debug, Clone, Copy)]
@@ -619,6 +631,13 @@ pub trait Database: Send + Sync + 'static {
     async fn touch_admin_credential(&self, id: &str, now: Millis) -> DbResult<()>;
     /// Revokes one credential with its audit event.
     async fn revoke_admin_credential(&self, id: &str, journal: &Journal) -> DbResult<()>;
+    /// Replaces every listed integration's sealed secrets in one transaction (all or none).
+    async fn reseal_secrets(
+        &self,
+        org_id: &str,
+        resealed: &[ResealedSecrets],
+        journal: &Journal,
+    ) -> DbResult<()>;
     /// A user's enrollment codes, newest first, with the device that redeemed each.
     async fn list_enrollment_codes(
         &self,

@@ -14,8 +14,8 @@ use latchkey_server_database::{
     Admin, AdminCredential, AdminRole, AuditEvent, AuditQuery, Change, CodeProblem,
     ConnectionRecord, CredentialKind, Database, DbError, DbResult, Device, EnrollmentCode,
     EnrollmentCodeStatus, Integration, Journal, Millis, NewAudit, Orders, Org, Precondition,
-    RevocationOrder, RevocationReceipt, SlotKey, User, admin_sql, decode_list, decode_map,
-    encode_list, encode_map, revocation_reason, revocation_sql,
+    RESEAL_SQL, ResealedSecrets, RevocationOrder, RevocationReceipt, SlotKey, User, admin_sql,
+    decode_list, decode_map, encode_list, encode_map, revocation_reason, revocation_sql,
 };
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row, Transaction};
@@ -612,6 +612,28 @@ impl Database for PostgresDatabase {
         }
         write_journal(&mut tx, journal).await?;
         tx.commit().await.map_err(backend)
+    }
+
+    async fn reseal_secrets(
+        &self,
+        org_id: &str,
+        resealed: &[ResealedSecrets],
+        journal: &Journal,
+    ) -> DbResult<()> {
+        let mut tx = self.write.begin().await.map_err(backend)?;
+        for r in resealed {
+            sqlx::query(RESEAL_SQL)
+                .bind(&r.client_secret_sealed)
+                .bind(&r.api_key_sealed)
+                .bind(org_id)
+                .bind(&r.integration_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        write_journal(&mut tx, journal).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(())
     }
 
     async fn list_enrollment_codes(

@@ -34,6 +34,9 @@ pub struct Config {
     /// 32-byte server key (64 hex digits) sealing client secrets and API keys at
     /// rest; when absent, `server.key` in the data dir is used or created (mode 0600).
     pub server_key: Option<SecretString>,
+    /// The file `server_key` was read from, when it came from one (to warn about a
+    /// key kept inside the data dir).
+    pub server_key_file: Option<PathBuf>,
     pub enrollment_code_ttl_secs: u64,
     /// How long an admin API token lives (days); shown when it is created.
     pub admin_token_ttl_days: u64,
@@ -67,6 +70,7 @@ impl std::fmt::Debug for Config {
             .field("database_url", &redact_url(&self.database_url))
             .field("public_url", &self.public_url)
             .field("server_key", &self.server_key.as_ref().map(|_| "***"))
+            .field("server_key_file", &self.server_key_file)
             .field("enrollment_code_ttl_secs", &self.enrollment_code_ttl_secs)
             .field("admin_token_ttl_days", &self.admin_token_ttl_days)
             .field("session_ttl_secs", &self.session_ttl_secs)
@@ -133,6 +137,9 @@ pub struct Layer {
     // `<name>_file` variants, TOML only (the environment uses `LATCHKEY_<NAME>_FILE`).
     pub database_url_file: Option<PathBuf>,
     pub server_key_file: Option<PathBuf>,
+    /// Where this layer's `server_key` was read from (not a TOML key).
+    #[serde(skip)]
+    pub server_key_origin: Option<PathBuf>,
 }
 
 const KEYS: &[&str] = &[
@@ -177,6 +184,7 @@ impl Layer {
         }
         if let Some(file) = layer.server_key_file.take() {
             layer.server_key = Some(read_secret_file("server_key_file", &file)?);
+            layer.server_key_origin = Some(file);
         }
         Ok(layer)
     }
@@ -186,6 +194,7 @@ impl Layer {
     pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut table = toml::Table::new();
         let mut server_key = None;
+        let mut server_key_origin = None;
         for key in KEYS {
             let name = format!("LATCHKEY_{}", key.to_uppercase());
             let value = match (env(&name), env(&format!("{name}_FILE"))) {
@@ -201,6 +210,7 @@ impl Layer {
             };
             if *key == "server_key" {
                 server_key = Some(value);
+                server_key_origin = env(&format!("{name}_FILE")).map(PathBuf::from);
                 continue;
             }
             let parsed =
@@ -218,6 +228,7 @@ impl Layer {
                     message: e.message().to_owned(),
                 })?;
         layer.server_key = server_key;
+        layer.server_key_origin = server_key_origin;
         Ok(layer)
     }
 }
@@ -272,6 +283,8 @@ pub struct Flags {
     pub data_dir: Option<PathBuf>,
     pub database_url: Option<String>,
     pub config: Option<PathBuf>,
+    /// `--server-key-file`: the server key, kept outside the data dir.
+    pub server_key_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -286,12 +299,17 @@ impl Config {
             layers.push(Layer::from_file(&path)?);
         }
         layers.push(Layer::from_env(env)?);
-        layers.push(Layer {
+        let mut last = Layer {
             listen: flags.listen,
             data_dir: flags.data_dir.clone(),
             database_url: flags.database_url.clone(),
             ..Layer::default()
-        });
+        };
+        if let Some(file) = &flags.server_key_file {
+            last.server_key = Some(read_secret_file("--server-key-file", file)?);
+            last.server_key_origin = Some(file.clone());
+        }
+        layers.push(last);
         Self::from_layers(layers)
     }
 
@@ -302,6 +320,7 @@ impl Config {
         let mut database_url = None;
         let mut public_url = None;
         let mut server_key = None;
+        let mut server_key_file = None;
         let mut enrollment_code_ttl_secs = 24 * 3600;
         let mut admin_token_ttl_days = 90;
         let mut session_ttl_secs = 12 * 3600;
@@ -321,7 +340,10 @@ impl Config {
             data_dir = l.data_dir.unwrap_or(data_dir);
             database_url = l.database_url.or(database_url);
             public_url = l.public_url.or(public_url);
-            server_key = l.server_key.or(server_key);
+            if l.server_key.is_some() {
+                server_key_file = l.server_key_origin;
+                server_key = l.server_key;
+            }
             enrollment_code_ttl_secs = l
                 .enrollment_code_ttl_secs
                 .unwrap_or(enrollment_code_ttl_secs);
@@ -380,6 +402,7 @@ impl Config {
             database_url,
             public_url,
             server_key,
+            server_key_file,
             enrollment_code_ttl_secs,
             admin_token_ttl_days,
             session_ttl_secs,
@@ -521,6 +544,54 @@ mod tests {
             "{printed}"
         );
         assert!(printed.contains("postgres://lk:***@db/lk"));
+    }
+
+    #[test]
+    fn the_server_key_file_comes_from_the_flag_or_the_environment_and_is_remembered() {
+        let dir = tempfile::tempdir().unwrap();
+        let env_file = dir.path().join("env.key");
+        let flag_file = dir.path().join("flag.key");
+        std::fs::write(&env_file, "cd".repeat(32)).unwrap();
+        std::fs::write(&flag_file, "ef".repeat(32)).unwrap();
+        let env_path = env_file.display().to_string();
+        let env = env_of(&[("LATCHKEY_SERVER_KEY_FILE", env_path.as_str())]);
+        let config = Config::load(&Flags::default(), &env).unwrap();
+        assert_eq!(
+            config.server_key.as_ref().unwrap().expose(),
+            "cd".repeat(32)
+        );
+        assert_eq!(config.server_key_file.as_deref(), Some(env_file.as_path()));
+        // The flag wins over the environment.
+        let flags = Flags {
+            server_key_file: Some(flag_file.clone()),
+            ..Flags::default()
+        };
+        let config = Config::load(&flags, &env).unwrap();
+        assert_eq!(
+            config.server_key.as_ref().unwrap().expose(),
+            "ef".repeat(32)
+        );
+        assert_eq!(config.server_key_file.as_deref(), Some(flag_file.as_path()));
+        // A key given inline has no file; none at all means the data dir's.
+        let inline = "12".repeat(32);
+        let config = Config::load(
+            &Flags::default(),
+            &env_of(&[("LATCHKEY_SERVER_KEY", &inline)]),
+        )
+        .unwrap();
+        assert!(config.server_key.is_some() && config.server_key_file.is_none());
+        let missing = Flags {
+            server_key_file: Some(dir.path().join("nope.key")),
+            ..Flags::default()
+        };
+        let err = Config::load(&missing, &env_of(&[]))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("--server-key-file") && err.contains("nope.key"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -30,6 +30,13 @@ pub enum CryptoError {
     Hash(String),
 }
 
+/// The context (AEAD associated data) a sealed integration secret is bound to: its org,
+/// integration and field, so a sealed value cannot be moved to another integration or
+/// field. Frozen: changing it makes every stored secret unreadable (see the test vector).
+pub fn secret_context(org_id: &str, integration_id: &str, field: &str) -> String {
+    format!("{org_id}/integrations/{integration_id}/{field}")
+}
+
 /// Fills `buf` from the OS random generator.
 pub fn random_bytes(buf: &mut [u8]) -> Result<(), CryptoError> {
     OsRng
@@ -296,6 +303,20 @@ mod tests {
         assert!(other.open("org/salesforce/client_secret", &sealed).is_err());
         assert_eq!(aad("x"), "latchkey-server/v1/x", "frozen wire contract");
     }
+
+    #[test]
+    fn a_secret_sealed_by_an_earlier_release_still_opens() {
+        // Frozen: sealed once with key 11…11 under the context of Salesforce's client
+        // secret in org "org1". If this fails, the context or the AAD changed, and every
+        // deployment's stored secrets would no longer open.
+        let key = ServerKey::from_hex(&SecretString::new("11".repeat(32))).unwrap();
+        let context = secret_context("org1", "salesforce", "client_secret");
+        assert_eq!(context, "org1/integrations/salesforce/client_secret");
+        let sealed = hex::decode(FROZEN_SEALED).unwrap();
+        assert_eq!(key.open(&context, &sealed).unwrap().expose(), "s3cr3t");
+    }
+
+    const FROZEN_SEALED: &str = "819ce8edf265c1dc48f9ed6b7390769b5c16e7b24726757970ca18529e426e9b7c262443f90ddc5875817f5d104c";
 
     #[test]
     fn the_key_file_is_created_private_and_read_back() {

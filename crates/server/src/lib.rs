@@ -12,6 +12,7 @@ pub mod console;
 pub mod crypto;
 pub mod error;
 pub mod extract;
+pub mod key_rotation;
 pub mod metrics;
 pub mod openapi;
 pub mod rate_limit;

@@ -34,6 +34,10 @@ struct Storage {
     /// TOML config file (layered: defaults < file < LATCHKEY_* env < flags).
     #[arg(long, env = "LATCHKEY_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
+    /// The server key (64 hex digits), kept outside the data dir in production
+    /// (also LATCHKEY_SERVER_KEY_FILE). Without one, DATA_DIR/server.key is used.
+    #[arg(long, value_name = "FILE")]
+    server_key_file: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -55,6 +59,16 @@ enum Command {
     Admin {
         #[command(subcommand)]
         command: AdminCommand,
+    },
+    /// Re-seal every client secret and API key under a new server key, then start the
+    /// servers with it. Stop the servers first; the change is all or nothing.
+    RotateKey {
+        /// The new key (64 hex digits); created with a fresh random key (0600) if the
+        /// file does not exist. Keep it outside the data dir.
+        #[arg(long, value_name = "FILE")]
+        new_key_file: PathBuf,
+        #[command(flatten)]
+        storage: Storage,
     },
     /// Apply database migrations and exit.
     Migrate {
@@ -92,6 +106,7 @@ fn load(listen: Option<SocketAddr>, storage: Storage) -> anyhow::Result<Config> 
         data_dir: storage.data_dir,
         database_url: storage.database_url,
         config: storage.config,
+        server_key_file: storage.server_key_file,
     };
     Ok(Config::load(&flags, &|k| std::env::var(k).ok())?)
 }
@@ -137,6 +152,24 @@ async fn main() -> anyhow::Result<()> {
             });
             server.wait().await?;
             tracing::info!("stopped");
+        }
+        Command::RotateKey {
+            new_key_file,
+            storage,
+        } => {
+            let config = load(None, storage)?;
+            init_logging(&config.log);
+            let new_key = latchkey_server::crypto::ServerKey::load_or_create(&new_key_file)
+                .context("the new key file")?;
+            let state = latchkey_server::server::open_for_command(config).await?;
+            let result = latchkey_server::key_rotation::rotate(&state, &new_key).await;
+            state.db.close().await;
+            let count = result.map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            println!(
+                "Re-sealed {count} secrets under the key in {}.\nStart the servers with --server-key-file {} (or LATCHKEY_SERVER_KEY_FILE), then destroy the old key.",
+                new_key_file.display(),
+                new_key_file.display()
+            );
         }
         Command::Migrate { storage } => {
             let config = load(None, storage)?;

@@ -64,6 +64,7 @@ pub async fn prepare(
     catalog: Arc<dyn CatalogLookup>,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<AppState> {
+    let one_shot = matches!(opener, Opener::Command);
     let db = open_database(&config, opener).await?;
     db.migrate().await.context("database migration failed")?;
     let org = db
@@ -74,6 +75,13 @@ pub async fn prepare(
         Some(hex) => ServerKey::from_hex(hex).context("server_key (LATCHKEY_SERVER_KEY)")?,
         None => ServerKey::load_or_create(&config.data_dir.join("server.key"))?,
     };
+    let server_key_in_data_dir = key_in_data_dir(&config);
+    if server_key_in_data_dir && !one_shot {
+        tracing::warn!(
+            data_dir = %config.data_dir.display(),
+            "the server key is kept in the data directory: a copy of it (a backup) holds both the sealed secrets and their key. In production keep the key elsewhere: --server-key-file or LATCHKEY_SERVER_KEY_FILE (docs/server.md, key rotation: latchkey-server rotate-key)"
+        );
+    }
     install_crypto_provider();
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -86,6 +94,7 @@ pub async fn prepare(
         db,
         org,
         key,
+        server_key_in_data_dir,
         auth_limiter: RateLimiter::new(config.auth_rate_per_minute),
         login_backoff: LoginBackoff::new(5, std::time::Duration::from_secs(60)),
         config,
@@ -94,6 +103,19 @@ pub async fn prepare(
         metrics: Metrics::default(),
         shutdown,
     }))
+}
+
+/// Whether the server key is read from inside the data dir (the generated
+/// `server.key`, or a key file placed there).
+fn key_in_data_dir(config: &Config) -> bool {
+    match (&config.server_key, &config.server_key_file) {
+        (None, _) => true,
+        (Some(_), None) => false,
+        (Some(_), Some(file)) => {
+            let canonical = |p: &std::path::Path| std::fs::canonicalize(p).unwrap_or(p.to_owned());
+            canonical(file).starts_with(canonical(&config.data_dir))
+        }
+    }
 }
 
 /// Opens the database for a one-shot command (admin, migrate).

@@ -16,6 +16,10 @@ pub struct Shared {
     pub db: Arc<dyn Database>,
     pub org: Org,
     pub key: ServerKey,
+    /// The server key lives in the data dir (the demo's default): a copy of the data
+    /// dir would hold both the sealed secrets and their key. Warned at start, reported
+    /// by `/readyz`.
+    pub server_key_in_data_dir: bool,
     pub config: Config,
     /// The origin clients reach this server at, for enrollment links.
     pub origin: String,

@@ -58,9 +58,7 @@ fn public_view(state: &AppState, i: &Integration) -> ApiResult<Value> {
     }))
 }
 
-pub fn secret_context(org_id: &str, integration_id: &str, field: &str) -> String {
-    format!("{org_id}/integrations/{integration_id}/{field}")
-}
+pub use crate::crypto::secret_context;
 
 pub async fn integrations(
     State(state): State<AppState>,

@@ -22,7 +22,16 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         .into_response();
     }
     match state.db.ping().await {
-        Ok(()) => Json(json!({ "status": "ready", "backend": state.db.backend() })).into_response(),
+        Ok(()) => {
+            // Ready either way; what an operator should fix is said here and at start.
+            let warnings: Vec<&str> = state
+                .server_key_in_data_dir
+                .then_some("server_key_in_data_dir")
+                .into_iter()
+                .collect();
+            Json(json!({ "status": "ready", "backend": state.db.backend(), "warnings": warnings }))
+                .into_response()
+        }
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
             crate::error::ApiError::new(

@@ -162,9 +162,13 @@ impl TestServer {
 
     /// A second server on the same database, or why it would not start.
     pub async fn try_replica(&self) -> Result<Self, String> {
-        let mut config =
-            Config::for_tests(self.dir.path(), Some(self.database_url.clone())).unwrap();
-        config.feed_poll_millis = 100;
+        self.try_replica_with(|_| {}).await
+    }
+
+    /// A second server on the same database, its configuration changed by `tweak`.
+    pub async fn try_replica_with(&self, tweak: impl FnOnce(&mut Config)) -> Result<Self, String> {
+        let mut config = self.config();
+        tweak(&mut config);
         let server = latchkey_server::start(config)
             .await
             .map_err(|e| format!("{e:#}"))?;
@@ -177,6 +181,15 @@ impl TestServer {
             dir: tempfile::tempdir().unwrap(),
             setup_code: None,
         })
+    }
+
+    /// This server's configuration (its data dir and database), as a one-shot command
+    /// such as `rotate-key` would load it.
+    pub fn config(&self) -> Config {
+        let mut config =
+            Config::for_tests(self.dir.path(), Some(self.database_url.clone())).unwrap();
+        config.feed_poll_millis = 100;
+        config
     }
 
     pub async fn stop(mut self) {
@@ -338,6 +351,7 @@ macro_rules! conformance_suite {
             admin_credentials_are_named_listed_revoked_and_die_with_their_admin,
             sign_in_slows_an_account_down_without_locking_its_admin_out,
             the_console_shows_which_device_redeemed_each_code,
+            the_server_key_rotates_and_a_key_in_the_data_dir_is_reported,
         );
     };
     (@tests $backend:expr; $($name:ident),* $(,)?) => {

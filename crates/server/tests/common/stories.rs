@@ -2954,3 +2954,146 @@ pub async fn the_console_shows_which_device_redeemed_each_code(backend: Backend)
     assert!(redeemed["used_at"].as_i64().unwrap() >= redeemed["created_at"].as_i64().unwrap());
     s.stop().await;
 }
+
+pub async fn the_server_key_rotates_and_a_key_in_the_data_dir_is_reported(backend: Backend) {
+    let s = TestServer::start(&backend).await;
+    // The demo's default: the key generated into the data dir, said plainly.
+    let ready = s.call(Method::GET, "/readyz", None, None, &[]).await;
+    assert_eq!(ready.status, StatusCode::OK);
+    assert_eq!(ready.body["warnings"], json!(["server_key_in_data_dir"]));
+
+    let put = s
+        .admin(
+            Method::PUT,
+            "/v1/admin/integrations/salesforce",
+            Some(
+                json!({ "enabled": true, "client_id": "3MVG9", "client_secret": "sf-secret-123" }),
+            ),
+        )
+        .await;
+    assert_eq!(put.status, StatusCode::OK, "{:?}", put.body);
+    let put = s
+        .admin(
+            Method::PUT,
+            "/v1/admin/integrations/openai",
+            Some(json!({ "enabled": true, "api_key": "sk-API-KEY-456", "api_base_url": "https://api.openai.com" })),
+        )
+        .await;
+    assert_eq!(put.status, StatusCode::OK, "{:?}", put.body);
+    let d = s.new_user_device("ada@example.com").await;
+    let secret_of = |server: &TestServer| {
+        let d = d.clone();
+        let base = server.base.clone();
+        async move {
+            let r = reqwest::Client::new()
+                .get(format!("{base}/v1/integrations"))
+                .bearer_auth(&d.token)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status();
+            let body: Value = r.json().await.unwrap_or(Value::Null);
+            let secret = body["integrations"]
+                .as_array()
+                .and_then(|a| a.iter().find(|i| i["id"] == "salesforce"))
+                .map(|i| i["client_secret"].clone());
+            (status, secret)
+        }
+    };
+    assert_eq!(
+        secret_of(&s).await.1,
+        Some(json!("sf-secret-123")),
+        "the device gets the client secret"
+    );
+
+    // The servers stop (one process serves a SQLite file), then the key rotates into a
+    // key file outside the data dir (created by the command).
+    let mut s = s;
+    s.server.take().unwrap().shutdown().await.unwrap();
+    let keys = tempfile::tempdir().unwrap();
+    let new_key_file = keys.path().join("latchkey-server.key");
+    let new_key = latchkey_server::crypto::ServerKey::load_or_create(&new_key_file).unwrap();
+    let command = latchkey_server::server::open_for_command(s.config())
+        .await
+        .unwrap();
+    let count = latchkey_server::key_rotation::rotate(&command, &new_key)
+        .await
+        .unwrap();
+    assert_eq!(count, 2, "the client secret and the API key");
+    // Every stored value is sealed under the new key only.
+    let old_key =
+        latchkey_server::crypto::ServerKey::load_or_create(&s.dir.path().join("server.key"))
+            .unwrap();
+    let integrations = command.db.list_integrations(&command.org.id).await.unwrap();
+    let mut opened = 0;
+    for i in &integrations {
+        for (field, sealed) in [
+            ("client_secret", &i.client_secret_sealed),
+            ("api_key", &i.api_key_sealed),
+        ] {
+            let Some(sealed) = sealed else { continue };
+            let context = latchkey_server::crypto::secret_context(&i.org_id, &i.id, field);
+            assert!(
+                old_key.open(&context, sealed).is_err(),
+                "the old key opens nothing"
+            );
+            let plain = new_key.open(&context, sealed).unwrap();
+            assert!(["sf-secret-123", "sk-API-KEY-456"].contains(&plain.expose()));
+            opened += 1;
+        }
+    }
+    assert_eq!(opened, 2);
+    let audit = command
+        .db
+        .list_audit(
+            &command.org.id,
+            &latchkey_server_database::AuditQuery {
+                limit: 50,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(audit.iter().any(|e| e.action == "server_key.rotate"));
+    command.db.close().await;
+
+    // A server started with the new key, from outside the data dir, opens them and has
+    // nothing to warn about.
+    let new_hex = std::fs::read_to_string(&new_key_file).unwrap();
+    let rotated = s
+        .try_replica_with(|c| {
+            c.server_key = Some(latchkey_secret::SecretString::new(
+                new_hex.trim().to_owned(),
+            ));
+            c.server_key_file = Some(new_key_file.clone());
+        })
+        .await
+        .unwrap();
+    let ready = rotated.call(Method::GET, "/readyz", None, None, &[]).await;
+    assert_eq!(ready.body["warnings"], json!([]));
+    assert_eq!(secret_of(&rotated).await.1, Some(json!("sf-secret-123")));
+    let mut rotated = rotated;
+    rotated.server.take().unwrap().shutdown().await.unwrap();
+
+    // Rotating again from a key that is no longer the server's changes nothing.
+    let command = latchkey_server::server::open_for_command(s.config())
+        .await
+        .unwrap();
+    let other =
+        latchkey_server::crypto::ServerKey::load_or_create(&keys.path().join("other.key")).unwrap();
+    let refused = latchkey_server::key_rotation::rotate(&command, &other)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code, "server_key_mismatch");
+    command.db.close().await;
+    let again = s
+        .try_replica_with(|c| {
+            c.server_key = Some(latchkey_secret::SecretString::new(
+                new_hex.trim().to_owned(),
+            ));
+        })
+        .await
+        .unwrap();
+    assert_eq!(secret_of(&again).await.1, Some(json!("sf-secret-123")));
+    again.stop().await;
+}
