@@ -22,6 +22,7 @@ pub mod loopback;
 mod nested_tokens;
 pub mod oauth;
 pub mod sync;
+mod token_response;
 
 pub use admin_revocation::RevocationReceipt;
 pub use api::{ApiRequest, ApiResponse};

@@ -1,11 +1,14 @@
 //! Token responses that do not follow RFC 6749 §5.1, made to follow it before
-//! `oauth2` parses them. Slack (the catalog's `token_response_object =
+//! they are read. Slack (the catalog's `token_response_object =
 //! "authed_user"`) answers `oauth.v2.access` with HTTP 200 for every outcome:
 //! errors are `{"ok": false, "error": "invalid_code"}`, and a user token sits
 //! in the `authed_user` object while the top-level `access_token`, when there
 //! is one, is a bot token this app must not take.
+//!
+//! Members are moved, never copied, and what is left out (the bot token) is
+//! wiped when dropped, as every string of a [`Json`] is.
 
-use crate::http::{HttpClient, HttpError};
+use crate::token_response::{Json, member};
 
 /// Fields that make up the token itself; only the nested object's count.
 const TOKEN_FIELDS: &[&str] = &[
@@ -20,15 +23,13 @@ const TOKEN_FIELDS: &[&str] = &[
 /// Rewrites one token-endpoint response. `object` names the nested token
 /// object. Returns the new status and body; anything unexpected is passed on
 /// unchanged so the ordinary validation refuses it.
-pub(crate) fn normalize(status: u16, body: &[u8], object: &str) -> (u16, Vec<u8>) {
-    let Ok(serde_json::Value::Object(top)) = serde_json::from_slice::<serde_json::Value>(body)
-    else {
-        return (status, body.to_vec());
+pub(crate) fn normalize(status: u16, body: Json, object: &str) -> (u16, Json) {
+    let Json::Object(mut top) = body else {
+        return (status, body);
     };
-    if top.get("ok") == Some(&serde_json::Value::Bool(false)) {
-        let error = top
-            .get("error")
-            .and_then(|e| e.as_str())
+    if matches!(member(&top, "ok"), Some(Json::Bool(false))) {
+        let error = member(&top, "error")
+            .and_then(Json::as_str)
             .unwrap_or("unknown_error");
         let original = error;
         // Slack's names for a dead code or refresh token are RFC 6749's invalid_grant.
@@ -51,59 +52,32 @@ pub(crate) fn normalize(status: u16, body: &[u8], object: &str) -> (u16, Vec<u8>
             "token_revoked" => Some("Slack: access was revoked in Slack"),
             _ => None,
         };
-        let mut answer = serde_json::json!({ "error": error });
+        let mut answer = vec![("error".to_owned(), Json::string(error))];
         if let Some(d) = description {
-            answer["error_description"] = d.into();
+            answer.push(("error_description".to_owned(), Json::string(d)));
         }
-        return (400, answer.to_string().into_bytes());
+        return (400, Json::Object(answer));
     }
-    let Some(serde_json::Value::Object(inner)) = top.get(object) else {
-        return (status, body.to_vec());
+    let Some(at) = top.iter().position(|(name, _)| name == object) else {
+        return (status, Json::Object(top));
     };
-    let mut out = inner.clone();
-    for (k, v) in &top {
-        if k != object && !TOKEN_FIELDS.contains(&k.as_str()) {
-            out.entry(k.clone()).or_insert_with(|| v.clone());
+    let (name, inner) = top.remove(at);
+    let Json::Object(mut out) = inner else {
+        top.insert(at, (name, inner));
+        return (status, Json::Object(top));
+    };
+    for (name, value) in top {
+        if !TOKEN_FIELDS.contains(&name.as_str()) && member(&out, &name).is_none() {
+            out.push((name, value));
         }
     }
     // Slack calls a user token's type "user"; it is used as a bearer token.
-    if out.get("token_type").and_then(|t| t.as_str()) != Some("bearer") {
-        out.insert("token_type".to_owned(), "bearer".into());
+    match out.iter_mut().find(|(name, _)| name == "token_type") {
+        Some((_, value)) if value.as_str() == Some("bearer") => {}
+        Some((_, value)) => *value = Json::string("bearer"),
+        None => out.push(("token_type".to_owned(), Json::string("bearer"))),
     }
-    (
-        status,
-        serde_json::Value::Object(out).to_string().into_bytes(),
-    )
-}
-
-/// The injected HTTP client, normalizing token responses for one provider
-/// (`object` empty: passed through untouched).
-#[derive(Debug, Clone)]
-pub(crate) struct NestedTokenHttp {
-    pub(crate) http: HttpClient,
-    pub(crate) object: String,
-}
-
-impl<'c> oauth2::AsyncHttpClient<'c> for NestedTokenHttp {
-    type Error = HttpError;
-    type Future = std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<oauth2::HttpResponse, HttpError>> + Send + 'c>,
-    >;
-
-    fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
-        Box::pin(async move {
-            let response = self.http.send(request).await?;
-            if self.object.is_empty() {
-                return Ok(response);
-            }
-            let (parts, body) = response.into_parts();
-            let (status, body) = normalize(parts.status.as_u16(), &body, &self.object);
-            let mut rebuilt = http::Response::from_parts(parts, body);
-            *rebuilt.status_mut() =
-                http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::BAD_REQUEST);
-            Ok(rebuilt)
-        })
-    }
+    (status, Json::Object(out))
 }
 
 #[cfg(test)]
@@ -114,6 +88,18 @@ mod tests {
         serde_json::from_slice(bytes).unwrap()
     }
 
+    /// `normalize` on raw bytes, as the token path applies it: only a body that
+    /// parses as JSON is rewritten; anything else reaches the checks as it came.
+    fn normalized(status: u16, body: &[u8], object: &str) -> (u16, Vec<u8>) {
+        match serde_json::from_slice::<Json>(body) {
+            Ok(parsed) => {
+                let (status, out) = normalize(status, parsed, object);
+                (status, serde_json::to_vec(&out.to_value()).unwrap())
+            }
+            Err(_) => (status, body.to_vec()),
+        }
+    }
+
     #[test]
     fn the_user_token_is_taken_from_authed_user_and_the_bot_token_is_left() {
         // The shape Slack documents for oauth.v2.access with user scopes.
@@ -122,7 +108,7 @@ mod tests {
             "authed_user":{"id":"U1234","scope":"users:read","access_token":"xoxe.xoxp-user",
               "token_type":"user","refresh_token":"xoxe-1-refresh","expires_in":43200},
             "team":{"id":"T9TK3CUKW","name":"Acme"},"enterprise":null,"is_enterprise_install":false}"#;
-        let (status, out) = normalize(200, body, "authed_user");
+        let (status, out) = normalized(200, body, "authed_user");
         let out = json(&out);
         assert_eq!(status, 200);
         assert_eq!(out["access_token"], "xoxe.xoxp-user");
@@ -136,7 +122,7 @@ mod tests {
 
     #[test]
     fn slack_errors_become_rfc_6749_errors() {
-        let (status, out) = normalize(
+        let (status, out) = normalized(
             200,
             br#"{"ok":false,"error":"invalid_refresh_token"}"#,
             "authed_user",
@@ -145,7 +131,7 @@ mod tests {
             (status, json(&out)["error"].clone()),
             (400, "invalid_grant".into())
         );
-        let (status, out) = normalize(
+        let (status, out) = normalized(
             200,
             br#"{"ok":false,"error":"invalid_client_id"}"#,
             "authed_user",
@@ -154,14 +140,14 @@ mod tests {
             (status, json(&out)["error"].clone()),
             (400, "invalid_client".into())
         );
-        let (_, out) = normalize(200, br#"{"ok":false}"#, "authed_user");
+        let (_, out) = normalized(200, br#"{"ok":false}"#, "authed_user");
         assert_eq!(json(&out)["error"], "unknown_error");
     }
 
     #[test]
     fn anything_else_passes_unchanged_for_the_ordinary_checks() {
         for body in [&b"<html>"[..], br#"{"ok":true}"#, br#"[1,2]"#] {
-            assert_eq!(normalize(200, body, "authed_user"), (200, body.to_vec()));
+            assert_eq!(normalized(200, body, "authed_user"), (200, body.to_vec()));
         }
     }
 }
