@@ -22,6 +22,7 @@ use latchkey_secret::{SecretString, constant_time_eq};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
+use zeroize::Zeroizing;
 
 use crate::ConnectError;
 use crate::error::sanitize_provider_text;
@@ -199,8 +200,8 @@ impl CallbackListener {
         }
         let mut state = None;
         let mut params = Params::default();
-        for (key, value) in url::form_urlencoded::parse(request.query.as_bytes()) {
-            let slot = match key.as_ref() {
+        for (key, value) in query_pairs(request.query.expose()) {
+            let slot = match key.as_str() {
                 "state" => &mut state,
                 "code" => &mut params.code,
                 "iss" => &mut params.iss,
@@ -213,7 +214,7 @@ impl CallbackListener {
                     "This sign-in response repeats a parameter, so it was refused.",
                 );
             }
-            *slot = Some(value.into_owned());
+            *slot = Some(value);
         }
         let Some(state) = state else {
             return Verdict::Stale(
@@ -227,7 +228,7 @@ impl CallbackListener {
         }
         let provider = expect.provider.to_owned();
         match (&params.iss, expect.issuer) {
-            (Some(received), Some(expected)) if received != expected => {
+            (Some(received), Some(expected)) if received.as_str() != expected => {
                 return Verdict::Failed(ConnectError::IssuerMismatch {
                     provider,
                     expected: expected.to_owned(),
@@ -246,11 +247,14 @@ impl CallbackListener {
                 description: params
                     .error_description
                     .as_deref()
-                    .map(sanitize_provider_text),
+                    .map(|d| sanitize_provider_text(d)),
             });
         }
         match params.code {
-            Some(code) if !code.is_empty() => Verdict::Accepted(SecretString::new(code)),
+            // Moves the text (no copy) into the SecretString.
+            Some(mut code) if !code.is_empty() => {
+                Verdict::Accepted(SecretString::new(std::mem::take(&mut *code)))
+            }
             _ => Verdict::Failed(ConnectError::AuthorizationDenied {
                 provider,
                 error: "no authorization code in the response".to_owned(),
@@ -260,12 +264,13 @@ impl CallbackListener {
     }
 }
 
+/// The callback's parameters, wiped when dropped (the code above all).
 #[derive(Default)]
 struct Params {
-    code: Option<String>,
-    iss: Option<String>,
-    error: Option<String>,
-    error_description: Option<String>,
+    code: Option<Zeroizing<String>>,
+    iss: Option<Zeroizing<String>>,
+    error: Option<Zeroizing<String>>,
+    error_description: Option<Zeroizing<String>>,
 }
 
 enum Verdict {
@@ -278,15 +283,19 @@ enum Verdict {
 struct Request {
     method: String,
     path: String,
-    query: String,
+    /// Holds the code and the state.
+    query: SecretString,
 }
 
 /// Reads the request head (the body, if any, is ignored) and parses its
 /// request line. `None` for anything that is not a plausible HTTP request.
-/// The buffer holds the authorization code: it is wiped once parsed.
+/// The buffer holds the authorization code: it is wiped once parsed. It is
+/// allocated once, large enough for the longest head read (`MAX_REQUEST`
+/// plus one chunk), so it never reallocates and leaves no unwiped copy.
 async fn read_request(stream: &mut TcpStream) -> Option<Request> {
-    let mut buf = zeroize::Zeroizing::new(Vec::with_capacity(MAX_REQUEST + 2048));
-    let mut chunk = zeroize::Zeroizing::new([0u8; 2048]);
+    const CHUNK: usize = 2048;
+    let mut buf = Zeroizing::new(Vec::with_capacity(MAX_REQUEST + CHUNK));
+    let mut chunk = Zeroizing::new([0u8; CHUNK]);
     while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
         if buf.len() > MAX_REQUEST {
             return None;
@@ -316,8 +325,73 @@ fn parse_request_head(buf: &[u8]) -> Option<Request> {
     Some(Request {
         method,
         path: path.to_owned(),
-        query: query.to_owned(),
+        query: SecretString::from(query),
     })
+}
+
+/// The query's name/value pairs, decoded as `application/x-www-form-urlencoded`
+/// exactly as `url::form_urlencoded::parse` does, but each into a buffer sized up
+/// front and wiped when dropped: the `url` crate decodes an escaped value (a code
+/// holding `%2F`) through growing buffers it drops unwiped.
+fn query_pairs(query: &str) -> impl Iterator<Item = (Zeroizing<String>, Zeroizing<String>)> + '_ {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (form_decode(name), form_decode(value))
+        })
+}
+
+/// Decodes one form-encoded name or value: `+` is a space, `%XX` a byte (a `%`
+/// without two hex digits stays as it is), and bytes that are not UTF-8 become
+/// U+FFFD as in `String::from_utf8_lossy`.
+fn form_decode(text: &str) -> Zeroizing<String> {
+    // Decoding never lengthens the text.
+    let mut bytes = Zeroizing::new(Vec::with_capacity(text.len()));
+    let mut rest = text.as_bytes();
+    while let [first, tail @ ..] = rest {
+        rest = tail;
+        match *first {
+            b'+' => bytes.push(b' '),
+            b'%' => match tail {
+                [high, low, after @ ..] if high.is_ascii_hexdigit() && low.is_ascii_hexdigit() => {
+                    bytes.push(hex_value(*high) << 4 | hex_value(*low));
+                    rest = after;
+                }
+                _ => bytes.push(b'%'),
+            },
+            byte => bytes.push(byte),
+        }
+    }
+    match String::from_utf8(std::mem::take(&mut *bytes)) {
+        Ok(text) => Zeroizing::new(text),
+        Err(invalid) => {
+            let bytes = Zeroizing::new(invalid.into_bytes());
+            // Sized exactly: each invalid run becomes one U+FFFD (three bytes).
+            let length = bytes
+                .utf8_chunks()
+                .map(|c| c.valid().len() + if c.invalid().is_empty() { 0 } else { 3 })
+                .sum();
+            let mut text = Zeroizing::new(String::with_capacity(length));
+            for chunk in bytes.utf8_chunks() {
+                text.push_str(chunk.valid());
+                if !chunk.invalid().is_empty() {
+                    text.push(char::REPLACEMENT_CHARACTER);
+                }
+            }
+            text
+        }
+    }
+}
+
+fn hex_value(digit: u8) -> u8 {
+    match digit {
+        b'0'..=b'9' => digit - b'0',
+        b'a'..=b'f' => digit - b'a' + 10,
+        b'A'..=b'F' => digit - b'A' + 10,
+        _ => 0,
+    }
 }
 
 /// The listener's parser and judge on raw bytes, for the fuzzer: a request
@@ -364,4 +438,50 @@ fn escape_html(text: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_query_is_decoded_as_the_url_crate_decodes_it() {
+        let queries: [&[u8]; 9] = [
+            b"code=4%2F0AX4Xf+W%3D%3D&state=abc",
+            b"state=s&&code=&=x&flag&iss=http%3A%2F%2F127.0.0.1%3A3000",
+            b"a=%&b=%2&c=%zz&d=%%41&e=%+1&f=+%2B+",
+            b"code=%FF%FEok%C3&state=%E2%9C%93%E2%9C",
+            b"error=access_denied&error_description=User+said+%22no%22",
+            b"x=1=2&y==&=&&&",
+            "u=é✓&é=%C3%A9".as_bytes(),
+            b"",
+            b"only",
+        ];
+        for query in queries {
+            let query = std::str::from_utf8(query).unwrap();
+            let ours: Vec<(String, String)> = query_pairs(query)
+                .map(|(k, v)| (k.as_str().to_owned(), v.as_str().to_owned()))
+                .collect();
+            let theirs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            assert_eq!(ours, theirs, "{query:?}");
+        }
+    }
+
+    #[test]
+    fn a_decoded_value_is_written_into_one_allocation() {
+        // Decoding only shortens, so the buffer sized to the input never grows.
+        for text in ["4%2F0AX4XfW%3D%3D", "plain-code", "a+b+c", "%zz%"] {
+            let decoded = form_decode(text);
+            assert_eq!(decoded.capacity(), text.len(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn the_request_line_is_split_into_path_and_query() {
+        let request = parse_request_head(b"GET /cb?code=abc&state=s HTTP/1.1\r\n\r\n").unwrap();
+        assert_eq!(request.query.expose(), "code=abc&state=s");
+        assert_eq!(request.path, "/cb");
+    }
 }
