@@ -140,6 +140,7 @@ async fn the_console_runs_in_a_real_browser_over_the_admin_api() {
         "integration-openai",
         "users-invite",
         "users",
+        "account",
         "audit",
     ] {
         assert!(shots.join(format!("{page}.png")).exists(), "{page}.png");
@@ -194,7 +195,8 @@ async fn the_console_runs_in_a_real_browser_over_the_admin_api() {
             Method::POST,
             "/v1/admin/login",
             &[],
-            Some(json!({ "email": ADMIN_EMAIL, "password": ADMIN_PASSWORD })),
+            // The browser changed the admin's password under Account.
+            Some(json!({ "email": ADMIN_EMAIL, "password": story["admin_password"] })),
         )
         .await;
     assert_eq!(status, StatusCode::OK);

@@ -15,7 +15,7 @@ import path from 'node:path';
 const base = process.env.BASE_URL;
 const setupCode = process.env.SETUP_CODE;
 const email = process.env.ADMIN_EMAIL;
-const password = process.env.ADMIN_PASSWORD;
+let password = process.env.ADMIN_PASSWORD;
 const shots = process.env.SCREENSHOT_DIR;
 assert.ok(base && setupCode && email && password && shots, 'BASE_URL, SETUP_CODE, ADMIN_EMAIL, ADMIN_PASSWORD, SCREENSHOT_DIR');
 
@@ -184,6 +184,11 @@ try {
   assert.match(await sfCell.textContent(), /sandbox · Ada laptop/);
   assert.match(await page.locator('[data-cell="ada@example.com:openai"]').textContent(), /connected/);
   await page.locator('[data-device="Ada laptop"]').waitFor();
+  // Which device redeemed the code, and when.
+  assert.match(
+    await page.locator('tr[data-user="ada@example.com"] [data-code-status=redeemed]').textContent(),
+    /redeemed by Ada laptop/,
+  );
   await shot('users');
   await sfCell.getByRole('button', { name: 'Disconnect' }).click();
   await sfCell.locator('[data-testid=revocation-pending]', { hasText: 'revocation pending on 1 device' }).waitFor();
@@ -237,6 +242,64 @@ try {
   await page.selectOption('select[name=integration]', '');
   await shot('audit');
 
+  step('account: a named API token, listed with its last use, then revoked');
+  await page.click('nav >> text=Account');
+  await page.getByRole('heading', { name: 'Account', exact: true }).waitFor();
+  await page.fill('input[name=token_name]', 'CI deploy');
+  await page.click('[data-testid=new-token] button[type=submit]');
+  const apiToken = (await page.locator('[data-testid=token-value]').textContent()).trim();
+  assert.match(apiToken, /^lka_/);
+  const usedToken = await fetch(`${base}/v1/admin/users`, { headers: { authorization: `Bearer ${apiToken}` } });
+  assert.equal(usedToken.status, 200);
+  await page.reload();
+  const tokenRow = page.locator('tr[data-token="CI deploy"]');
+  await tokenRow.waitFor();
+  assert.doesNotMatch(await tokenRow.textContent(), /never/, 'its last use is shown');
+  assert.ok(!(await page.content()).includes(apiToken), 'the token is not shown again');
+
+  step('account: a second admin; the owner removes them and their token dies');
+  await page.fill('input[name=admin_email]', 'grace@example.com');
+  await page.fill('input[name=admin_password]', 'short');
+  await page.click('[data-testid=add-admin] button[type=submit]');
+  assert.match(await page.locator('[data-error=admin_password]').textContent(), /12 characters/);
+  await page.fill('input[name=admin_password]', 'grace has a long password');
+  await page.click('[data-testid=add-admin] button[type=submit]');
+  await page.locator('tr[data-admin="grace@example.com"]').waitFor();
+  const graceLogin = await fetch(`${base}/v1/admin/login`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: 'grace@example.com', password: 'grace has a long password' }),
+  });
+  assert.equal(graceLogin.status, 200);
+  const graceCookie = graceLogin.headers.get('set-cookie').split(';')[0];
+  const graceCsrf = (await graceLogin.json()).csrf_token;
+  const graceToken = await fetch(`${base}/v1/admin/tokens`, {
+    method: 'POST', headers: { cookie: graceCookie, 'x-csrf-token': graceCsrf, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'grace laptop' }),
+  }).then((r) => r.json());
+  await page.check('input[name=all_tokens]');
+  await page.locator('tr[data-token="grace laptop"]', { hasText: 'grace@example.com' }).waitFor();
+  await shot('account');
+  await page.locator('tr[data-admin="grace@example.com"] button', { hasText: 'Remove…' }).click();
+  await page.locator('tr[data-admin="grace@example.com"] button', { hasText: /^Remove$/ }).click();
+  await page.locator('tr[data-admin="grace@example.com"]').waitFor({ state: 'detached' });
+  const graceAfter = await fetch(`${base}/v1/admin/users`, { headers: { authorization: `Bearer ${graceToken.token}` } });
+  assert.equal(graceAfter.status, 401, 'a removed admin\'s token stops at once');
+  await tokenRow.getByRole('button', { name: 'Revoke' }).click();
+  await tokenRow.waitFor({ state: 'detached' });
+  const revokedToken = await fetch(`${base}/v1/admin/users`, { headers: { authorization: `Bearer ${apiToken}` } });
+  assert.equal(revokedToken.status, 401, 'a revoked token stops at once');
+
+  step('account: change the password (a wrong current one first)');
+  await page.fill('input[name=current_password]', 'not my password at all');
+  await page.fill('input[name=new_password]', 'a new and longer password');
+  await page.fill('input[name=confirm_password]', 'a new and longer password');
+  await page.click('[data-testid=password] button[type=submit]');
+  assert.match(await page.locator('[data-error=current]').textContent(), /not right/);
+  await page.fill('input[name=current_password]', password);
+  await page.click('[data-testid=password] button[type=submit]');
+  await page.getByText('Password changed.').waitFor();
+  password = 'a new and longer password';
+
   step('revoke the device, remove the user');
   await page.click('nav >> text=Users');
   await page.locator('[data-device="Ada laptop"] button', { hasText: 'Revoke' }).click();
@@ -275,7 +338,7 @@ try {
   await page.getByText('You are signed out.').waitFor();
 
   assert.deepEqual(problems, [], 'no page errors and no CSP violations');
-  result = { device_token: token };
+  result = { device_token: token, admin_password: password };
 } finally {
   await browser.close();
 }
