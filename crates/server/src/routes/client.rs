@@ -99,6 +99,10 @@ fn meta(r: &ConnectionRecord, with_envelope: bool) -> RecordMeta<'_> {
     }
 }
 
+/// How many records one user may keep for one integration and environment, each under
+/// another vault key.
+const MAX_VAULT_KEYS_PER_SLOT: usize = 5;
+
 /// Whether two environment names are the same environment (`Production` and
 /// `production`, a login host in any letter case).
 fn same_environment(a: &str, b: &str) -> bool {
@@ -274,6 +278,25 @@ pub async fn put_record(
         ));
     }
     if pre == Precondition::Absent {
+        // One record per vault key; a user gets a new vault key only when the old one
+        // is lost, so a handful is plenty and the number of slots stays bounded.
+        let live = state
+            .db
+            .list_records(&auth.user.id, Some(&slot.integration_id))
+            .await?
+            .iter()
+            .filter(|r| {
+                r.slot.environment == slot.environment && r.slot.vault_key_id != slot.vault_key_id
+            })
+            .count();
+        if live >= MAX_VAULT_KEYS_PER_SLOT {
+            return Err(ApiError::conflict(
+                "too_many_records",
+                format!(
+                    "You already have {live} stored connections to this integration, each under another vault key. Revoke the old ones (latchkey revoke, or Revoke in the menu) and connect again."
+                ),
+            ));
+        }
         if body.new_grant {
             state.db.clear_admin_revocation(&slot).await?;
         } else if state.db.admin_revoked(&slot).await? {

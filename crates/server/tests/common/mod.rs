@@ -352,6 +352,7 @@ macro_rules! conformance_suite {
             sign_in_slows_an_account_down_without_locking_its_admin_out,
             the_console_shows_which_device_redeemed_each_code,
             the_server_key_rotates_and_a_key_in_the_data_dir_is_reported,
+            a_device_cannot_grow_record_slots_without_bound,
         );
     };
     (@tests $backend:expr; $($name:ident),* $(,)?) => {

@@ -3097,3 +3097,67 @@ pub async fn the_server_key_rotates_and_a_key_in_the_data_dir_is_reported(backen
     assert_eq!(secret_of(&again).await.1, Some(json!("sf-secret-123")));
     again.stop().await;
 }
+
+pub async fn a_device_cannot_grow_record_slots_without_bound(backend: Backend) {
+    let s = TestServer::start(&backend).await;
+    s.enable("salesforce").await;
+    let d = s.new_user_device("ada@example.com").await;
+    let put = |vk: String| {
+        let s = &s;
+        let d = &d;
+        async move {
+            s.device(
+                d,
+                Method::PUT,
+                &format!("/v1/records/salesforce/production/{vk}"),
+                Some(json!({ "envelope": b64(b"sealed") })),
+                &[("If-None-Match", "*")],
+            )
+            .await
+        }
+    };
+    // A few vault keys (a user who lost theirs and reconnected) are fine...
+    for n in 0..5 {
+        let r = put(format!("vk{n}")).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{n}: {:?}", r.body);
+    }
+    // ...an endless stream of them is not.
+    let r = put("vk5".to_owned()).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{:?}", r.body);
+    assert_eq!(r.code(), "too_many_records");
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("Revoke the old ones")
+    );
+    // An integration or environment the admin did not enable gets none at all.
+    for path in [
+        "/v1/records/github/production/vk1",
+        "/v1/records/salesforce/sandbox/vk1",
+    ] {
+        let r = s
+            .device(
+                &d,
+                Method::PUT,
+                path,
+                Some(json!({ "envelope": b64(b"sealed") })),
+                &[("If-None-Match", "*")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}: {:?}", r.body);
+    }
+    // Deleting one makes room again.
+    let del = s
+        .device(
+            &d,
+            Method::DELETE,
+            "/v1/records/salesforce/production/vk0",
+            None,
+            &[("If-Match", "1")],
+        )
+        .await;
+    assert_eq!(del.status, StatusCode::OK, "{:?}", del.body);
+    assert_eq!(put("vk5".to_owned()).await.status, StatusCode::CREATED);
+    s.stop().await;
+}
