@@ -7,8 +7,14 @@
 //! The app is launched with a `latchkey://enroll` link as its argument, as the
 //! OS does when the user clicks the link; the test then enrolls, connects,
 //! watches a card appear when the admin enables another integration, filters
-//! with the search box, revokes, and checks the server at each step. It saves
-//! a screenshot of each state in `test-output/desktop/`; copy them to
+//! with the search box, revokes, and checks the server at each step. Then the
+//! kill switch with the window open: the admin disconnects Ada from an
+//! integration (the card says so; the provider saw the refresh token revoked;
+//! the admin sees the receipt), revokes her computer (the window offers to
+//! enroll again; the copy is wiped, the grant kept for her other devices), and,
+//! once she has enrolled again from the window, removes her (the leaver: the
+//! grant revoked at the provider, every copy wiped, the receipt audited). It
+//! saves a screenshot of each state in `test-output/desktop/`; copy them to
 //! `docs/screenshots/` when they change.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -407,6 +413,244 @@ async fn connect_and_revoke_through_the_real_window() {
     );
     ui.screenshot(&shots, "revoked").await;
 
+    // The kill switch, with the window open. The admin disconnects Ada from the
+    // integration she connected through the copied link: the change feed tells the app,
+    // which revokes the grant at the provider, wipes its copy, says so on the card (with
+    // Connect to start again) and answers the order with a receipt the admin sees.
+    let fixed_port = "[data-integration=\"demo-oauth-fixed-port\"]";
+    let revoked_before = refresh_token_revocations(&provider).await;
+    store
+        .admin(
+            reqwest::Method::DELETE,
+            &format!("/v1/admin/users/{user_id}/connections/demo-oauth-fixed-port"),
+            None,
+        )
+        .await;
+    ui.wait(
+        &card("demo-oauth-fixed-port", "disconnected_by_admin"),
+        Duration::from_secs(60),
+    )
+    .await;
+    let line = ui.text(&format!("{fixed_port} .status-text")).await;
+    assert_eq!(line, "Your admin disconnected Demo OAuth (fixed callback)");
+    assert!(
+        ui.visible(&format!("{fixed_port} [data-action=\"connect\"]"))
+            .await
+    );
+    assert_eq!(
+        refresh_token_revocations(&provider).await,
+        revoked_before + 1,
+        "the provider revoked the refresh token"
+    );
+    let (view, order) =
+        answered_order(&store, &user_id, "demo-oauth-fixed-port", "disconnect").await;
+    assert_eq!(order["receipt"]["provider"], "revoked", "{view}");
+    assert_eq!(order["receipt"]["local_wiped"], true, "{view}");
+    assert_eq!(view["revocations_pending"], json!({}), "{view}");
+    assert!(
+        !view["connections"]
+            .to_string()
+            .contains("\"demo-oauth-fixed-port\""),
+        "the server holds no record after the admin's disconnect: {view}"
+    );
+    ui.screenshot(&shots, "disconnected-by-admin").await;
+
+    // Ada connects Demo OAuth again; then the admin revokes this computer. The app
+    // carries out its last order (its copy wiped; the grant kept at the provider for
+    // her other devices), forgets its token and offers to enroll again.
+    ui.click("[data-integration=\"demo-oauth\"] [data-action=\"connect\"]")
+        .await;
+    ui.wait(&card("demo-oauth", "connected"), Duration::from_secs(90))
+        .await;
+    let sealed = sealed_copies(&data);
+    assert_eq!(sealed.len(), 1, "one sealed copy on disk: {sealed:?}");
+    let revocations_before = provider.stats().await["revocation"].as_u64().unwrap();
+    let device_id = live_device(&store, &user_id).await;
+    store
+        .admin(
+            reqwest::Method::POST,
+            &format!("/v1/admin/devices/{device_id}/revoke"),
+            None,
+        )
+        .await;
+    ui.wait("[data-phase=\"problem\"]", Duration::from_secs(60))
+        .await;
+    // The window offers one way out: enroll again. Not its wording yet: the first load
+    // says the server no longer accepts this computer, but leaving forgets the device
+    // token without noting why, so a later load (seconds later here, or the next start)
+    // wrongly says the token is missing from the keychain: a device-side defect, reported.
+    let message = ui.text(".problem-message").await;
+    assert!(message.contains("new link from your admin"), "{message}");
+    assert_eq!(
+        ui.text("[data-action=\"show-enroll\"]").await,
+        "Enroll this computer again"
+    );
+    assert_eq!(sealed_copies(&data), Vec::<PathBuf>::new(), "copy wiped");
+    let (view, order) = answered_order(&store, &user_id, "demo-oauth", "device_revoked").await;
+    assert_eq!(order["receipt"]["provider"], "kept", "{view}");
+    assert_eq!(order["receipt"]["local_wiped"], true, "{view}");
+    assert_eq!(
+        provider.stats().await["revocation"].as_u64().unwrap(),
+        revocations_before,
+        "the user's grant is not revoked at the provider when one computer is"
+    );
+    assert!(
+        view["connections"].to_string().contains("\"demo-oauth\""),
+        "the record stays on the server for Ada's other devices: {view}"
+    );
+    ui.screenshot(&shots, "device-revoked").await;
+
+    // The leaver. Ada enrolls this computer again from the window with a new link (a new
+    // device, with nothing connected yet) and connects Demo OAuth; then the admin removes her. The app carries out the last
+    // order its token still opens: the grant revoked at the provider, every copy wiped,
+    // a receipt in the audit log; it forgets its token and offers to enroll again.
+    let again = store
+        .admin(
+            reqwest::Method::POST,
+            &format!("/v1/admin/users/{user_id}/enrollment"),
+            None,
+        )
+        .await;
+    ui.click("[data-action=\"show-enroll\"]").await;
+    ui.type_into("#server", again["enrollment"]["link"].as_str().unwrap())
+        .await;
+    ui.click("[data-action=\"enroll\"]").await;
+    ui.wait("[data-phase=\"ready\"]", Duration::from_secs(60))
+        .await;
+    let second_device = live_device(&store, &user_id).await;
+    assert_ne!(second_device, device_id, "a new enrollment is a new device");
+    ui.wait(
+        &card("demo-oauth", "not_connected"),
+        Duration::from_secs(30),
+    )
+    .await;
+    ui.click("[data-integration=\"demo-oauth\"] [data-action=\"connect\"]")
+        .await;
+    ui.wait(&card("demo-oauth", "connected"), Duration::from_secs(90))
+        .await;
+    let sealed = sealed_copies(&data);
+    assert_eq!(sealed.len(), 1, "one sealed copy on disk: {sealed:?}");
+    let revoked_before = refresh_token_revocations(&provider).await;
+    store
+        .admin(
+            reqwest::Method::DELETE,
+            &format!("/v1/admin/users/{user_id}"),
+            None,
+        )
+        .await;
+    ui.wait("[data-phase=\"problem\"]", Duration::from_secs(60))
+        .await;
+    assert_eq!(
+        ui.text("[data-action=\"show-enroll\"]").await,
+        "Enroll this computer again"
+    );
+    assert_eq!(
+        refresh_token_revocations(&provider).await,
+        revoked_before + 1,
+        "the leaver's grant is revoked at the provider"
+    );
+    assert_eq!(
+        sealed_copies(&data),
+        Vec::<PathBuf>::new(),
+        "every copy wiped"
+    );
+    let audit = store
+        .admin(
+            reqwest::Method::GET,
+            "/v1/admin/audit?action=revocation.receipt",
+            None,
+        )
+        .await;
+    let receipts: Vec<&Value> = audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor_id"] == second_device.as_str())
+        .collect();
+    assert_eq!(receipts.len(), 1, "{audit}");
+    assert_eq!(receipts[0]["detail"]["provider"], "revoked", "{audit}");
+    assert_eq!(receipts[0]["detail"]["local_wiped"], true, "{audit}");
+    ui.screenshot(&shots, "user-removed").await;
+
     ui.call(reqwest::Method::DELETE, "", None).await;
     drop(display);
+}
+
+/// The id of `user_id`'s one device that is not revoked.
+async fn live_device(store: &TestStore, user_id: &str) -> String {
+    let devices = store
+        .admin(reqwest::Method::GET, "/v1/admin/devices", None)
+        .await;
+    let live: Vec<&Value> = devices["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["user_id"] == user_id && d["revoked_at"].is_null())
+        .collect();
+    assert_eq!(live.len(), 1, "one live device for {user_id}: {devices}");
+    live[0]["id"].as_str().unwrap().to_owned()
+}
+
+/// Successful refresh-token revocations that reached the provider so far.
+async fn refresh_token_revocations(provider: &AuthServer) -> usize {
+    provider.stats().await["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r["path"] == "/token/revocation"
+                && r["token_type_hint"] == "refresh_token"
+                && r["status"] == 200
+        })
+        .count()
+}
+
+/// The sealed copies (`*.lkc`) under the device's data dir.
+fn sealed_copies(dir: &Path) -> Vec<PathBuf> {
+    let mut stack = vec![dir.to_path_buf()];
+    let mut sealed = Vec::new();
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.to_string_lossy().ends_with(".lkc") {
+                sealed.push(path);
+            }
+        }
+    }
+    sealed
+}
+
+/// The admin's view of `user_id`'s connections and the order for `integration` with
+/// `reason`, once that order has its receipt (the device posts it just after it acts);
+/// panics after 30 s.
+async fn answered_order(
+    store: &TestStore,
+    user_id: &str,
+    integration: &str,
+    reason: &str,
+) -> (Value, Value) {
+    let start = Instant::now();
+    loop {
+        let view = store.connections(user_id).await;
+        let answered = view["revocations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| {
+                o["integration_id"] == integration
+                    && o["reason"] == reason
+                    && !o["receipt"].is_null()
+            })
+            .cloned();
+        if let Some(order) = answered {
+            return (view, order);
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no receipt for {integration} ({reason}) after 30 s: {view}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
