@@ -1,6 +1,7 @@
 //! Crash safety: kill -9 the real binary during a write load, restart it, and
 //! check every acknowledged write is there and the database opens cleanly.
-//! Also: SIGTERM stops the binary cleanly.
+//! Also: SIGTERM stops the binary cleanly, and `rotate-key` moves the secrets to a
+//! key kept outside the data dir.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -54,9 +55,16 @@ fn free_port() -> u16 {
 // The child is handed to the caller, which kills and waits for it.
 #[allow(clippy::zombie_processes)]
 async fn serve(dir: &std::path::Path, url: &str) -> (Child, String) {
+    serve_with(dir, url, &[]).await
+}
+
+// The child is handed to the caller, which kills and waits for it.
+#[allow(clippy::zombie_processes)]
+async fn serve_with(dir: &std::path::Path, url: &str, args: &[&str]) -> (Child, String) {
     let port = free_port();
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(args)
         .env("LATCHKEY_DATA_DIR", dir)
         .env("LATCHKEY_DATABASE_URL", url)
         .env("LATCHKEY_LOG", "warn")
@@ -251,4 +259,102 @@ async fn postgres_survives_kill_9_during_writes() {
     if let Some(backend) = Backend::postgres() {
         crash_story(backend).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rotate_key_moves_the_secrets_to_a_key_outside_the_data_dir() {
+    latchkey_server::server::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("latchkey.db").display());
+    let email = "admin@example.com";
+    cli(
+        dir.path(),
+        &url,
+        &["admin", "create", "--email", email, "--password-stdin"],
+        Some(&format!("{ADMIN_PASSWORD}\n")),
+    );
+    let admin = cli(
+        dir.path(),
+        &url,
+        &["admin", "token", "--email", email],
+        None,
+    );
+    let http = reqwest::Client::new();
+
+    let (mut child, base) = serve(dir.path(), &url).await;
+    let ready: Value = reqwest::get(format!("{base}/readyz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["warnings"], json!(["server_key_in_data_dir"]));
+    let r = http
+        .put(format!("{base}/v1/admin/integrations/salesforce"))
+        .bearer_auth(&admin)
+        .json(&json!({ "enabled": true, "client_id": "3MVG9", "client_secret": "sf-secret-789" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let invited = post(
+        &http,
+        format!("{base}/v1/admin/users"),
+        &admin,
+        json!({ "email": "ada@example.com", "display_name": "Ada" }),
+    )
+    .await;
+    let enrolled: Value = http
+        .post(format!("{base}/v1/enroll"))
+        .json(&json!({ "code": invited["enrollment"]["code"], "device_name": "laptop" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let device = enrolled["device_token"].as_str().unwrap().to_owned();
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let keys = tempfile::tempdir().unwrap();
+    let new_key = keys.path().join("server.key");
+    let new_key_arg = new_key.display().to_string();
+    let said = cli(
+        dir.path(),
+        &url,
+        &["rotate-key", "--new-key-file", &new_key_arg],
+        None,
+    );
+    assert!(said.contains("Re-sealed 1 secrets"), "{said}");
+    assert!(
+        said.contains("--server-key-file"),
+        "says what to do next: {said}"
+    );
+
+    let (mut child, base) =
+        serve_with(dir.path(), &url, &["--server-key-file", &new_key_arg]).await;
+    let ready: Value = reqwest::get(format!("{base}/readyz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        ready["warnings"],
+        json!([]),
+        "the key is outside the data dir"
+    );
+    let mine: Value = http
+        .get(format!("{base}/v1/integrations"))
+        .bearer_auth(&device)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine["integrations"][0]["client_secret"], "sf-secret-789");
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
