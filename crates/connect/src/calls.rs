@@ -233,9 +233,12 @@ impl<K: Keychain> Connector<K> {
         for (name, value) in &request.headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
-        let authorization =
-            zeroize::Zeroizing::new(format!("Bearer {}", tokens.access_token.expose()));
-        builder = builder.header("Authorization", authorization.as_str());
+        let authorization = crate::http::bearer_header(&tokens.access_token).map_err(|_| {
+            ConnectError::InvalidRequest {
+                reason: "the access token cannot be sent in a header".to_owned(),
+            }
+        })?;
+        builder = builder.header(http::header::AUTHORIZATION, authorization);
         let outgoing = builder
             .body(request.body.clone().unwrap_or_default())
             .map_err(|e| ConnectError::InvalidRequest {
