@@ -1,6 +1,7 @@
 //! The real desktop app end to end, driven through its window with WebDriver
 //! (`tauri-driver` over Debian's `WebKitWebDriver`) on a private Xvfb display:
-//! a real Latchkey server (in this process, SQLite), oidc-provider as the
+//! a real Latchkey server (in this process; on SQLite, and on PostgreSQL when
+//! `LATCHKEY_TEST_POSTGRES_URL` is set, as `make test` does), oidc-provider as the
 //! provider, headless Chromium as the system browser (`$BROWSER`), and the OS
 //! keychain (`make test` runs this inside a private Secret Service session).
 //!
@@ -26,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use common::{Display, KillOnDrop, have, require};
-use latchkey_test_peers::{AuthServer, TestStore, browser_script, peers_ready, repo_root};
+use latchkey_test_peers::{AuthServer, Backend, TestStore, browser_script, peers_ready, repo_root};
 use serde_json::{Value, json};
 
 /// The key WebDriver uses for element references.
@@ -160,8 +161,23 @@ fn card(id: &str, state: &str) -> String {
     format!("article.card[data-integration=\"{id}\"][data-state=\"{state}\"]")
 }
 
+/// One story at a time: the app is a single instance per session bus, and the
+/// fixed-port integration's callback listens on one port.
+static ONE_WINDOW: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn connect_and_revoke_through_the_real_window() {
+async fn connect_and_revoke_through_the_real_window_on_sqlite() {
+    connect_and_revoke_through_the_real_window(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn connect_and_revoke_through_the_real_window_on_postgres() {
+    if let Some(backend) = Backend::postgres() {
+        connect_and_revoke_through_the_real_window(backend).await;
+    }
+}
+
+async fn connect_and_revoke_through_the_real_window(backend: Backend) {
     if !require(
         &[
             ("Xvfb", have("Xvfb")),
@@ -173,11 +189,12 @@ async fn connect_and_revoke_through_the_real_window() {
     {
         return;
     }
+    let _one_window = ONE_WINDOW.lock().await;
     let shots = repo_root().join("test-output/desktop");
     std::fs::create_dir_all(&shots).unwrap();
 
     let provider = AuthServer::start(3600);
-    let store = TestStore::start().await;
+    let store = TestStore::start_on(backend).await;
     store
         .enable_demo_oauth(&provider.issuer, "latchkey-static")
         .await;
