@@ -60,7 +60,7 @@ pub use error::CatalogError;
 pub use model::{
     Api, ApiErrors, ApiKey, ApiKeyTest, AuthType, BodyFormat, ClientAuth, Endpoint, ExpiresIn,
     HttpMethod, OAuth2, Pagination, Pkce, Placeholder, PlaceholderKind, Provider, Redirect,
-    RedirectHost, RefreshRotation, Revocation, RevocationMethod, ScopeSeparator,
+    RedirectHost, RefreshRotation, Revocation, RevocationMethod, ScopeSeparator, Search,
 };
 pub use resolve::{
     Params, ResolvedApi, ResolvedApiKey, ResolvedAuth, ResolvedEndpoint, ResolvedOAuth2,

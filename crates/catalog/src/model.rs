@@ -49,6 +49,29 @@ pub struct Provider {
     /// only (an API-key provider's calls go through the server's proxy).
     #[serde(default)]
     pub api: Option<Api>,
+    /// Federated search: present when the provider can search with the user's token
+    /// (or, for an API-key provider, through the server's proxy).
+    #[serde(default)]
+    pub search: Option<Search>,
+}
+
+/// How the menu and `latchkey search` ask this provider: the adapter (code in
+/// `latchkey-search`), the scopes search needs, and where result links may point.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Search {
+    /// The adapter that speaks the provider's search API (`salesforce`, `github`, …).
+    pub adapter: String,
+    /// Search works when the connection was granted any one of these scopes; empty: the
+    /// scopes every connection gets suffice.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Hosts a result's web link may point at: exact, `.suffix`, or `{api}` for the host
+    /// the API answered from (a Salesforce org's own). Any other link is dropped.
+    pub web_hosts: Vec<String>,
+    /// What the results are ("records", "files", "messages"), shown beside the name.
+    #[serde(default)]
+    pub label: Option<String>,
 }
 
 /// The authentication scheme of a provider.
