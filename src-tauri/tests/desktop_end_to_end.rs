@@ -130,6 +130,21 @@ impl Session {
             .to_owned()
     }
 
+    /// Waits until the element's text contains `needle`; returns the text.
+    async fn wait_text(&self, css: &str, needle: &str, timeout: Duration) -> String {
+        let start = Instant::now();
+        loop {
+            let text = self.text(css).await;
+            if text.contains(needle) {
+                return text;
+            }
+            if start.elapsed() > timeout {
+                panic!("{css} never said {needle:?}; it says {text:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     async fn visible(&self, css: &str) -> bool {
         for e in self.find_all(css).await {
             let shown = self
@@ -492,12 +507,17 @@ async fn connect_and_revoke_through_the_real_window(backend: Backend) {
         .await;
     ui.wait("[data-phase=\"problem\"]", Duration::from_secs(60))
         .await;
-    // The window offers one way out: enroll again. Not its wording yet: the first load
-    // says the server no longer accepts this computer, but leaving forgets the device
-    // token without noting why, so a later load (seconds later here, or the next start)
-    // wrongly says the token is missing from the keychain: a device-side defect, reported.
+    // The window says why and offers one way out: enroll again. Leaving notes why the
+    // token is gone, so a later load (seconds later here, or the next start) says the
+    // same, never that the token went missing from the keychain.
+    ui.wait_text(
+        ".problem-message",
+        "Your admin revoked this computer",
+        Duration::from_secs(30),
+    )
+    .await;
     let message = ui.text(".problem-message").await;
-    assert!(message.contains("new link from your admin"), "{message}");
+    assert!(!message.contains("keychain"), "{message}");
     assert_eq!(
         ui.text("[data-action=\"show-enroll\"]").await,
         "Enroll this computer again"
@@ -587,6 +607,12 @@ async fn connect_and_revoke_through_the_real_window(backend: Backend) {
     assert_eq!(receipts.len(), 1, "{audit}");
     assert_eq!(receipts[0]["detail"]["provider"], "revoked", "{audit}");
     assert_eq!(receipts[0]["detail"]["local_wiped"], true, "{audit}");
+    ui.wait_text(
+        ".problem-message",
+        "Your admin removed your account from Latchkey",
+        Duration::from_secs(30),
+    )
+    .await;
     ui.screenshot(&shots, "user-removed").await;
 
     ui.call(reqwest::Method::DELETE, "", None).await;

@@ -163,6 +163,8 @@ fn exit_code(error: &SessionError) -> u8 {
             | "session.unknown_integration"
             | "connect.disconnected_by_admin"
             | "device.token_missing"
+            | "device.revoked_by_admin"
+            | "device.removed_by_admin"
     ) {
         4
     } else if matches!(code.as_str(), "client.network" | "connect.network") {

@@ -232,6 +232,12 @@ async fn a_leavers_computer_revokes_wipes_and_forgets_its_token(backend: Backend
     assert!(sealed.is_empty(), "sealed copies left: {sealed:?}");
     let out = latchkey(data, &["token", "demo-oauth"]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    // Every later command says why, not that a token went missing.
+    assert!(
+        text(&out).contains("Your admin removed your account from Latchkey"),
+        "{}",
+        text(&out)
+    );
     let audit = store
         .admin(
             reqwest::Method::GET,

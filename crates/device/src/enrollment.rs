@@ -29,6 +29,14 @@ pub enum DeviceError {
         "This computer's device token is missing from the system keychain. Enroll again with a new link from your admin."
     )]
     TokenMissing,
+    #[error(
+        "Your admin revoked this computer: it no longer syncs, and the connections stored on it were wiped. Enroll it again with a new link from your admin."
+    )]
+    RevokedByAdmin,
+    #[error(
+        "Your admin removed your account from Latchkey: the connections stored on this computer were wiped. Ask your admin if you need access again."
+    )]
+    RemovedByAdmin,
     #[error(transparent)]
     Keychain(#[from] KeychainError),
     #[error(transparent)]
@@ -44,6 +52,8 @@ impl DeviceError {
             Self::Damaged { .. } => "device.damaged",
             Self::Io { .. } => "device.io",
             Self::TokenMissing => "device.token_missing",
+            Self::RevokedByAdmin => "device.revoked_by_admin",
+            Self::RemovedByAdmin => "device.removed_by_admin",
             Self::Keychain(e) => e.code(),
             Self::Client(e) => e.code(),
             Self::Vault(e) => e.code(),
@@ -99,6 +109,9 @@ pub fn default_data_dir() -> std::path::PathBuf {
         .join("latchkey")
 }
 
+/// Marks an enrollment an admin ended (revoked computer, removed user), with why.
+const LEFT_FILE: &str = "left.json";
+
 /// The keychain account of a device token: the server and this enrollment's device id.
 fn token_account(server: &str, device_id: &str) -> String {
     format!("{server}#device={device_id}")
@@ -143,6 +156,12 @@ impl Device {
         };
         device.open_vault(dir)?;
         device.save()?;
+        // A new enrollment: whatever ended the last one is over.
+        match fs::remove_file(dir.join(LEFT_FILE)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(&dir.join(LEFT_FILE), e)),
+        }
         Ok(device)
     }
 
@@ -184,8 +203,12 @@ impl Device {
         &self.file.device_id
     }
 
-    /// The device token, from the keychain.
+    /// The device token, from the keychain. After an admin revoked this computer or
+    /// removed its user, says so (the token is gone on purpose, not missing).
     pub fn token(&self) -> Result<SecretString, DeviceError> {
+        if let Some(why) = self.left() {
+            return Err(why);
+        }
         let keychain = OsKeychain::new(TOKEN_SERVICE);
         let account = token_account(&self.file.server, &self.file.device_id);
         let bytes = match keychain.get(&account)? {
@@ -204,12 +227,37 @@ impl Device {
         Ok(SecretString::from(text))
     }
 
-    /// Forgets the device token (an admin revoked this computer or removed its user).
-    /// The vault key stays: it belongs to the user on this computer.
-    pub fn forget_token(&self) -> Result<(), DeviceError> {
+    /// Forgets the device token because an admin revoked this computer (`removed`:
+    /// removed its user), and remembers why, so every later start says so plainly. The
+    /// vault key stays: it belongs to the user on this computer.
+    pub fn forget_token(&self, removed: bool) -> Result<(), DeviceError> {
+        let path = self.dir.join(LEFT_FILE);
+        let why = if removed {
+            "removed_by_admin"
+        } else {
+            "revoked_by_admin"
+        };
+        let body = serde_json::to_vec(
+            &serde_json::json!({ "why": why, "device_id": self.file.device_id }),
+        )
+        .map_err(|e| io(&path, e))?;
+        latchkey_private_files::write(&path, &body).map_err(|e| io(&path, e))?;
         let keychain = OsKeychain::new(TOKEN_SERVICE);
         keychain.delete(&token_account(&self.file.server, &self.file.device_id))?;
         Ok(())
+    }
+
+    /// Why this enrollment ended, when an admin ended it.
+    fn left(&self) -> Option<DeviceError> {
+        let bytes = fs::read(self.dir.join(LEFT_FILE)).ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        if v["device_id"].as_str() != Some(self.file.device_id.as_str()) {
+            return None;
+        }
+        Some(match v["why"].as_str() {
+            Some("removed_by_admin") => DeviceError::RemovedByAdmin,
+            _ => DeviceError::RevokedByAdmin,
+        })
     }
 
     /// Opens (or, at enrollment, creates) this user's vault.

@@ -133,7 +133,17 @@ impl Session {
                 // Revoked, or removed with its user: carry out the admin's last orders
                 // (the token still opens those), wipe every copy, forget the token.
                 let connector = Connector::new(Arc::new(vault), HttpClient::new()?, browser, dir)?;
-                leave(device, &connector, &client, &previous).await;
+                // A revoked device's token is refused as revoked; a removed user's device
+                // is gone altogether, so its token is no longer known.
+                let removed = code == "invalid_token";
+                if leave(device, &connector, &client, &previous, removed).await {
+                    return Err(if removed {
+                        DeviceError::RemovedByAdmin
+                    } else {
+                        DeviceError::RevokedByAdmin
+                    }
+                    .into());
+                }
                 return Err(ClientError::Unauthorized { code, message }.into());
             }
             Err(e) => return Err(e.into()),
@@ -303,12 +313,13 @@ async fn leave(
     connector: &Connector<OsKeychain>,
     server: &ServerClient,
     previous: &[RemoteIntegration],
-) {
+    removed: bool,
+) -> bool {
     match server.revocation_orders().await {
         Ok(orders) => {
             carry_out(connector, server, orders, previous).await;
         }
-        Err(e) if e.is_offline() => return,
+        Err(e) if e.is_offline() => return false,
         // No orders for this token (revoked before any connection, or long ago).
         Err(e) => tracing::info!(code = e.code(), "no revocation orders for this device"),
     }
@@ -319,8 +330,12 @@ async fn leave(
         ),
         Err(e) => tracing::warn!(code = e.code(), "could not wipe this device's copies"),
     }
-    if let Err(e) = device.forget_token() {
-        tracing::warn!(code = e.code(), "could not forget the device token");
+    match device.forget_token(removed) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(code = e.code(), "could not forget the device token");
+            false
+        }
     }
 }
 

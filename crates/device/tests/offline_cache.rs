@@ -91,6 +91,23 @@ fn a_token_keyed_by_server_moves_to_the_enrollments_entry() {
         "the old entry is gone"
     );
     assert_eq!(device.token().unwrap().expose(), "lkd_legacy-token");
-    device.forget_token().unwrap();
-    assert!(device.token().is_err());
+    device.forget_token(false).unwrap();
+    // Gone on purpose, and said so: not "missing from the keychain".
+    let err = device.token().unwrap_err();
+    assert_eq!(err.code(), "device.revoked_by_admin", "{err}");
+    assert!(
+        err.to_string().contains("Your admin revoked this computer"),
+        "{err}"
+    );
+    assert!(
+        tokens
+            .get(&format!("{server}#device=d-legacy"))
+            .unwrap()
+            .is_none()
+    );
+    device.forget_token(true).unwrap();
+    assert_eq!(
+        device.token().unwrap_err().code(),
+        "device.removed_by_admin"
+    );
 }

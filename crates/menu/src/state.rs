@@ -49,6 +49,8 @@ impl Problem {
             }
             "device.not_enrolled"
             | "device.token_missing"
+            | "device.revoked_by_admin"
+            | "device.removed_by_admin"
             | "device.damaged"
             | "client.unauthorized"
             | "client.not_enrolled" => ProblemAction::Enroll,
