@@ -314,6 +314,41 @@ function sfAccountsPage(offset) {
   return page;
 }
 
+/** SOSL as Salesforce answers it: `FIND {term*} IN NAME FIELDS RETURNING …` over the
+ *  org's Accounts (Acme 1…N) and one Contact; reserved characters must come escaped with
+ *  `\`; a one-character term is refused the way Salesforce refuses it. */
+function sfSearch(ctx, q, json200) {
+  stats.api.searches = (stats.api.searches ?? 0) + 1;
+  const m = /^FIND\s+\{((?:\\.|[^}\\])*)\}\s+IN\s+NAME\s+FIELDS\s+RETURNING\s+/i.exec(q);
+  if (!m) return sfError(ctx, 400, 'MALFORMED_SEARCH', 'No search term found. The search term must be enclosed in braces.');
+  const raw = m[1];
+  if (/(^|[^\\])[?&|!{}[\]()^~:"'+-]/.test(raw.replace(/\*$/, ''))) {
+    return sfError(ctx, 400, 'MALFORMED_SEARCH', 'reserved characters must be escaped');
+  }
+  const term = raw.replace(/\*$/, '').replace(/\\(.)/g, '$1').toLowerCase();
+  if (term.length < 2) return sfError(ctx, 400, 'INVALID_SEARCH', 'search term must be longer than one character');
+  const records = [];
+  const day = 86400000;
+  for (let i = 0; i < sfAccounts; i += 1) {
+    const name = `Acme ${i + 1}`;
+    if (!name.toLowerCase().split(/\s+/).some((w) => w.startsWith(term)) && !name.toLowerCase().startsWith(term)) continue;
+    const id = `001${String(i + 1).padStart(15, '0')}`;
+    records.push({
+      attributes: { type: 'Account', url: `/services/data/v62.0/sobjects/Account/${id}` },
+      Id: id, Name: name, Industry: 'Manufacturing',
+      LastModifiedDate: new Date(Date.UTC(2025, 4, 1) - i * day).toISOString().replace('Z', '+0000'),
+    });
+  }
+  if ('ada lovelace'.split(' ').some((w) => w.startsWith(term))) {
+    records.push({
+      attributes: { type: 'Contact', url: '/services/data/v62.0/sobjects/Contact/003000000000000001' },
+      Id: '003000000000000001', Name: 'Ada Lovelace', Email: 'ada@acme.example',
+      LastModifiedDate: '2025-04-15T09:30:00.000+0000',
+    });
+  }
+  return json200({ searchRecords: records });
+}
+
 /** The REST API: /services/data/v62.0/query?q=… (Accounts, paged with nextRecordsUrl),
  *  /services/data/v62.0/query/<locator>-<offset>, and /services/data/v62.0/limits. */
 const salesforceApi = (provider) => async (ctx, next) => {
@@ -337,6 +372,7 @@ const salesforceApi = (provider) => async (ctx, next) => {
     if (!/^select\s+/i.test(q)) return sfError(ctx, 400, 'MALFORMED_QUERY', 'unexpected token: the query must start with SELECT');
     return json200(sfAccountsPage(0));
   }
+  if (ctx.method === 'GET' && rest === '/search') return sfSearch(ctx, String(ctx.query.q ?? ''), json200);
   const more = /^\/query\/[A-Za-z0-9]+-(\d+)$/.exec(rest);
   if (ctx.method === 'GET' && more) return json200(sfAccountsPage(Number(more[1])));
   if (ctx.method === 'GET' && rest === '/limits') return json200({ DailyApiRequests: { Max: 15000, Remaining: 14998 } });

@@ -19,6 +19,7 @@ use serde_json::json;
 mod api_command;
 mod exec_command;
 mod git_credential;
+mod search_command;
 
 use api_command::LinkPrintingBrowser;
 
@@ -136,6 +137,25 @@ enum Command {
         #[arg(last = true, required = true)]
         command: Vec<String>,
     },
+    /// Search your connected apps at once (Salesforce, Slack, GitHub, Drive, …)
+    ///
+    /// Each app is asked with your own token, so you see what you could see there.
+    /// Results print as each app answers; an app that fails is named on stderr.
+    /// Nothing is stored: each run asks the apps again.
+    Search {
+        /// The words to search for (`in:salesforce` inside them works too)
+        #[arg(required = true)]
+        words: Vec<String>,
+        /// Only these integrations (repeatable)
+        #[arg(long = "in", value_name = "INTEGRATION")]
+        only: Vec<String>,
+        /// One JSON document: merged results and failures
+        #[arg(long)]
+        json: bool,
+        /// How long each app may take, in milliseconds
+        #[arg(long, default_value_t = 3000, value_name = "MS")]
+        deadline_ms: u64,
+    },
     /// A Git credential helper: `git config --global credential.helper '!latchkey git-credential'`
     ///
     /// Answers `get` for the Git hosts of connected integrations (GitHub) with
@@ -247,6 +267,15 @@ async fn run(cli: Cli) -> Result<(), SessionError> {
     }
     let device = Device::load(&dir)?;
     let session = Session::open(&device, &dir, Arc::new(LinkPrintingBrowser)).await?;
+    if let Command::Search {
+        words,
+        only,
+        json,
+        deadline_ms,
+    } = &cli.command
+    {
+        return search_command::run(session, words, only, *json, *deadline_ms).await;
+    }
     match &cli.command {
         Command::List { json } => list(&session, &device, *json, false),
         Command::Status { json } => list(&session, &device, *json, true),
@@ -356,7 +385,7 @@ async fn run(cli: Cli) -> Result<(), SessionError> {
             integrations,
             command,
         } => exec_command::run(&session, integrations, command).await,
-        Command::Enroll { .. } | Command::GitCredential { .. } => Ok(()),
+        Command::Enroll { .. } | Command::GitCredential { .. } | Command::Search { .. } => Ok(()),
     }
 }
 

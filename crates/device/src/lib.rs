@@ -9,7 +9,9 @@
 //!   names, environments, states, identities and errors; never a token.
 
 pub mod enrollment;
+pub mod search;
 pub mod session;
 
 pub use enrollment::{Device, DeviceError, default_data_dir, default_device_name};
+pub use search::search_targets;
 pub use session::{IntegrationView, Session, SessionError, describe, exec_variables};

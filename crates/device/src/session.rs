@@ -44,6 +44,9 @@ pub enum SessionError {
         enabled: String,
         asked: String,
     },
+    /// Search could not run at all (nothing to search, no words); the text says why.
+    #[error("{0}")]
+    Search(String),
 }
 
 impl SessionError {
@@ -57,6 +60,7 @@ impl SessionError {
             Self::UnknownIntegration(_) => "session.unknown_integration".to_owned(),
             Self::ApiKey(_) => "session.api_key_integration".to_owned(),
             Self::EnvironmentNotEnabled { .. } => "session.environment_not_enabled".to_owned(),
+            Self::Search(_) => "session.search".to_owned(),
         }
     }
 
@@ -188,6 +192,14 @@ impl Session {
     /// Why the server could not be reached, when it could not.
     pub fn offline(&self) -> Option<&str> {
         self.offline.as_deref()
+    }
+
+    /// The scopes the admin configured for `id` (empty: the catalog's defaults).
+    pub fn scopes_of(&self, id: &str) -> Option<Vec<String>> {
+        self.integrations
+            .iter()
+            .find(|(i, _)| i.id == id)
+            .map(|(i, _)| i.scopes.clone())
     }
 
     /// The connector, for callers that need more than the views.
