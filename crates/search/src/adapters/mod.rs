@@ -10,9 +10,15 @@ use serde_json::Value;
 use crate::error::SearchError;
 use crate::hit::Hit;
 
+mod box_com;
+mod dropbox;
 mod github;
+mod google_drive;
+mod microsoft_graph;
+mod notion;
 mod salesforce;
 mod slack;
+mod wire;
 
 /// How an adapter reaches one provider with the user's credentials: the device
 /// session's authenticated call (refresh once on a refused token, single flight), or
@@ -44,12 +50,26 @@ pub fn adapter(name: &str) -> Option<Arc<dyn Adapter>> {
         "salesforce" => Arc::new(salesforce::Salesforce),
         "github" => Arc::new(github::Github),
         "slack" => Arc::new(slack::Slack),
+        "google_drive" => Arc::new(google_drive::GoogleDrive),
+        "microsoft_graph" => Arc::new(microsoft_graph::MicrosoftGraph),
+        "notion" => Arc::new(notion::Notion),
+        "dropbox" => Arc::new(dropbox::Dropbox),
+        "box" => Arc::new(box_com::BoxCom),
         _ => return None,
     })
 }
 
 /// The adapter names this build has (the catalog test checks every `[search]` names one).
-pub const ADAPTERS: &[&str] = &["salesforce", "github", "slack"];
+pub const ADAPTERS: &[&str] = &[
+    "salesforce",
+    "github",
+    "slack",
+    "google_drive",
+    "microsoft_graph",
+    "notion",
+    "dropbox",
+    "box",
+];
 
 /// Reads a JSON answer, turning the provider's refusals into [`SearchError`]s: 401 means
 /// reconnect; 429, or a 403 that says "rate limit" or Salesforce's
