@@ -18,7 +18,9 @@ mod microsoft_graph;
 mod notion;
 mod salesforce;
 mod slack;
+mod stripe;
 mod wire;
+mod zendesk;
 
 /// How an adapter reaches one provider with the user's credentials: the device
 /// session's authenticated call (refresh once on a refused token, single flight), or
@@ -55,6 +57,8 @@ pub fn adapter(name: &str) -> Option<Arc<dyn Adapter>> {
         "notion" => Arc::new(notion::Notion),
         "dropbox" => Arc::new(dropbox::Dropbox),
         "box" => Arc::new(box_com::BoxCom),
+        "zendesk" => Arc::new(zendesk::Zendesk),
+        "stripe" => Arc::new(stripe::Stripe),
         _ => return None,
     })
 }
@@ -69,6 +73,8 @@ pub const ADAPTERS: &[&str] = &[
     "notion",
     "dropbox",
     "box",
+    "zendesk",
+    "stripe",
 ];
 
 /// Reads a JSON answer, turning the provider's refusals into [`SearchError`]s: 401 means
