@@ -6,7 +6,7 @@
 CARGO ?= cargo
 RUN_DIR := $(CURDIR)/.run
 
-.PHONY: run selfcheck test deps lint fmt check-fmt clippy unit desktop bench bench-desktop bench-calls package fuzz clean-run test-peers soak-salesforce
+.PHONY: run selfcheck test deps lint fmt check-fmt clippy unit desktop bench bench-desktop bench-calls bench-search package fuzz clean-run test-peers soak-salesforce
 
 deps:
 	@scripts/install-deps.sh
@@ -57,6 +57,11 @@ bench: deps
 # Connector::call's own overhead next to a bare reqwest call, same run (docs/benchmarks.md).
 bench-calls: deps
 	scripts/bench-calls.sh
+
+# Federated search's fan-out overhead, a cached query and a full cache's memory, next to
+# a baseline from the same run (docs/benchmarks.md).
+bench-search: deps
+	scripts/bench-search.sh
 
 # The desktop app against a minimal Tauri 2 tray app: start time, idle memory,
 # binary size (docs/benchmarks.md). Two full LTO builds: minutes on 2 cores.
