@@ -14,8 +14,11 @@ mod box_com;
 mod dropbox;
 mod github;
 mod google_drive;
+mod hubspot;
 mod microsoft_graph;
 mod notion;
+#[cfg(test)]
+mod routed;
 mod salesforce;
 mod slack;
 mod stripe;
@@ -59,6 +62,7 @@ pub fn adapter(name: &str) -> Option<Arc<dyn Adapter>> {
         "box" => Arc::new(box_com::BoxCom),
         "zendesk" => Arc::new(zendesk::Zendesk),
         "stripe" => Arc::new(stripe::Stripe),
+        "hubspot" => Arc::new(hubspot::Hubspot),
         _ => return None,
     })
 }
@@ -75,6 +79,7 @@ pub const ADAPTERS: &[&str] = &[
     "box",
     "zendesk",
     "stripe",
+    "hubspot",
 ];
 
 /// Reads a JSON answer, turning the provider's refusals into [`SearchError`]s: 401 means
