@@ -164,6 +164,13 @@ fn entry(p: &Provider) -> Value {
             "authorization_url": o.authorization_url.as_str(),
         });
     }
+    if let Some(search) = &p.search {
+        // The console says whether the configured scopes allow search, and which to add.
+        v["search"] = json!({
+            "scopes": search.scopes,
+            "label": search.label,
+        });
+    }
     if let Some(k) = &p.api_key {
         v["api_key"] = json!({
             "header": k.header.to_lowercase(),
@@ -212,7 +219,9 @@ mod tests {
             "http://127.0.0.1:1717/OauthRedirect"
         );
         assert!(sf["oauth2"]["default_scopes"].as_array().unwrap().len() >= 2);
+        assert_eq!(sf["search"]["scopes"], json!(["api", "full"]));
         let openai = entries.iter().find(|e| e["id"] == "openai").unwrap();
+        assert!(openai.get("search").is_none(), "OpenAI cannot search");
         assert_eq!(openai["auth"], "api_key");
         assert_eq!(openai["api_key"]["base_url"], "https://api.openai.com");
     }

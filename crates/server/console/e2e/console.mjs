@@ -92,6 +92,10 @@ try {
   // An app registered like the Salesforce CLI's names localhost: the page shows exactly that URL.
   await page.check('input[name=redirect_host][value=localhost]');
   assert.equal(await page.locator('[data-testid=callback-url]').textContent(), 'http://localhost:1717/OauthRedirect');
+  assert.match(await page.locator('[data-testid=search-scopes]').textContent(), /Users can search Salesforce records/);
+  await page.fill('input[name=scopes]', 'refresh_token openid');
+  assert.match(await page.locator('[data-testid=search-scopes]').textContent(), /Search needs one of these scopes: api full/, 'which scope to add');
+  await page.fill('input[name=scopes]', 'api refresh_token openid');
   await page.check('input[name=environment][value=sandbox]');
   await page.click('form button[type=submit]');
   assert.match(await page.locator('[data-error=client_id]').textContent(), /client id/);

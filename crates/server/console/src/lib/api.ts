@@ -132,6 +132,8 @@ export type CatalogEntry = {
     callback_url_localhost: string | null;
     callback_port_fixed: boolean;
   };
+  /** Present when the menu and `latchkey search` can search this provider. */
+  search?: { scopes: string[]; label: string | null };
   api_key?: {
     header: string;
     format: string;
