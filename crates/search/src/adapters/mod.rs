@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::error::SearchError;
 use crate::hit::Hit;
 
+mod atlassian;
 mod box_com;
 mod dropbox;
 mod github;
@@ -63,6 +64,7 @@ pub fn adapter(name: &str) -> Option<Arc<dyn Adapter>> {
         "zendesk" => Arc::new(zendesk::Zendesk),
         "stripe" => Arc::new(stripe::Stripe),
         "hubspot" => Arc::new(hubspot::Hubspot),
+        "atlassian" => Arc::new(atlassian::Atlassian),
         _ => return None,
     })
 }
@@ -80,6 +82,7 @@ pub const ADAPTERS: &[&str] = &[
     "zendesk",
     "stripe",
     "hubspot",
+    "atlassian",
 ];
 
 /// Reads a JSON answer, turning the provider's refusals into [`SearchError`]s: 401 means
