@@ -38,6 +38,9 @@ const AAD_LABEL: &[u8] = b"latchkey/envelope/v1";
 pub enum RecordKind {
     /// A [`crate::TokenSet`].
     TokenSet,
+    /// A home-screen widget's snapshot (its items and sync cursor); the record
+    /// version is the widget's number, so one widget's snapshot never opens as another's.
+    WidgetSnapshot,
 }
 
 impl RecordKind {
@@ -45,6 +48,7 @@ impl RecordKind {
     pub fn as_str(self) -> &'static str {
         match self {
             RecordKind::TokenSet => "token-set",
+            RecordKind::WidgetSnapshot => "widget-snapshot",
         }
     }
 }

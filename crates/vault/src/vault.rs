@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use crate::cache::{create_private_dir, read_if_exists, remove_if_exists, write_atomically};
 use crate::kdf::KEY_LEN;
 use crate::{
-    EnvelopeCache, KdfParams, KeyId, RecordContext, SlotId, TokenSet, UserIdentity, VaultError,
-    VaultKey, envelope,
+    EnvelopeCache, KdfParams, KeyId, RecordContext, RecordKind, SlotId, TokenSet, UserIdentity,
+    VaultError, VaultKey, envelope,
 };
 
 /// The keychain service name Latchkey's salts live under.
@@ -238,6 +238,36 @@ impl<K: Keychain> Vault<K> {
     ) -> Result<TokenSet, VaultError> {
         let plaintext = envelope::open(self.key()?, &self.context(slot, version), sealed)?;
         TokenSet::from_plaintext(&plaintext)
+    }
+
+    /// Seals a widget's snapshot (widget number `widget`) for `slot`, so it can rest on
+    /// disk and open instantly and offline.
+    pub fn seal_snapshot(
+        &self,
+        slot: &SlotId,
+        widget: u64,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, VaultError> {
+        envelope::seal(self.key()?, &self.snapshot_context(slot, widget), plaintext)
+    }
+
+    /// Opens a snapshot sealed by [`Vault::seal_snapshot`] for the same slot and widget.
+    pub fn open_snapshot(
+        &self,
+        slot: &SlotId,
+        widget: u64,
+        sealed: &[u8],
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, VaultError> {
+        envelope::open(self.key()?, &self.snapshot_context(slot, widget), sealed)
+    }
+
+    fn snapshot_context(&self, slot: &SlotId, widget: u64) -> RecordContext {
+        RecordContext {
+            identity: self.identity.clone(),
+            slot: slot.clone(),
+            kind: RecordKind::WidgetSnapshot,
+            version: widget,
+        }
     }
 
     /// Seals `tokens`, writes them to the local cache, and returns the

@@ -216,3 +216,35 @@ fn forget_removes_salt_cache_and_manifest() {
     let vault = Vault::open(kc, identity("ada"), dir.path()).unwrap();
     assert_eq!(vault.opening(), VaultOpening::Created);
 }
+
+#[test]
+fn a_widget_snapshot_opens_only_as_the_same_widget_of_the_same_slot() {
+    let kc = keychain();
+    let dir = tempfile::tempdir().unwrap();
+    let vault = Vault::open(kc.clone(), identity("ada"), dir.path()).unwrap();
+    let sealed = vault
+        .seal_snapshot(&slot(), 1, br#"{"items":["Acme"]}"#)
+        .unwrap();
+    assert!(!sealed.windows(4).any(|w| w == b"Acme"), "sealed");
+    assert_eq!(
+        &vault.open_snapshot(&slot(), 1, &sealed).unwrap()[..],
+        br#"{"items":["Acme"]}"#
+    );
+    assert_eq!(
+        vault.open_snapshot(&slot(), 2, &sealed).unwrap_err().code(),
+        "vault.tampered",
+        "another widget's"
+    );
+    let other = latchkey_vault::SlotId::new("github", "production").unwrap();
+    assert!(
+        vault.open_snapshot(&other, 1, &sealed).is_err(),
+        "another slot's"
+    );
+    // A snapshot is not a token record, nor the other way round.
+    assert!(vault.open_tokens(&slot(), 1, &sealed).is_err());
+    let tokens_envelope = vault.seal_tokens(&slot(), 1, &tokens("A")).unwrap();
+    assert!(vault.open_snapshot(&slot(), 1, &tokens_envelope).is_err());
+    // Another user's vault cannot open it.
+    let bob = Vault::open(kc, identity("bob"), dir.path()).unwrap();
+    assert!(bob.open_snapshot(&slot(), 1, &sealed).is_err());
+}
