@@ -43,8 +43,14 @@ struct TenHits;
 
 #[async_trait::async_trait]
 impl Adapter for TenHits {
-    async fn search(&self, call: &dyn ProviderCall, text: &str, _limit: usize) -> Result<Vec<Hit>, SearchError> {
-        call.call(ApiRequest::get(format!("search?q={text}"))).await?;
+    async fn search(
+        &self,
+        call: &dyn ProviderCall,
+        text: &str,
+        _limit: usize,
+    ) -> Result<Vec<Hit>, SearchError> {
+        call.call(ApiRequest::get(format!("search?q={text}")))
+            .await?;
         Ok(hits(call.provider(), text))
     }
 }
@@ -134,12 +140,22 @@ async fn main() {
 
     // A cached query: every provider answered from the cache, no request.
     let engine = SearchEngine::new(SearchSettings::default());
-    engine.start(&Query::parse("cached"), targets(), false).collect().await;
+    engine
+        .start(&Query::parse("cached"), targets(), false)
+        .collect()
+        .await;
     let mut cached = Vec::new();
     for _ in 0..200 {
         let started = Instant::now();
-        let events = engine.start(&Query::parse("cached"), targets(), false).collect().await;
-        assert!(events.iter().all(|e| !matches!(e, SearchEvent::Results { cached: false, .. })));
+        let events = engine
+            .start(&Query::parse("cached"), targets(), false)
+            .collect()
+            .await;
+        assert!(
+            events
+                .iter()
+                .all(|e| !matches!(e, SearchEvent::Results { cached: false, .. }))
+        );
         cached.push(started.elapsed().as_secs_f64() * 1000.0);
     }
 
@@ -168,7 +184,9 @@ async fn main() {
                 skip: None,
             })
             .collect();
-        full.start(&Query::parse(&format!("query {n}")), t, false).collect().await;
+        full.start(&Query::parse(&format!("query {n}")), t, false)
+            .collect()
+            .await;
     }
     let after = rss_kib();
     drop(full);

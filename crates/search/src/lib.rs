@@ -22,7 +22,7 @@ mod query;
 mod rank;
 mod time;
 
-pub use adapters::{Adapter, ProviderCall, adapter};
+pub use adapters::{Adapter, ProviderCall, adapter, encode, json_answer, text};
 pub use cache::{Clock, SystemClock};
 pub use engine::{SearchEngine, SearchEvent, SearchRun, SearchSettings, Target};
 pub use error::SearchError;
@@ -30,4 +30,4 @@ pub use hit::{Hit, ResultView};
 pub use opaque::OpaqueId;
 pub use query::Query;
 pub use rank::{rank, score};
-pub use time::parse_timestamp;
+pub use time::{format_timestamp, parse_timestamp};

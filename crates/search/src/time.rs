@@ -48,6 +48,29 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
     Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset)
 }
 
+/// `YYYY-MM-DDThh:mm:ssZ` of seconds since the epoch (UTC): what RFC 3339 readers and
+/// SOQL's dateTime literals both accept.
+pub fn format_timestamp(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -81,6 +104,15 @@ mod tests {
         );
         assert_eq!(parse_timestamp("1715000000.000100"), Some(1_715_000_000));
         assert_eq!(parse_timestamp("2024-02-29T00:00:00Z"), Some(1_709_164_800));
+        assert_eq!(format_timestamp(1_746_093_600), "2025-05-01T10:00:00Z");
+        assert_eq!(format_timestamp(1_709_164_800), "2024-02-29T00:00:00Z");
+        for t in [0, 951_782_400, 4_102_444_799] {
+            assert_eq!(
+                parse_timestamp(&format_timestamp(t)),
+                Some(t),
+                "round trip {t}"
+            );
+        }
         for bad in [
             "",
             "yesterday",

@@ -89,10 +89,7 @@ pub const ADAPTERS: &[&str] = &[
 /// reconnect; 429, or a 403 that says "rate limit" or Salesforce's
 /// `REQUEST_LIMIT_EXCEEDED`, means slow down (with `Retry-After` when sent); other
 /// errors carry the provider's message.
-pub(crate) fn json_answer(
-    call: &dyn ProviderCall,
-    response: &ApiResponse,
-) -> Result<Value, SearchError> {
+pub fn json_answer(call: &dyn ProviderCall, response: &ApiResponse) -> Result<Value, SearchError> {
     let provider = call.provider().to_owned();
     let body = response.json();
     let status = response.status;
@@ -153,7 +150,7 @@ pub(crate) fn error_message(body: &Value) -> String {
 }
 
 /// A string field, trimmed, when present and not empty.
-pub(crate) fn text(v: &Value, pointer: &str) -> Option<String> {
+pub fn text(v: &Value, pointer: &str) -> Option<String> {
     v.pointer(pointer)
         .and_then(Value::as_str)
         .map(str::trim)
@@ -162,7 +159,7 @@ pub(crate) fn text(v: &Value, pointer: &str) -> Option<String> {
 }
 
 /// Percent-encodes a query-string value.
-pub(crate) fn encode(value: &str) -> String {
+pub fn encode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 

@@ -1,0 +1,199 @@
+//! Home-screen widgets: small live lists from the user's connected apps, fetched with
+//! the user's own token through the same authenticated call as search
+//! ([`ProviderCall`]). A widget's [`Snapshot`] (its items and, where the API allows an
+//! incremental sync, its cursor) is sealed with the vault key by the device before it
+//! touches disk, so the home screen opens instantly and offline; see
+//! `latchkey_device::widgets`.
+//!
+//! - [`WidgetKind`]: which widgets exist and for which integration.
+//! - [`refresh`]: one refresh, incremental when a cursor allows it.
+//! - [`next_refresh`]: when to refresh next (interval with jitter, backoff on failure).
+
+#![forbid(unsafe_code)]
+
+mod github;
+mod google_drive;
+mod salesforce;
+mod schedule;
+
+use latchkey_search::{ProviderCall, SearchError};
+use serde::{Deserialize, Serialize};
+
+pub use schedule::{next_refresh, random_jitter};
+
+/// The widgets this build offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WidgetKind {
+    /// Salesforce: Accounts changed most recently (incremental on `SystemModstamp`).
+    SalesforceRecentAccounts,
+    /// GitHub: open pull requests waiting for the user's review.
+    GithubReviewRequests,
+    /// Google Drive: files changed most recently.
+    DriveRecentFiles,
+}
+
+impl WidgetKind {
+    pub const ALL: [WidgetKind; 3] = [
+        Self::SalesforceRecentAccounts,
+        Self::GithubReviewRequests,
+        Self::DriveRecentFiles,
+    ];
+
+    /// The stable id (`salesforce.recent_accounts`), for settings and file names.
+    pub fn id(self) -> &'static str {
+        match self {
+            Self::SalesforceRecentAccounts => "salesforce.recent_accounts",
+            Self::GithubReviewRequests => "github.review_requests",
+            Self::DriveRecentFiles => "drive.recent_files",
+        }
+    }
+
+    /// The widget's number, bound into its sealed snapshot (frozen: never reuse one).
+    pub fn number(self) -> u64 {
+        match self {
+            Self::SalesforceRecentAccounts => 1,
+            Self::GithubReviewRequests => 2,
+            Self::DriveRecentFiles => 3,
+        }
+    }
+
+    /// The title shown on the home screen.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::SalesforceRecentAccounts => "Recent Accounts",
+            Self::GithubReviewRequests => "Waiting for your review",
+            Self::DriveRecentFiles => "Recent files",
+        }
+    }
+
+    /// The catalog search adapter of the integrations it works with (Salesforce's
+    /// widget works for any integration whose search adapter is `salesforce`).
+    pub fn adapter(self) -> &'static str {
+        match self {
+            Self::SalesforceRecentAccounts => "salesforce",
+            Self::GithubReviewRequests => "github",
+            Self::DriveRecentFiles => "google_drive",
+        }
+    }
+
+    /// The widgets for an integration whose search adapter is `adapter`.
+    pub fn for_adapter(adapter: &str) -> Vec<WidgetKind> {
+        Self::ALL
+            .into_iter()
+            .filter(|k| k.adapter() == adapter)
+            .collect()
+    }
+}
+
+/// One row of a widget.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Item {
+    /// The provider's id (stays on the device; the webview gets an opaque id).
+    pub native_id: String,
+    pub title: String,
+    pub subtitle: Option<String>,
+    /// Where it opens (checked against the catalog's web hosts before opening).
+    pub url: String,
+    /// Seconds since the epoch.
+    pub updated_at: Option<i64>,
+}
+
+/// What a widget shows, and where an incremental refresh resumes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Newest first, at most [`MAX_ITEMS`].
+    pub items: Vec<Item>,
+    /// The provider's own change marker to resume from (Salesforce: the newest
+    /// `SystemModstamp` seen). `None`: the next refresh is a full one.
+    pub cursor: Option<String>,
+    /// When it was last refreshed, seconds since the epoch.
+    pub refreshed_at: i64,
+    /// How many rows the last refresh fetched (a full refresh fetches them all; an
+    /// incremental one only what changed).
+    pub fetched: usize,
+}
+
+/// Items a snapshot keeps.
+pub const MAX_ITEMS: usize = 50;
+
+/// Why a widget could not refresh (the last snapshot stays shown).
+pub type WidgetError = SearchError;
+
+/// Refreshes `kind` from `previous` (incrementally where it can) at time `now`.
+pub async fn refresh(
+    kind: WidgetKind,
+    call: &dyn ProviderCall,
+    previous: Option<&Snapshot>,
+    now: i64,
+) -> Result<Snapshot, WidgetError> {
+    let mut snapshot = match kind {
+        WidgetKind::SalesforceRecentAccounts => salesforce::refresh(call, previous).await?,
+        WidgetKind::GithubReviewRequests => github::refresh(call).await?,
+        WidgetKind::DriveRecentFiles => google_drive::refresh(call).await?,
+    };
+    snapshot.refreshed_at = now;
+    Ok(snapshot)
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! A scripted [`ProviderCall`] for the widgets' tests.
+    use latchkey_connect::{ApiRequest, ApiResponse};
+    use latchkey_search::{ProviderCall, SearchError};
+    use std::sync::Mutex;
+
+    pub struct Scripted {
+        pub base: String,
+        pub answers: Mutex<Vec<(u16, String)>>,
+        pub seen: Mutex<Vec<String>>,
+    }
+
+    impl Scripted {
+        pub fn new(base: &str, answers: Vec<(u16, &str)>) -> Self {
+            Self {
+                base: base.to_owned(),
+                answers: Mutex::new(
+                    answers
+                        .into_iter()
+                        .rev()
+                        .map(|(s, b)| (s, b.to_owned()))
+                        .collect(),
+                ),
+                seen: Mutex::new(Vec::new()),
+            }
+        }
+
+        pub fn targets(&self) -> Vec<String> {
+            self.seen.lock().unwrap().clone()
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl ProviderCall for Scripted {
+        fn provider(&self) -> &str {
+            "Fake"
+        }
+
+        async fn call(&self, request: ApiRequest) -> Result<ApiResponse, SearchError> {
+            self.seen.lock().unwrap().push(request.target.clone());
+            let (status, body) = self.answers.lock().unwrap().pop().expect("an answer left");
+            let url = if request.target.contains("://") {
+                url::Url::parse(&request.target).unwrap()
+            } else {
+                url::Url::parse(&format!(
+                    "{}/{}",
+                    self.base,
+                    request.target.trim_start_matches('/')
+                ))
+                .unwrap()
+            };
+            Ok(ApiResponse {
+                status,
+                headers: http::HeaderMap::new(),
+                body: body.into_bytes(),
+                url,
+            })
+        }
+    }
+}

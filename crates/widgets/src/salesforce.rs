@@ -1,0 +1,258 @@
+//! Salesforce recent Accounts, incremental: the first refresh asks for the newest
+//! Accounts by `SystemModstamp`; later ones ask `queryAll` only for rows changed since
+//! the cursor (`SystemModstamp > cursor`), following `nextRecordsUrl` page by page, and
+//! drop the rows that come back `IsDeleted = true`. (`queryAll` sees deletions while the
+//! record is in the recycle bin, 15 days; a widget idle for longer refreshes in full.)
+
+use std::collections::HashMap;
+
+use latchkey_connect::ApiRequest;
+use latchkey_search::{ProviderCall, encode, format_timestamp, json_answer, parse_timestamp, text};
+use serde_json::Value;
+
+use crate::{Item, MAX_ITEMS, Snapshot, WidgetError};
+
+/// Pages followed in one refresh (2,000 rows each at most).
+const MAX_PAGES: usize = 10;
+/// A cursor older than this is not trusted to still see deletions: refresh in full.
+const DELETIONS_KEPT_SECS: i64 = 14 * 86_400;
+
+pub(crate) async fn refresh(
+    call: &dyn ProviderCall,
+    previous: Option<&Snapshot>,
+) -> Result<Snapshot, WidgetError> {
+    let since = previous.and_then(|p| {
+        let at = parse_timestamp(p.cursor.as_deref()?)?;
+        (p.refreshed_at - at < DELETIONS_KEPT_SECS || p.refreshed_at == 0).then_some(at)
+    });
+    let soql = match since {
+        Some(at) => format!(
+            "SELECT Id, Name, Industry, SystemModstamp, IsDeleted FROM Account WHERE SystemModstamp > {} ORDER BY SystemModstamp ASC, Id ASC",
+            soql_datetime(at)
+        ),
+        None => format!(
+            "SELECT Id, Name, Industry, SystemModstamp FROM Account ORDER BY SystemModstamp DESC, Id DESC LIMIT {MAX_ITEMS}"
+        ),
+    };
+    let resource = if since.is_some() { "queryAll" } else { "query" };
+    let mut request = ApiRequest::get(format!("{resource}?q={}", encode(&soql)));
+    let mut rows = Vec::new();
+    let mut origin = String::new();
+    for _ in 0..MAX_PAGES {
+        let response = call.call(request).await?;
+        // Links open on the org's own host, where its API answered.
+        origin = response.url.origin().ascii_serialization();
+        let body = json_answer(call, &response)?;
+        let records = body
+            .get("records")
+            .and_then(Value::as_array)
+            .ok_or_else(|| unreadable(call, "no records in the answer"))?;
+        rows.extend(records.iter().cloned());
+        let done = body.get("done").and_then(Value::as_bool).unwrap_or(true);
+        match (done, text(&body, "/nextRecordsUrl")) {
+            (false, Some(next)) if next.starts_with("/services/data/") => {
+                // Relative to the org's host, as Salesforce gives it.
+                request = ApiRequest::get(format!("{origin}{next}"));
+            }
+            (false, _) => {
+                return Err(unreadable(
+                    call,
+                    "a page said more follow but gave no nextRecordsUrl",
+                ));
+            }
+            (true, _) => break,
+        }
+    }
+    let mut by_id: HashMap<String, Item> = match (since, previous) {
+        (Some(_), Some(p)) => p
+            .items
+            .iter()
+            .map(|i| (i.native_id.clone(), i.clone()))
+            .collect(),
+        _ => HashMap::new(),
+    };
+    let mut cursor = since;
+    let fetched = rows.len();
+    for row in &rows {
+        let Some(id) = text(row, "/Id").filter(|id| {
+            (id.len() == 15 || id.len() == 18) && id.bytes().all(|b| b.is_ascii_alphanumeric())
+        }) else {
+            continue;
+        };
+        let stamp = text(row, "/SystemModstamp").and_then(|t| parse_timestamp(&t));
+        cursor = cursor.max(stamp);
+        if row.get("IsDeleted").and_then(Value::as_bool) == Some(true) {
+            by_id.remove(&id);
+            continue;
+        }
+        by_id.insert(
+            id.clone(),
+            Item {
+                url: format!("{origin}/lightning/r/Account/{id}/view"),
+                title: text(row, "/Name").unwrap_or_else(|| id.clone()),
+                subtitle: text(row, "/Industry"),
+                updated_at: stamp,
+                native_id: id,
+            },
+        );
+    }
+    let mut items: Vec<Item> = by_id.into_values().collect();
+    items.sort_by(|a, b| {
+        b.updated_at
+            .cmp(&a.updated_at)
+            .then(a.native_id.cmp(&b.native_id))
+    });
+    items.truncate(MAX_ITEMS);
+    Ok(Snapshot {
+        items,
+        cursor: cursor.map(soql_datetime),
+        refreshed_at: 0,
+        fetched,
+    })
+}
+
+fn unreadable(call: &dyn ProviderCall, reason: &str) -> WidgetError {
+    WidgetError::Unreadable {
+        provider: call.provider().to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+/// A SOQL dateTime literal (`2025-05-01T10:00:00Z`) of seconds since the epoch.
+pub(crate) fn soql_datetime(secs: i64) -> String {
+    format_timestamp(secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::Scripted;
+
+    const BASE: &str = "https://acme.my.salesforce.com/services/data/v62.0";
+
+    fn account(id: u32, name: &str, stamp: &str, deleted: Option<bool>) -> String {
+        let deleted = deleted
+            .map(|d| format!(r#","IsDeleted":{d}"#))
+            .unwrap_or_default();
+        format!(
+            r#"{{"attributes":{{"type":"Account","url":"/services/data/v62.0/sobjects/Account/001{id:015}"}},"Id":"001{id:015}","Name":"{name}","Industry":"Energy","SystemModstamp":"{stamp}"{deleted}}}"#
+        )
+    }
+
+    #[test]
+    fn soql_datetimes() {
+        assert_eq!(soql_datetime(1_746_093_600), "2025-05-01T10:00:00Z");
+        assert_eq!(soql_datetime(0), "1970-01-01T00:00:00Z");
+    }
+
+    #[tokio::test]
+    async fn the_second_refresh_fetches_only_changes_and_drops_deleted_accounts() {
+        let first = format!(
+            r#"{{"totalSize":3,"done":true,"records":[{},{},{}]}}"#,
+            account(3, "Globex", "2025-05-03T10:00:00.000+0000", None),
+            account(2, "Initech", "2025-05-02T10:00:00.000+0000", None),
+            account(1, "Acme", "2025-05-01T10:00:00.000+0000", None),
+        );
+        // Changes since: Acme renamed (page 1), Initech deleted (page 2, via nextRecordsUrl).
+        let changed = format!(
+            r#"{{"totalSize":2,"done":false,"nextRecordsUrl":"/services/data/v62.0/queryAll/01gRO0000016PIAYA2-1","records":[{}]}}"#,
+            account(
+                1,
+                "Acme Corporation",
+                "2025-05-04T09:00:00.000+0000",
+                Some(false)
+            ),
+        );
+        let deleted = format!(
+            r#"{{"totalSize":2,"done":true,"records":[{}]}}"#,
+            account(2, "Initech", "2025-05-04T10:00:00.000+0000", Some(true)),
+        );
+        let call = Scripted::new(BASE, vec![(200, &first), (200, &changed), (200, &deleted)]);
+        let snap = refresh(&call, None).await.unwrap();
+        assert_eq!(snap.fetched, 3);
+        assert_eq!(
+            snap.items
+                .iter()
+                .map(|i| i.title.as_str())
+                .collect::<Vec<_>>(),
+            ["Globex", "Initech", "Acme"]
+        );
+        assert_eq!(snap.cursor.as_deref(), Some("2025-05-03T10:00:00Z"));
+        assert_eq!(
+            snap.items[0].url,
+            "https://acme.my.salesforce.com/lightning/r/Account/001000000000000003/view"
+        );
+        assert!(call.targets()[0].starts_with("query?q=SELECT+Id%2C+Name%2C+Industry%2C+SystemModstamp+FROM+Account+ORDER+BY+SystemModstamp+DESC"), "{:?}", call.targets());
+
+        let mut previous = snap.clone();
+        previous.refreshed_at = 1_746_100_000;
+        let next = refresh(&call, Some(&previous)).await.unwrap();
+        let targets = call.targets();
+        assert!(
+            targets[1].starts_with("queryAll?q=SELECT+Id%2C+Name%2C+Industry%2C+SystemModstamp%2C+IsDeleted+FROM+Account+WHERE+SystemModstamp+%3E+2025-05-03T10%3A00%3A00Z"),
+            "only what changed since the cursor: {}",
+            targets[1]
+        );
+        assert_eq!(
+            targets[2],
+            "https://acme.my.salesforce.com/services/data/v62.0/queryAll/01gRO0000016PIAYA2-1",
+            "the next page on the org's host"
+        );
+        assert_eq!(next.fetched, 2, "two changed rows, not the whole table");
+        assert_eq!(
+            next.items
+                .iter()
+                .map(|i| i.title.as_str())
+                .collect::<Vec<_>>(),
+            ["Acme Corporation", "Globex"],
+            "the deleted one is gone, the renamed one first"
+        );
+        assert_eq!(next.cursor.as_deref(), Some("2025-05-04T10:00:00Z"));
+    }
+
+    #[tokio::test]
+    async fn an_old_cursor_refreshes_in_full_and_errors_keep_their_meaning() {
+        let full = format!(
+            r#"{{"done":true,"records":[{}]}}"#,
+            account(1, "Acme", "2025-05-01T10:00:00.000+0000", None)
+        );
+        let call = Scripted::new(
+            BASE,
+            vec![
+                (200, &full),
+                (
+                    401,
+                    r#"[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]"#,
+                ),
+                (
+                    403,
+                    r#"[{"message":"TotalRequests Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]"#,
+                ),
+                (200, r#"{"done":false,"records":[]}"#),
+            ],
+        );
+        let stale = Snapshot {
+            cursor: Some("2025-01-01T00:00:00Z".into()),
+            refreshed_at: 1_746_093_600,
+            ..Snapshot::default()
+        };
+        refresh(&call, Some(&stale)).await.unwrap();
+        assert!(
+            call.targets()[0].starts_with("query?"),
+            "past the recycle bin's 15 days: in full"
+        );
+        assert_eq!(
+            refresh(&call, None).await.unwrap_err().code(),
+            "search.reconnect"
+        );
+        assert_eq!(
+            refresh(&call, None).await.unwrap_err().code(),
+            "search.rate_limited"
+        );
+        assert_eq!(
+            refresh(&call, None).await.unwrap_err().code(),
+            "search.unreadable",
+            "more pages but no link"
+        );
+    }
+}
