@@ -35,6 +35,26 @@ pub enum MenuError {
     NoSignIn { name: String },
     #[error("Could not copy the sign-in link: {reason}. Press Cancel and Connect to try again.")]
     Clipboard { reason: String },
+    #[error("Type at least two characters to search your apps.")]
+    SearchTooShort,
+    #[error(
+        "None of your connected apps can search yet. Connect one (Salesforce, Slack, GitHub…), then search again."
+    )]
+    NothingToSearch,
+    #[error(
+        "No connected app that can search matches {filters}. Remove the filter to search every app."
+    )]
+    NoAppMatches { filters: String },
+    #[error(
+        "That result is no longer available: its app was disconnected or the search was cleared. Search again."
+    )]
+    SearchResultGone,
+    #[error("The search time limit must be between {min} and {max} seconds.")]
+    SearchDeadline { min: String, max: String },
+    #[error(
+        "Could not use the shortcut {shortcut}: {reason}. Pick another, like CommandOrControl+Shift+Space. Your other settings were not changed."
+    )]
+    Shortcut { shortcut: String, reason: String },
 }
 
 impl MenuError {
@@ -50,6 +70,12 @@ impl MenuError {
             Self::StartAtLogin { .. } => "menu.start_at_login".to_owned(),
             Self::NoSignIn { .. } => "menu.no_sign_in".to_owned(),
             Self::Clipboard { .. } => "menu.clipboard".to_owned(),
+            Self::SearchTooShort => "menu.search_too_short".to_owned(),
+            Self::NothingToSearch => "menu.search_nothing_connected".to_owned(),
+            Self::NoAppMatches { .. } => "menu.search_no_app_matches".to_owned(),
+            Self::SearchResultGone => "menu.search_result_gone".to_owned(),
+            Self::SearchDeadline { .. } => "menu.search_deadline".to_owned(),
+            Self::Shortcut { .. } => "menu.shortcut".to_owned(),
         }
     }
 

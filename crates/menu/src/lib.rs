@@ -9,15 +9,22 @@
 //! - [`Settings`]: the user's preferences, stored next to the vault.
 //! - [`Menu::follow_changes`]: the server's change feed, so a card changes when
 //!   the admin changes something.
+//! - [`Menu::search`]: one query fanned out to every connected app that can
+//!   search, streamed to the window as [`SearchUpdate`]s; results carry opaque
+//!   ids that [`Menu::open_search_result`] maps back to their web links.
 
 mod error;
 mod menu;
+mod search;
 mod settings;
 mod sign_in_link;
 mod state;
 
 pub use error::MenuError;
 pub use menu::{Menu, Notifier};
-pub use settings::Settings;
+pub use search::{SearchApp, SearchSink, SearchUpdate};
+pub use settings::{
+    DEFAULT_SEARCH_DEADLINE_MS, DEFAULT_SEARCH_SHORTCUT, SEARCH_DEADLINE_RANGE_MS, Settings,
+};
 pub use sign_in_link::{SignInLink, SignInLinks};
 pub use state::{Account, EnrollPrefill, MenuState, Phase, Problem, ProblemAction};

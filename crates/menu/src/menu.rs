@@ -8,10 +8,15 @@ use std::time::Duration;
 use latchkey_catalog::is_loopback_url;
 use latchkey_client::{ChangeEvent, ClientError, EnrollLink, ServerClient};
 use latchkey_connect::{BrowserLauncher, ConnectOptions, RevokeReport};
-use latchkey_device::{Device, IntegrationView, Session, SessionError, default_device_name};
+use latchkey_device::{
+    Device, IntegrationView, Session, SessionError, default_device_name, search_targets,
+};
+use latchkey_search::{OpaqueId, Query};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
+use crate::search::{MenuSearch, SearchSink, search_apps};
+use crate::settings::SEARCH_DEADLINE_RANGE_MS;
 use crate::state::{Account, EnrollPrefill, MenuState, Phase, Problem};
 use crate::{MenuError, Settings, SignInLinks};
 
@@ -31,6 +36,8 @@ pub struct Menu {
     reload: tokio::sync::Mutex<()>,
     /// Becomes true once the first [`Menu::load`] finished.
     loaded: tokio::sync::watch::Sender<bool>,
+    /// Federated search: this session's engine and the run in flight.
+    search: MenuSearch,
 }
 
 impl std::fmt::Debug for Menu {
@@ -71,6 +78,15 @@ fn error_status(code: &str, message: &str) -> serde_json::Value {
     serde_json::json!({ "state": "error", "code": code, "message": message })
 }
 
+/// Whether the system browser may be handed `url`: https, or http on this computer
+/// (a development server, a test org), and never with credentials in it. The admin
+/// console and search results both go through it.
+fn openable(url: &Url) -> bool {
+    url.username().is_empty()
+        && url.password().is_none()
+        && (url.scheme() == "https" || (url.scheme() == "http" && is_loopback_url(url)))
+}
+
 impl Menu {
     /// A menu over the data in `dir`. Call [`Menu::load`] next.
     pub fn new(dir: &Path, browser: Arc<dyn BrowserLauncher>, notify: Notifier) -> Arc<Menu> {
@@ -90,6 +106,7 @@ impl Menu {
             inner: Mutex::new(Inner::default()),
             reload: tokio::sync::Mutex::new(()),
             loaded: tokio::sync::watch::Sender::new(false),
+            search: MenuSearch::new(&Settings::load(dir)),
         })
     }
 
@@ -150,11 +167,16 @@ impl Menu {
                 }
             }
         };
-        let mut inner = self.inner();
-        inner.device = device;
-        inner.session = session;
-        inner.problem = problem;
-        inner.errors.clear();
+        {
+            let mut inner = self.inner();
+            inner.device = device;
+            inner.session = session;
+            inner.problem = problem;
+            inner.errors.clear();
+        }
+        // A reloaded session starts its search afresh: nothing found under the old one
+        // (an app since disconnected, another enrollment) can be opened any more.
+        self.search.reset(&self.settings());
     }
 
     /// The state as the window shows it now.
@@ -178,6 +200,8 @@ impl Menu {
                 Err(e) => problem = Some(Problem::from_session_error(&e)),
             }
         }
+        // From the stored states, before a card shows what the user is doing to it.
+        let mut search_apps = search_apps(&integrations);
         for view in &mut integrations {
             if inner.connecting.contains_key(&view.id) {
                 let link = callback_path(&view.id).and_then(|p| self.browser.get(&p));
@@ -199,6 +223,9 @@ impl Menu {
         } else {
             Phase::Onboarding
         };
+        if phase != Phase::Ready {
+            search_apps.clear();
+        }
         MenuState {
             phase,
             account,
@@ -206,14 +233,22 @@ impl Menu {
             problem,
             integrations,
             enroll_prefill,
+            search_apps,
         }
     }
 
     /// Recomputes the state and tells the window.
     fn changed(&self) -> MenuState {
         let state = self.state();
-        (self.notify)(&state);
+        self.publish(&state);
         state
+    }
+
+    /// Tells the window, and forgets the search results of any app that can no longer
+    /// search (disconnected by the admin, revoked, its grant found dead).
+    fn publish(&self, state: &MenuState) {
+        self.search.keep_only(&state.search_apps);
+        (self.notify)(state);
     }
 
     /// Re-reads everything from the server (or the cache when offline).
@@ -326,7 +361,10 @@ impl Menu {
     pub async fn revoke(&self, id: &str) -> Result<RevokeReport, MenuError> {
         let session = self.session()?;
         self.inner().errors.remove(id);
+        // Whatever the provider says, nothing found in this app is opened again.
+        self.search.forget(id);
         let result = session.revoke(id, None).await;
+        self.search.forget(id);
         if let Err(e) = &result {
             self.inner()
                 .errors
@@ -359,10 +397,11 @@ impl Menu {
         let url = Url::parse(&server)
             .and_then(|u| u.join("/console/"))
             .map_err(|_| unsafe_url())?;
-        let allowed = url.username().is_empty()
-            && url.password().is_none()
-            && (url.scheme() == "https" || (url.scheme() == "http" && is_loopback_url(&url)));
-        if allowed { Ok(url) } else { Err(unsafe_url()) }
+        if openable(&url) {
+            Ok(url)
+        } else {
+            Err(unsafe_url())
+        }
     }
 
     /// Opens the admin console in the system browser.
@@ -378,10 +417,102 @@ impl Menu {
         Settings::load(&self.dir)
     }
 
-    /// Saves the settings (the shell applies start-at-login itself).
+    /// Saves the settings (the shell applies start-at-login and the shortcut itself).
+    /// A new search deadline takes effect with the next search.
     pub fn set_settings(&self, settings: Settings) -> Result<Settings, MenuError> {
+        if !SEARCH_DEADLINE_RANGE_MS.contains(&settings.search_deadline_ms) {
+            let seconds = |ms: u64| format!("{}", ms as f64 / 1000.0);
+            return Err(MenuError::SearchDeadline {
+                min: seconds(*SEARCH_DEADLINE_RANGE_MS.start()),
+                max: seconds(*SEARCH_DEADLINE_RANGE_MS.end()),
+            });
+        }
+        let before = self.settings();
         settings.save(&self.dir)?;
+        if before.search_deadline_ms != settings.search_deadline_ms {
+            self.search.reset(&settings);
+        }
         Ok(settings)
+    }
+
+    /// Searches every connected app that can search (or those the query's `in:` filters
+    /// name) and streams what each answers to `sink`, ending the previous search first
+    /// (its requests are dropped mid-flight). Returns the run id every update carries.
+    /// `refresh` asks the apps again instead of using the five-minute cache.
+    pub async fn search(
+        &self,
+        text: &str,
+        refresh: bool,
+        sink: SearchSink,
+    ) -> Result<u64, MenuError> {
+        self.search.cancel();
+        let query = Query::parse(text);
+        if query.text.chars().count() < 2 {
+            return Err(MenuError::SearchTooShort);
+        }
+        let session = self.session()?;
+        let targets: Vec<_> = search_targets(&session)
+            .into_iter()
+            .filter(|t| query.includes(&t.integration, &t.name))
+            .collect();
+        if targets.is_empty() {
+            return Err(if query.only.is_empty() {
+                MenuError::NothingToSearch
+            } else {
+                MenuError::NoAppMatches {
+                    filters: query
+                        .only
+                        .iter()
+                        .map(|f| format!("in:{f}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                }
+            });
+        }
+        Ok(self.search.start(&query, targets, refresh, sink))
+    }
+
+    /// Ends the search in flight (Escape, the box emptied): its requests are dropped.
+    pub fn cancel_search(&self) {
+        self.search.cancel();
+    }
+
+    /// The id of the search in flight, if one is.
+    pub fn search_running(&self) -> Option<u64> {
+        self.search.running()
+    }
+
+    /// Opens a search result in the system browser: its opaque id is mapped back to the
+    /// record's web link here (the webview never had it), which must still belong to a
+    /// connected app and pass the same checks as any URL the menu opens.
+    pub fn open_search_result(&self, id: &str) -> Result<(), MenuError> {
+        let (integration, link) = self
+            .search
+            .resolve(&OpaqueId(id.to_owned()))
+            .ok_or(MenuError::SearchResultGone)?;
+        let still_connected = self
+            .session()
+            .ok()
+            .and_then(|s| s.views().ok())
+            .is_some_and(|views| search_apps(&views).iter().any(|a| a.id == integration));
+        if !still_connected {
+            self.search.forget(&integration);
+            return Err(MenuError::SearchResultGone);
+        }
+        let url = Url::parse(&link)
+            .ok()
+            .filter(openable)
+            .ok_or(MenuError::UnsafeUrl {
+                url: "the result's link".to_owned(),
+            })?;
+        self.browser
+            .open_plain(&url)
+            .map_err(|e| MenuError::Session(SessionError::Connect(e)))
+    }
+
+    /// Drops every search result and cached answer (the app quits or signs out).
+    pub fn clear_search(&self) {
+        self.search.clear();
     }
 
     fn name_of(&self, session: &Session, id: &str) -> String {
@@ -404,7 +535,7 @@ impl Menu {
             }
             let now = self.state();
             if now != last {
-                (self.notify)(&now);
+                self.publish(&now);
                 last = now;
             }
         }

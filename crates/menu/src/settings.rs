@@ -1,5 +1,7 @@
 //! The user's menu preferences, a small JSON file next to the vault. A missing
-//! or unreadable file means the defaults, so a bad file never stops the app.
+//! or unreadable file means the defaults, so a bad file never stops the app; a
+//! file from an older version (fewer fields) keeps what it has and gets the
+//! defaults for the rest.
 
 use std::fs;
 use std::path::Path;
@@ -10,14 +12,27 @@ use crate::MenuError;
 
 const FILE: &str = "settings.json";
 
+/// The search shortcut unless the user picks another: Ctrl+Shift+Space, and
+/// ⌘⇧Space on macOS (the accelerator syntax Tauri's global shortcuts read).
+pub const DEFAULT_SEARCH_SHORTCUT: &str = "CommandOrControl+Shift+Space";
+/// How long one app may take to answer a search before its row says so.
+pub const DEFAULT_SEARCH_DEADLINE_MS: u64 = 3_000;
+/// The range the settings screen allows for [`Settings::search_deadline_ms`]: less
+/// than half a second fails every real provider, more than 30 s keeps rows spinning.
+pub const SEARCH_DEADLINE_RANGE_MS: std::ops::RangeInclusive<u64> = 500..=30_000;
+
 /// Preferences the settings screen edits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// Start Latchkey when the user signs in to the computer.
     pub start_at_login: bool,
     /// Hide the menu window when it loses focus, like a menu.
     pub hide_on_blur: bool,
+    /// How long each app may take to answer a search, in milliseconds.
+    pub search_deadline_ms: u64,
+    /// The global shortcut that shows the window with the search box focused.
+    pub search_shortcut: String,
 }
 
 impl Default for Settings {
@@ -25,11 +40,22 @@ impl Default for Settings {
         Self {
             start_at_login: false,
             hide_on_blur: true,
+            search_deadline_ms: DEFAULT_SEARCH_DEADLINE_MS,
+            search_shortcut: DEFAULT_SEARCH_SHORTCUT.to_owned(),
         }
     }
 }
 
 impl Settings {
+    /// The per-app search deadline, kept inside [`SEARCH_DEADLINE_RANGE_MS`] even
+    /// when the file was edited by hand.
+    pub fn search_deadline(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.search_deadline_ms.clamp(
+            *SEARCH_DEADLINE_RANGE_MS.start(),
+            *SEARCH_DEADLINE_RANGE_MS.end(),
+        ))
+    }
+
     /// The saved settings, or the defaults when there are none or the file is damaged.
     pub fn load(dir: &Path) -> Settings {
         match fs::read(dir.join(FILE)) {
@@ -64,11 +90,34 @@ mod tests {
         let s = Settings {
             start_at_login: true,
             hide_on_blur: false,
+            search_deadline_ms: 5_000,
+            search_shortcut: "Alt+Space".to_owned(),
         };
         s.save(dir.path()).unwrap();
         assert_eq!(Settings::load(dir.path()), s);
         fs::write(dir.path().join(FILE), b"{not json").unwrap();
         assert_eq!(Settings::load(dir.path()), Settings::default());
+    }
+
+    /// A file saved before search existed keeps its choices and gets the search defaults;
+    /// a deadline edited out of range by hand is kept in range when used.
+    #[test]
+    fn an_older_file_gets_the_search_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(
+            dir.path().join(FILE),
+            br#"{"start_at_login":true,"hide_on_blur":false}"#,
+        )
+        .unwrap();
+        let s = Settings::load(dir.path());
+        assert!(s.start_at_login && !s.hide_on_blur);
+        assert_eq!(s.search_shortcut, "CommandOrControl+Shift+Space");
+        assert_eq!(s.search_deadline(), std::time::Duration::from_secs(3));
+        let s = Settings {
+            search_deadline_ms: 1,
+            ..Settings::default()
+        };
+        assert_eq!(s.search_deadline(), std::time::Duration::from_millis(500));
     }
 
     /// Settings are often saved before the computer is enrolled: the data dir they

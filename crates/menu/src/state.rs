@@ -4,6 +4,8 @@
 use latchkey_device::{IntegrationView, SessionError};
 use serde::Serialize;
 
+use crate::SearchApp;
+
 /// Which screen the window shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -104,4 +106,6 @@ pub struct MenuState {
     pub integrations: Vec<IntegrationView>,
     /// From a `latchkey://enroll` link.
     pub enroll_prefill: Option<EnrollPrefill>,
+    /// The connected apps the search box asks (one `in:` chip each).
+    pub search_apps: Vec<SearchApp>,
 }

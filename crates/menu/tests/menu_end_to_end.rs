@@ -311,6 +311,7 @@ async fn onboarding_connect_cancel_deny_revoke_and_live_updates() {
         .set_settings(Settings {
             start_at_login: true,
             hide_on_blur: false,
+            ..Settings::default()
         })
         .unwrap();
     assert_eq!(menu.settings(), saved);
