@@ -17,6 +17,10 @@ const COMMANDS: &[&str] = &[
     "get_settings",
     "set_settings",
     "open_console",
+    "search",
+    "cancel_search",
+    "open_search_result",
+    "hide_window",
 ];
 
 fn main() {

@@ -6,9 +6,11 @@ use std::sync::Arc;
 
 use latchkey_connect::RevokeReport;
 use latchkey_device::IntegrationView;
-use latchkey_menu::{Menu, MenuError, MenuState, Settings};
-use tauri::{AppHandle, State};
+use latchkey_menu::{Menu, MenuError, MenuState, SearchUpdate, Settings};
+use tauri::{AppHandle, Emitter, State};
 use tauri_plugin_autostart::ManagerExt;
+
+use crate::{SEARCH_EVENT, shortcut, window};
 
 type Result<T> = std::result::Result<T, MenuError>;
 
@@ -73,13 +75,18 @@ pub fn get_settings(menu: State<'_, Arc<Menu>>) -> Settings {
 }
 
 /// Saves the settings and applies start-at-login through the OS (a login
-/// item, a registry Run key, or an XDG autostart entry).
+/// item, a registry Run key, or an XDG autostart entry) and a new search
+/// shortcut (refused, with nothing saved, when it cannot be used).
 #[tauri::command]
 pub fn set_settings(
     app: AppHandle,
     menu: State<'_, Arc<Menu>>,
     settings: Settings,
 ) -> Result<Settings> {
+    let before = menu.settings();
+    if before.search_shortcut != settings.search_shortcut {
+        shortcut::replace(&app, &before.search_shortcut, &settings.search_shortcut)?;
+    }
     let autostart = app.autolaunch();
     let applied = if settings.start_at_login {
         autostart.enable()
@@ -100,4 +107,42 @@ pub fn set_settings(
 #[tauri::command]
 pub fn open_console(menu: State<'_, Arc<Menu>>) -> Result<()> {
     menu.open_console()
+}
+
+/// Searches the connected apps. Returns the run id at once; what each app answers
+/// follows as `search-results` events carrying that id (titles and opaque ids only:
+/// never a link, a record id or a token).
+#[tauri::command]
+pub async fn search(
+    app: AppHandle,
+    menu: State<'_, Arc<Menu>>,
+    query: String,
+    refresh: bool,
+) -> Result<u64> {
+    let sink = Arc::new(move |update: &SearchUpdate| {
+        if let Err(e) = app.emit(SEARCH_EVENT, update) {
+            tracing::warn!("could not send search results to the window: {e}");
+        }
+    });
+    menu.search(&query, refresh, sink).await
+}
+
+/// Ends the search in flight; its requests are dropped.
+#[tauri::command]
+pub fn cancel_search(menu: State<'_, Arc<Menu>>) {
+    menu.cancel_search();
+}
+
+/// Opens a search result in the system browser. The webview sends the opaque id it
+/// was given; Rust maps it to the record's link and checks it before opening.
+#[tauri::command]
+pub fn open_search_result(menu: State<'_, Arc<Menu>>, id: String) -> Result<()> {
+    menu.open_search_result(&id)
+}
+
+/// Hides the window (Escape), ending the search in flight.
+#[tauri::command]
+pub fn hide_window(app: AppHandle, menu: State<'_, Arc<Menu>>) {
+    menu.cancel_search();
+    window::hide(&app);
 }

@@ -5,8 +5,10 @@
 //! - [`commands`]: what the webview may call (and nothing that returns a token).
 //! - [`tray`]: the tray icon and its menu, rebuilt when the state changes.
 //! - [`window`]: showing, hiding and placing the menu window.
+//! - [`shortcut`]: the global shortcut that opens search.
 
 mod commands;
+mod shortcut;
 mod tray;
 mod window;
 
@@ -23,6 +25,10 @@ use tokio_util::sync::CancellationToken;
 pub const STATE_EVENT: &str = "menu-state";
 /// Asks the webview to show its settings screen (from the tray menu).
 pub const SHOW_SETTINGS_EVENT: &str = "show-settings";
+/// One search's progress ([`latchkey_menu::SearchUpdate`]), tagged with its run id.
+pub const SEARCH_EVENT: &str = "search-results";
+/// Asks the webview to focus its search box (the global shortcut).
+pub const FOCUS_SEARCH_EVENT: &str = "focus-search";
 /// Start at login with this argument: stay in the tray until needed.
 pub const BACKGROUND_ARG: &str = "--background";
 
@@ -86,6 +92,10 @@ pub fn run() -> Result<(), tauri::Error> {
             commands::get_settings,
             commands::set_settings,
             commands::open_console,
+            commands::search,
+            commands::cancel_search,
+            commands::open_search_result,
+            commands::hide_window,
         ])
         .setup({
             let stop = stop.clone();
@@ -104,6 +114,7 @@ pub fn run() -> Result<(), tauri::Error> {
                 app.manage(menu.clone());
                 tray::create(&handle)?;
                 window::attach(&handle, menu.clone());
+                shortcut::init(&handle, &menu.settings().search_shortcut);
 
                 let links = app.deep_link();
                 let from_plugin = links
@@ -142,9 +153,13 @@ pub fn run() -> Result<(), tauri::Error> {
             }
         })
         .build(tauri::generate_context!())?;
-    app.run(move |_app, event| {
+    app.run(move |app, event| {
         if let tauri::RunEvent::Exit = event {
             stop.cancel();
+            // Search results live in memory only; quitting drops them.
+            if let Some(menu) = app.try_state::<Arc<Menu>>() {
+                menu.clear_search();
+            }
         }
     });
     Ok(())
