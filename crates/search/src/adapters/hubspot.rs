@@ -3,7 +3,8 @@
 //! in turns. Record links are `https://{uiDomain}/contacts/{portalId}/record/{0-1|0-2}/{id}`:
 //! neither the token nor the search answer carries the account's id, so a third request
 //! (`GET /account-info/v3/details`, scope `oauth`) sent alongside gives the `portalId`
-//! and the `uiDomain` (`app.hubspot.com`, or `app-eu1.hubspot.com` for EU accounts).
+//! and the `uiDomain` (`app.hubspot.com`, or `app-eu1.hubspot.com` for EU accounts);
+//! without them no result could be opened, so their failure fails the search.
 //!
 //! Companies need `crm.objects.companies.read`, which the catalog does not ask for by
 //! default: when one object type is refused (a missing scope, anything) and the other
