@@ -146,6 +146,16 @@ async function controlRoute(ctx) {
       return json(ctx, 400, { error: `body must be JSON: ${err.message}` });
     }
     sfForeignNext = typeof body.foreign_next === 'string' ? body.foreign_next : undefined;
+    // The org changes, as the widget sync sees it: rename (and touch) or delete Accounts.
+    const now = Date.now();
+    for (const [from, to] of Object.entries(body.rename ?? {})) {
+      const row = sfRows.find((r) => r.name === from && !r.deleted);
+      if (row) Object.assign(row, { name: String(to), stamp: now });
+    }
+    for (const name of body.delete ?? []) {
+      const row = sfRows.find((r) => r.name === name && !r.deleted);
+      if (row) Object.assign(row, { deleted: true, stamp: now });
+    }
     return json(ctx, 200, { ok: true, foreign_next: sfForeignNext ?? null });
   }
   if (route === 'POST /__test/fail') {
@@ -294,6 +304,38 @@ function sfError(ctx, status, errorCode, message) {
   ctx.body = JSON.stringify([{ message, errorCode }]);
 }
 
+/** The org's Accounts as a sync sees them: each with its SystemModstamp, deletions kept
+ *  (IsDeleted) the way queryAll shows the recycle bin. */
+const sfRows = Array.from({ length: sfAccounts }, (_, i) => ({
+  id: `001${String(i + 1).padStart(15, '0')}`,
+  name: `Acme ${i + 1}`,
+  stamp: Date.UTC(2025, 4, 1) - i * 86400000,
+  deleted: false,
+}));
+
+function sfRowRecord(row, withDeleted) {
+  const record = {
+    attributes: { type: 'Account', url: `/services/data/v62.0/sobjects/Account/${row.id}` },
+    Id: row.id, Name: row.name, Industry: 'Manufacturing',
+    SystemModstamp: new Date(row.stamp).toISOString().replace('Z', '+0000'),
+  };
+  if (withDeleted) record.IsDeleted = row.deleted;
+  return record;
+}
+
+/** SOQL over SystemModstamp: `query` newest first (LIMIT n), `queryAll … WHERE
+ *  SystemModstamp > T` oldest first with deletions, paged by SF_PAGE_SIZE. */
+function sfSyncPage(since, offset) {
+  const rows = sfRows.filter((r) => r.stamp > since).sort((a, b) => a.stamp - b.stamp || a.id.localeCompare(b.id));
+  const page = rows.slice(offset, offset + sfPageSize);
+  stats.api.rows = (stats.api.rows ?? 0) + page.length;
+  const next = offset + sfPageSize;
+  const done = next >= rows.length;
+  const body = { totalSize: rows.length, done, records: page.map((r) => sfRowRecord(r, true)) };
+  if (!done) body.nextRecordsUrl = `/services/data/v62.0/queryAll/01gRO0000016PIAYA3-${since}-${next}`;
+  return body;
+}
+
 function sfAccountsPage(offset) {
   const records = [];
   for (let i = offset; i < Math.min(offset + sfPageSize, sfAccounts); i += 1) {
@@ -367,11 +409,25 @@ const salesforceApi = (provider) => async (ctx, next) => {
     ctx.body = JSON.stringify(body);
   };
   const rest = ctx.path.slice('/services/data/v62.0'.length);
-  if (ctx.method === 'GET' && rest === '/query') {
+  if (ctx.method === 'GET' && (rest === '/query' || rest === '/queryAll')) {
     const q = String(ctx.query.q ?? '');
     if (!/^select\s+/i.test(q)) return sfError(ctx, 400, 'MALFORMED_QUERY', 'unexpected token: the query must start with SELECT');
+    if (/SystemModstamp/.test(q)) {
+      const since = /WHERE\s+SystemModstamp\s*>\s*(\S+)/i.exec(q);
+      if (since) {
+        const at = Date.parse(since[1]);
+        if (Number.isNaN(at)) return sfError(ctx, 400, 'MALFORMED_QUERY', `value of filter criterion for field 'SystemModstamp' must be of type dateTime: ${since[1]}`);
+        return json200(sfSyncPage(at, 0));
+      }
+      const limit = Number((/LIMIT\s+(\d+)/i.exec(q) ?? [])[1] ?? 2000);
+      const rows = sfRows.filter((r) => !r.deleted).sort((a, b) => b.stamp - a.stamp || b.id.localeCompare(a.id)).slice(0, limit);
+      stats.api.rows = (stats.api.rows ?? 0) + rows.length;
+      return json200({ totalSize: rows.length, done: true, records: rows.map((r) => sfRowRecord(r, false)) });
+    }
     return json200(sfAccountsPage(0));
   }
+  const syncMore = /^\/queryAll\/[A-Za-z0-9]+-(\d+)-(\d+)$/.exec(rest);
+  if (ctx.method === 'GET' && syncMore) return json200(sfSyncPage(Number(syncMore[1]), Number(syncMore[2])));
   if (ctx.method === 'GET' && rest === '/search') return sfSearch(ctx, String(ctx.query.q ?? ''), json200);
   const more = /^\/query\/[A-Za-z0-9]+-(\d+)$/.exec(rest);
   if (ctx.method === 'GET' && more) return json200(sfAccountsPage(Number(more[1])));

@@ -20,6 +20,7 @@ mod api_command;
 mod exec_command;
 mod git_credential;
 mod search_command;
+mod widgets_command;
 
 use api_command::LinkPrintingBrowser;
 
@@ -156,6 +157,18 @@ enum Command {
         #[arg(long, default_value_t = 3000, value_name = "MS")]
         deadline_ms: u64,
     },
+    /// The home screen's widgets (recent Salesforce Accounts, reviews waiting, recent files)
+    ///
+    /// Shows what this computer's sealed snapshots hold; --refresh fetches first
+    /// (only what changed, where the app allows it).
+    Widgets {
+        /// Refresh each widget from its app first
+        #[arg(long)]
+        refresh: bool,
+        /// One JSON document
+        #[arg(long)]
+        json: bool,
+    },
     /// A Git credential helper: `git config --global credential.helper '!latchkey git-credential'`
     ///
     /// Answers `get` for the Git hosts of connected integrations (GitHub) with
@@ -276,6 +289,9 @@ async fn run(cli: Cli) -> Result<(), SessionError> {
     {
         return search_command::run(session, words, only, *json, *deadline_ms).await;
     }
+    if let Command::Widgets { refresh, json } = &cli.command {
+        return widgets_command::run(session, *refresh, *json).await;
+    }
     match &cli.command {
         Command::List { json } => list(&session, &device, *json, false),
         Command::Status { json } => list(&session, &device, *json, true),
@@ -385,7 +401,10 @@ async fn run(cli: Cli) -> Result<(), SessionError> {
             integrations,
             command,
         } => exec_command::run(&session, integrations, command).await,
-        Command::Enroll { .. } | Command::GitCredential { .. } | Command::Search { .. } => Ok(()),
+        Command::Enroll { .. }
+        | Command::GitCredential { .. }
+        | Command::Search { .. }
+        | Command::Widgets { .. } => Ok(()),
     }
 }
 

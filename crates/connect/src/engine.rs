@@ -279,6 +279,11 @@ impl<K: Keychain> Connector<K> {
     }
 
     /// The vault this connector seals with.
+    /// The data dir this connector keeps its files in.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
     pub fn vault(&self) -> &Vault<K> {
         &self.vault
     }

@@ -11,7 +11,9 @@
 pub mod enrollment;
 pub mod search;
 pub mod session;
+pub mod widgets;
 
 pub use enrollment::{Device, DeviceError, default_data_dir, default_device_name};
 pub use search::search_targets;
 pub use session::{IntegrationView, Session, SessionError, describe, exec_variables};
+pub use widgets::WidgetView;

@@ -73,6 +73,24 @@ pub fn search_targets(session: &Arc<Session>) -> Vec<Target> {
     targets
 }
 
+/// The authenticated call for one of the session's integrations (widgets use it too).
+pub(crate) fn session_call(
+    session: &Arc<Session>,
+    id: &str,
+) -> Result<Arc<dyn ProviderCall>, SessionError> {
+    let name = session
+        .views()?
+        .into_iter()
+        .find(|v| v.id == id)
+        .map(|v| v.name)
+        .ok_or_else(|| SessionError::UnknownIntegration(id.to_owned()))?;
+    Ok(Arc::new(SessionCall {
+        session: Arc::clone(session),
+        id: id.to_owned(),
+        name,
+    }))
+}
+
 /// One integration's calls through the session.
 struct SessionCall {
     session: Arc<Session>,

@@ -47,6 +47,9 @@ pub enum SessionError {
     /// Search could not run at all (nothing to search, no words); the text says why.
     #[error("{0}")]
     Search(String),
+    /// A widget could not refresh; the text says why (its last snapshot stays).
+    #[error("{0}")]
+    Widget(String),
 }
 
 impl SessionError {
@@ -61,6 +64,7 @@ impl SessionError {
             Self::ApiKey(_) => "session.api_key_integration".to_owned(),
             Self::EnvironmentNotEnabled { .. } => "session.environment_not_enabled".to_owned(),
             Self::Search(_) => "session.search".to_owned(),
+            Self::Widget(_) => "session.widget".to_owned(),
         }
     }
 
@@ -101,6 +105,8 @@ pub struct Session {
     server: ServerClient,
     integrations: Vec<(Integration, bool)>,
     offline: Option<String>,
+    /// The data dir (widget snapshots live under it, sealed).
+    dir: std::path::PathBuf,
 }
 
 impl std::fmt::Debug for Session {
@@ -173,6 +179,7 @@ impl Session {
             connector,
             integrations,
             offline,
+            dir: dir.to_path_buf(),
         };
         if session.offline.is_none() {
             // The admin's orders first: a queued write for a slot the admin emptied is
@@ -280,7 +287,15 @@ impl Session {
         environment: Option<&str>,
     ) -> Result<RevokeReport, SessionError> {
         let integration = self.find(id, environment)?;
-        Ok(self.connector.revoke(&integration).await?)
+        let report = self.connector.revoke(&integration).await?;
+        // What the widgets showed of it goes too.
+        crate::widgets::wipe(&self.dir, Some(id));
+        Ok(report)
+    }
+
+    /// The data dir this session keeps its files in.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// A fresh access token (refreshed ahead of its expiry). Never for a webview.
@@ -335,6 +350,7 @@ async fn leave(
         // No orders for this token (revoked before any connection, or long ago).
         Err(e) => tracing::info!(code = e.code(), "no revocation orders for this device"),
     }
+    crate::widgets::wipe(connector.data_dir(), None);
     match connector.wipe_all() {
         Ok(n) => tracing::warn!(
             wiped = n,
@@ -380,6 +396,8 @@ async fn carry_out(
             }
             _ => connector.wipe_slot(&order.integration_id, &order.environment, &order.reason),
         };
+        // The widgets' sealed snapshots of it go with the tokens.
+        crate::widgets::wipe(connector.data_dir(), Some(&order.integration_id));
         let receipt = match receipt {
             Ok(receipt) => receipt,
             Err(e) => {
@@ -411,7 +429,7 @@ async fn carry_out(
 
 impl Session {
     /// The integration `id` whatever its kind, and whether it is an API-key one.
-    fn find_any(
+    pub(crate) fn find_any(
         &self,
         id: &str,
         environment: Option<&str>,

@@ -172,6 +172,24 @@ impl AuthServer {
         assert!(status.is_success());
     }
 
+    /// Changes the Salesforce-shaped org as a user elsewhere would: renames (and so
+    /// touches) and deletes Accounts by name (`POST /__test/salesforce`).
+    pub async fn salesforce_change(&self, rename: &[(&str, &str)], delete: &[&str]) {
+        let rename: serde_json::Map<String, Value> = rename
+            .iter()
+            .map(|(from, to)| ((*from).to_owned(), Value::from(*to)))
+            .collect();
+        let status = self
+            .http
+            .post(format!("{}/__test/salesforce", self.issuer))
+            .body(serde_json::json!({ "rename": rename, "delete": delete }).to_string())
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert!(status.is_success());
+    }
+
     /// Queues a failure rule (`POST /__test/fail`).
     pub async fn fail(&self, rule: Value) {
         let status = self

@@ -128,7 +128,7 @@ pub async fn refresh(
     now: i64,
 ) -> Result<Snapshot, WidgetError> {
     let mut snapshot = match kind {
-        WidgetKind::SalesforceRecentAccounts => salesforce::refresh(call, previous).await?,
+        WidgetKind::SalesforceRecentAccounts => salesforce::refresh(call, previous, now).await?,
         WidgetKind::GithubReviewRequests => github::refresh(call).await?,
         WidgetKind::DriveRecentFiles => google_drive::refresh(call).await?,
     };

@@ -14,16 +14,18 @@ use crate::{Item, MAX_ITEMS, Snapshot, WidgetError};
 
 /// Pages followed in one refresh (2,000 rows each at most).
 const MAX_PAGES: usize = 10;
-/// A cursor older than this is not trusted to still see deletions: refresh in full.
+/// A snapshot last refreshed longer ago than this may have missed deletions that have
+/// left the recycle bin since: refresh in full.
 const DELETIONS_KEPT_SECS: i64 = 14 * 86_400;
 
 pub(crate) async fn refresh(
     call: &dyn ProviderCall,
     previous: Option<&Snapshot>,
+    now: i64,
 ) -> Result<Snapshot, WidgetError> {
     let since = previous.and_then(|p| {
         let at = parse_timestamp(p.cursor.as_deref()?)?;
-        (p.refreshed_at - at < DELETIONS_KEPT_SECS || p.refreshed_at == 0).then_some(at)
+        (now - p.refreshed_at < DELETIONS_KEPT_SECS).then_some(at)
     });
     let soql = match since {
         Some(at) => format!(
@@ -129,6 +131,7 @@ mod tests {
     use crate::testing::Scripted;
 
     const BASE: &str = "https://acme.my.salesforce.com/services/data/v62.0";
+    const NOW: i64 = 1_750_000_000;
 
     fn account(id: u32, name: &str, stamp: &str, deleted: Option<bool>) -> String {
         let deleted = deleted
@@ -168,7 +171,7 @@ mod tests {
             account(2, "Initech", "2025-05-04T10:00:00.000+0000", Some(true)),
         );
         let call = Scripted::new(BASE, vec![(200, &first), (200, &changed), (200, &deleted)]);
-        let snap = refresh(&call, None).await.unwrap();
+        let snap = refresh(&call, None, NOW).await.unwrap();
         assert_eq!(snap.fetched, 3);
         assert_eq!(
             snap.items
@@ -185,8 +188,8 @@ mod tests {
         assert!(call.targets()[0].starts_with("query?q=SELECT+Id%2C+Name%2C+Industry%2C+SystemModstamp+FROM+Account+ORDER+BY+SystemModstamp+DESC"), "{:?}", call.targets());
 
         let mut previous = snap.clone();
-        previous.refreshed_at = 1_746_100_000;
-        let next = refresh(&call, Some(&previous)).await.unwrap();
+        previous.refreshed_at = NOW - 3600;
+        let next = refresh(&call, Some(&previous), NOW).await.unwrap();
         let targets = call.targets();
         assert!(
             targets[1].starts_with("queryAll?q=SELECT+Id%2C+Name%2C+Industry%2C+SystemModstamp%2C+IsDeleted+FROM+Account+WHERE+SystemModstamp+%3E+2025-05-03T10%3A00%3A00Z"),
@@ -233,24 +236,24 @@ mod tests {
         );
         let stale = Snapshot {
             cursor: Some("2025-01-01T00:00:00Z".into()),
-            refreshed_at: 1_746_093_600,
+            refreshed_at: NOW - 20 * 86_400,
             ..Snapshot::default()
         };
-        refresh(&call, Some(&stale)).await.unwrap();
+        refresh(&call, Some(&stale), NOW).await.unwrap();
         assert!(
             call.targets()[0].starts_with("query?"),
-            "past the recycle bin's 15 days: in full"
+            "last refreshed 20 days ago: deletions may have left the recycle bin, so in full"
         );
         assert_eq!(
-            refresh(&call, None).await.unwrap_err().code(),
+            refresh(&call, None, NOW).await.unwrap_err().code(),
             "search.reconnect"
         );
         assert_eq!(
-            refresh(&call, None).await.unwrap_err().code(),
+            refresh(&call, None, NOW).await.unwrap_err().code(),
             "search.rate_limited"
         );
         assert_eq!(
-            refresh(&call, None).await.unwrap_err().code(),
+            refresh(&call, None, NOW).await.unwrap_err().code(),
             "search.unreadable",
             "more pages but no link"
         );
