@@ -29,6 +29,8 @@ pub struct SearchApp {
     pub id: String,
     /// Its display name.
     pub name: String,
+    /// The catalog's icon name, for its tile.
+    pub icon: String,
     /// What it finds, from the catalog ("records", "messages").
     pub label: String,
 }
@@ -89,6 +91,7 @@ pub(crate) fn search_apps(views: &[IntegrationView]) -> Vec<SearchApp> {
             Some(SearchApp {
                 id: v.id.clone(),
                 name: v.name.clone(),
+                icon: v.icon.clone(),
                 label: label(search),
             })
         })
@@ -191,16 +194,19 @@ impl MenuSearch {
     ) -> u64 {
         self.cancel();
         let id = self.next_run.fetch_add(1, Ordering::Relaxed);
+        let catalog = latchkey_catalog::Catalog::builtin().ok();
         let apps = targets
             .iter()
-            .map(|t| SearchApp {
-                id: t.integration.clone(),
-                name: t.name.clone(),
-                label: latchkey_catalog::Catalog::builtin()
-                    .ok()
-                    .and_then(|c| c.get(&t.integration).ok())
-                    .and_then(|p| p.search.as_ref())
-                    .map_or_else(|| "results".to_owned(), label),
+            .map(|t| {
+                let provider = catalog.and_then(|c| c.get(&t.integration).ok());
+                SearchApp {
+                    id: t.integration.clone(),
+                    name: t.name.clone(),
+                    icon: provider.map_or_else(String::new, |p| p.icon.clone()),
+                    label: provider
+                        .and_then(|p| p.search.as_ref())
+                        .map_or_else(|| "results".to_owned(), label),
+                }
             })
             .collect();
         let stop = CancellationToken::new();

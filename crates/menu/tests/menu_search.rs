@@ -167,7 +167,7 @@ async fn search_streams_salesforce_results_opens_them_by_opaque_id_and_forgets_t
     let apps = serde_json::to_value(menu.state().search_apps).unwrap();
     assert_eq!(
         apps,
-        json!([{ "id": "demo-salesforce", "name": "Demo Salesforce", "label": "records" }])
+        json!([{ "id": "demo-salesforce", "name": "Demo Salesforce", "icon": "salesforce", "label": "records" }])
     );
 
     // One query: the window is told which apps are asked, then the app's results, best

@@ -7,7 +7,14 @@
 
 import { mockIPC } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
-import type { IntegrationView, MenuState, RevokeReport, Settings } from '../lib/contract';
+import type {
+  IntegrationView,
+  MenuState,
+  RevokeReport,
+  SearchApp,
+  SearchResult,
+  Settings,
+} from '../lib/contract';
 
 const scenario = new URLSearchParams(location.search).get('scenario') ?? 'ready';
 const now = Math.floor(Date.now() / 1000);
@@ -81,6 +88,72 @@ function integrations(): IntegrationView[] {
   ];
 }
 
+const SEARCH_APPS: SearchApp[] = [
+  { id: 'salesforce', name: 'Salesforce', icon: 'salesforce', label: 'records' },
+  { id: 'github', name: 'GitHub', icon: 'github', label: 'issues and pull requests' },
+];
+
+/** A few made-up records per app for the search box; GitHub is always too slow. */
+function fakeResults(app: SearchApp, words: string): SearchResult[] {
+  const q = words.toLowerCase();
+  const records = [
+    ['Acme Corporation', 'Account · Manufacturing'],
+    ['Acme renewal 2026', 'Opportunity · Negotiation'],
+    ['Ada Lovelace', 'Contact · ada@acme.example'],
+  ];
+  return records
+    .filter(([title]) => title.toLowerCase().split(' ').some((w) => w.startsWith(q)))
+    .map(([title, subtitle], i) => ({
+      id: `${app.id}-${i}`,
+      integration: app.id,
+      integration_name: app.name,
+      title,
+      subtitle,
+      kind: subtitle.split(' ')[0],
+      updated_at: now - i * 86400 * 9,
+      score: 3 - i * 0.1,
+    }));
+}
+
+let runs = 0;
+
+function fakeSearch(query: string): number {
+  const run = ++runs;
+  const only = query.split(/\s+/).filter((w) => w.startsWith('in:')).map((w) => w.slice(3));
+  const words = query.split(/\s+/).filter((w) => w && !w.startsWith('in:')).join(' ');
+  const apps = SEARCH_APPS.filter((a) => !only.length || only.some((f) => a.id.startsWith(f)));
+  setTimeout(() => {
+    void emit('search-results', { kind: 'started', run, apps });
+    for (const app of apps) {
+      if (app.id === 'github') {
+        setTimeout(() => {
+          void emit('search-results', {
+            kind: 'failed',
+            run,
+            integration: app.id,
+            name: app.name,
+            code: 'search.timed_out',
+            message: `${app.name} didn't answer in time`,
+          });
+          void emit('search-results', { kind: 'done', run, cancelled: false });
+        }, 3000);
+      } else {
+        setTimeout(() => {
+          void emit('search-results', {
+            kind: 'results',
+            run,
+            integration: app.id,
+            name: app.name,
+            results: fakeResults(app, words),
+            cached: false,
+          });
+        }, 400);
+      }
+    }
+  }, 0);
+  return run;
+}
+
 function initial(): MenuState {
   const base: MenuState = {
     phase: 'ready',
@@ -89,6 +162,7 @@ function initial(): MenuState {
     problem: null,
     integrations: integrations(),
     enroll_prefill: null,
+    search_apps: SEARCH_APPS,
   };
   switch (scenario) {
     case 'offline':
@@ -136,7 +210,12 @@ function initial(): MenuState {
 }
 
 let state = initial();
-let settings: Settings = { start_at_login: true, hide_on_blur: true };
+let settings: Settings = {
+  start_at_login: true,
+  hide_on_blur: true,
+  search_deadline_ms: 3000,
+  search_shortcut: 'CommandOrControl+Shift+Space',
+};
 const pending = new Map<string, (outcome: 'done' | 'cancelled') => void>();
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const fail = (code: string, message: string, needs_reconnect = false) => ({ code, message, needs_reconnect });
@@ -230,6 +309,14 @@ mockIPC(
       case 'set_settings':
         settings = { ...(args.settings as Settings) };
         return { ...settings };
+      case 'search':
+        return fakeSearch(args.query as string);
+      case 'cancel_search':
+      case 'hide_window':
+        return null;
+      case 'open_search_result':
+        window.open(`https://example.com/record/${String(args.id)}`, '_blank', 'noopener');
+        return null;
       case 'open_console':
         window.open(`${account.server}/console/`, '_blank', 'noopener');
         return null;

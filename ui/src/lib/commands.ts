@@ -5,12 +5,15 @@
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import {
+  FOCUS_SEARCH_EVENT,
   MENU_STATE_EVENT,
+  SEARCH_EVENT,
   SHOW_SETTINGS_EVENT,
   type EnrollArgs,
   type IntegrationView,
   type MenuState,
   type RevokeReport,
+  type SearchUpdate,
   type Settings,
 } from './contract';
 
@@ -108,6 +111,46 @@ export function setSettings(settings: Settings): Promise<Settings> {
 /** Opens the admin console in the system browser. */
 export function openConsole(): Promise<void> {
   return call('open_console');
+}
+
+/** Searches the connected apps (the query may carry `in:app` filters). Resolves to the
+ *  run id at once; each app's answer follows as a 'search-results' event. `refresh` asks
+ *  the apps again instead of using the five-minute cache. */
+export function search(query: string, refresh: boolean): Promise<number> {
+  return call('search', { query, refresh });
+}
+
+/** Ends the search in flight (its requests are dropped). */
+export function cancelSearch(): Promise<void> {
+  return call('cancel_search');
+}
+
+/** Opens a result in the system browser; Rust maps the opaque id to its page. */
+export function openSearchResult(id: string): Promise<void> {
+  return call('open_search_result', { id });
+}
+
+/** Hides the window (Escape). */
+export function hideWindow(): Promise<void> {
+  return call('hide_window');
+}
+
+async function subscribe<T>(event: string, handler: (payload: T) => void): Promise<UnlistenFn> {
+  try {
+    return await listen<T>(event, (e) => handler(e.payload));
+  } catch (raw) {
+    throw CommandError.from(raw);
+  }
+}
+
+/** Every search run's progress. */
+export function onSearchUpdate(handler: (update: SearchUpdate) => void): Promise<UnlistenFn> {
+  return subscribe(SEARCH_EVENT, handler);
+}
+
+/** The global shortcut asks for the search box. */
+export function onFocusSearch(handler: () => void): Promise<UnlistenFn> {
+  return subscribe<null>(FOCUS_SEARCH_EVENT, () => handler());
 }
 
 /** The tray menu's "Settings…" asks the window to show its settings screen. */

@@ -74,7 +74,52 @@ export interface MenuState {
   /** A latchkey://enroll link arrived (argv, a second launch, the OS). Its one-time code
    *  stays in Rust: enroll() with every field null uses it. */
   enroll_prefill: EnrollPrefill | null;
+  /** The connected apps search asks, one `in:` chip each (empty unless phase 'ready'). */
+  search_apps: SearchApp[];
 }
+
+/** A connected app that can search. `id` is also its `in:` filter. */
+export interface SearchApp {
+  id: string;
+  name: string;
+  /** Catalog icon name, for its tile. */
+  icon: string;
+  /** What it finds: 'records', 'messages', 'files'… */
+  label: string;
+}
+
+/** One result. There is no link and no provider record id: `id` is opaque, and only
+ *  open_search_result({id}) turns it into a page in the system browser (in Rust). */
+export interface SearchResult {
+  id: string;
+  integration: string;
+  integration_name: string;
+  title: string;
+  subtitle: string | null;
+  /** 'Account', 'Contact', 'pull request', 'message'… */
+  kind: string;
+  /** Unix seconds, when the app says. */
+  updated_at: number | null;
+  /** Higher first: exact, prefix and word title matches, then recency. */
+  score: number;
+}
+
+/** The 'search-results' event's payload: one run's progress, in order. A run id lower than
+ *  the one search() last returned belongs to a query the user has typed past. */
+export type SearchUpdate =
+  | { kind: 'started'; run: number; apps: SearchApp[] }
+  | {
+      kind: 'results';
+      run: number;
+      integration: string;
+      name: string;
+      results: SearchResult[];
+      /** From the five-minute cache: no request was made. */
+      cached: boolean;
+    }
+  /** `message` is the row's text: "Jira didn't answer in time", "Slack: reconnect to search". */
+  | { kind: 'failed'; run: number; integration: string; name: string; code: string; message: string }
+  | { kind: 'done'; run: number; cancelled: boolean };
 
 export interface RevokeStep {
   step: string;
@@ -90,6 +135,10 @@ export interface RevokeReport {
 export interface Settings {
   start_at_login: boolean;
   hide_on_blur: boolean;
+  /** How long each app may take to answer a search (500–30000). */
+  search_deadline_ms: number;
+  /** The global shortcut that opens search, e.g. 'CommandOrControl+Shift+Space'. */
+  search_shortcut: string;
 }
 
 /** Either a full latchkey://enroll?server=..&code=.. link, or server + code. */
@@ -104,3 +153,7 @@ export interface EnrollArgs {
 export const MENU_STATE_EVENT = 'menu-state';
 /** Emitted by the tray menu's "Settings…" item. */
 export const SHOW_SETTINGS_EVENT = 'show-settings';
+/** A search run's progress. Payload: SearchUpdate. */
+export const SEARCH_EVENT = 'search-results';
+/** The global shortcut showed the window: focus the search box. */
+export const FOCUS_SEARCH_EVENT = 'focus-search';
