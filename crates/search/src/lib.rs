@@ -22,7 +22,9 @@ mod query;
 mod rank;
 mod time;
 
-pub use adapters::{Adapter, ProviderCall, adapter, encode, json_answer, text};
+pub use adapters::{
+    Adapter, AtlassianSite, ProviderCall, adapter, atlassian_sites, encode, json_answer, text,
+};
 pub use cache::{Clock, SystemClock};
 pub use engine::{SearchEngine, SearchEvent, SearchRun, SearchSettings, Target};
 pub use error::SearchError;

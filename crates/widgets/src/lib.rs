@@ -13,6 +13,7 @@
 
 mod github;
 mod google_drive;
+mod jira;
 mod salesforce;
 mod schedule;
 
@@ -31,13 +32,16 @@ pub enum WidgetKind {
     GithubReviewRequests,
     /// Google Drive: files changed most recently.
     DriveRecentFiles,
+    /// Jira: issues assigned to the user, not done.
+    JiraAssigned,
 }
 
 impl WidgetKind {
-    pub const ALL: [WidgetKind; 3] = [
+    pub const ALL: [WidgetKind; 4] = [
         Self::SalesforceRecentAccounts,
         Self::GithubReviewRequests,
         Self::DriveRecentFiles,
+        Self::JiraAssigned,
     ];
 
     /// The stable id (`salesforce.recent_accounts`), for settings and file names.
@@ -46,6 +50,7 @@ impl WidgetKind {
             Self::SalesforceRecentAccounts => "salesforce.recent_accounts",
             Self::GithubReviewRequests => "github.review_requests",
             Self::DriveRecentFiles => "drive.recent_files",
+            Self::JiraAssigned => "jira.assigned",
         }
     }
 
@@ -55,6 +60,7 @@ impl WidgetKind {
             Self::SalesforceRecentAccounts => 1,
             Self::GithubReviewRequests => 2,
             Self::DriveRecentFiles => 3,
+            Self::JiraAssigned => 4,
         }
     }
 
@@ -64,6 +70,7 @@ impl WidgetKind {
             Self::SalesforceRecentAccounts => "Recent Accounts",
             Self::GithubReviewRequests => "Waiting for your review",
             Self::DriveRecentFiles => "Recent files",
+            Self::JiraAssigned => "Assigned to you",
         }
     }
 
@@ -74,6 +81,7 @@ impl WidgetKind {
             Self::SalesforceRecentAccounts => "salesforce",
             Self::GithubReviewRequests => "github",
             Self::DriveRecentFiles => "google_drive",
+            Self::JiraAssigned => "atlassian",
         }
     }
 
@@ -131,9 +139,35 @@ pub async fn refresh(
         WidgetKind::SalesforceRecentAccounts => salesforce::refresh(call, previous, now).await?,
         WidgetKind::GithubReviewRequests => github::refresh(call).await?,
         WidgetKind::DriveRecentFiles => google_drive::refresh(call).await?,
+        WidgetKind::JiraAssigned => jira::refresh(call).await?,
     };
     snapshot.refreshed_at = now;
     Ok(snapshot)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn widget_numbers_and_ids_are_unique_and_frozen() {
+        let numbers: Vec<u64> = WidgetKind::ALL.iter().map(|k| k.number()).collect();
+        assert_eq!(numbers, [1, 2, 3, 4], "frozen: sealed snapshots bind them");
+        let mut ids: Vec<&str> = WidgetKind::ALL.iter().map(|k| k.id()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), WidgetKind::ALL.len());
+        for kind in WidgetKind::ALL {
+            assert!(
+                latchkey_search::adapter(kind.adapter()).is_some(),
+                "{kind:?} names a search adapter"
+            );
+        }
+        assert_eq!(
+            WidgetKind::for_adapter("atlassian"),
+            [WidgetKind::JiraAssigned]
+        );
+    }
 }
 
 #[cfg(test)]

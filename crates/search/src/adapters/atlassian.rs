@@ -41,7 +41,7 @@ const CONFLUENCE_SCOPE: &str = "search:confluence";
 
 /// One site the token reaches.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Site {
+pub struct Site {
     /// The cloud id, in API paths.
     pub id: String,
     /// `https://acme.atlassian.net`, no trailing slash.
@@ -52,7 +52,7 @@ pub(crate) struct Site {
 
 /// The sites in an accessible-resources answer: one per cloud id (Atlassian may list a
 /// site once per product; the scopes are merged), ids and URLs checked.
-pub(crate) fn sites(resources: &Value) -> Vec<Site> {
+pub fn sites(resources: &Value) -> Vec<Site> {
     let mut out: Vec<(String, String, Vec<String>)> = Vec::new();
     for r in resources.as_array().into_iter().flatten() {
         let Some(id) =

@@ -11,6 +11,7 @@ use crate::error::SearchError;
 use crate::hit::Hit;
 
 mod atlassian;
+pub use atlassian::{Site as AtlassianSite, sites as atlassian_sites};
 mod box_com;
 mod dropbox;
 mod github;
