@@ -78,6 +78,13 @@ fn error_status(code: &str, message: &str) -> serde_json::Value {
     serde_json::json!({ "state": "error", "code": code, "message": message })
 }
 
+/// The enrollment an open session belongs to (server and device id), if one is open.
+fn enrollment_of(inner: &Inner) -> Option<(String, String)> {
+    inner.session.as_ref()?;
+    let device = inner.device.as_ref()?;
+    Some((device.server().to_owned(), device.device_id().to_owned()))
+}
+
 /// Whether the system browser may be handed `url`: https, or http on this computer
 /// (a development server, a test org), and never with credentials in it. The admin
 /// console and search results both go through it.
@@ -167,16 +174,22 @@ impl Menu {
                 }
             }
         };
-        {
+        let same_enrollment = {
             let mut inner = self.inner();
+            let before = enrollment_of(&inner);
             inner.device = device;
             inner.session = session;
             inner.problem = problem;
             inner.errors.clear();
+            before.is_some() && before == enrollment_of(&inner)
+        };
+        // The change feed reloads the session on every change the admin makes; the search
+        // goes on across those (an app that stopped being searchable is forgotten when the
+        // state is published). Another enrollment, or none, starts it afresh: nothing found
+        // before can be opened any more.
+        if !same_enrollment {
+            self.search.reset(&self.settings());
         }
-        // A reloaded session starts its search afresh: nothing found under the old one
-        // (an app since disconnected, another enrollment) can be opened any more.
-        self.search.reset(&self.settings());
     }
 
     /// The state as the window shows it now.
@@ -287,6 +300,7 @@ impl Menu {
             .await
             .map_err(SessionError::from)?;
         self.inner().pending_link = None;
+        self.search.reset(&self.settings());
         self.load_locked().await;
         Ok(self.changed())
     }
@@ -379,6 +393,7 @@ impl Menu {
         let _reload = self.reload.lock().await;
         let device = Device::load(&self.dir).map_err(SessionError::from)?;
         device.reset_vault(&self.dir).map_err(SessionError::from)?;
+        self.search.reset(&self.settings());
         self.load_locked().await;
         Ok(self.changed())
     }

@@ -334,10 +334,18 @@ async fn search_streams_salesforce_results_opens_them_by_opaque_id_and_forgets_t
     assert_eq!(menu.search_running(), None);
     tokio::time::sleep(Duration::from_millis(2_000)).await;
 
-    // Revoke drops the app's results: an old id no longer opens, and there is nothing
-    // left to search.
+    // A reload (the change feed's, on any change the admin makes) keeps the search: what
+    // is on screen still opens, and the cache still answers.
     let run = menu.search("acme", false, sink.clone()).await.unwrap();
     let (_, ids, _) = results(&window.done(run).await);
+    menu.refresh().await;
+    menu.open_search_result(&ids[1]).unwrap();
+    let run = menu.search("acme", false, sink.clone()).await.unwrap();
+    let (_, _, cached) = results(&window.done(run).await);
+    assert!(cached, "a reload of the same enrollment keeps the cache");
+
+    // Revoke drops the app's results: an old id no longer opens, and there is nothing
+    // left to search.
     menu.revoke("demo-salesforce").await.unwrap();
     let opened_before = browser.opened.lock().unwrap().len();
     let err = menu.open_search_result(&ids[0]).unwrap_err();
