@@ -12,6 +12,8 @@ PACKAGES=(
   gnome-keyring dbus dbus-x11
   # a real display for the desktop window tests
   xvfb x11-utils xclip
+  # xdotool presses the global search shortcut in the desktop end-to-end test
+  xdotool
   # WebKitWebDriver, which tauri-driver drives for the end-to-end test of the menu window
   webkit2gtk-driver
 )

@@ -1,5 +1,5 @@
-//! The tray (menu bar) icon. Its menu lists Open Latchkey, each integration
-//! with its status, Settings and Quit; it is rebuilt whenever the state changes.
+//! The tray (menu bar) icon. Its menu lists Open Latchkey, Search, each
+//! integration with its status, Settings and Quit; it is rebuilt whenever the state changes.
 //! Left click toggles the menu window where the desktop reports clicks
 //! (macOS, Windows; most Linux trays only open the menu).
 
@@ -9,7 +9,7 @@ use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::{MouseButton, MouseButtonState, TrayIconBuilder, TrayIconEvent};
 use tauri::{AppHandle, Emitter, Runtime};
 
-use crate::{SHOW_SETTINGS_EVENT, window};
+use crate::{SHOW_SETTINGS_EVENT, shortcut, window};
 
 const TRAY_ID: &str = "latchkey";
 
@@ -22,6 +22,15 @@ fn build_menu<R: Runtime>(app: &AppHandle<R>, state: Option<&MenuState>) -> taur
         true,
         None::<&str>,
     )?)?;
+    if state.is_some_and(|s| s.phase == Phase::Ready && !s.search_apps.is_empty()) {
+        menu.append(&MenuItem::with_id(
+            app,
+            "search",
+            "Search your apps…",
+            true,
+            None::<&str>,
+        )?)?;
+    }
     menu.append(&PredefinedMenuItem::separator(app)?)?;
     match state {
         Some(s) if s.phase == Phase::Ready => {
@@ -79,6 +88,7 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
         .show_menu_on_left_click(false)
         .on_menu_event(|app, event| match event.id().as_ref() {
             "quit" => app.exit(0),
+            "search" => shortcut::show_search(app),
             "settings" => {
                 window::show(app);
                 let _ = app.emit(SHOW_SETTINGS_EVENT, ());

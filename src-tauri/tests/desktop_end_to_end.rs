@@ -161,6 +161,45 @@ impl Session {
         false
     }
 
+    /// The element's DOM text (`textContent`), shown or not.
+    async fn content(&self, css: &str) -> String {
+        let e = self.wait(css, Duration::from_secs(20)).await;
+        self.call(
+            reqwest::Method::GET,
+            &format!("/element/{e}/property/textContent"),
+            None,
+        )
+        .await
+        .as_str()
+        .unwrap()
+        .to_owned()
+    }
+
+    /// The `id` attribute of the focused element.
+    async fn active_id(&self) -> String {
+        let e = self
+            .call(reqwest::Method::GET, "/element/active", None)
+            .await;
+        let e = e[ELEMENT].as_str().unwrap_or_default().to_owned();
+        self.call(
+            reqwest::Method::GET,
+            &format!("/element/{e}/attribute/id"),
+            None,
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+    }
+
+    async fn source(&self) -> String {
+        self.call(reqwest::Method::GET, "/source", None)
+            .await
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     async fn screenshot(&self, dir: &Path, name: &str) {
         // Let the page paint what the DOM already says.
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -170,6 +209,72 @@ impl Session {
             .unwrap();
         std::fs::write(dir.join(format!("menu-{name}.png")), bytes).unwrap();
     }
+}
+
+/// Starts tauri-driver on `display` with the app's environment (its data dir, `$BROWSER`,
+/// XDG folders under `home`) and opens a WebDriver session that launches the app with
+/// `link` as its argument, as the OS does when the user clicks the link.
+async fn launch(
+    display: &Display,
+    home: &Path,
+    data: &Path,
+    browser: &Path,
+    link: &str,
+) -> (KillOnDrop, Session) {
+    let port = free_port();
+    let native_port = free_port();
+    let driver_process = KillOnDrop(
+        Command::new(tauri_driver())
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native_port.to_string(),
+            ])
+            .env("DISPLAY", &display.name)
+            .env("LATCHKEY_DATA_DIR", data)
+            .env("BROWSER", browser)
+            .env("NO_AT_BRIDGE", "1")
+            .env("XDG_CONFIG_HOME", home)
+            .env("XDG_DATA_HOME", home)
+            .env("XDG_CACHE_HOME", home)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let http = reqwest::Client::new();
+    let driver = format!("http://127.0.0.1:{port}");
+    let mut created = None;
+    for _ in 0..100 {
+        let attempt = http
+            .post(format!("{driver}/session"))
+            .json(&json!({ "capabilities": { "alwaysMatch": {
+                "browserName": "wry",
+                "tauri:options": {
+                    "application": env!("CARGO_BIN_EXE_latchkey-desktop"),
+                    "args": [link],
+                },
+            }}}))
+            .send()
+            .await;
+        if let Ok(response) = attempt {
+            let body: Value = response.json().await.unwrap();
+            created = Some(body);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let created = created.expect("tauri-driver answers");
+    let id = created["value"]["sessionId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no WebDriver session: {created}"))
+        .to_owned();
+    let ui = Session {
+        http,
+        base: format!("{driver}/session/{id}"),
+    };
+    (driver_process, ui)
 }
 
 fn card(id: &str, state: &str) -> String {
@@ -244,59 +349,7 @@ async fn connect_and_revoke_through_the_real_window(backend: Backend) {
     }
 
     let display = Display::start();
-    let port = free_port();
-    let native_port = free_port();
-    let _driver = KillOnDrop(
-        Command::new(tauri_driver())
-            .args([
-                "--port",
-                &port.to_string(),
-                "--native-port",
-                &native_port.to_string(),
-            ])
-            .env("DISPLAY", &display.name)
-            .env("LATCHKEY_DATA_DIR", &data)
-            .env("BROWSER", &browser)
-            .env("NO_AT_BRIDGE", "1")
-            .env("XDG_CONFIG_HOME", home.path())
-            .env("XDG_DATA_HOME", home.path())
-            .env("XDG_CACHE_HOME", home.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let http = reqwest::Client::new();
-    let driver = format!("http://127.0.0.1:{port}");
-    let mut created = None;
-    for _ in 0..100 {
-        let attempt = http
-            .post(format!("{driver}/session"))
-            .json(&json!({ "capabilities": { "alwaysMatch": {
-                "browserName": "wry",
-                "tauri:options": {
-                    "application": env!("CARGO_BIN_EXE_latchkey-desktop"),
-                    "args": [link],
-                },
-            }}}))
-            .send()
-            .await;
-        if let Ok(response) = attempt {
-            let body: Value = response.json().await.unwrap();
-            created = Some(body);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let created = created.expect("tauri-driver answers");
-    let id = created["value"]["sessionId"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no WebDriver session: {created}"))
-        .to_owned();
-    let ui = Session {
-        http,
-        base: format!("{driver}/session/{id}"),
-    };
+    let (_driver, ui) = launch(&display, home.path(), &data, &browser, &link).await;
 
     // First launch from the link: onboarding shows the link's server, the
     // one-time code stays out of the page.
@@ -696,4 +749,294 @@ async fn answered_order(
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// Whether the menu window is mapped on `display` (xdotool lists only visible windows).
+fn window_visible(display: &Display) -> bool {
+    let out = Command::new("xdotool")
+        .args(["search", "--onlyvisible", "--name", "^Latchkey$"])
+        .env("DISPLAY", &display.name)
+        .output()
+        .unwrap();
+    !String::from_utf8_lossy(&out.stdout).trim().is_empty()
+}
+
+/// An API that accepts connections and never answers: a provider too slow for search's
+/// deadline. It lives as long as the returned task.
+async fn hung_api() -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    (origin, task)
+}
+
+/// Federated search through the real window. Demo Salesforce (the Salesforce-shaped
+/// oidc-provider, SOSL over its Accounts and a Contact) answers; Stripe, an API-key app
+/// the admin connected, goes through the Latchkey server's proxy to an API that never
+/// answers, so its row says "Stripe didn't answer in time" while Salesforce's results
+/// stand. The page never holds a link or a record id: a result opens by its opaque id,
+/// and the record's page reaches the system browser (`$BROWSER`, logged here). Then the
+/// in: chip, Refresh past the cache, Escape hiding the window, and the global shortcut
+/// (pressed with xdotool on the Xvfb display) bringing it back with the box focused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn search_through_the_real_window() {
+    if !require(
+        &[
+            ("Xvfb", have("Xvfb")),
+            ("WebKitWebDriver", have("WebKitWebDriver")),
+            ("tauri-driver", tauri_driver().exists()),
+            ("xdotool", have("xdotool")),
+        ],
+        "scripts/install-deps.sh and scripts/install-tauri-driver.sh",
+    ) || !peers_ready()
+    {
+        return;
+    }
+    let _one_window = ONE_WINDOW.lock().await;
+    let shots = repo_root().join("test-output/desktop");
+    std::fs::create_dir_all(&shots).unwrap();
+
+    let provider = AuthServer::start_salesforce(3600);
+    let (stripe_api, _stripe) = hung_api().await;
+    let mut store = TestStore::start().await;
+    // The proxy may call an http API on this computer (the stand-in for Stripe's).
+    store.allow_http_proxy().await;
+    store
+        .admin(
+            reqwest::Method::PUT,
+            "/v1/admin/integrations/demo-salesforce",
+            Some(json!({
+                "enabled": true,
+                "environment": "production",
+                "client_id": "latchkey-static",
+                "params": { "issuer": provider.issuer },
+            })),
+        )
+        .await;
+    store
+        .admin(
+            reqwest::Method::PUT,
+            "/v1/admin/integrations/stripe",
+            Some(json!({
+                "enabled": true,
+                "api_key": "sk_test_LATCHKEY_SEARCH",
+                "api_base_url": stripe_api,
+                "api_paths": ["/v1/customers/search"],
+            })),
+        )
+        .await;
+    let (link, _) = store.invite("ada@acme.example").await;
+
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("latchkey");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        data.join("settings.json"),
+        r#"{"start_at_login":false,"hide_on_blur":false}"#,
+    )
+    .unwrap();
+    // $BROWSER: every URL the app opens is logged; sign-ins go on to the peers' Chromium.
+    let opened = home.path().join("opened.log");
+    let browser = home.path().join("browser.sh");
+    std::fs::write(
+        &browser,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\ncase \"$1\" in */auth\\?*) exec '{}' \"$@\";; esac\nexit 0\n",
+            opened.display(),
+            browser_script().display()
+        ),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let opened_urls = || {
+        std::fs::read_to_string(&opened)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("/lightning/"))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+
+    let display = Display::start();
+    let (_driver, ui) = launch(&display, home.path(), &data, &browser, &link).await;
+    ui.wait("[data-phase=\"onboarding\"]", Duration::from_secs(60))
+        .await;
+    ui.click("[data-action=\"enroll\"]").await;
+    ui.wait(
+        &card("stripe", "connected_by_admin"),
+        Duration::from_secs(60),
+    )
+    .await;
+    ui.click("[data-integration=\"demo-salesforce\"] [data-action=\"connect\"]")
+        .await;
+    ui.wait(
+        &card("demo-salesforce", "connected"),
+        Duration::from_secs(90),
+    )
+    .await;
+
+    // One query, both apps: Salesforce's results arrive while Stripe is still being
+    // asked, then Stripe's row says it did not answer in time; the results stand.
+    ui.type_into("#search", "acme").await;
+    let salesforce = "section.search-results .result-group[data-integration=\"demo-salesforce\"]";
+    let stripe = "section.search-results .result-group[data-integration=\"stripe\"]";
+    ui.wait(
+        &format!("{salesforce}[data-state=\"results\"] .result"),
+        Duration::from_secs(10),
+    )
+    .await;
+    assert!(
+        !ui.find_all(&format!("{stripe}[data-state=\"searching\"]"))
+            .await
+            .is_empty(),
+        "Stripe is still being asked when Salesforce's results show: {}",
+        ui.text("section.search-results").await
+    );
+    ui.wait(
+        &format!("{stripe}[data-state=\"failed\"]"),
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(
+        ui.text(&format!("{stripe} .app-failed")).await,
+        "Stripe didn't answer in time"
+    );
+    // (WebDriver's visible-text reading skips text in an overflow: hidden box, as titles
+    // are, to ellipsize: read their DOM text.)
+    let titles = ui.content(salesforce).await;
+    assert!(
+        titles.contains("Acme 1") && titles.contains("Account · Manufacturing"),
+        "{titles}"
+    );
+    assert!(ui.visible("[data-chip=\"demo-salesforce\"]").await);
+    assert!(ui.visible("[data-chip=\"stripe\"]").await);
+    ui.screenshot(&shots, "search").await;
+
+    // The page holds titles and opaque ids: no link, no org address, no record id.
+    let page = ui.source().await;
+    let issuer_host = provider.issuer.trim_start_matches("http://");
+    for leak in [issuer_host, "lightning", "001000", "003000", "sk_test_"] {
+        assert!(!page.contains(leak), "{leak} is in the page");
+    }
+
+    // Keyboard: ↓ selects the second result, Enter opens it. Rust maps its opaque id to
+    // the record's page on the org's host, which reaches the system browser.
+    ui.type_into("#search", "\u{E015}").await;
+    let selected = ui
+        .content(".result[aria-selected=\"true\"] .result-title")
+        .await;
+    let n: u32 = selected
+        .strip_prefix("Acme ")
+        .unwrap_or_else(|| panic!("{selected}"))
+        .parse()
+        .unwrap();
+    assert_ne!(n, 1, "the second result is selected, not the first");
+    ui.type_into("#search", "\u{E007}").await;
+    let want = format!("{}/lightning/r/Account/001{n:015}/view", provider.issuer);
+    let start = Instant::now();
+    while !opened_urls().contains(&want) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{want} never reached the browser: {:?}",
+            opened_urls()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A click opens too: the first result is Acme 1, the most recently changed.
+    ui.click(".result-group[data-integration=\"demo-salesforce\"] .result")
+        .await;
+    let first = format!("{}/lightning/r/Account/001{:015}/view", provider.issuer, 1);
+    let start = Instant::now();
+    while !opened_urls().contains(&first) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{first} never reached the browser: {:?}",
+            opened_urls()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The chip narrows the search to one app (in:demo-salesforce): Stripe's row goes.
+    ui.click("[data-chip=\"demo-salesforce\"]").await;
+    ui.wait(
+        "[data-chip=\"demo-salesforce\"][aria-pressed=\"true\"]",
+        Duration::from_secs(5),
+    )
+    .await;
+    let start = Instant::now();
+    while !ui.find_all(stripe).await.is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "Stripe's row stayed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ui.visible(salesforce).await);
+
+    // The answer came from the five-minute cache; Refresh asks Salesforce again.
+    let searches = provider.stats().await["api"]["searches"].as_u64().unwrap();
+    ui.click("[data-action=\"refresh-search\"]").await;
+    let start = Instant::now();
+    while provider.stats().await["api"]["searches"].as_u64().unwrap() == searches {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "Refresh asked nobody"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Escape closes the settings, then puts the window away; the global shortcut brings
+    // it back with the search box focused, as from any other app.
+    assert!(window_visible(&display));
+    ui.click("[data-action=\"settings\"]").await;
+    ui.wait("[data-view=\"settings\"]", Duration::from_secs(5))
+        .await;
+    ui.type_into("[data-action=\"settings\"]", "\u{E00C}").await;
+    ui.wait("[data-view=\"ready\"]", Duration::from_secs(5))
+        .await;
+    assert_eq!(ui.active_id().await, "", "focus is on the settings button");
+    ui.type_into("[data-action=\"settings\"]", "\u{E00C}").await;
+    common::wait_for("the window to hide", Duration::from_secs(10), || {
+        !window_visible(&display)
+    });
+    let pressed = Command::new("xdotool")
+        .args(["key", "--clearmodifiers", "ctrl+shift+space"])
+        .env("DISPLAY", &display.name)
+        .status()
+        .unwrap();
+    assert!(pressed.success());
+    common::wait_for(
+        "the shortcut to show the window",
+        Duration::from_secs(10),
+        || window_visible(&display),
+    );
+    let start = Instant::now();
+    while ui.active_id().await != "search" {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the search box is not focused"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    ui.screenshot(&shots, "search-shortcut").await;
+
+    // Nothing of a search is on disk.
+    for needle in [b"Acme 1".as_slice(), b"Manufacturing", b"lightning/r"] {
+        assert_eq!(
+            latchkey_test_peers::files_containing(&data, needle),
+            Vec::<PathBuf>::new(),
+            "{}",
+            String::from_utf8_lossy(needle)
+        );
+    }
+    ui.call(reqwest::Method::DELETE, "", None).await;
+    drop(display);
 }
