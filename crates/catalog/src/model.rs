@@ -72,6 +72,10 @@ pub struct Search {
     /// What the results are ("records", "files", "messages"), shown beside the name.
     #[serde(default)]
     pub label: Option<String>,
+    /// The home-screen widgets this provider offers (`salesforce.recent_accounts`; the
+    /// code is in `latchkey-widgets`). Admins pick the defaults from these.
+    #[serde(default)]
+    pub widgets: Vec<String>,
 }
 
 /// The authentication scheme of a provider.

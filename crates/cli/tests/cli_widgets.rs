@@ -123,6 +123,37 @@ async fn recent_accounts_sync_incrementally_stay_sealed_and_go_with_a_revoke() {
         "a snapshot is there"
     );
 
+    // The admin offers no widget for it by default: the computer shows none.
+    let set = |widgets: Value| {
+        let store = &store;
+        let issuer = provider.issuer.clone();
+        async move {
+            store
+                .admin(
+                    reqwest::Method::PUT,
+                    "/v1/admin/integrations/demo-salesforce",
+                    Some(json!({
+                        "enabled": true, "environment": "production",
+                        "client_id": "latchkey-static", "params": { "issuer": issuer },
+                        "default_widgets": widgets,
+                    })),
+                )
+                .await
+        }
+    };
+    set(json!([])).await;
+    let out = latchkey(data, &["widgets", "--json"]);
+    let none: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(none["widgets"], json!([]), "{none}");
+    set(Value::Null).await;
+    let out = latchkey(data, &["widgets", "--json"]);
+    let back: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        titles(&back)[0],
+        "Acme Four",
+        "the sealed snapshot is still there"
+    );
+
     // Revoke: the snapshot goes with the tokens.
     let out = latchkey(data, &["revoke", "demo-salesforce"]);
     assert!(out.status.success(), "{}", text(&out));

@@ -94,6 +94,10 @@ pub struct RemoteIntegration {
     /// The host in the registered loopback callback: `127.0.0.1` or `localhost`.
     #[serde(default)]
     pub redirect_host: Option<String>,
+    /// The home-screen widgets the admin offers by default (catalog widget ids);
+    /// absent from older servers (then: every widget the catalog offers).
+    #[serde(default)]
+    pub default_widgets: Option<Vec<String>>,
 }
 
 impl std::fmt::Debug for RemoteIntegration {

@@ -85,6 +85,9 @@ struct CachedIntegration {
     /// Absent in files written before it existed (then `127.0.0.1`).
     #[serde(default)]
     redirect_host: Option<String>,
+    /// Absent in files written before it existed (then: all the catalog offers).
+    #[serde(default)]
+    default_widgets: Option<Vec<String>>,
 }
 
 /// An enrolled computer.
@@ -315,6 +318,7 @@ impl Device {
                 scopes: i.scopes.clone(),
                 params: i.params.clone(),
                 redirect_host: i.redirect_host.clone(),
+                default_widgets: i.default_widgets.clone(),
             })
             .collect();
         let path = self.dir.join("integrations.json");
@@ -343,6 +347,7 @@ impl Device {
                     "id": c.id, "kind": c.kind, "environment": c.environment,
                     "client_id": c.client_id, "scopes": c.scopes, "params": c.params,
                     "redirect_host": c.redirect_host,
+                    "default_widgets": c.default_widgets,
                 }))
                 .ok()?;
                 remote.client_secret = secret.map(SecretString::new);

@@ -107,6 +107,8 @@ pub struct Session {
     offline: Option<String>,
     /// The data dir (widget snapshots live under it, sealed).
     dir: std::path::PathBuf,
+    /// The widgets the admin offers by default, per integration (`None`: all).
+    default_widgets: std::collections::HashMap<String, Option<Vec<String>>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -180,6 +182,10 @@ impl Session {
             integrations,
             offline,
             dir: dir.to_path_buf(),
+            default_widgets: remote
+                .iter()
+                .map(|r| (r.id.clone(), r.default_widgets.clone()))
+                .collect(),
         };
         if session.offline.is_none() {
             // The admin's orders first: a queued write for a slot the admin emptied is
@@ -291,6 +297,11 @@ impl Session {
         // What the widgets showed of it goes too.
         crate::widgets::wipe(&self.dir, Some(id));
         Ok(report)
+    }
+
+    /// The widgets the admin offers by default for `id` (`None`: all the catalog offers).
+    pub fn default_widgets(&self, id: &str) -> Option<Vec<String>> {
+        self.default_widgets.get(id).cloned().flatten()
     }
 
     /// The data dir this session keeps its files in.

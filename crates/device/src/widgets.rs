@@ -70,7 +70,19 @@ impl Session {
             let Some(search) = catalog.get(&view.id).ok().and_then(|p| p.search.as_ref()) else {
                 continue;
             };
-            for kind in WidgetKind::for_adapter(&search.adapter) {
+            // The admin's defaults where they chose, else every widget the catalog offers.
+            let offered: Vec<WidgetKind> = match self.default_widgets(&view.id) {
+                Some(ids) => ids
+                    .iter()
+                    .filter_map(|id| WidgetKind::from_id(id))
+                    .collect(),
+                None => search
+                    .widgets
+                    .iter()
+                    .filter_map(|id| WidgetKind::from_id(id))
+                    .collect(),
+            };
+            for kind in offered {
                 out.push(WidgetView {
                     kind,
                     integration: view.id.clone(),

@@ -183,6 +183,9 @@ pub struct Integration {
     /// OAuth integrations: the host name in the registered loopback redirect URI,
     /// `127.0.0.1` or (where the catalog allows it) `localhost`.
     pub redirect_host: String,
+    /// The home-screen widgets offered by default (catalog widget ids); `None`: all the
+    /// catalog offers for the provider.
+    pub default_widgets: Option<Vec<String>>,
     pub created_at: Millis,
     pub updated_at: Millis,
 }
@@ -803,6 +806,7 @@ mod tests {
             api_base_url: None,
             api_paths: vec![],
             redirect_host: "127.0.0.1".into(),
+            default_widgets: None,
             api_key_header: None,
             created_at: 0,
             updated_at: 0,

@@ -167,6 +167,12 @@ fn integration_from(r: &PgRow) -> DbResult<Integration> {
         api_paths: decode_list(&api_paths)?,
         api_key_header: r.try_get("api_key_header").map_err(backend)?,
         redirect_host: r.try_get("redirect_host").map_err(backend)?,
+        default_widgets: r
+            .try_get::<Option<String>, _>("default_widgets")
+            .map_err(backend)?
+            .as_deref()
+            .map(decode_list)
+            .transpose()?,
         created_at: r.try_get("created_at").map_err(backend)?,
         updated_at: r.try_get("updated_at").map_err(backend)?,
     })
@@ -919,15 +925,15 @@ impl Database for PostgresDatabase {
         let mut tx = self.write.begin().await.map_err(backend)?;
         sqlx::query(
             "INSERT INTO integrations (org_id, id, enabled, environment, client_id, client_secret_sealed, \
-             scopes, allowed_users, api_key_sealed, created_at, updated_at, api_base_url, api_paths, api_key_header, params, redirect_host) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+             scopes, allowed_users, api_key_sealed, created_at, updated_at, api_base_url, api_paths, api_key_header, params, redirect_host, default_widgets) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
              ON CONFLICT (org_id, id) DO UPDATE SET enabled = excluded.enabled, environment = excluded.environment, \
              client_id = excluded.client_id, client_secret_sealed = excluded.client_secret_sealed, \
              scopes = excluded.scopes, allowed_users = excluded.allowed_users, \
              api_key_sealed = excluded.api_key_sealed, updated_at = excluded.updated_at, \
              api_base_url = excluded.api_base_url, api_paths = excluded.api_paths, \
              api_key_header = excluded.api_key_header, params = excluded.params, \
-             redirect_host = excluded.redirect_host",
+             redirect_host = excluded.redirect_host, default_widgets = excluded.default_widgets",
         )
         .bind(&i.org_id)
         .bind(&i.id)
@@ -945,6 +951,7 @@ impl Database for PostgresDatabase {
         .bind(&i.api_key_header)
         .bind(encode_map(&i.params))
         .bind(&i.redirect_host)
+        .bind(i.default_widgets.as_deref().map(encode_list))
         .execute(&mut *tx)
         .await
         .map_err(backend)?;

@@ -84,6 +84,15 @@ impl CatalogLookup for ProviderCatalog {
             .is_some_and(|o| o.redirect.localhost)
     }
 
+    fn widgets(&self, integration_id: &str) -> Vec<String> {
+        self.catalog
+            .get(integration_id)
+            .ok()
+            .and_then(|p| p.search.as_ref())
+            .map(|s| s.widgets.clone())
+            .unwrap_or_default()
+    }
+
     fn is_development(&self, integration_id: &str) -> bool {
         self.catalog
             .get(integration_id)
@@ -169,6 +178,7 @@ fn entry(p: &Provider) -> Value {
         v["search"] = json!({
             "scopes": search.scopes,
             "label": search.label,
+            "widgets": search.widgets,
         });
     }
     if let Some(k) = &p.api_key {

@@ -49,6 +49,12 @@ pub trait CatalogLookup: Send + Sync + 'static {
     fn is_development(&self, _integration_id: &str) -> bool {
         false
     }
+
+    /// The home-screen widgets the catalog offers for this provider (widget ids).
+    /// Without a catalog: none.
+    fn widgets(&self, _integration_id: &str) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Accepts every syntactically valid integration id.

@@ -92,6 +92,11 @@ impl WidgetKind {
             .filter(|k| k.adapter() == adapter)
             .collect()
     }
+
+    /// The widget with this stable id (the catalog's `[search] widgets`).
+    pub fn from_id(id: &str) -> Option<WidgetKind> {
+        Self::ALL.into_iter().find(|k| k.id() == id)
+    }
 }
 
 /// One row of a widget.

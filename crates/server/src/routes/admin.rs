@@ -48,6 +48,7 @@ fn admin_view(i: &Integration) -> Value {
         "api_paths": i.api_paths,
         "api_key_header": i.api_key_header,
         "redirect_host": i.redirect_host,
+        "default_widgets": i.default_widgets,
         "created_at": i.created_at,
         "updated_at": i.updated_at,
     })
@@ -135,6 +136,10 @@ pub struct IntegrationInput {
     /// (default) or "localhost" where the catalog allows it (Salesforce).
     #[serde(default)]
     redirect_host: Option<String>,
+    /// Home-screen widgets offered by default (catalog widget ids). Absent: keep;
+    /// `null`: every widget the catalog offers; a list: those.
+    #[serde(default, deserialize_with = "double_option")]
+    default_widgets: Option<Option<Vec<String>>>,
 }
 
 fn production() -> String {
@@ -250,6 +255,29 @@ pub async fn put_integration(
         }
     };
     let existing = state.db.get_integration(&state.org.id, &id).await?;
+    let default_widgets = match input.default_widgets {
+        None => existing.as_ref().and_then(|e| e.default_widgets.clone()),
+        Some(None) => None,
+        Some(Some(list)) => {
+            let offered = state.catalog.widgets(&id);
+            if let Some(unknown) = list.iter().find(|w| !offered.contains(w)) {
+                return Err(ApiError::unprocessable(
+                    "unknown_widget",
+                    format!(
+                        "{id} offers no widget {unknown:?}; it offers {}.",
+                        if offered.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            offered.join(", ")
+                        }
+                    ),
+                ));
+            }
+            let mut list = list;
+            list.dedup();
+            Some(list)
+        }
+    };
     let seal = |field: &str,
                 update: Option<Option<SecretString>>,
                 old: Option<Vec<u8>>|
@@ -311,6 +339,7 @@ pub async fn put_integration(
         api_paths: input.api_paths,
         api_key_header: input.api_key_header,
         redirect_host: redirect_host.to_owned(),
+        default_widgets,
         created_at: existing.as_ref().map_or(now, |e| e.created_at),
         updated_at: now,
     };

@@ -52,6 +52,8 @@ fn public_view(state: &AppState, i: &Integration) -> ApiResult<Value> {
         "scopes": i.scopes,
         "params": i.params,
         "redirect_host": i.redirect_host,
+        // The widgets the admin offers by default; null: every one the catalog offers.
+        "default_widgets": i.default_widgets,
         // An API-key integration is connected for every permitted user with no action of theirs.
         "connected": if is_api_key(i) { Some(true) } else { None },
         "updated_at": i.updated_at,

@@ -353,6 +353,7 @@ macro_rules! conformance_suite {
             the_console_shows_which_device_redeemed_each_code,
             the_server_key_rotates_and_a_key_in_the_data_dir_is_reported,
             a_device_cannot_grow_record_slots_without_bound,
+            an_admin_picks_the_default_widgets_from_the_catalogs,
         );
     };
     (@tests $backend:expr; $($name:ident),* $(,)?) => {

@@ -3161,3 +3161,75 @@ pub async fn a_device_cannot_grow_record_slots_without_bound(backend: Backend) {
     assert_eq!(put("vk5".to_owned()).await.status, StatusCode::CREATED);
     s.stop().await;
 }
+
+pub async fn an_admin_picks_the_default_widgets_from_the_catalogs(backend: Backend) {
+    let s = TestServer::start_with_catalog(
+        &backend,
+        |_| {},
+        std::sync::Arc::new(latchkey_server::catalog::ProviderCatalog::builtin().unwrap()),
+    )
+    .await;
+    let put = |body: Value| {
+        let s = &s;
+        async move {
+            s.admin(Method::PUT, "/v1/admin/integrations/salesforce", Some(body))
+                .await
+        }
+    };
+    let base = json!({ "enabled": true, "environment": "production", "client_id": "3MVG9" });
+    let r = put(base.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(
+        r.body["default_widgets"],
+        Value::Null,
+        "all the catalog offers"
+    );
+    let d = s.new_user_device("ada@example.com").await;
+    let mine = || s.device(&d, Method::GET, "/v1/integrations", None, &[]);
+    assert_eq!(
+        mine().await.body["integrations"][0]["default_widgets"],
+        Value::Null,
+        "null: every widget the catalog offers (the device's catalog says which)"
+    );
+    let catalog = s.admin(Method::GET, "/v1/admin/catalog", None).await;
+    let sf = catalog.body["integrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == "salesforce")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        sf["search"]["widgets"],
+        json!(["salesforce.recent_accounts"])
+    );
+
+    // None by default; then a widget another provider offers is refused, in words.
+    let mut none = base.clone();
+    none["default_widgets"] = json!([]);
+    assert_eq!(put(none).await.body["default_widgets"], json!([]));
+    assert_eq!(
+        mine().await.body["integrations"][0]["default_widgets"],
+        json!([])
+    );
+    // Absent keeps the choice.
+    assert_eq!(put(base.clone()).await.body["default_widgets"], json!([]));
+    let mut wrong = base.clone();
+    wrong["default_widgets"] = json!(["github.review_requests"]);
+    let r = put(wrong).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.code(), "unknown_widget");
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("it offers salesforce.recent_accounts"),
+        "{:?}",
+        r.body
+    );
+    // null goes back to all.
+    let mut all = base;
+    all["default_widgets"] = Value::Null;
+    assert_eq!(put(all).await.body["default_widgets"], Value::Null);
+    s.stop().await;
+}
