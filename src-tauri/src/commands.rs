@@ -83,10 +83,6 @@ pub fn set_settings(
     menu: State<'_, Arc<Menu>>,
     settings: Settings,
 ) -> Result<Settings> {
-    let before = menu.settings();
-    if before.search_shortcut != settings.search_shortcut {
-        shortcut::replace(&app, &before.search_shortcut, &settings.search_shortcut)?;
-    }
     let autostart = app.autolaunch();
     let applied = if settings.start_at_login {
         autostart.enable()
@@ -98,7 +94,20 @@ pub fn set_settings(
             reason: e.to_string(),
         });
     }
-    menu.set_settings(settings)
+    let old = menu.settings().search_shortcut;
+    let new = settings.search_shortcut.clone();
+    let moved = old != new;
+    if moved {
+        shortcut::replace(&app, &old, &new)?;
+    }
+    let saved = menu.set_settings(settings);
+    if saved.is_err()
+        && moved
+        && let Err(e) = shortcut::replace(&app, &new, &old)
+    {
+        tracing::warn!("could not restore the search shortcut: {e}");
+    }
+    saved
 }
 
 /// Opens the admin console in the system browser. The URL is built and

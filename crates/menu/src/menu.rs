@@ -258,9 +258,15 @@ impl Menu {
     }
 
     /// Tells the window, and forgets the search results of any app that can no longer
-    /// search (disconnected by the admin, revoked, its grant found dead).
+    /// search (disconnected by the admin, revoked, its grant found dead). That is decided
+    /// from the records as they are now, not from `state`, which another thread may have
+    /// overtaken since it was computed.
     fn publish(&self, state: &MenuState) {
-        self.search.keep_only(&state.search_apps);
+        if state.phase == Phase::Ready
+            && let Ok(views) = self.session().and_then(|s| Ok(s.views()?))
+        {
+            self.search.keep_only(&search_apps(&views));
+        }
         (self.notify)(state);
     }
 

@@ -163,7 +163,9 @@ impl MenuSearch {
     }
 
     /// Notes which apps can search now and forgets the results of any that no longer
-    /// can (disconnected by the admin, revoked from the CLI, its grant found dead).
+    /// can (disconnected by the admin, revoked from the CLI, its grant found dead). The
+    /// run in flight goes on for the others; an answer of a forgotten app that still
+    /// arrives cannot be opened (opening checks the app is connected).
     pub(crate) fn keep_only(&self, apps: &[SearchApp]) {
         let now: BTreeSet<String> = apps.iter().map(|a| a.id.clone()).collect();
         let gone: Vec<String> = {
@@ -172,8 +174,9 @@ impl MenuSearch {
             *searchable = now;
             gone
         };
+        let engine = lock(&self.engine);
         for id in gone {
-            self.forget(&id);
+            engine.forget(&id);
         }
     }
 

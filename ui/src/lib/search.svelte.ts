@@ -57,6 +57,8 @@ const best = (row: AppRow) => row.results[0]?.score ?? -1;
 class SearchStore {
   /** The run on screen (0: none). */
   run = $state(0);
+  /** The query the run on screen answers (the box may already hold more). */
+  shownQuery = $state('');
   rows = $state<AppRow[]>([]);
   done = $state(false);
   /** The query's words are long enough and some app can search. */
@@ -122,6 +124,7 @@ class SearchStore {
     if (this.active || (this.run && !this.done)) void cancelSearch().catch(() => {});
     this.active = false;
     this.run = 0;
+    this.shownQuery = '';
     this.rows = [];
     this.done = false;
     this.error = null;
@@ -138,23 +141,27 @@ class SearchStore {
 
   async start(refresh: boolean): Promise<void> {
     const mine = ++this.#requested;
+    const query = this.#query;
     this.openError = null;
     try {
-      const run = await search(this.#query, refresh);
+      const run = await search(query, refresh);
       if (mine !== this.#requested) return;
-      this.adopt(run);
+      this.adopt(run, query);
     } catch (raw) {
       if (mine !== this.#requested) return;
       this.run = 0;
+      this.shownQuery = query;
       this.rows = [];
       this.done = true;
       this.error = CommandError.from(raw).message;
     }
   }
 
-  /** Shows `run`, with the updates that came before search() answered. */
-  adopt(run: number): void {
+  /** Shows `run` (the answer to `query`), with the updates that came before search()
+   *  answered. */
+  adopt(run: number, query: string): void {
     this.run = run;
+    this.shownQuery = query;
     this.rows = [];
     this.done = false;
     this.error = null;
