@@ -135,7 +135,12 @@ impl AuthServer {
             child,
             _stdin: stdin,
             issuer: ready["issuer"].as_str().unwrap().to_owned(),
-            http: reqwest::Client::new(),
+            // A peer that stops answering fails the test in a minute, saying so, instead
+            // of holding CI until its time runs out (seen once: the node process wedged).
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(60))
+                .build()
+                .unwrap(),
         }
     }
 
