@@ -47,7 +47,10 @@ pub struct SqliteDatabase {
     /// Only in the serving process (see [`SqliteDatabase::serve`]).
     hot: Option<HotCache>,
     /// Held while serving: the lock that keeps a second server off this file.
-    _serving: Option<std::fs::File>,
+    /// Held while serving; released by [`Database::close`], not only when the last
+    /// handle to the database drops (a finishing connection task may still hold one),
+    /// so a server restarted right after a shutdown is not refused.
+    serving: std::sync::Mutex<Option<std::fs::File>>,
 }
 
 impl SqliteDatabase {
@@ -77,7 +80,7 @@ impl SqliteDatabase {
             write,
             puts,
             hot: None,
-            _serving: None,
+            serving: std::sync::Mutex::new(None),
         })
     }
 
@@ -91,7 +94,7 @@ impl SqliteDatabase {
         let lock = serving_lock(url)?;
         let mut db = Self::connect(url).await?;
         db.hot = Some(HotCache::default());
-        db._serving = lock;
+        db.serving = std::sync::Mutex::new(lock);
         Ok(db)
     }
 
@@ -379,6 +382,8 @@ impl Database for SqliteDatabase {
     async fn close(&self) {
         self.read.close().await;
         self.write.close().await;
+        // The file is closed for good: another server may serve it now.
+        drop(self.serving.lock().unwrap_or_else(|p| p.into_inner()).take());
     }
 
     async fn ensure_org(&self, new_id: &str, name: &str, now: Millis) -> DbResult<Org> {
