@@ -383,7 +383,12 @@ impl Database for SqliteDatabase {
         self.read.close().await;
         self.write.close().await;
         // The file is closed for good: another server may serve it now.
-        drop(self.serving.lock().unwrap_or_else(|p| p.into_inner()).take());
+        drop(
+            self.serving
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take(),
+        );
     }
 
     async fn ensure_org(&self, new_id: &str, name: &str, now: Millis) -> DbResult<Org> {
