@@ -108,6 +108,17 @@ try {
   assert.equal(await page.locator('[data-testid=secret-state]').textContent(), 'set', 'the secret shows only as set');
   assert.equal(await page.inputValue('input[name=client_secret]'), '', 'the secret is not shown back');
   assert.ok(!(await page.content()).includes('console-client-secret'), 'the secret is nowhere in the page');
+  // The default widgets: all the catalog offers until the admin unticks one.
+  assert.ok(await page.isChecked('input[name=widget][value="salesforce.recent_accounts"]'), 'offered by default');
+  await page.uncheck('input[name=widget][value="salesforce.recent_accounts"]');
+  await page.locator('form button', { hasText: 'Save changes' }).click();
+  await page.getByText('Saved. Salesforce is enabled.').waitFor();
+  await page.reload();
+  await page.getByRole('heading', { name: 'Salesforce', exact: true }).waitFor();
+  assert.ok(!(await page.isChecked('input[name=widget][value="salesforce.recent_accounts"]')), 'the choice was saved');
+  await page.check('input[name=widget][value="salesforce.recent_accounts"]');
+  await page.locator('form button', { hasText: 'Save changes' }).click();
+  await page.getByText('Saved. Salesforce is enabled.').waitFor();
   await page.reload();
   await page.getByRole('heading', { name: 'Salesforce', exact: true }).waitFor();
   await page.locator('[data-testid=callback-url]', { hasText: 'http://localhost:1717/OauthRedirect' }).waitFor();

@@ -133,7 +133,7 @@ export type CatalogEntry = {
     callback_port_fixed: boolean;
   };
   /** Present when the menu and `latchkey search` can search this provider. */
-  search?: { scopes: string[]; label: string | null };
+  search?: { scopes: string[]; label: string | null; widgets: string[] };
   api_key?: {
     header: string;
     format: string;
@@ -159,6 +159,8 @@ export type Configured = {
   api_key_header: string | null;
   redirect_host: '127.0.0.1' | 'localhost';
   updated_at: number;
+  /** Home-screen widgets offered by default; null: all the catalog offers. */
+  default_widgets?: string[] | null;
 };
 
 export type User = { id: string; email: string; display_name: string; created_at: number };
