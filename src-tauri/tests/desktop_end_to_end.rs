@@ -807,16 +807,7 @@ async fn search_through_the_real_window() {
     // The proxy may call an http API on this computer (the stand-in for Stripe's).
     store.allow_http_proxy().await;
     store
-        .admin(
-            reqwest::Method::PUT,
-            "/v1/admin/integrations/demo-salesforce",
-            Some(json!({
-                "enabled": true,
-                "environment": "production",
-                "client_id": "latchkey-static",
-                "params": { "issuer": provider.issuer },
-            })),
-        )
+        .enable_demo("demo-salesforce", &provider.issuer, "latchkey-static")
         .await;
     store
         .admin(

@@ -7,33 +7,11 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
 use common::{latchkey, text};
-use latchkey_test_peers::{AuthServer, TestStore, peers_ready};
+use latchkey_test_peers::{AuthServer, TestStore, files_containing, peers_ready};
 use serde_json::{Value, json};
-
-/// Every file under `dir` holding `needle` (bytes), for the no-plaintext check.
-fn files_holding(dir: &Path, needle: &[u8]) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if let Ok(bytes) = std::fs::read(&path)
-                && bytes
-                    .windows(needle.len())
-                    .any(|w| w.eq_ignore_ascii_case(needle))
-            {
-                found.push(path.display().to_string());
-            }
-        }
-    }
-    found
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn search_asks_salesforce_with_the_users_token_and_keeps_nothing() {
@@ -43,16 +21,7 @@ async fn search_asks_salesforce_with_the_users_token_and_keeps_nothing() {
     let provider = AuthServer::start_salesforce(10);
     let store = TestStore::start().await;
     store
-        .admin(
-            reqwest::Method::PUT,
-            "/v1/admin/integrations/demo-salesforce",
-            Some(json!({
-                "enabled": true,
-                "environment": "production",
-                "client_id": "latchkey-static",
-                "params": { "issuer": provider.issuer },
-            })),
-        )
+        .enable_demo("demo-salesforce", &provider.issuer, "latchkey-static")
         .await;
     let (link, _) = store.invite("ada@acme.example").await;
     let home = tempfile::tempdir().unwrap();
@@ -158,8 +127,8 @@ async fn search_asks_salesforce_with_the_users_token_and_keeps_nothing() {
         b"lightning/r",
     ] {
         assert_eq!(
-            files_holding(data, needle),
-            Vec::<String>::new(),
+            files_containing(data, needle),
+            Vec::<std::path::PathBuf>::new(),
             "{}",
             String::from_utf8_lossy(needle)
         );

@@ -26,18 +26,7 @@ async fn connected(
     client_id: &str,
     data: &Path,
 ) {
-    store
-        .admin(
-            reqwest::Method::PUT,
-            &format!("/v1/admin/integrations/{integration}"),
-            Some(json!({
-                "enabled": true,
-                "environment": "production",
-                "client_id": client_id,
-                "params": { "issuer": issuer },
-            })),
-        )
-        .await;
+    store.enable_demo(integration, issuer, client_id).await;
     let (link, _) = store.invite("ada@acme.example").await;
     let out = latchkey(data, &["enroll", &link, "--device-name", "ada-laptop"]);
     assert!(out.status.success(), "{}", text(&out));

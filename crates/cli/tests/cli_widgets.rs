@@ -6,31 +6,9 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::{latchkey, text};
-use latchkey_test_peers::{AuthServer, TestStore, peers_ready};
+use latchkey_test_peers::{AuthServer, TestStore, files_containing, peers_ready};
 use serde_json::{Value, json};
-
-fn files_holding(dir: &Path, needle: &[u8]) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if std::fs::read(&path)
-                .unwrap()
-                .windows(needle.len())
-                .any(|w| w == needle)
-            {
-                found.push(path.display().to_string());
-            }
-        }
-    }
-    found
-}
 
 fn titles(widgets: &Value) -> Vec<String> {
     widgets["widgets"][0]["items"]
@@ -49,16 +27,7 @@ async fn recent_accounts_sync_incrementally_stay_sealed_and_go_with_a_revoke() {
     let provider = AuthServer::start_salesforce(3600);
     let store = TestStore::start().await;
     store
-        .admin(
-            reqwest::Method::PUT,
-            "/v1/admin/integrations/demo-salesforce",
-            Some(json!({
-                "enabled": true,
-                "environment": "production",
-                "client_id": "latchkey-static",
-                "params": { "issuer": provider.issuer },
-            })),
-        )
+        .enable_demo("demo-salesforce", &provider.issuer, "latchkey-static")
         .await;
     let (link, _) = store.invite("ada@example.org").await;
     let home = tempfile::tempdir().unwrap();
@@ -117,7 +86,10 @@ async fn recent_accounts_sync_incrementally_stay_sealed_and_go_with_a_revoke() {
         requests
     );
     // Sealed: no Account name in any file.
-    assert_eq!(files_holding(data, b"Acme"), Vec::<String>::new());
+    assert_eq!(
+        files_containing(data, b"Acme"),
+        Vec::<std::path::PathBuf>::new()
+    );
     assert!(
         data.join("widgets").read_dir().unwrap().next().is_some(),
         "a snapshot is there"

@@ -78,12 +78,12 @@ pub(crate) fn session_call(
     session: &Arc<Session>,
     id: &str,
 ) -> Result<Arc<dyn ProviderCall>, SessionError> {
-    let name = session
-        .views()?
-        .into_iter()
-        .find(|v| v.id == id)
-        .map(|v| v.name)
-        .ok_or_else(|| SessionError::UnknownIntegration(id.to_owned()))?;
+    // The display name is the catalog's; the session's views would open every record.
+    session.find_any(id, None)?;
+    let name = Catalog::builtin()
+        .ok()
+        .and_then(|c| c.get(id).ok())
+        .map_or_else(|| id.to_owned(), |p| p.name.clone());
     Ok(Arc::new(SessionCall {
         session: Arc::clone(session),
         id: id.to_owned(),

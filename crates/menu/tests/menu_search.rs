@@ -131,16 +131,7 @@ async fn search_streams_salesforce_results_opens_them_by_opaque_id_and_forgets_t
     let provider = AuthServer::start_salesforce(3600);
     let store = TestStore::start().await;
     store
-        .admin(
-            reqwest::Method::PUT,
-            "/v1/admin/integrations/demo-salesforce",
-            Some(json!({
-                "enabled": true,
-                "environment": "production",
-                "client_id": "latchkey-static",
-                "params": { "issuer": provider.issuer },
-            })),
-        )
+        .enable_demo("demo-salesforce", &provider.issuer, "latchkey-static")
         .await;
     let (link, user_id) = store.invite("ada@acme.example").await;
     let dir = tempfile::tempdir().unwrap();

@@ -44,6 +44,18 @@ fn cli(dir: &std::path::Path, url: &str, args: &[&str], stdin: Option<&str>) -> 
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
+/// Creates the first admin with the command line and returns an admin API token for it.
+fn first_admin_token(dir: &std::path::Path, url: &str) -> String {
+    let email = "admin@example.com";
+    cli(
+        dir,
+        url,
+        &["admin", "create", "--email", email, "--password-stdin"],
+        Some(&format!("{ADMIN_PASSWORD}\n")),
+    );
+    cli(dir, url, &["admin", "token", "--email", email], None)
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -105,19 +117,7 @@ async fn crash_story(backend: Backend) {
     latchkey_server::server::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let url = backend.fresh_database_url(dir.path()).await.unwrap();
-    let email = "admin@example.com";
-    cli(
-        dir.path(),
-        &url,
-        &["admin", "create", "--email", email, "--password-stdin"],
-        Some(&format!("{ADMIN_PASSWORD}\n")),
-    );
-    let admin = cli(
-        dir.path(),
-        &url,
-        &["admin", "token", "--email", email],
-        None,
-    );
+    let admin = first_admin_token(dir.path(), &url);
     assert!(admin.starts_with("lka_"));
 
     let (mut child, base) = serve(dir.path(), &url).await;
@@ -266,19 +266,7 @@ async fn rotate_key_moves_the_secrets_to_a_key_outside_the_data_dir() {
     latchkey_server::server::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("latchkey.db").display());
-    let email = "admin@example.com";
-    cli(
-        dir.path(),
-        &url,
-        &["admin", "create", "--email", email, "--password-stdin"],
-        Some(&format!("{ADMIN_PASSWORD}\n")),
-    );
-    let admin = cli(
-        dir.path(),
-        &url,
-        &["admin", "token", "--email", email],
-        None,
-    );
+    let admin = first_admin_token(dir.path(), &url);
     let http = reqwest::Client::new();
 
     let (mut child, base) = serve(dir.path(), &url).await;

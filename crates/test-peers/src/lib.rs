@@ -166,15 +166,8 @@ impl AuthServer {
     /// Makes the Salesforce-shaped API's `nextRecordsUrl` absolute on `origin` (a host
     /// the catalog does not name), or relative again with `None`.
     pub async fn salesforce_foreign_next(&self, origin: Option<&str>) {
-        let status = self
-            .http
-            .post(format!("{}/__test/salesforce", self.issuer))
-            .body(serde_json::json!({ "foreign_next": origin }).to_string())
-            .send()
-            .await
-            .unwrap()
-            .status();
-        assert!(status.is_success());
+        self.salesforce_control(serde_json::json!({ "foreign_next": origin }))
+            .await;
     }
 
     /// Changes the Salesforce-shaped org as a user elsewhere would: renames (and so
@@ -184,10 +177,16 @@ impl AuthServer {
             .iter()
             .map(|(from, to)| ((*from).to_owned(), Value::from(*to)))
             .collect();
+        self.salesforce_control(serde_json::json!({ "rename": rename, "delete": delete }))
+            .await;
+    }
+
+    /// `POST /__test/salesforce` with `body`.
+    async fn salesforce_control(&self, body: Value) {
         let status = self
             .http
             .post(format!("{}/__test/salesforce", self.issuer))
-            .body(serde_json::json!({ "rename": rename, "delete": delete }).to_string())
+            .body(body.to_string())
             .send()
             .await
             .unwrap()

@@ -173,9 +173,15 @@ impl TestStore {
 
     /// Enables Demo OAuth against `issuer` with the given oidc-provider client.
     pub async fn enable_demo_oauth(&self, issuer: &str, client_id: &str) {
+        self.enable_demo("demo-oauth", issuer, client_id).await;
+    }
+
+    /// Enables a development integration (`demo-oauth`, `demo-salesforce`) against the
+    /// test OAuth server at `issuer` with the given oidc-provider client.
+    pub async fn enable_demo(&self, integration: &str, issuer: &str, client_id: &str) {
         self.admin(
             reqwest::Method::PUT,
-            "/v1/admin/integrations/demo-oauth",
+            &format!("/v1/admin/integrations/{integration}"),
             Some(json!({
                 "enabled": true,
                 "environment": "production",

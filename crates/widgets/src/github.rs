@@ -6,7 +6,7 @@ use latchkey_connect::ApiRequest;
 use latchkey_search::{ProviderCall, encode, json_answer, parse_timestamp, text};
 use serde_json::Value;
 
-use crate::{Item, Snapshot, WidgetError};
+use crate::{Item, Snapshot, WidgetError, list};
 
 pub(crate) async fn refresh(call: &dyn ProviderCall) -> Result<Snapshot, WidgetError> {
     let mut request = ApiRequest::get(format!(
@@ -19,13 +19,7 @@ pub(crate) async fn refresh(call: &dyn ProviderCall) -> Result<Snapshot, WidgetE
     ));
     let response = call.call(request).await?;
     let body = json_answer(call, &response)?;
-    let items =
-        body.get("items")
-            .and_then(Value::as_array)
-            .ok_or_else(|| WidgetError::Unreadable {
-                provider: call.provider().to_owned(),
-                reason: "no items in the answer".to_owned(),
-            })?;
+    let items = list(call, &body, "items")?;
     let items: Vec<Item> = items
         .iter()
         .filter_map(|pr| {
@@ -51,12 +45,7 @@ pub(crate) async fn refresh(call: &dyn ProviderCall) -> Result<Snapshot, WidgetE
             })
         })
         .collect();
-    Ok(Snapshot {
-        fetched: items.len(),
-        items,
-        cursor: None,
-        refreshed_at: 0,
-    })
+    Ok(Snapshot::full(items))
 }
 
 #[cfg(test)]

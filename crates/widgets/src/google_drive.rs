@@ -4,9 +4,8 @@
 
 use latchkey_connect::ApiRequest;
 use latchkey_search::{ProviderCall, encode, json_answer, parse_timestamp, text};
-use serde_json::Value;
 
-use crate::{Item, Snapshot, WidgetError};
+use crate::{Item, Snapshot, WidgetError, list};
 
 pub(crate) async fn refresh(call: &dyn ProviderCall) -> Result<Snapshot, WidgetError> {
     let response = call
@@ -18,13 +17,7 @@ pub(crate) async fn refresh(call: &dyn ProviderCall) -> Result<Snapshot, WidgetE
         )))
         .await?;
     let body = json_answer(call, &response)?;
-    let files =
-        body.get("files")
-            .and_then(Value::as_array)
-            .ok_or_else(|| WidgetError::Unreadable {
-                provider: call.provider().to_owned(),
-                reason: "no files in the answer".to_owned(),
-            })?;
+    let files = list(call, &body, "files")?;
     let items: Vec<Item> = files
         .iter()
         .filter_map(|f| {
@@ -37,12 +30,7 @@ pub(crate) async fn refresh(call: &dyn ProviderCall) -> Result<Snapshot, WidgetE
             })
         })
         .collect();
-    Ok(Snapshot {
-        fetched: items.len(),
-        items,
-        cursor: None,
-        refreshed_at: 0,
-    })
+    Ok(Snapshot::full(items))
 }
 
 /// A file's kind in words, from its MIME type.

@@ -5,9 +5,8 @@
 
 use latchkey_connect::ApiRequest;
 use latchkey_search::{ProviderCall, atlassian_sites, encode, json_answer, parse_timestamp, text};
-use serde_json::Value;
 
-use crate::{Item, Snapshot, WidgetError};
+use crate::{Item, Snapshot, WidgetError, list};
 
 const JQL: &str = "assignee = currentUser() AND statusCategory != Done ORDER BY updated DESC";
 
@@ -31,13 +30,7 @@ pub(crate) async fn refresh(call: &dyn ProviderCall) -> Result<Snapshot, WidgetE
         )))
         .await?;
     let body = json_answer(call, &response)?;
-    let issues = body
-        .get("issues")
-        .and_then(Value::as_array)
-        .ok_or_else(|| WidgetError::Unreadable {
-            provider: call.provider().to_owned(),
-            reason: "no issues in the answer".to_owned(),
-        })?;
+    let issues = list(call, &body, "issues")?;
     let items: Vec<Item> = issues
         .iter()
         .filter_map(|issue| {
@@ -56,12 +49,7 @@ pub(crate) async fn refresh(call: &dyn ProviderCall) -> Result<Snapshot, WidgetE
             })
         })
         .collect();
-    Ok(Snapshot {
-        fetched: items.len(),
-        items,
-        cursor: None,
-        refreshed_at: 0,
-    })
+    Ok(Snapshot::full(items))
 }
 
 #[cfg(test)]

@@ -127,6 +127,32 @@ pub struct Snapshot {
     pub fetched: usize,
 }
 
+impl Snapshot {
+    /// What a full refresh shows: these items, no cursor.
+    pub(crate) fn full(items: Vec<Item>) -> Self {
+        Self {
+            fetched: items.len(),
+            items,
+            cursor: None,
+            refreshed_at: 0,
+        }
+    }
+}
+
+/// The list under `key` in a provider's answer, or why the answer cannot be read.
+pub(crate) fn list<'a>(
+    call: &dyn ProviderCall,
+    body: &'a serde_json::Value,
+    key: &str,
+) -> Result<&'a Vec<serde_json::Value>, WidgetError> {
+    body.get(key)
+        .and_then(serde_json::Value::as_array)
+        .ok_or_else(|| WidgetError::Unreadable {
+            provider: call.provider().to_owned(),
+            reason: format!("no {key} in the answer"),
+        })
+}
+
 /// Items a snapshot keeps.
 pub const MAX_ITEMS: usize = 50;
 

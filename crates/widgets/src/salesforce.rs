@@ -10,7 +10,7 @@ use latchkey_connect::ApiRequest;
 use latchkey_search::{ProviderCall, encode, format_timestamp, json_answer, parse_timestamp, text};
 use serde_json::Value;
 
-use crate::{Item, MAX_ITEMS, Snapshot, WidgetError};
+use crate::{Item, MAX_ITEMS, Snapshot, WidgetError, list};
 
 /// Pages followed in one refresh (2,000 rows each at most).
 const MAX_PAGES: usize = 10;
@@ -45,10 +45,7 @@ pub(crate) async fn refresh(
         // Links open on the org's own host, where its API answered.
         origin = response.url.origin().ascii_serialization();
         let body = json_answer(call, &response)?;
-        let records = body
-            .get("records")
-            .and_then(Value::as_array)
-            .ok_or_else(|| unreadable(call, "no records in the answer"))?;
+        let records = list(call, &body, "records")?;
         rows.extend(records.iter().cloned());
         let done = body.get("done").and_then(Value::as_bool).unwrap_or(true);
         match (done, text(&body, "/nextRecordsUrl")) {

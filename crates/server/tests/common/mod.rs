@@ -116,6 +116,20 @@ impl TestServer {
         .await
     }
 
+    /// A server with the built-in provider catalog (development providers offered, as in
+    /// every test), its configuration changed by `tweak`.
+    pub async fn start_with_builtin_catalog(
+        backend: &Backend,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Self {
+        Self::start_with_catalog(
+            backend,
+            tweak,
+            std::sync::Arc::new(latchkey_server::catalog::ProviderCatalog::builtin().unwrap()),
+        )
+        .await
+    }
+
     pub async fn start_with_catalog(
         backend: &Backend,
         tweak: impl FnOnce(&mut Config),

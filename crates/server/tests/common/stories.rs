@@ -9,6 +9,13 @@ use std::time::Duration;
 
 const SLOT: &str = "/v1/records/salesforce/production/vk1";
 
+/// The test client stands in for a load balancer: `X-Forwarded-For` from loopback is
+/// believed, so each story can sign in from several addresses.
+fn trust_loopback_proxy(c: &mut latchkey_server::Config) {
+    c.trusted_proxies =
+        latchkey_server::client_ip::TrustedProxies::parse(&["127.0.0.0/8".to_owned()]).unwrap();
+}
+
 pub async fn enrollment_codes_are_single_use_and_expire(backend: Backend) {
     let s = TestServer::start_with(&backend, |c| c.enrollment_code_ttl_secs = 2).await;
     let (user_id, code, link) = s.invite("ada@example.com").await;
@@ -1192,8 +1199,7 @@ pub async fn auth_endpoints_are_rate_limited(backend: Backend) {
     // own bucket, and the load balancer's own address is not the client.
     let s = TestServer::start_with(&backend, |c| {
         c.auth_rate_per_minute = 2;
-        c.trusted_proxies =
-            latchkey_server::client_ip::TrustedProxies::parse(&["127.0.0.0/8".to_owned()]).unwrap();
+        trust_loopback_proxy(c);
     })
     .await;
     let login = |ip: &'static str| {
@@ -1981,12 +1987,7 @@ pub async fn console_sessions_expire_after_their_lifetime(backend: Backend) {
 /// (`http://localhost:1717/OauthRedirect`) says so; devices get the choice and the
 /// catalog shows both callback URLs. Providers that must use 127.0.0.1 refuse it.
 pub async fn a_salesforce_callback_may_name_localhost(backend: Backend) {
-    let s = TestServer::start_with_catalog(
-        &backend,
-        |_| {},
-        std::sync::Arc::new(latchkey_server::catalog::ProviderCatalog::builtin().unwrap()),
-    )
-    .await;
+    let s = TestServer::start_with_builtin_catalog(&backend, |_| {}).await;
     let put = s
         .admin(
             Method::PUT,
@@ -2459,12 +2460,7 @@ pub async fn a_new_enrollment_code_replaces_the_older_ones(backend: Backend) {
 /// another base URL or header clears the key (enter it again), the base URL must be on the
 /// provider's own host, and the audit log shows the old and new base URL.
 pub async fn moving_an_api_key_clears_it_and_only_the_catalogs_host_is_allowed(backend: Backend) {
-    let s = TestServer::start_with_catalog(
-        &backend,
-        |_| {},
-        std::sync::Arc::new(latchkey_server::catalog::ProviderCatalog::builtin().unwrap()),
-    )
-    .await;
+    let s = TestServer::start_with_builtin_catalog(&backend, |_| {}).await;
     let put = |body: Value| {
         let s = &s;
         async move {
@@ -2535,14 +2531,9 @@ pub async fn moving_an_api_key_clears_it_and_only_the_catalogs_host_is_allowed(b
 }
 
 pub async fn development_providers_need_the_deployments_opt_in(backend: Backend) {
-    let catalog =
-        || std::sync::Arc::new(latchkey_server::catalog::ProviderCatalog::builtin().unwrap());
-    let s = TestServer::start_with_catalog(
-        &backend,
-        |c| c.allow_development_providers = false,
-        catalog(),
-    )
-    .await;
+    let s =
+        TestServer::start_with_builtin_catalog(&backend, |c| c.allow_development_providers = false)
+            .await;
     let entries = s.admin(Method::GET, "/v1/admin/catalog", None).await;
     let ids: Vec<&str> = entries.body["integrations"]
         .as_array()
@@ -2580,7 +2571,7 @@ pub async fn development_providers_need_the_deployments_opt_in(backend: Backend)
     s.stop().await;
 
     // A deployment that opts in (make run, the tests) offers them.
-    let s = TestServer::start_with_catalog(&backend, |_| {}, catalog()).await;
+    let s = TestServer::start_with_builtin_catalog(&backend, |_| {}).await;
     let enable = s
         .admin(
             Method::PUT,
@@ -2624,11 +2615,7 @@ async fn console_login(
 }
 
 pub async fn admin_credentials_are_named_listed_revoked_and_die_with_their_admin(backend: Backend) {
-    let s = TestServer::start_with(&backend, |c| {
-        c.trusted_proxies =
-            latchkey_server::client_ip::TrustedProxies::parse(&["127.0.0.0/8".to_owned()]).unwrap();
-    })
-    .await;
+    let s = TestServer::start_with(&backend, trust_loopback_proxy).await;
     // The first admin is the owner.
     let admins = s.admin(Method::GET, "/v1/admin/admins", None).await;
     assert_eq!(admins.body["me"]["role"], "owner", "{:?}", admins.body);
@@ -2863,11 +2850,7 @@ pub async fn admin_credentials_are_named_listed_revoked_and_die_with_their_admin
 }
 
 pub async fn sign_in_slows_an_account_down_without_locking_its_admin_out(backend: Backend) {
-    let s = TestServer::start_with(&backend, |c| {
-        c.trusted_proxies =
-            latchkey_server::client_ip::TrustedProxies::parse(&["127.0.0.0/8".to_owned()]).unwrap();
-    })
-    .await;
+    let s = TestServer::start_with(&backend, trust_loopback_proxy).await;
     let email = super::ADMIN_EMAIL;
     let good = super::ADMIN_PASSWORD;
     // The admin signs in from their desk.
@@ -3163,12 +3146,7 @@ pub async fn a_device_cannot_grow_record_slots_without_bound(backend: Backend) {
 }
 
 pub async fn an_admin_picks_the_default_widgets_from_the_catalogs(backend: Backend) {
-    let s = TestServer::start_with_catalog(
-        &backend,
-        |_| {},
-        std::sync::Arc::new(latchkey_server::catalog::ProviderCatalog::builtin().unwrap()),
-    )
-    .await;
+    let s = TestServer::start_with_builtin_catalog(&backend, |_| {}).await;
     let put = |body: Value| {
         let s = &s;
         async move {
