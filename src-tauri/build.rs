@@ -21,6 +21,10 @@ const COMMANDS: &[&str] = &[
     "cancel_search",
     "open_search_result",
     "hide_window",
+    "widgets",
+    "refresh_widgets",
+    "set_widget_shown",
+    "open_widget_row",
 ];
 
 fn main() {

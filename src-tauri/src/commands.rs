@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use latchkey_connect::RevokeReport;
 use latchkey_device::IntegrationView;
-use latchkey_menu::{Menu, MenuError, MenuState, SearchUpdate, Settings};
+use latchkey_menu::{Menu, MenuError, MenuState, SearchUpdate, Settings, WidgetCard};
 use tauri::{AppHandle, Emitter, State};
 use tauri_plugin_autostart::ManagerExt;
 
@@ -154,4 +154,34 @@ pub fn open_search_result(menu: State<'_, Arc<Menu>>, id: String) -> Result<()> 
 pub fn hide_window(app: AppHandle, menu: State<'_, Arc<Menu>>) {
     menu.cancel_search();
     window::hide(&app);
+}
+
+/// The home screen's widgets (and the ones the settings can show): titles, rows and
+/// opaque row ids, never a link or a record id.
+#[tauri::command]
+pub fn widgets(menu: State<'_, Arc<Menu>>) -> Vec<WidgetCard> {
+    menu.widgets()
+}
+
+/// Refreshes every shown widget now (the Refresh button); progress also arrives as
+/// `widgets` events.
+#[tauri::command]
+pub async fn refresh_widgets(menu: State<'_, Arc<Menu>>) -> Result<Vec<WidgetCard>> {
+    Ok(menu.inner().refresh_widgets(true).await)
+}
+
+/// Shows or hides one widget on the home screen.
+#[tauri::command]
+pub fn set_widget_shown(
+    menu: State<'_, Arc<Menu>>,
+    key: String,
+    shown: bool,
+) -> Result<Vec<WidgetCard>> {
+    menu.set_widget_shown(&key, shown)
+}
+
+/// Opens a widget's row in the system browser (Rust maps the opaque id to its link).
+#[tauri::command]
+pub fn open_widget_row(menu: State<'_, Arc<Menu>>, id: String) -> Result<()> {
+    menu.open_widget_row(&id)
 }

@@ -27,6 +27,8 @@ pub const STATE_EVENT: &str = "menu-state";
 pub const SHOW_SETTINGS_EVENT: &str = "show-settings";
 /// One search's progress ([`latchkey_menu::SearchUpdate`]), tagged with its run id.
 pub const SEARCH_EVENT: &str = "search-results";
+/// Every home-screen widget ([`latchkey_menu::WidgetCard`]s), sent when one changes.
+pub const WIDGETS_EVENT: &str = "widgets";
 /// Asks the webview to focus its search box (the global shortcut).
 pub const FOCUS_SEARCH_EVENT: &str = "focus-search";
 /// Start at login with this argument: stay in the tray until needed.
@@ -96,6 +98,10 @@ pub fn run() -> Result<(), tauri::Error> {
             commands::cancel_search,
             commands::open_search_result,
             commands::hide_window,
+            commands::widgets,
+            commands::refresh_widgets,
+            commands::set_widget_shown,
+            commands::open_widget_row,
         ])
         .setup({
             let stop = stop.clone();
@@ -147,6 +153,13 @@ pub fn run() -> Result<(), tauri::Error> {
                         menu.clone()
                             .watch_local(std::time::Duration::from_secs(20), stop.clone()),
                     );
+                    let to_window = handle.clone();
+                    let widgets_sink: latchkey_menu::WidgetSink = Arc::new(move |cards| {
+                        if let Err(e) = to_window.emit(WIDGETS_EVENT, cards) {
+                            tracing::warn!("could not send the widgets to the window: {e}");
+                        }
+                    });
+                    tokio::spawn(menu.clone().run_widgets(widgets_sink, stop.clone()));
                     menu.follow_changes(stop).await;
                 });
                 Ok(())
@@ -156,7 +169,7 @@ pub fn run() -> Result<(), tauri::Error> {
     app.run(move |app, event| {
         if let tauri::RunEvent::Exit = event {
             stop.cancel();
-            // Search results live in memory only; quitting drops them.
+            // Search results and row ids live in memory only; quitting drops them.
             if let Some(menu) = app.try_state::<Arc<Menu>>() {
                 menu.clear_search();
             }

@@ -47,9 +47,14 @@ pub enum SessionError {
     /// Search could not run at all (nothing to search, no words); the text says why.
     #[error("{0}")]
     Search(String),
-    /// A widget could not refresh; the text says why (its last snapshot stays).
+    /// A widget could not be saved or read on this computer; the text says why (its
+    /// last snapshot stays).
     #[error("{0}")]
     Widget(String),
+    /// The app did not give a widget its rows (rate limited, unreachable, reconnect):
+    /// the provider-call error, so the menu can honour a `Retry-After`.
+    #[error("{0}")]
+    WidgetRefresh(latchkey_search::SearchError),
 }
 
 impl SessionError {
@@ -65,6 +70,7 @@ impl SessionError {
             Self::EnvironmentNotEnabled { .. } => "session.environment_not_enabled".to_owned(),
             Self::Search(_) => "session.search".to_owned(),
             Self::Widget(_) => "session.widget".to_owned(),
+            Self::WidgetRefresh(e) => e.code().to_owned(),
         }
     }
 

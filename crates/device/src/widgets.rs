@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use latchkey_catalog::Catalog;
+use latchkey_search::RecordingCall;
 use latchkey_vault::SlotId;
 use latchkey_widgets::{Snapshot, WidgetKind, refresh};
 use serde::Serialize;
@@ -25,6 +26,9 @@ pub struct WidgetView {
     pub name: String,
     /// The widget's title ("Recent Accounts").
     pub title: String,
+    /// The admin offers it on the home screen by default (or left every widget on);
+    /// the user may still show or hide it.
+    pub offered_by_default: bool,
     /// The last snapshot, when there is one.
     pub snapshot: Option<Snapshot>,
 }
@@ -53,9 +57,20 @@ pub fn wipe(dir: &Path, integration: Option<&str>) {
 }
 
 impl Session {
-    /// The widgets the user's connected integrations offer, each with its last snapshot
-    /// (opened from disk; none yet, or one that no longer opens, shows as empty).
+    /// The widgets the admin offers by default on the user's connected integrations,
+    /// each with its last snapshot (opened from disk; none yet, or one that no longer
+    /// opens, shows as empty).
     pub fn widgets(&self) -> Vec<WidgetView> {
+        self.available_widgets()
+            .into_iter()
+            .filter(|w| w.offered_by_default)
+            .collect()
+    }
+
+    /// Every widget the user's connected integrations can show (what the catalog
+    /// offers), each marked with whether the admin offers it by default: the menu lets
+    /// the user pick among them.
+    pub fn available_widgets(&self) -> Vec<WidgetView> {
         let Ok(catalog) = Catalog::builtin() else {
             return Vec::new();
         };
@@ -71,23 +86,20 @@ impl Session {
                 continue;
             };
             // The admin's defaults where they chose, else every widget the catalog offers.
-            let offered: Vec<WidgetKind> = match self.default_widgets(&view.id) {
-                Some(ids) => ids
-                    .iter()
-                    .filter_map(|id| WidgetKind::from_id(id))
-                    .collect(),
-                None => search
-                    .widgets
-                    .iter()
-                    .filter_map(|id| WidgetKind::from_id(id))
-                    .collect(),
-            };
-            for kind in offered {
+            let defaults = self.default_widgets(&view.id);
+            for kind in search
+                .widgets
+                .iter()
+                .filter_map(|id| WidgetKind::from_id(id))
+            {
                 out.push(WidgetView {
                     kind,
                     integration: view.id.clone(),
                     name: view.name.clone(),
                     title: kind.title().to_owned(),
+                    offered_by_default: defaults
+                        .as_ref()
+                        .is_none_or(|ids| ids.iter().any(|id| id == kind.id())),
                     snapshot: self.load_snapshot(&view.id, &view.environment, kind),
                 });
             }
@@ -127,13 +139,24 @@ impl Session {
         let (found, _) = self.find_any(integration, None)?;
         let environment = found.environment.to_string();
         let previous = self.load_snapshot(integration, &environment, kind);
-        let call = session_call(self, integration)?;
+        let web_hosts = Catalog::builtin()
+            .ok()
+            .and_then(|c| c.get(integration).ok())
+            .and_then(|p| p.search.as_ref())
+            .map(|s| s.web_hosts.clone())
+            .unwrap_or_default();
+        let call = RecordingCall::new(session_call(self, integration)?);
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-        let snapshot = refresh(kind, call.as_ref(), previous.as_ref(), now)
+        let mut snapshot = refresh(kind, &call, previous.as_ref(), now)
             .await
-            .map_err(|e| SessionError::Widget(e.to_string()))?;
+            .map_err(SessionError::WidgetRefresh)?;
+        // A row whose link is not on the app's own web hosts is dropped, as in search:
+        // opening it later must never send the user somewhere the app did not mean.
+        snapshot
+            .items
+            .retain(|item| call.allows(&item.url, &web_hosts));
         let plain = Zeroizing::new(
             serde_json::to_vec(&snapshot).map_err(|e| SessionError::Widget(e.to_string()))?,
         );
@@ -143,6 +166,8 @@ impl Session {
             .vault()
             .seal_snapshot(&slot, kind.number(), &plain)
             .map_err(SessionError::from)?;
+        // Revoked while the app answered: nothing of it is written back.
+        self.find_any(integration, None)?;
         let path = file(self.dir(), integration, &environment, kind);
         latchkey_private_files::create_dir(&self.dir().join(DIR))
             .and_then(|()| latchkey_private_files::write(&path, &sealed))

@@ -49,6 +49,16 @@ pub enum MenuError {
         "That result is no longer available: its app was disconnected or the search was cleared. Search again."
     )]
     SearchResultGone,
+    #[error(
+        "That row is no longer available: its app was disconnected or the widget was refreshed. Press Refresh."
+    )]
+    WidgetRowGone,
+    #[error(
+        "There is no widget {key} among your connected apps. Reopen the settings and try again."
+    )]
+    UnknownWidget { key: String },
+    #[error("The widget refresh interval must be between {min} and {max} minutes.")]
+    WidgetInterval { min: u64, max: u64 },
     #[error("The search time limit must be between {min} and {max} seconds.")]
     SearchDeadline { min: String, max: String },
     #[error(
@@ -75,6 +85,9 @@ impl MenuError {
             Self::NoAppMatches { .. } => "menu.search_no_app_matches".to_owned(),
             Self::SearchResultGone => "menu.search_result_gone".to_owned(),
             Self::SearchDeadline { .. } => "menu.search_deadline".to_owned(),
+            Self::WidgetRowGone => "menu.widget_row_gone".to_owned(),
+            Self::UnknownWidget { .. } => "menu.unknown_widget".to_owned(),
+            Self::WidgetInterval { .. } => "menu.widget_interval".to_owned(),
             Self::Shortcut { .. } => "menu.shortcut".to_owned(),
         }
     }

@@ -12,6 +12,8 @@
 //! - [`Menu::search`]: one query fanned out to every connected app that can
 //!   search, streamed to the window as [`SearchUpdate`]s; results carry opaque
 //!   ids that [`Menu::open_search_result`] maps back to their web links.
+//! - [`Menu::widgets`] and [`Menu::run_widgets`]: the home screen's widgets, kept
+//!   current in the background, shown as [`WidgetCard`]s with opaque row ids.
 
 mod error;
 mod menu;
@@ -19,12 +21,15 @@ mod search;
 mod settings;
 mod sign_in_link;
 mod state;
+mod widgets;
 
 pub use error::MenuError;
 pub use menu::{Menu, Notifier};
 pub use search::{SearchApp, SearchSink, SearchUpdate};
 pub use settings::{
-    DEFAULT_SEARCH_DEADLINE_MS, DEFAULT_SEARCH_SHORTCUT, SEARCH_DEADLINE_RANGE_MS, Settings,
+    DEFAULT_SEARCH_DEADLINE_MS, DEFAULT_SEARCH_SHORTCUT, DEFAULT_WIDGET_REFRESH_MINUTES,
+    SEARCH_DEADLINE_RANGE_MS, Settings, WIDGET_REFRESH_RANGE_MINUTES,
 };
 pub use sign_in_link::{SignInLink, SignInLinks};
 pub use state::{Account, EnrollPrefill, MenuState, Phase, Problem, ProblemAction};
+pub use widgets::{WIDGET_ROWS, WidgetCard, WidgetProblem, WidgetRow, WidgetSink, widget_key};

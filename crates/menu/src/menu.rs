@@ -16,8 +16,9 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use crate::search::{MenuSearch, SearchSink, search_apps};
-use crate::settings::SEARCH_DEADLINE_RANGE_MS;
+use crate::settings::{SEARCH_DEADLINE_RANGE_MS, WIDGET_REFRESH_RANGE_MINUTES};
 use crate::state::{Account, EnrollPrefill, MenuState, Phase, Problem};
+use crate::widgets::MenuWidgets;
 use crate::{MenuError, Settings, SignInLinks};
 
 /// Called with the new state whenever it changes (the shell emits it to the
@@ -38,6 +39,8 @@ pub struct Menu {
     loaded: tokio::sync::watch::Sender<bool>,
     /// Federated search: this session's engine and the run in flight.
     search: MenuSearch,
+    /// The home screen's widgets: their health, row ids and background refresh.
+    pub(crate) widgets: MenuWidgets,
 }
 
 impl std::fmt::Debug for Menu {
@@ -114,6 +117,7 @@ impl Menu {
             reload: tokio::sync::Mutex::new(()),
             loaded: tokio::sync::watch::Sender::new(false),
             search: MenuSearch::new(&Settings::load(dir)),
+            widgets: MenuWidgets::new(),
         })
     }
 
@@ -132,7 +136,12 @@ impl Menu {
             .is_some_and(|s| s.offline().is_some())
     }
 
-    fn session(&self) -> Result<Arc<Session>, MenuError> {
+    /// The data directory.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub(crate) fn session(&self) -> Result<Arc<Session>, MenuError> {
         self.inner().session.clone().ok_or(MenuError::NotReady)
     }
 
@@ -189,6 +198,7 @@ impl Menu {
         // before can be opened any more.
         if !same_enrollment {
             self.search.reset(&self.settings());
+            self.widgets.clear();
         }
     }
 
@@ -268,6 +278,9 @@ impl Menu {
             self.search.keep_only(&search_apps(&views));
         }
         (self.notify)(state);
+        // A card that changed may add or take away widgets; the loop looks again.
+        self.widgets.wake();
+        self.send_widgets();
     }
 
     /// Re-reads everything from the server (or the cache when offline).
@@ -307,6 +320,7 @@ impl Menu {
             .map_err(SessionError::from)?;
         self.inner().pending_link = None;
         self.search.reset(&self.settings());
+        self.widgets.clear();
         self.load_locked().await;
         Ok(self.changed())
     }
@@ -383,8 +397,10 @@ impl Menu {
         self.inner().errors.remove(id);
         // Whatever the provider says, nothing found in this app is opened again.
         self.search.forget(id);
+        self.widgets.forget(id);
         let result = session.revoke(id, None).await;
         self.search.forget(id);
+        self.widgets.forget(id);
         if let Err(e) = &result {
             self.inner()
                 .errors
@@ -400,6 +416,7 @@ impl Menu {
         let device = Device::load(&self.dir).map_err(SessionError::from)?;
         device.reset_vault(&self.dir).map_err(SessionError::from)?;
         self.search.reset(&self.settings());
+        self.widgets.clear();
         self.load_locked().await;
         Ok(self.changed())
     }
@@ -448,10 +465,22 @@ impl Menu {
                 max: seconds(*SEARCH_DEADLINE_RANGE_MS.end()),
             });
         }
+        if !WIDGET_REFRESH_RANGE_MINUTES.contains(&settings.widget_refresh_minutes) {
+            return Err(MenuError::WidgetInterval {
+                min: *WIDGET_REFRESH_RANGE_MINUTES.start(),
+                max: *WIDGET_REFRESH_RANGE_MINUTES.end(),
+            });
+        }
         let before = self.settings();
         settings.save(&self.dir)?;
         if before.search_deadline_ms != settings.search_deadline_ms {
             self.search.reset(&settings);
+        }
+        if before.widgets != settings.widgets
+            || before.widget_refresh_minutes != settings.widget_refresh_minutes
+        {
+            self.widgets.wake();
+            self.send_widgets();
         }
         Ok(settings)
     }
@@ -520,20 +549,28 @@ impl Menu {
             self.search.forget(&integration);
             return Err(MenuError::SearchResultGone);
         }
-        let url = Url::parse(&link)
+        self.open_link(&link, "the result's link")
+    }
+
+    /// Opens `link` (a search result's or a widget row's, which the webview never
+    /// had) in the system browser, after the checks every URL the menu opens passes.
+    pub(crate) fn open_link(&self, link: &str, what: &str) -> Result<(), MenuError> {
+        let url = Url::parse(link)
             .ok()
             .filter(openable)
-            .ok_or(MenuError::UnsafeUrl {
-                url: "the result's link".to_owned(),
+            .ok_or_else(|| MenuError::UnsafeUrl {
+                url: what.to_owned(),
             })?;
         self.browser
             .open_plain(&url)
             .map_err(|e| MenuError::Session(SessionError::Connect(e)))
     }
 
-    /// Drops every search result and cached answer (the app quits or signs out).
+    /// Drops every search result and cached answer, and the widgets' row ids (the app
+    /// quits or signs out). The sealed snapshots stay on disk for the next start.
     pub fn clear_search(&self) {
         self.search.clear();
+        self.widgets.clear();
     }
 
     fn name_of(&self, session: &Session, id: &str) -> String {

@@ -20,6 +20,11 @@ pub const DEFAULT_SEARCH_DEADLINE_MS: u64 = 3_000;
 /// The range the settings screen allows for [`Settings::search_deadline_ms`]: less
 /// than half a second fails every real provider, more than 30 s keeps rows spinning.
 pub const SEARCH_DEADLINE_RANGE_MS: std::ops::RangeInclusive<u64> = 500..=30_000;
+/// How often the home screen's widgets refresh unless the user picks another.
+pub const DEFAULT_WIDGET_REFRESH_MINUTES: u64 = 5;
+/// The range the settings screen allows for [`Settings::widget_refresh_minutes`]: more
+/// often than every minute spends the user's API limits, less than hourly is stale.
+pub const WIDGET_REFRESH_RANGE_MINUTES: std::ops::RangeInclusive<u64> = 1..=60;
 
 /// Preferences the settings screen edits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,6 +38,11 @@ pub struct Settings {
     pub search_deadline_ms: u64,
     /// The global shortcut that shows the window with the search box focused.
     pub search_shortcut: String,
+    /// How often the home screen's widgets refresh, in minutes (with ±20% jitter).
+    pub widget_refresh_minutes: u64,
+    /// The user's choice per widget (`integration/widget` → shown); a widget not named
+    /// here follows the admin's default.
+    pub widgets: std::collections::BTreeMap<String, bool>,
 }
 
 impl Default for Settings {
@@ -42,6 +52,8 @@ impl Default for Settings {
             hide_on_blur: true,
             search_deadline_ms: DEFAULT_SEARCH_DEADLINE_MS,
             search_shortcut: DEFAULT_SEARCH_SHORTCUT.to_owned(),
+            widget_refresh_minutes: DEFAULT_WIDGET_REFRESH_MINUTES,
+            widgets: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -54,6 +66,16 @@ impl Settings {
             *SEARCH_DEADLINE_RANGE_MS.start(),
             *SEARCH_DEADLINE_RANGE_MS.end(),
         ))
+    }
+
+    /// The widgets' refresh interval, kept inside [`WIDGET_REFRESH_RANGE_MINUTES`].
+    pub fn widget_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(
+            60 * self.widget_refresh_minutes.clamp(
+                *WIDGET_REFRESH_RANGE_MINUTES.start(),
+                *WIDGET_REFRESH_RANGE_MINUTES.end(),
+            ),
+        )
     }
 
     /// The saved settings, or the defaults when there are none or the file is damaged.
@@ -92,6 +114,12 @@ mod tests {
             hide_on_blur: false,
             search_deadline_ms: 5_000,
             search_shortcut: "Alt+Space".to_owned(),
+            widget_refresh_minutes: 15,
+            widgets: [(
+                "demo-salesforce/salesforce.recent_accounts".to_owned(),
+                false,
+            )]
+            .into(),
         };
         s.save(dir.path()).unwrap();
         assert_eq!(Settings::load(dir.path()), s);
@@ -113,11 +141,18 @@ mod tests {
         assert!(s.start_at_login && !s.hide_on_blur);
         assert_eq!(s.search_shortcut, "CommandOrControl+Shift+Space");
         assert_eq!(s.search_deadline(), std::time::Duration::from_secs(3));
+        assert_eq!(s.widget_interval(), std::time::Duration::from_secs(300));
+        assert!(
+            s.widgets.is_empty(),
+            "every widget follows the admin's default"
+        );
         let s = Settings {
             search_deadline_ms: 1,
+            widget_refresh_minutes: 100_000,
             ..Settings::default()
         };
         assert_eq!(s.search_deadline(), std::time::Duration::from_millis(500));
+        assert_eq!(s.widget_interval(), std::time::Duration::from_secs(3600));
     }
 
     /// Settings are often saved before the computer is enrolled: the data dir they

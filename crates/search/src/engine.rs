@@ -213,10 +213,7 @@ impl SearchEngine {
 
     /// One provider, under the deadline.
     async fn ask(&self, target: Target, text: &str, key: &str) -> SearchEvent {
-        let recording = Recording {
-            inner: Arc::clone(&target.call),
-            api_origin: Mutex::new(None),
-        };
+        let recording = RecordingCall::new(Arc::clone(&target.call));
         let answer = tokio::time::timeout(
             self.settings.deadline,
             target
@@ -238,14 +235,9 @@ impl SearchEngine {
                 error,
             },
             Ok(Ok(hits)) => {
-                let api_origin = recording
-                    .api_origin
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .clone();
                 let hits: Vec<Hit> = hits
                     .into_iter()
-                    .filter(|h| link_allowed(&h.url, &target.web_hosts, api_origin.as_ref()))
+                    .filter(|h| recording.allows(&h.url, &target.web_hosts))
                     .collect();
                 self.cache.lock().unwrap_or_else(|p| p.into_inner()).put(
                     &target.integration,
@@ -311,15 +303,36 @@ impl SearchEngine {
     }
 }
 
-/// Remembers the origin the provider's API answered from (Salesforce's org host), for
-/// the `{api}` web host.
-struct Recording {
+/// A provider call that remembers the origin the provider's API answered from
+/// (Salesforce's org host), so a link on the `{api}` web host can be checked. Search
+/// wraps every provider in one; so do the widgets.
+pub struct RecordingCall {
     inner: Arc<dyn ProviderCall>,
     api_origin: Mutex<Option<url::Origin>>,
 }
 
+impl RecordingCall {
+    pub fn new(inner: Arc<dyn ProviderCall>) -> Self {
+        Self {
+            inner,
+            api_origin: Mutex::new(None),
+        }
+    }
+
+    /// Whether `link` may be opened: [`link_allowed`] with the origin the API last
+    /// answered from.
+    pub fn allows(&self, link: &str, web_hosts: &[String]) -> bool {
+        let api_origin = self
+            .api_origin
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        link_allowed(link, web_hosts, api_origin.as_ref())
+    }
+}
+
 #[async_trait::async_trait]
-impl ProviderCall for Recording {
+impl ProviderCall for RecordingCall {
     fn provider(&self) -> &str {
         self.inner.provider()
     }
@@ -332,12 +345,8 @@ impl ProviderCall for Recording {
 }
 
 /// Whether a result's link may be opened: https on one of the catalog's web hosts, or
-/// on the very origin the API answered from (`{api}`).
-pub(crate) fn link_allowed(
-    link: &str,
-    web_hosts: &[String],
-    api_origin: Option<&url::Origin>,
-) -> bool {
+/// on the very origin the API answered from (`{api}`). Widgets' links pass the same check.
+pub fn link_allowed(link: &str, web_hosts: &[String], api_origin: Option<&url::Origin>) -> bool {
     let Ok(url) = url::Url::parse(link) else {
         return false;
     };

@@ -26,10 +26,12 @@ pub use adapters::{
     Adapter, AtlassianSite, ProviderCall, adapter, atlassian_sites, encode, json_answer, text,
 };
 pub use cache::{Clock, SystemClock};
-pub use engine::{SearchEngine, SearchEvent, SearchRun, SearchSettings, Target};
+pub use engine::{
+    RecordingCall, SearchEngine, SearchEvent, SearchRun, SearchSettings, Target, link_allowed,
+};
 pub use error::SearchError;
 pub use hit::{Hit, ResultView};
-pub use opaque::OpaqueId;
+pub use opaque::{OpaqueId, OpaqueIds};
 pub use query::Query;
 pub use rank::{rank, score};
 pub use time::{format_timestamp, parse_timestamp};

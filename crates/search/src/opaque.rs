@@ -16,8 +16,8 @@ use sha2::Sha256;
 pub struct OpaqueId(pub String);
 
 /// The map from opaque ids back to (integration, web link), bounded: the oldest
-/// entries go first.
-pub(crate) struct OpaqueIds {
+/// entries go first. The search engine keeps one; the menu's widgets keep their own.
+pub struct OpaqueIds {
     key: [u8; 32],
     links: HashMap<OpaqueId, (String, String)>,
     order: VecDeque<OpaqueId>,
@@ -25,7 +25,7 @@ pub(crate) struct OpaqueIds {
 }
 
 impl OpaqueIds {
-    pub(crate) fn new(max: usize) -> Self {
+    pub fn new(max: usize) -> Self {
         let mut key = [0u8; 32];
         // The OS generator failing is not worth stopping search for: a key from the
         // process's own entropy still keeps ids unguessable across runs.
@@ -46,7 +46,7 @@ impl OpaqueIds {
     }
 
     /// The id of `native_id` in `integration`, remembering where it opens.
-    pub(crate) fn id(&mut self, integration: &str, native_id: &str, url: &str) -> OpaqueId {
+    pub fn id(&mut self, integration: &str, native_id: &str, url: &str) -> OpaqueId {
         let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(&self.key) else {
             return OpaqueId(String::new());
         };
@@ -70,18 +70,18 @@ impl OpaqueIds {
     }
 
     /// Where `id` opens, while it is remembered.
-    pub(crate) fn resolve(&self, id: &OpaqueId) -> Option<(String, String)> {
+    pub fn resolve(&self, id: &OpaqueId) -> Option<(String, String)> {
         self.links.get(id).cloned()
     }
 
     /// Forgets every id (lock, quit).
-    pub(crate) fn clear(&mut self) {
+    pub fn clear(&mut self) {
         self.links.clear();
         self.order.clear();
     }
 
     /// Forgets the ids of one integration (revoke).
-    pub(crate) fn forget(&mut self, integration: &str) {
+    pub fn forget(&mut self, integration: &str) {
         self.links.retain(|_, (i, _)| i != integration);
         let links = &self.links;
         self.order.retain(|id| links.contains_key(id));

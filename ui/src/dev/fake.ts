@@ -14,6 +14,7 @@ import type {
   SearchApp,
   SearchResult,
   Settings,
+  WidgetCard,
 } from '../lib/contract';
 
 const scenario = new URLSearchParams(location.search).get('scenario') ?? 'ready';
@@ -215,6 +216,8 @@ let settings: Settings = {
   hide_on_blur: true,
   search_deadline_ms: 3000,
   search_shortcut: 'CommandOrControl+Shift+Space',
+  widget_refresh_minutes: 5,
+  widgets: {},
 };
 const pending = new Map<string, (outcome: 'done' | 'cancelled') => void>();
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -250,6 +253,55 @@ async function fakeConnect(id: string): Promise<IntegrationView> {
   const view = setStatus(id, { state: 'connected', identity: account.email, since: Math.floor(Date.now() / 1000), version: 1 });
   publish();
   return structuredClone(view);
+}
+
+/** The home screen's widgets from the connected apps (Salesforce and GitHub). */
+function fakeWidgets(): WidgetCard[] {
+  const connected = (id: string) =>
+    state.phase === 'ready' && state.integrations.some((i) => i.id === id && i.status.state === 'connected');
+  const card = (
+    integration: string,
+    name: string,
+    kind: string,
+    title: string,
+    rows: [string, string | null, number][],
+  ): WidgetCard => {
+    const key = `${integration}/${kind}`;
+    return {
+      key,
+      integration,
+      name,
+      icon: integration,
+      title,
+      shown: settings.widgets[key] ?? true,
+      offered_by_default: true,
+      rows: rows.slice(0, 5).map(([t, sub, age], n) => ({ id: `${key}-${n}`, title: t, subtitle: sub, updated_at: now - age })),
+      total: rows.length,
+      refreshed_at: now - 120,
+      refreshing: false,
+      problem: null,
+    };
+  };
+  const out: WidgetCard[] = [];
+  if (connected('salesforce'))
+    out.push(
+      card('salesforce', 'Salesforce', 'salesforce.recent_accounts', 'Recent Accounts', [
+        ['Acme Corporation', 'Manufacturing · San Francisco', 300],
+        ['Globex Ltd', 'Energy · London', 4000],
+        ['Initech', 'Technology · Austin', 90000],
+        ['Umbrella plc', null, 200000],
+        ['Stark Industries', 'Aerospace', 400000],
+        ['Wayne Enterprises', 'Conglomerate', 900000],
+      ]),
+    );
+  if (connected('github'))
+    out.push(
+      card('github', 'GitHub', 'github.review_requests', 'Reviews waiting for you', [
+        ['Vault: zeroize the derived key on drop', 'acme/latchkey #412', 1800],
+        ['Console: widgets picker', 'acme/latchkey #418', 7200],
+      ]),
+    );
+  return out;
 }
 
 mockIPC(
@@ -316,6 +368,15 @@ mockIPC(
         return null;
       case 'open_search_result':
         window.open(`https://example.com/record/${String(args.id)}`, '_blank', 'noopener');
+        return null;
+      case 'widgets':
+      case 'refresh_widgets':
+        return fakeWidgets();
+      case 'set_widget_shown':
+        settings = { ...settings, widgets: { ...settings.widgets, [args.key as string]: args.shown as boolean } };
+        return fakeWidgets();
+      case 'open_widget_row':
+        window.open(`https://example.com/row/${String(args.id)}`, '_blank', 'noopener');
         return null;
       case 'open_console':
         window.open(`${account.server}/console/`, '_blank', 'noopener');

@@ -9,12 +9,14 @@ import {
   MENU_STATE_EVENT,
   SEARCH_EVENT,
   SHOW_SETTINGS_EVENT,
+  WIDGETS_EVENT,
   type EnrollArgs,
   type IntegrationView,
   type MenuState,
   type RevokeReport,
   type SearchUpdate,
   type Settings,
+  type WidgetCard,
 } from './contract';
 
 /** A command's failure. `code` is stable (branch on it); `message` is for the user. */
@@ -135,6 +137,27 @@ export function hideWindow(): Promise<void> {
   return call('hide_window');
 }
 
+/** The home screen's widgets (every one the connected apps offer; `shown` says which
+ *  are on the home screen). Cheap: the last rows, from this computer. */
+export function widgets(): Promise<WidgetCard[]> {
+  return call('widgets');
+}
+
+/** Refreshes every shown widget now; progress also arrives as 'widgets' events. */
+export function refreshWidgets(): Promise<WidgetCard[]> {
+  return call('refresh_widgets');
+}
+
+/** Shows or hides one widget on the home screen (saved in the settings). */
+export function setWidgetShown(key: string, shown: boolean): Promise<WidgetCard[]> {
+  return call('set_widget_shown', { key, shown });
+}
+
+/** Opens a widget's row in the system browser; Rust maps the opaque id to its page. */
+export function openWidgetRow(id: string): Promise<void> {
+  return call('open_widget_row', { id });
+}
+
 async function subscribe<T>(event: string, handler: (payload: T) => void): Promise<UnlistenFn> {
   try {
     return await listen<T>(event, (e) => handler(e.payload));
@@ -146,6 +169,11 @@ async function subscribe<T>(event: string, handler: (payload: T) => void): Promi
 /** Every search run's progress. */
 export function onSearchUpdate(handler: (update: SearchUpdate) => void): Promise<UnlistenFn> {
   return subscribe(SEARCH_EVENT, handler);
+}
+
+/** Every widget card, whenever one changes (a refresh started or ended, a choice). */
+export function onWidgets(handler: (cards: WidgetCard[]) => void): Promise<UnlistenFn> {
+  return subscribe(WIDGETS_EVENT, handler);
 }
 
 /** The global shortcut asks for the search box. */

@@ -139,6 +139,42 @@ export interface Settings {
   search_deadline_ms: number;
   /** The global shortcut that opens search, e.g. 'CommandOrControl+Shift+Space'. */
   search_shortcut: string;
+  /** How often the home screen's widgets refresh, in minutes (1–60). */
+  widget_refresh_minutes: number;
+  /** The user's choice per widget key ('integration/widget' → shown); others follow the admin. */
+  widgets: Record<string, boolean>;
+}
+
+/** One row of a widget. `id` is opaque: open_widget_row hands it back to Rust. */
+export interface WidgetRow {
+  id: string;
+  title: string;
+  subtitle: string | null;
+  /** Unix seconds, when the app says. */
+  updated_at: number | null;
+}
+
+/** A home-screen widget ('widgets' / the 'widgets' event). No link or record id in it. */
+export interface WidgetCard {
+  /** 'integration/widget': the settings key. */
+  key: string;
+  integration: string;
+  name: string;
+  icon: string;
+  /** "Recent Accounts". */
+  title: string;
+  /** On the home screen (the user's choice, else the admin's default). */
+  shown: boolean;
+  offered_by_default: boolean;
+  /** The newest rows (at most five). */
+  rows: WidgetRow[];
+  /** How many rows the widget holds in all. */
+  total: number;
+  /** When the rows were fetched (unix seconds); null: never yet. */
+  refreshed_at: number | null;
+  refreshing: boolean;
+  /** The last refresh failed; the rows are the ones before it. */
+  problem: { code: string; message: string } | null;
 }
 
 /** Either a full latchkey://enroll?server=..&code=.. link, or server + code. */
@@ -157,3 +193,5 @@ export const SHOW_SETTINGS_EVENT = 'show-settings';
 export const SEARCH_EVENT = 'search-results';
 /** The global shortcut showed the window: focus the search box. */
 export const FOCUS_SEARCH_EVENT = 'focus-search';
+/** Every widget card, whenever one changes. Payload: WidgetCard[]. */
+export const WIDGETS_EVENT = 'widgets';

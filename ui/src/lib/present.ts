@@ -122,3 +122,12 @@ export function outcomeLabel(o: RevokeStep['outcome']): string {
       return 'Failed';
   }
 }
+
+/** "just now", "4 min ago", "2 h ago", then the short date: when a widget was fetched. */
+export function ago(unixSeconds: number, now: Date = new Date()): string {
+  const seconds = Math.floor(now.getTime() / 1000) - unixSeconds;
+  if (seconds < 60) return 'just now';
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)} h ago`;
+  return shortTime(unixSeconds, now);
+}
