@@ -874,6 +874,48 @@ async fn search_through_the_real_window() {
     )
     .await;
 
+    // The home screen: the Recent Accounts widget, fetched in the background once
+    // Salesforce is connected, with opaque row ids only; a row opens the record's page
+    // (the most recently changed Account, Acme 1, comes first).
+    let widget = "[data-widget=\"demo-salesforce/salesforce.recent_accounts\"]";
+    ui.wait(&format!("{widget} .widget-row"), Duration::from_secs(30))
+        .await;
+    let rows = ui.content(&format!("{widget} .widget-rows")).await;
+    assert!(rows.contains("Acme 1"), "{rows}");
+    assert_eq!(
+        ui.find_all(&format!("{widget} .widget-row")).await.len(),
+        5,
+        "five rows"
+    );
+    ui.screenshot(&shots, "widgets").await;
+    let page = ui.source().await;
+    for leak in [
+        provider.issuer.trim_start_matches("http://"),
+        "lightning",
+        "001000",
+    ] {
+        assert!(!page.contains(leak), "{leak} is on the home screen");
+    }
+    ui.click(&format!("{widget} .widget-row")).await;
+    let first = format!("{}/lightning/r/Account/001{:015}/view", provider.issuer, 1);
+    let start = Instant::now();
+    while !opened_urls().contains(&first) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{first} never reached the browser: {:?}",
+            opened_urls()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Hidden from the settings, it leaves the home screen.
+    ui.click("[data-action=\"settings\"]").await;
+    ui.click("[data-widget-choice=\"demo-salesforce/salesforce.recent_accounts\"]")
+        .await;
+    ui.click("[data-action=\"back\"]").await;
+    ui.wait("[data-action=\"choose-widgets\"]", Duration::from_secs(5))
+        .await;
+    assert!(ui.find_all(widget).await.is_empty(), "the widget is hidden");
+
     // One query, both apps: Salesforce's results arrive while Stripe is still being
     // asked, then Stripe's row says it did not answer in time; the results stand.
     ui.type_into("#search", "acme").await;
@@ -944,11 +986,11 @@ async fn search_through_the_real_window() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // A click opens too: the first result is Acme 1, the most recently changed.
+    let opened_before = opened_urls().iter().filter(|u| **u == first).count();
     ui.click(".result-group[data-integration=\"demo-salesforce\"] .result")
         .await;
-    let first = format!("{}/lightning/r/Account/001{:015}/view", provider.issuer, 1);
     let start = Instant::now();
-    while !opened_urls().contains(&first) {
+    while opened_urls().iter().filter(|u| **u == first).count() == opened_before {
         assert!(
             start.elapsed() < Duration::from_secs(10),
             "{first} never reached the browser: {:?}",
