@@ -14,6 +14,7 @@
 mod github;
 mod google_drive;
 mod jira;
+mod onedrive;
 mod salesforce;
 mod schedule;
 
@@ -34,14 +35,17 @@ pub enum WidgetKind {
     DriveRecentFiles,
     /// Jira: issues assigned to the user, not done.
     JiraAssigned,
+    /// OneDrive and SharePoint: files the user opened most recently.
+    OneDriveRecentFiles,
 }
 
 impl WidgetKind {
-    pub const ALL: [WidgetKind; 4] = [
+    pub const ALL: [WidgetKind; 5] = [
         Self::SalesforceRecentAccounts,
         Self::GithubReviewRequests,
         Self::DriveRecentFiles,
         Self::JiraAssigned,
+        Self::OneDriveRecentFiles,
     ];
 
     /// The stable id (`salesforce.recent_accounts`), for settings and file names.
@@ -51,6 +55,7 @@ impl WidgetKind {
             Self::GithubReviewRequests => "github.review_requests",
             Self::DriveRecentFiles => "drive.recent_files",
             Self::JiraAssigned => "jira.assigned",
+            Self::OneDriveRecentFiles => "onedrive.recent_files",
         }
     }
 
@@ -61,6 +66,7 @@ impl WidgetKind {
             Self::GithubReviewRequests => 2,
             Self::DriveRecentFiles => 3,
             Self::JiraAssigned => 4,
+            Self::OneDriveRecentFiles => 5,
         }
     }
 
@@ -71,6 +77,7 @@ impl WidgetKind {
             Self::GithubReviewRequests => "Waiting for your review",
             Self::DriveRecentFiles => "Recent files",
             Self::JiraAssigned => "Assigned to you",
+            Self::OneDriveRecentFiles => "Recent files",
         }
     }
 
@@ -82,6 +89,7 @@ impl WidgetKind {
             Self::GithubReviewRequests => "github",
             Self::DriveRecentFiles => "google_drive",
             Self::JiraAssigned => "atlassian",
+            Self::OneDriveRecentFiles => "microsoft_graph",
         }
     }
 
@@ -171,6 +179,7 @@ pub async fn refresh(
         WidgetKind::GithubReviewRequests => github::refresh(call).await?,
         WidgetKind::DriveRecentFiles => google_drive::refresh(call).await?,
         WidgetKind::JiraAssigned => jira::refresh(call).await?,
+        WidgetKind::OneDriveRecentFiles => onedrive::refresh(call).await?,
     };
     snapshot.refreshed_at = now;
     Ok(snapshot)
@@ -183,7 +192,11 @@ mod tests {
     #[test]
     fn widget_numbers_and_ids_are_unique_and_frozen() {
         let numbers: Vec<u64> = WidgetKind::ALL.iter().map(|k| k.number()).collect();
-        assert_eq!(numbers, [1, 2, 3, 4], "frozen: sealed snapshots bind them");
+        assert_eq!(
+            numbers,
+            [1, 2, 3, 4, 5],
+            "frozen: sealed snapshots bind them"
+        );
         let mut ids: Vec<&str> = WidgetKind::ALL.iter().map(|k| k.id()).collect();
         ids.sort_unstable();
         ids.dedup();
