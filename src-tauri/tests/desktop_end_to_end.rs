@@ -277,6 +277,47 @@ async fn launch(
     (driver_process, ui)
 }
 
+/// A `$BROWSER` that logs every URL to `opened.log` in the home and sends sign-ins on to
+/// the peers' Chromium.
+fn logging_browser(home: &Path) -> String {
+    format!(
+        "printf '%s\\n' \"$1\" >> '{}'\ncase \"$1\" in */auth\\?*) exec '{}' \"$@\";; esac\nexit 0\n",
+        home.join("opened.log").display(),
+        browser_script().display()
+    )
+}
+
+/// One story's home for the app: a data dir whose settings keep the window open when
+/// focus moves to the browser (the user's choice), and `browser.sh` for `$BROWSER`, whose
+/// body after the shebang `script` writes given the home's path.
+struct AppHome {
+    dir: tempfile::TempDir,
+    data: PathBuf,
+    browser: PathBuf,
+}
+
+impl AppHome {
+    fn new(script: impl FnOnce(&Path) -> String) -> AppHome {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("latchkey");
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::write(
+            data.join("settings.json"),
+            r#"{"start_at_login":false,"hide_on_blur":false}"#,
+        )
+        .unwrap();
+        let browser = dir.path().join("browser.sh");
+        std::fs::write(&browser, format!("#!/bin/sh\n{}", script(dir.path()))).unwrap();
+        std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
+        AppHome { dir, data, browser }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
 fn card(id: &str, state: &str) -> String {
     format!("article.card[data-integration=\"{id}\"][data-state=\"{state}\"]")
 }
@@ -320,33 +361,17 @@ async fn connect_and_revoke_through_the_real_window(backend: Backend) {
         .await;
     let (link, user_id) = store.invite("ada@acme.example").await;
 
-    // The menu stays open when focus moves to the browser (the user's setting).
-    let home = tempfile::tempdir().unwrap();
-    let data = home.path().join("latchkey");
-    std::fs::create_dir_all(&data).unwrap();
-    std::fs::write(
-        data.join("settings.json"),
-        r#"{"start_at_login":false,"hide_on_blur":false}"#,
-    )
-    .unwrap();
-
     // $BROWSER: the peers' Chromium, unless the test makes it a browser that opens nothing
     // visible (a remote session), by creating `no-browser` beside the data dir.
-    let no_browser = home.path().join("no-browser");
-    let browser = home.path().join("browser.sh");
-    std::fs::write(
-        &browser,
+    let home = AppHome::new(|home| {
         format!(
-            "#!/bin/sh\n[ -e '{}' ] && exit 0\nexec '{}' \"$@\"\n",
-            no_browser.display(),
+            "[ -e '{}' ] && exit 0\nexec '{}' \"$@\"\n",
+            home.join("no-browser").display(),
             browser_script().display()
-        ),
-    )
-    .unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+        )
+    });
+    let (data, browser) = (home.data.clone(), home.browser.clone());
+    let no_browser = home.path().join("no-browser");
 
     let display = Display::start();
     let (_driver, ui) = launch(&display, home.path(), &data, &browser, &link).await;
@@ -823,30 +848,10 @@ async fn search_through_the_real_window() {
         .await;
     let (link, _) = store.invite("ada@acme.example").await;
 
-    let home = tempfile::tempdir().unwrap();
-    let data = home.path().join("latchkey");
-    std::fs::create_dir_all(&data).unwrap();
-    std::fs::write(
-        data.join("settings.json"),
-        r#"{"start_at_login":false,"hide_on_blur":false}"#,
-    )
-    .unwrap();
     // $BROWSER: every URL the app opens is logged; sign-ins go on to the peers' Chromium.
+    let home = AppHome::new(logging_browser);
+    let (data, browser) = (home.data.clone(), home.browser.clone());
     let opened = home.path().join("opened.log");
-    let browser = home.path().join("browser.sh");
-    std::fs::write(
-        &browser,
-        format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\ncase \"$1\" in */auth\\?*) exec '{}' \"$@\";; esac\nexit 0\n",
-            opened.display(),
-            browser_script().display()
-        ),
-    )
-    .unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
     let opened_urls = || {
         std::fs::read_to_string(&opened)
             .unwrap_or_default()
@@ -1126,6 +1131,210 @@ async fn search_through_the_real_window() {
             String::from_utf8_lossy(needle)
         );
     }
+    ui.call(reqwest::Method::DELETE, "", None).await;
+    drop(display);
+}
+
+/// (process name, PSS, RSS) in KiB of the app launched with data dir `data` and each of
+/// its descendants (WebKit's web and network processes), from `/proc`.
+fn app_tree_memory(data: &Path) -> Vec<(String, u64, u64)> {
+    let marker = format!("LATCHKEY_DATA_DIR={}", data.display());
+    let procs: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let after = stat.rsplit_once(')')?.1;
+            let ppid = after.split_whitespace().nth(1)?.parse().ok()?;
+            Some((pid, ppid))
+        })
+        .collect();
+    let app = procs
+        .iter()
+        .map(|(pid, _)| *pid)
+        .find(|pid| {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+            comm.trim() == "latchkey-deskto"
+                && env.split(|b| *b == 0).any(|kv| kv == marker.as_bytes())
+        })
+        .expect("the app's process");
+    let mut tree = vec![app];
+    let mut i = 0;
+    while i < tree.len() {
+        let parent = tree[i];
+        tree.extend(procs.iter().filter(|(_, p)| *p == parent).map(|(c, _)| *c));
+        i += 1;
+    }
+    let field = |rollup: &str, name: &str| -> u64 {
+        rollup
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            .unwrap_or(0)
+    };
+    tree.iter()
+        .map(|pid| {
+            let rollup =
+                std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            (
+                comm.trim().to_owned(),
+                field(&rollup, "Pss:"),
+                field(&rollup, "Rss:"),
+            )
+        })
+        .collect()
+}
+
+/// The median of `n` samples of [`app_tree_memory`], one a second: the whole tree's
+/// (PSS, RSS) and each process's PSS by name.
+async fn idle_memory(data: &Path, n: usize) -> (u64, u64, Value) {
+    let mut samples = Vec::new();
+    for _ in 0..n {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        samples.push(app_tree_memory(data));
+    }
+    let median = |mut v: Vec<u64>| {
+        v.sort_unstable();
+        v[v.len() / 2]
+    };
+    let pss = median(
+        samples
+            .iter()
+            .map(|s| s.iter().map(|p| p.1).sum())
+            .collect(),
+    );
+    let rss = median(
+        samples
+            .iter()
+            .map(|s| s.iter().map(|p| p.2).sum())
+            .collect(),
+    );
+    let mut by_name = serde_json::Map::new();
+    for (name, _, _) in &samples[0] {
+        let of_name = samples
+            .iter()
+            .map(|s| s.iter().filter(|p| &p.0 == name).map(|p| p.1).sum())
+            .collect();
+        by_name.insert(name.clone(), json!(median(of_name)));
+    }
+    (pss, rss, Value::Object(by_name))
+}
+
+/// A benchmark, not a test (`make bench-search` runs it; `cargo test` skips it): the
+/// menu's idle memory with search's five-minute cache full, next to the same app idle
+/// before its first search. The real app (debug build) on Xvfb with a Salesforce-shaped
+/// provider of 2,000 Accounts; [`QUERIES`] distinct queries fill the cache past its 256
+/// entries. Each idle figure is taken with the window open and after a minute in the tray.
+/// Writes `test-output/bench-search-memory.json` for scripts/bench-search.sh.
+const QUERIES: usize = 400;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "a benchmark: make bench-search"]
+async fn bench_menu_memory_with_a_full_search_cache() {
+    assert!(
+        require(
+            &[
+                ("Xvfb", have("Xvfb")),
+                ("WebKitWebDriver", have("WebKitWebDriver")),
+                ("tauri-driver", tauri_driver().exists()),
+            ],
+            "scripts/install-deps.sh and scripts/install-tauri-driver.sh",
+        ) && peers_ready(),
+        "the benchmark needs the desktop test peers"
+    );
+    let _one_window = ONE_WINDOW.lock().await;
+    let provider =
+        AuthServer::start_with(3600, &[("SALESFORCE_SHAPE", "1"), ("SF_ACCOUNTS", "2000")]);
+    let store = TestStore::start().await;
+    store
+        .enable_demo("demo-salesforce", &provider.issuer, "latchkey-static")
+        .await;
+    let (link, _) = store.invite("ada@acme.example").await;
+    let home = AppHome::new(logging_browser);
+    let (data, browser) = (home.data.clone(), home.browser.clone());
+    let display = Display::start();
+    let (_driver, ui) = launch(&display, home.path(), &data, &browser, &link).await;
+    ui.wait("[data-phase=\"onboarding\"]", Duration::from_secs(60))
+        .await;
+    ui.click("[data-action=\"enroll\"]").await;
+    ui.click("[data-integration=\"demo-salesforce\"] [data-action=\"connect\"]")
+        .await;
+    ui.wait(
+        &card("demo-salesforce", "connected"),
+        Duration::from_secs(90),
+    )
+    .await;
+    ui.wait(".widget-row", Duration::from_secs(30)).await;
+
+    // Idle, never searched: open, then put away in the tray (the menu's usual state).
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let open_before = idle_memory(&data, 7).await;
+    let hide = async || {
+        ui.type_into("#search", "\u{E00C}").await;
+        common::wait_for("the window to hide", Duration::from_secs(10), || {
+            !window_visible(&display)
+        });
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    };
+    hide().await;
+    let hidden_before = idle_memory(&data, 7).await;
+    let pressed = Command::new("xdotool")
+        .args(["key", "--clearmodifiers", "ctrl+shift+space"])
+        .env("DISPLAY", &display.name)
+        .status()
+        .unwrap();
+    assert!(pressed.success());
+    common::wait_for("the window to show", Duration::from_secs(10), || {
+        window_visible(&display)
+    });
+
+    // Fill the cache: each query typed over the last one, answered before the next;
+    // more than the cache's 256 entries, with a sample half-way to show whether the
+    // growth is bounded.
+    let queries: Vec<String> = (1..=QUERIES).map(|n| format!("acme {n}")).collect();
+    let mut typed = 0usize;
+    let mut results = 0usize;
+    let mut half_way = None;
+    for (n, q) in queries.iter().enumerate() {
+        if n == queries.len() / 2 {
+            half_way = Some(idle_memory(&data, 3).await);
+        }
+        let keys = format!("{}{q}", "\u{E003}".repeat(typed));
+        ui.type_into("#search", &keys).await;
+        typed = q.chars().count();
+        ui.wait(
+            &format!("section.search-results[data-query=\"{q}\"][data-done=\"true\"]"),
+            Duration::from_secs(20),
+        )
+        .await;
+        results += ui.find_all(".result").await.len();
+    }
+    ui.type_into("#search", &"\u{E003}".repeat(typed)).await;
+    ui.wait(".widget-row", Duration::from_secs(10)).await;
+
+    // Idle again with the cache full: open, then in the tray.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let open_after = idle_memory(&data, 7).await;
+    hide().await;
+    let hidden_after = idle_memory(&data, 7).await;
+    let sample = |(pss, rss, parts): (u64, u64, Value)| json!({ "pss_kib": pss, "rss_kib": rss, "pss_by_process_kib": parts });
+    let report = json!({
+        "queries": queries.len(),
+        "results_shown": results,
+        "searches_at_provider": provider.stats().await["api"]["searches"],
+        "open_before": sample(open_before),
+        "hidden_before": sample(hidden_before),
+        "half_way": half_way.map(sample),
+        "open_after": sample(open_after),
+        "hidden_after": sample(hidden_after),
+    });
+    let out = repo_root().join("test-output");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("bench-search-memory.json"), report.to_string()).unwrap();
+    println!("{report}");
     ui.call(reqwest::Method::DELETE, "", None).await;
     drop(display);
 }

@@ -9,38 +9,19 @@
 //! snapshot away.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use latchkey_connect::{BrowserLauncher, ConnectError};
+use common::Browser;
 use latchkey_menu::{Menu, Settings, WIDGET_ROWS, WidgetCard, WidgetSink};
-use latchkey_test_peers::{
-    AuthServer, TestStore, files_containing, open_in_peer_browser, peers_ready,
-};
+use latchkey_test_peers::{AuthServer, TestStore, files_containing, peers_ready};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
 const KEY: &str = "demo-salesforce/salesforce.recent_accounts";
-
-/// The system browser: sign-ins go to the peers' Chromium; anything else (a widget's
-/// row) is only recorded, as the URL the OS would have opened.
-#[derive(Default)]
-struct Browser {
-    opened: Mutex<Vec<String>>,
-}
-
-impl BrowserLauncher for Browser {
-    fn open(&self, url: &Url) -> Result<(), ConnectError> {
-        self.opened.lock().unwrap().push(url.to_string());
-        if url.path() != "/auth" {
-            return Ok(());
-        }
-        open_in_peer_browser(url.as_str(), &[]).map_err(|e| ConnectError::BrowserUnavailable {
-            reason: e.to_string(),
-        })
-    }
-}
 
 /// Every list of cards the window was sent.
 #[derive(Default)]
