@@ -71,10 +71,12 @@ if m:
         "the engine's own figure above says. The rest is the webview's web process, which grows",
         "while the first couple of hundred result lists are shown and then stays flat (half-way",
         "and the end are the same), and does not give it back when the window is put away: the",
-        "price of showing results, not of keeping them. The likely part is WebKit's caches of the",
-        "scripts Tauri evaluates to deliver each `search-results` event (every payload is a new",
-        "script); the next step is to deliver results through an IPC response the page parses",
-        "(a `Channel` or a pull command) and measure again. Until then the whole-app target is",
+        "price of showing results, not of keeping them. Sending each update as JSON bytes over a",
+        "Tauri channel instead of as an event (so no new script per update) was measured the same",
+        "way and changed nothing, so it is the page's own memory from building and dropping result",
+        "lists (JS heap, DOM, style), which WebKit keeps for reuse. Next to try: rendering at most",
+        "the rows that fit, and asking WebKit to release memory when the window is put away. Until",
+        "then the whole-app target is",
         "not met and is reported as such.",
     ]
 lines += [
