@@ -74,6 +74,28 @@ fn the_os_keychain_stores_reads_and_deletes_a_salt() {
 }
 
 #[test]
+fn the_os_keychain_takes_at_most_what_windows_credential_manager_takes() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(kc) = real_keychain() else { return };
+    let fits = format!("entry-{}", random_hex(4));
+    let too_long = format!("entry-{}", random_hex(4));
+    let _cleanup = Cleanup(kc.clone(), vec![fits.clone(), too_long.clone()]);
+
+    kc.set(&fits, &[b'x'; latchkey_keychain::MAX_SECRET_LEN])
+        .unwrap();
+    let err = kc
+        .set(&too_long, &[b'x'; latchkey_keychain::MAX_SECRET_LEN + 1])
+        .unwrap_err();
+
+    assert_eq!(err.code(), "keychain.rejected");
+    assert!(kc.get(&too_long).unwrap().is_none());
+    assert_eq!(
+        kc.get(&fits).unwrap().unwrap().expose().len(),
+        latchkey_keychain::MAX_SECRET_LEN
+    );
+}
+
+#[test]
 fn the_vault_story_on_the_real_keychain() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let Some(kc) = real_keychain() else { return };
