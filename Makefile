@@ -6,7 +6,7 @@
 CARGO ?= cargo
 RUN_DIR := $(CURDIR)/.run
 
-.PHONY: run selfcheck test deps lint fmt check-fmt clippy check-platforms unit desktop bench bench-desktop bench-calls bench-search package fuzz clean-run test-peers soak-salesforce
+.PHONY: run selfcheck test deps lint fmt check-fmt clippy check-platforms test-windows unit desktop bench bench-desktop bench-calls bench-search package fuzz clean-run test-peers soak-salesforce
 
 deps:
 	@scripts/install-deps.sh
@@ -46,6 +46,11 @@ clippy:
 # desktop app included: checks only, no linking (docs/platforms.md).
 check-platforms:
 	CARGO=$(CARGO) scripts/check-platforms.sh
+
+# The Windows build of the private-files, keychain, vault, catalog and connect unit tests,
+# run under Wine (docs/platforms.md).
+test-windows: deps
+	CARGO=$(CARGO) scripts/test-windows.sh
 
 unit:
 	scripts/with-postgres.sh scripts/with-keychain.sh -- $(CARGO) test --workspace

@@ -197,18 +197,24 @@ mod replace_tests {
     #[test]
     fn a_write_succeeds_while_another_process_has_the_file_open() {
         // The CLI reading the cache while the menu app writes it: the write must not fail.
+        // Under Wine (and Windows without POSIX rename semantics) the rename waits until
+        // the reader lets go; on Unix it replaces the file at once.
         let root = tempfile::tempdir().unwrap();
         let path = root.path().join("records/salesforce@prod.lkc");
         write(&path, b"old").unwrap();
         let mut reader = File::open(&path).unwrap();
+        let holder = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(150));
+            let mut held = Vec::new();
+            reader.read_to_end(&mut held).unwrap();
+            held
+        });
 
         write(&path, b"new").unwrap();
 
         assert_eq!(fs::read(&path).unwrap(), b"new");
-        // The reader keeps the file it opened, whole.
-        let mut held = Vec::new();
-        reader.read_to_end(&mut held).unwrap();
-        assert_eq!(held, b"old");
+        // The reader read the file it opened, whole.
+        assert_eq!(holder.join().unwrap(), b"old");
         let names: Vec<_> = fs::read_dir(root.path().join("records"))
             .unwrap()
             .flatten()
