@@ -6,7 +6,7 @@
 CARGO ?= cargo
 RUN_DIR := $(CURDIR)/.run
 
-.PHONY: run selfcheck test deps lint fmt check-fmt clippy unit desktop bench bench-desktop bench-calls bench-search package fuzz clean-run test-peers soak-salesforce
+.PHONY: run selfcheck test deps lint fmt check-fmt clippy check-platforms test-windows unit desktop bench bench-desktop bench-calls bench-search package fuzz clean-run test-peers soak-salesforce
 
 deps:
 	@scripts/install-deps.sh
@@ -14,6 +14,7 @@ deps:
 	@scripts/install-console-deps.sh
 	@scripts/install-ui-deps.sh
 	@scripts/install-tauri-driver.sh
+	@scripts/install-cross-deps.sh
 
 # The product on this machine: a demo OAuth provider, latchkey-server (SQLite) with an admin,
 # Demo OAuth enabled, a demo user, and the desktop menu app enrolled as that user
@@ -33,13 +34,23 @@ selfcheck: deps
 desktop: deps
 	$(CARGO) run -p latchkey-desktop
 
-test: deps check-fmt clippy unit
+test: deps check-fmt clippy check-platforms unit
 
 check-fmt:
 	$(CARGO) fmt --all -- --check
 
 clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# The same clippy for Windows (x86_64-pc-windows-gnu) and macOS (aarch64-apple-darwin),
+# desktop app included: checks only, no linking (docs/platforms.md).
+check-platforms:
+	CARGO=$(CARGO) scripts/check-platforms.sh
+
+# The Windows build of the private-files, keychain, vault, catalog and connect unit tests,
+# run under Wine (docs/platforms.md).
+test-windows: deps
+	CARGO=$(CARGO) scripts/test-windows.sh
 
 unit:
 	scripts/with-postgres.sh scripts/with-keychain.sh -- $(CARGO) test --workspace

@@ -106,6 +106,10 @@ pub fn run() -> Result<(), tauri::Error> {
         .setup({
             let stop = stop.clone();
             move |app| {
+                // A menu-bar app on macOS: no Dock icon, no entry in the app switcher
+                // (Info.plist's LSUIElement does the same for a bundled launch).
+                #[cfg(target_os = "macos")]
+                app.set_activation_policy(tauri::ActivationPolicy::Accessory);
                 let handle = app.handle().clone();
                 let notify = {
                     let handle = handle.clone();

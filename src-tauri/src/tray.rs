@@ -82,7 +82,7 @@ fn build_menu<R: Runtime>(app: &AppHandle<R>, state: Option<&MenuState>) -> taur
 /// is not an error: the window and a second launch still reach the app.
 pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     let menu = build_menu(app, None)?;
-    let mut builder = TrayIconBuilder::with_id(TRAY_ID)
+    let builder = TrayIconBuilder::with_id(TRAY_ID)
         .tooltip("Latchkey")
         .menu(&menu)
         .show_menu_on_left_click(false)
@@ -106,15 +106,32 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
                 window::toggle_near(tray.app_handle(), rect);
             }
         });
-    if let Some(icon) = app.default_window_icon() {
-        builder = builder.icon(icon.clone());
-    }
+    let builder = with_icon(app, builder);
     if let Err(e) = builder.build(app) {
         tracing::warn!(
             "no tray icon on this desktop ({e}); the window stays reachable by launching Latchkey again"
         );
     }
     Ok(())
+}
+
+/// macOS: a template image (the keyhole's shape only), which the menu bar tints to
+/// match its light or dark appearance, as every menu-bar icon should be.
+#[cfg(target_os = "macos")]
+fn with_icon<R: Runtime>(_app: &AppHandle<R>, builder: TrayIconBuilder<R>) -> TrayIconBuilder<R> {
+    builder
+        .icon(tauri::include_image!("icons/tray.png"))
+        .icon_as_template(true)
+}
+
+/// Windows and Linux: the app's coloured icon; a white template shape would vanish
+/// on a light taskbar or panel.
+#[cfg(not(target_os = "macos"))]
+fn with_icon<R: Runtime>(app: &AppHandle<R>, builder: TrayIconBuilder<R>) -> TrayIconBuilder<R> {
+    match app.default_window_icon() {
+        Some(icon) => builder.icon(icon.clone()),
+        None => builder,
+    }
 }
 
 /// Rebuilds the tray menu and tooltip for `state`.

@@ -17,6 +17,8 @@
 //! grant revoked at the provider, every copy wiped, the receipt audited). It
 //! saves a screenshot of each state in `test-output/desktop/`; copy them to
 //! `docs/screenshots/` when they change.
+//! Linux only: it needs Xvfb, tauri-driver and WebKitWebDriver (docs/platforms.md).
+#![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;

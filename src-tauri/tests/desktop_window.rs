@@ -2,6 +2,8 @@
 //! Xvfb display and the test waits for a top-level window titled "Latchkey".
 //! `make test` installs Xvfb and xwininfo; under CI their absence fails the
 //! test instead of skipping it.
+//! Linux only: it needs Xvfb and xwininfo (docs/platforms.md).
+#![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;

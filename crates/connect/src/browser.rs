@@ -6,8 +6,6 @@
 //! headless Chromium), then `xdg-open`. Every URL is checked before it is
 //! handed over, because the opener itself checks nothing.
 
-use std::process::{Command, Stdio};
-
 use url::Url;
 
 use crate::ConnectError;
@@ -46,6 +44,7 @@ impl BrowserLauncher for SystemBrowser {
 /// and reaps it in the background.
 #[cfg(all(unix, not(target_os = "macos")))]
 fn spawn_detached(command: &str, url: &str) -> std::io::Result<()> {
+    use std::process::{Command, Stdio};
     let mut words = command.split_whitespace();
     let program = words.next().unwrap_or(command);
     let mut args: Vec<String> = words.map(str::to_owned).collect();

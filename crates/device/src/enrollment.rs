@@ -103,13 +103,11 @@ fn io(path: &Path, e: impl std::fmt::Display) -> DeviceError {
     }
 }
 
-/// The OS's per-user app data folder + `latchkey`: where the desktop app and
-/// the CLI both keep their data unless told otherwise, so that they share one
-/// enrollment.
+/// Latchkey's data folder by this OS's convention
+/// ([`latchkey_private_files::default_data_dir`]): where the desktop app and the CLI
+/// both keep their data unless told otherwise, so that they share one enrollment.
 pub fn default_data_dir() -> std::path::PathBuf {
-    dirs::data_dir()
-        .unwrap_or_else(|| std::path::PathBuf::from("."))
-        .join("latchkey")
+    latchkey_private_files::default_data_dir()
 }
 
 /// Marks an enrollment an admin ended (revoked computer, removed user), with why.
@@ -120,10 +118,13 @@ fn token_account(server: &str, device_id: &str) -> String {
     format!("{server}#device={device_id}")
 }
 
+/// The name the admin sees for this computer: `HOSTNAME` or /etc/hostname on Unix,
+/// `COMPUTERNAME` on Windows (which has neither).
 pub fn default_device_name() -> String {
     std::env::var("HOSTNAME")
         .ok()
         .or_else(|| fs::read_to_string("/etc/hostname").ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
         .map(|h| h.trim().to_owned())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "this computer".to_owned())

@@ -28,6 +28,27 @@ pub use latchkey_secret::SecretVec;
 pub use memory::{InjectedFailure, MemoryKeychain};
 pub use os::OsKeychain;
 
+/// The largest secret Latchkey puts in any keychain: Windows Credential Manager's
+/// blob limit (`CRED_MAX_CREDENTIAL_BLOB_SIZE`, 5 × 512 bytes), the smallest of the
+/// three stores. Every [`Keychain`] here refuses more on every OS, so a secret Windows
+/// would refuse fails in tests on Linux too, not first on a user's PC.
+pub const MAX_SECRET_LEN: usize = 2560;
+
+/// Refuses a secret longer than [`MAX_SECRET_LEN`], naming the keychain (never the bytes).
+pub(crate) fn check_secret_len(keychain: &str, secret: &[u8]) -> Result<(), KeychainError> {
+    if secret.len() > MAX_SECRET_LEN {
+        return Err(KeychainError::Rejected {
+            keychain: keychain.to_owned(),
+            reason: format!(
+                "the secret is {} bytes, over the {MAX_SECRET_LEN} bytes every OS keychain takes \
+                 (Windows Credential Manager's limit)",
+                secret.len()
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// A place to keep small secrets, addressed by an account name within the
 /// store's service namespace.
 pub trait Keychain: Send + Sync {
@@ -37,7 +58,7 @@ pub trait Keychain: Send + Sync {
     /// Reads a secret. `Ok(None)` means the entry does not exist.
     fn get(&self, account: &str) -> Result<Option<SecretVec>, KeychainError>;
 
-    /// Creates or replaces a secret.
+    /// Creates or replaces a secret of at most [`MAX_SECRET_LEN`] bytes.
     fn set(&self, account: &str, secret: &[u8]) -> Result<(), KeychainError>;
 
     /// Deletes a secret. `Ok(false)` means there was nothing to delete.

@@ -121,6 +121,7 @@ impl Keychain for MemoryKeychain {
 
     fn set(&self, account: &str, secret: &[u8]) -> Result<(), KeychainError> {
         self.begin_call(true)?;
+        crate::check_secret_len(self.describe(), secret)?;
         self.with_state(|s| s.entries.insert(account.to_owned(), secret.to_vec()));
         Ok(())
     }
@@ -134,6 +135,18 @@ impl Keychain for MemoryKeychain {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_over_windows_credential_manager_limit_is_refused_on_every_os() {
+        let kc = MemoryKeychain::new();
+        kc.set("fits", &[7u8; crate::MAX_SECRET_LEN]).unwrap();
+        let err = kc
+            .set("too-long", &[7u8; crate::MAX_SECRET_LEN + 1])
+            .unwrap_err();
+        assert_eq!(err.code(), "keychain.rejected");
+        assert!(err.to_string().contains("2561 bytes"), "{err}");
+        assert!(kc.get("too-long").unwrap().is_none());
+    }
 
     #[test]
     fn round_trip_and_delete() {

@@ -120,6 +120,7 @@ impl Keychain for OsKeychain {
     }
 
     fn set(&self, account: &str, secret: &[u8]) -> Result<(), KeychainError> {
+        crate::check_secret_len(DESCRIPTION, secret)?;
         self.entry(account)?.set_secret(secret).map_err(map_error)
     }
 

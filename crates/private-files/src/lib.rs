@@ -6,11 +6,37 @@
 //! the user; these functions then only create and write.
 //!
 //! One place for this, so every crate that writes there (device, connect, menu, vault)
-//! gets it right the same way.
+//! gets it right the same way. It also names that data dir ([`default_data_dir`]), so
+//! the desktop app, the CLI and the vault's own tool agree on it on every OS.
+//!
+//! Replacing a file ([`replace`]) retries for a moment on Windows, where another
+//! Latchkey process (the CLI) or a virus scanner holding the file open can make the
+//! rename fail with a sharing violation for a few milliseconds.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The folder name under the OS's per-user data folder.
+const APP_DIR: &str = "latchkey";
+
+/// Latchkey's per-user data folder on this computer, by each OS's convention:
+///
+/// - Linux and BSD: `$XDG_DATA_HOME/latchkey`, else `~/.local/share/latchkey`
+/// - macOS: `~/Library/Application Support/latchkey`
+/// - Windows: `%LOCALAPPDATA%\latchkey` (the local, not the roaming, AppData: the
+///   enrollment, the vault's salt and its cache belong to this computer, and a roaming
+///   profile would copy one computer's device identity to the next)
+///
+/// Everything Latchkey keeps on a device lives here, the sealed offline copies of
+/// records included: they are what the menu shows offline, so they are data, not a
+/// cache the OS may purge. `.` when the OS reports no home folder.
+pub fn default_data_dir() -> PathBuf {
+    dirs::data_local_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join(APP_DIR)
+}
 
 /// Creates `dir` and its missing parents, and makes `dir` itself private (0700), also
 /// when it already existed.
@@ -86,12 +112,183 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
         file.write_all(bytes)?;
         file.sync_all()?;
         drop(file);
-        fs::rename(&tmp, path)
+        replace(&tmp, path)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// How long [`replace`] waits before each new try: about 1.3 s in all, so a reader
+/// that holds the file for a moment is waited out, and a file held for good fails
+/// quickly with the OS's own error.
+const REPLACE_BACKOFF: [Duration; 7] = [
+    Duration::from_millis(5),
+    Duration::from_millis(10),
+    Duration::from_millis(20),
+    Duration::from_millis(50),
+    Duration::from_millis(100),
+    Duration::from_millis(250),
+    Duration::from_millis(850),
+];
+
+/// Renames `from` over `to`, replacing it. On Windows a rename over a file that another
+/// process has open without delete sharing (an antivirus scan, an older reader) fails
+/// with a sharing violation or access denied until that handle closes; those are tried
+/// again with a short, bounded backoff. Rust's own file handles share delete access, so
+/// a Latchkey reader never blocks the replace by itself. Elsewhere a rename never fails
+/// that way, and this is one rename.
+pub fn replace(from: &Path, to: &Path) -> io::Result<()> {
+    retry_while_shared(
+        || fs::rename(from, to),
+        is_sharing_violation,
+        &REPLACE_BACKOFF,
+        std::thread::sleep,
+    )
+}
+
+/// Runs `attempt` until it succeeds, fails with an error `transient` does not accept, or
+/// `backoff` runs out (then the last error is returned). `sleep` is injected so tests
+/// need not wait.
+fn retry_while_shared(
+    mut attempt: impl FnMut() -> io::Result<()>,
+    transient: impl Fn(&io::Error) -> bool,
+    backoff: &[Duration],
+    mut sleep: impl FnMut(Duration),
+) -> io::Result<()> {
+    let mut delays = backoff.iter();
+    loop {
+        match attempt() {
+            Err(error) if transient(&error) => match delays.next() {
+                Some(delay) => sleep(*delay),
+                None => return Err(error),
+            },
+            other => return other,
+        }
+    }
+}
+
+/// Windows' errors for a file that another handle keeps from being replaced:
+/// ERROR_ACCESS_DENIED (5, also what a pending delete gives), ERROR_SHARING_VIOLATION
+/// (32) and ERROR_LOCK_VIOLATION (33).
+#[cfg(windows)]
+fn is_sharing_violation(error: &io::Error) -> bool {
+    matches!(error.raw_os_error(), Some(5 | 32 | 33))
+}
+
+/// A rename on Unix replaces a file whoever has it open: nothing to wait for.
+#[cfg(not(windows))]
+fn is_sharing_violation(_error: &io::Error) -> bool {
+    false
+}
+
+#[cfg(test)]
+mod replace_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::io::Read;
+
+    /// What Windows returns while another handle keeps the file (ERROR_SHARING_VIOLATION).
+    fn sharing_violation() -> io::Error {
+        io::Error::from_raw_os_error(32)
+    }
+
+    #[test]
+    fn a_write_succeeds_while_another_process_has_the_file_open() {
+        // The CLI reading the cache while the menu app writes it: the write must not fail.
+        // Under Wine (and Windows without POSIX rename semantics) the rename waits until
+        // the reader lets go; on Unix it replaces the file at once.
+        let root = tempfile::tempdir().unwrap();
+        let path = root.path().join("records/salesforce@prod.lkc");
+        write(&path, b"old").unwrap();
+        let mut reader = File::open(&path).unwrap();
+        let holder = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(150));
+            let mut held = Vec::new();
+            reader.read_to_end(&mut held).unwrap();
+            held
+        });
+
+        write(&path, b"new").unwrap();
+
+        assert_eq!(fs::read(&path).unwrap(), b"new");
+        // The reader read the file it opened, whole.
+        assert_eq!(holder.join().unwrap(), b"old");
+        let names: Vec<_> = fs::read_dir(root.path().join("records"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "no temporary file left: {names:?}");
+    }
+
+    #[test]
+    fn a_replace_blocked_for_a_moment_is_tried_again_until_the_reader_lets_go() {
+        let mut tries = 0;
+        let mut slept = Vec::new();
+        let result = retry_while_shared(
+            || {
+                tries += 1;
+                if tries < 4 {
+                    Err(sharing_violation())
+                } else {
+                    Ok(())
+                }
+            },
+            |e| e.raw_os_error() == Some(32),
+            &REPLACE_BACKOFF,
+            |d| slept.push(d),
+        );
+        assert!(result.is_ok());
+        assert_eq!(tries, 4);
+        assert_eq!(slept, REPLACE_BACKOFF[..3]);
+    }
+
+    #[test]
+    fn a_file_held_for_good_fails_after_the_bounded_backoff_with_the_os_error() {
+        let mut tries = 0;
+        let mut waited = Duration::ZERO;
+        let error = retry_while_shared(
+            || {
+                tries += 1;
+                Err(sharing_violation())
+            },
+            |e| e.raw_os_error() == Some(32),
+            &REPLACE_BACKOFF,
+            |d| waited += d,
+        )
+        .unwrap_err();
+        assert_eq!(error.raw_os_error(), Some(32));
+        assert_eq!(tries, REPLACE_BACKOFF.len() + 1);
+        assert!(waited < Duration::from_secs(2), "bounded: {waited:?}");
+    }
+
+    #[test]
+    fn other_errors_are_not_retried() {
+        let mut tries = 0;
+        let error = retry_while_shared(
+            || {
+                tries += 1;
+                Err(io::Error::from(io::ErrorKind::NotFound))
+            },
+            |e| e.raw_os_error() == Some(32),
+            &REPLACE_BACKOFF,
+            |_| panic!("no wait for an error that is not a sharing violation"),
+        )
+        .unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::NotFound);
+        assert_eq!(tries, 1);
+    }
+
+    #[test]
+    fn the_data_dir_is_latchkeys_folder_in_the_os_local_data_folder() {
+        let dir = default_data_dir();
+        assert!(dir.ends_with(APP_DIR));
+        if let Some(base) = dirs::data_local_dir() {
+            assert_eq!(dir, base.join(APP_DIR));
+        }
+    }
 }
 
 #[cfg(test)]

@@ -209,7 +209,8 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), VaultErr
         file.write_all(bytes).map_err(io("write", &tmp))?;
         file.sync_all().map_err(io("flush", &tmp))?;
         drop(file);
-        fs::rename(&tmp, path).map_err(io("replace", path))?;
+        // Retries a moment on Windows while another process holds the file.
+        latchkey_private_files::replace(&tmp, path).map_err(io("replace", path))?;
         sync_dir(dir)
     })();
     if result.is_err() {

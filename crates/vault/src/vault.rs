@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::cache::{create_private_dir, read_if_exists, remove_if_exists, write_atomically};
 use crate::kdf::KEY_LEN;
+
+// The salt must fit the smallest OS keychain (Windows Credential Manager).
+const _: () = assert!(KEY_LEN <= latchkey_keychain::MAX_SECRET_LEN);
 use crate::{
     EnvelopeCache, KdfParams, KeyId, RecordContext, RecordKind, SlotId, TokenSet, UserIdentity,
     VaultError, VaultKey, envelope,

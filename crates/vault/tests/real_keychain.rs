@@ -74,6 +74,28 @@ fn the_os_keychain_stores_reads_and_deletes_a_salt() {
 }
 
 #[test]
+fn the_os_keychain_takes_at_most_what_windows_credential_manager_takes() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(kc) = real_keychain() else { return };
+    let fits = format!("entry-{}", random_hex(4));
+    let too_long = format!("entry-{}", random_hex(4));
+    let _cleanup = Cleanup(kc.clone(), vec![fits.clone(), too_long.clone()]);
+
+    kc.set(&fits, &[b'x'; latchkey_keychain::MAX_SECRET_LEN])
+        .unwrap();
+    let err = kc
+        .set(&too_long, &[b'x'; latchkey_keychain::MAX_SECRET_LEN + 1])
+        .unwrap_err();
+
+    assert_eq!(err.code(), "keychain.rejected");
+    assert!(kc.get(&too_long).unwrap().is_none());
+    assert_eq!(
+        kc.get(&fits).unwrap().unwrap().expose().len(),
+        latchkey_keychain::MAX_SECRET_LEN
+    );
+}
+
+#[test]
 fn the_vault_story_on_the_real_keychain() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let Some(kc) = real_keychain() else { return };
@@ -98,7 +120,7 @@ fn the_vault_story_on_the_real_keychain() {
     assert!(kc.delete(&salt_account(&user)).unwrap());
     let err = Vault::open(kc.clone(), identity(&user), dir.path()).unwrap_err();
     assert_eq!(err.code(), "vault.salt_missing");
-    assert!(err.to_string().contains("Secret Service"), "{err}");
+    assert!(err.to_string().contains(kc.describe()), "{err}");
     assert!(
         kc.get(&salt_account(&user)).unwrap().is_none(),
         "not regenerated"
@@ -209,6 +231,9 @@ fn no_salt_or_token_reaches_a_file_or_a_log() {
     assert_no_secret_in_files(dir.path(), &secrets);
 }
 
+/// Linux and BSD only: it takes the D-Bus session away, and Windows' Credential Manager
+/// and the macOS keychain are always there.
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
 #[test]
 fn without_a_secret_service_the_error_is_keychain_unavailable_and_nothing_is_stored() {
     // No lock needed: this test never reaches a keychain.

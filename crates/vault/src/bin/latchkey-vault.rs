@@ -70,11 +70,9 @@ fn main() -> ExitCode {
 }
 
 fn data_dir(cli: &Cli) -> PathBuf {
-    cli.data_dir.clone().unwrap_or_else(|| {
-        dirs::data_dir()
-            .unwrap_or_else(|| PathBuf::from("."))
-            .join("latchkey")
-    })
+    cli.data_dir
+        .clone()
+        .unwrap_or_else(latchkey_private_files::default_data_dir)
 }
 
 fn run(cli: &Cli) -> Result<(), VaultError> {
