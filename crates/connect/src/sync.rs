@@ -24,10 +24,12 @@ use std::pin::Pin;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use latchkey_client::{ClientError, RecordSlot, RemoteRecord, ServerClient};
-use latchkey_vault::SlotId;
+use latchkey_keychain::Keychain;
+use latchkey_vault::{SlotId, TokenSet};
 use serde::{Deserialize, Serialize};
 
 use crate::ConnectError;
+use crate::engine::{ConnectionState, Connector, Integration};
 
 /// A boxed future, so the store can be a trait object.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -232,5 +234,298 @@ impl SyncState {
                 let _ = fs::remove_file(path);
             }
         }
+    }
+}
+
+/// What became of a write to the remote store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "sync", rename_all = "snake_case")]
+pub enum SyncOutcome {
+    /// No remote store is configured.
+    LocalOnly,
+    /// The server holds this version.
+    Synced { version: u64 },
+    /// The server could not be reached; the write is queued.
+    Queued,
+    /// The server refused; the local copy stands. The reason is for the user.
+    Refused { reason: String },
+}
+
+/// What [`Connector::sync_pending`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SyncReport {
+    /// Writes that reached the server.
+    pub sent: usize,
+    /// Writes still queued (the server is still unreachable).
+    pub queued: usize,
+    /// Writes dropped because the server had something newer or refused.
+    pub dropped: usize,
+}
+
+impl<K: Keychain> Connector<K> {
+    /// Seals and stores `tokens` as `version` locally, then pushes the
+    /// envelope to the server. Only local failures are errors: a server that
+    /// cannot be reached or refuses leaves the local copy standing.
+    pub(crate) async fn persist(
+        &self,
+        slot: &SlotId,
+        version: u64,
+        tokens: &TokenSet,
+        new_grant: bool,
+    ) -> Result<SyncOutcome, ConnectError> {
+        let envelope = self.vault.store_tokens(slot, version, tokens)?;
+        self.sync.saw(slot, version)?;
+        if self.remote.is_none() {
+            return Ok(SyncOutcome::LocalOnly);
+        }
+        // A newer write supersedes anything still queued for this slot.
+        self.sync.drop_slot(slot);
+        let outcome = self
+            .push(slot, version, envelope, tokens, new_grant)
+            .await?;
+        if outcome == SyncOutcome::Queued {
+            let sealed = self.vault.cache().get(slot)?;
+            if let Some(record) = sealed {
+                self.sync.enqueue(&OutboxEntry {
+                    integration: slot.integration().to_owned(),
+                    environment: slot.environment().to_owned(),
+                    op: "put".to_owned(),
+                    version: record.version,
+                    envelope_b64: Some(
+                        base64::engine::general_purpose::STANDARD.encode(&record.envelope),
+                    ),
+                })?;
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// Sends one sealed version with compare-and-swap. If the server assigns
+    /// another version (a delete elsewhere left a tombstone) or has a newer
+    /// record, the local state follows the server: re-sealed for the next
+    /// version, or the newer record adopted. Never a blind overwrite.
+    pub(crate) async fn push(
+        &self,
+        slot: &SlotId,
+        version: u64,
+        envelope: Vec<u8>,
+        tokens: &TokenSet,
+        new_grant: bool,
+    ) -> Result<SyncOutcome, ConnectError> {
+        let Some(remote) = &self.remote else {
+            return Ok(SyncOutcome::LocalOnly);
+        };
+        let key_id = self.vault.key_id().to_hex();
+        let mut version = version;
+        let mut envelope = envelope;
+        let mut expected = (version > 1).then(|| version - 1);
+        for _ in 0..4 {
+            let written = if new_grant {
+                remote
+                    .put_new_grant(slot, &key_id, &envelope, expected)
+                    .await
+            } else {
+                remote.put(slot, &key_id, &envelope, expected).await
+            };
+            match written {
+                Ok(stored) if stored == version => {
+                    self.sync.saw(slot, stored)?;
+                    return Ok(SyncOutcome::Synced { version: stored });
+                }
+                Ok(stored) => {
+                    // The server numbered it differently: re-seal for the next version.
+                    self.sync.saw(slot, stored)?;
+                    version = stored + 1;
+                    envelope = self.vault.store_tokens(slot, version, tokens)?;
+                    expected = Some(stored);
+                }
+                Err(ClientError::Conflict { current: None }) => expected = None,
+                Err(ClientError::Conflict {
+                    current: Some(current),
+                }) if current >= version => {
+                    // Another writer got there first (same or newer version): the
+                    // server's copy wins, as compare-and-swap means; adopt it if it opens.
+                    if let Ok(Some(newer)) = remote.get(slot, &key_id).await
+                        && newer.version >= version
+                        && self
+                            .vault
+                            .open_tokens(slot, newer.version, &newer.envelope)
+                            .is_ok()
+                    {
+                        self.vault
+                            .cache()
+                            .put(slot, newer.version, &newer.envelope)?;
+                        self.sync.saw(slot, newer.version)?;
+                        return Ok(SyncOutcome::Synced {
+                            version: newer.version,
+                        });
+                    }
+                    version = current + 1;
+                    envelope = self.vault.store_tokens(slot, version, tokens)?;
+                    expected = Some(current);
+                }
+                Err(ClientError::Conflict {
+                    current: Some(current),
+                }) => {
+                    self.sync.saw(slot, current)?;
+                    version = current.max(version) + 1;
+                    envelope = self.vault.store_tokens(slot, version, tokens)?;
+                    expected = Some(current);
+                }
+                Err(e) if e.is_offline() => return Ok(SyncOutcome::Queued),
+                Err(e) if e.is_revoked_by_admin() => {
+                    // An admin emptied this slot: this copy must not bring it back, and
+                    // must not stay here either.
+                    tracing::warn!(integration = %slot.integration(), "the admin disconnected this connection; wiping the local copy");
+                    self.vault.cache().remove(slot)?;
+                    self.sync.drop_slot(slot);
+                    return Err(ConnectError::DisconnectedByAdmin {
+                        provider: slot.integration().to_owned(),
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(code = e.code(), "the server refused a record");
+                    return Ok(SyncOutcome::Refused {
+                        reason: e.to_string(),
+                    });
+                }
+            }
+        }
+        Ok(SyncOutcome::Refused {
+            reason: "the record kept changing on the server; it will sync on the next change"
+                .to_owned(),
+        })
+    }
+
+    pub(crate) async fn remote_delete(&self, slot: &SlotId, version: u64) -> SyncOutcome {
+        let Some(remote) = &self.remote else {
+            return SyncOutcome::LocalOnly;
+        };
+        let key_id = self.vault.key_id().to_hex();
+        let mut version = version;
+        for _ in 0..3 {
+            match remote.delete(slot, &key_id, version).await {
+                Ok(()) => return SyncOutcome::Synced { version },
+                Err(ClientError::Conflict {
+                    current: Some(current),
+                }) => version = current,
+                Err(ClientError::Conflict { current: None }) => {
+                    return SyncOutcome::Synced { version };
+                }
+                Err(e) if e.is_offline() => return SyncOutcome::Queued,
+                Err(e) => {
+                    return SyncOutcome::Refused {
+                        reason: e.to_string(),
+                    };
+                }
+            }
+        }
+        SyncOutcome::Refused {
+            reason: "the server copy kept changing".to_owned(),
+        }
+    }
+
+    /// Replays queued writes in order. Call when the server is back (the
+    /// desktop app does it on its change feed and on a timer; the CLI before
+    /// each command).
+    pub async fn sync_pending(&self) -> Result<SyncReport, ConnectError> {
+        let mut report = SyncReport::default();
+        for (_, path, entry) in self.sync.entries() {
+            let slot = entry.slot()?;
+            let outcome = match entry.op.as_str() {
+                "delete" => self.remote_delete(&slot, entry.version).await,
+                _ => {
+                    let Some(envelope) = entry.envelope() else {
+                        let _ = fs::remove_file(&path);
+                        report.dropped += 1;
+                        continue;
+                    };
+                    match self.vault.open_tokens(&slot, entry.version, &envelope) {
+                        Ok(tokens) => match self
+                            .push(&slot, entry.version, envelope, &tokens, false)
+                            .await
+                        {
+                            Ok(outcome) => outcome,
+                            Err(ConnectError::DisconnectedByAdmin { .. }) => {
+                                self.record_admin_wipe(&slot, "disconnect", None);
+                                SyncOutcome::Refused {
+                                    reason: "your admin disconnected it".to_owned(),
+                                }
+                            }
+                            Err(e) => return Err(e),
+                        },
+                        Err(e) => SyncOutcome::Refused {
+                            reason: e.to_string(),
+                        },
+                    }
+                }
+            };
+            match outcome {
+                SyncOutcome::Queued => {
+                    report.queued += 1;
+                    // Keep order: stop at the first write the server cannot take yet.
+                    report.queued += self
+                        .sync
+                        .entries()
+                        .len()
+                        .saturating_sub(report.queued + report.sent + report.dropped);
+                    break;
+                }
+                SyncOutcome::Synced { .. } | SyncOutcome::LocalOnly => {
+                    let _ = fs::remove_file(&path);
+                    report.sent += 1;
+                }
+                SyncOutcome::Refused { .. } => {
+                    let _ = fs::remove_file(&path);
+                    report.dropped += 1;
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Number of writes waiting for the server.
+    pub fn pending_writes(&self) -> usize {
+        self.sync.entries().len()
+    }
+
+    /// Restores a slot from the server when this device has no local copy
+    /// (a wiped cache). A version older than one this device has already
+    /// seen is refused (rollback defence).
+    pub async fn restore_from_server(
+        &self,
+        integration: &Integration,
+    ) -> Result<ConnectionState, ConnectError> {
+        let r = self.resolve(integration)?;
+        let Some(remote) = &self.remote else {
+            return self.state_of(&r.slot);
+        };
+        let key_id = self.vault.key_id().to_hex();
+        let record = remote
+            .get(&r.slot, &key_id)
+            .await
+            .map_err(|e| ConnectError::Network {
+                provider: "the Latchkey server".to_owned(),
+                reason: e.to_string(),
+                maybe_sent: true,
+            })?;
+        let Some(record) = record else {
+            return self.state_of(&r.slot);
+        };
+        let seen = self.sync.high_water(&r.slot);
+        if record.version < seen {
+            return Err(ConnectError::Rollback {
+                provider: r.name.clone(),
+                offered: record.version,
+                seen,
+            });
+        }
+        self.vault
+            .open_tokens(&r.slot, record.version, &record.envelope)?;
+        self.vault
+            .cache()
+            .put(&r.slot, record.version, &record.envelope)?;
+        self.sync.saw(&r.slot, record.version)?;
+        self.state_of(&r.slot)
     }
 }

@@ -8,7 +8,8 @@ mod common;
 
 use common::Backend;
 use latchkey_server_database::{
-    Database, DbError, Journal, NewAudit, NewChange, Precondition, SlotKey, User,
+    AuditQuery, Database, DbError, ExcludedUser, Integration, Journal, NewAudit, NewChange,
+    Precondition, SlotKey, User,
 };
 use proptest::prelude::*;
 use std::collections::HashMap;
@@ -411,5 +412,92 @@ async fn sqlite_other_writes_get_their_turn_under_record_load() {
 async fn postgres_other_writes_get_their_turn_under_record_load() {
     if let Some(backend) = Backend::postgres() {
         other_writes_under_record_load(backend).await;
+    }
+}
+
+/// Narrowing an integration's allow-list revokes, with the save itself, the
+/// records of the users it leaves out; only a user who had records is journalled.
+async fn allow_list_revokes_with_the_save(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, org, j) = store_with_user(&backend, dir.path(), "kept").await;
+    for id in ["dropped", "idle"] {
+        db.create_user(&user(&org, id), &j).await.unwrap();
+    }
+    let mut integration = Integration {
+        org_id: org.clone(),
+        id: "salesforce".into(),
+        enabled: true,
+        environment: "production".into(),
+        client_id: Some("client".into()),
+        client_secret_sealed: None,
+        scopes: vec![],
+        params: Default::default(),
+        allowed_users: None,
+        api_key_sealed: None,
+        api_base_url: None,
+        api_paths: vec![],
+        api_key_header: None,
+        redirect_host: "127.0.0.1".into(),
+        default_widgets: None,
+        created_at: 0,
+        updated_at: 0,
+    };
+    db.put_integration(&integration, &j).await.unwrap();
+    for id in ["kept", "dropped"] {
+        db.put_record(&slot_of(id, 0), b"sealed", "d", Precondition::Absent, 1, &j)
+            .await
+            .unwrap();
+    }
+    integration.allowed_users = Some(vec!["kept".into()]);
+    let excluded: Vec<ExcludedUser> = ["dropped", "idle"]
+        .into_iter()
+        .map(|id| {
+            let mut journal = journal(&org, id);
+            journal.audit.action = "connection.disconnect".into();
+            ExcludedUser {
+                user_id: id.into(),
+                journal,
+            }
+        })
+        .collect();
+    let revoked = db
+        .put_integration_excluding(&integration, &j, &excluded)
+        .await
+        .unwrap();
+    assert_eq!(revoked, 1);
+    assert!(
+        db.get_record(&slot_of("dropped", 0))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(db.admin_revoked(&slot_of("dropped", 0)).await.unwrap());
+    assert!(db.get_record(&slot_of("kept", 0)).await.unwrap().is_some());
+    let saved = db
+        .get_integration(&org, "salesforce")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(saved.allowed_users, Some(vec!["kept".to_owned()]));
+    let query = AuditQuery {
+        limit: 10,
+        action: Some("connection.disconnect".into()),
+        ..AuditQuery::default()
+    };
+    let disconnects = db.list_audit(&org, &query).await.unwrap();
+    let targets: Vec<_> = disconnects.iter().map(|e| e.target.clone()).collect();
+    assert_eq!(targets, vec![Some("dropped".to_owned())]);
+    db.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_allow_list_revokes_with_the_save() {
+    allow_list_revokes_with_the_save(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_allow_list_revokes_with_the_save() {
+    if let Some(backend) = Backend::postgres() {
+        allow_list_revokes_with_the_save(backend).await;
     }
 }

@@ -16,7 +16,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use latchkey_secret::SecretString;
 use latchkey_server_database::{
-    DbError, Device, EnrollmentCode, Integration, User, revocation_reason,
+    DbError, Device, EnrollmentCode, ExcludedUser, Integration, User, revocation_reason,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -199,9 +199,15 @@ pub async fn put_integration(
             "The client id is 1-512 printable characters.",
         ));
     }
-    if let Some(users) = &input.allowed_users {
-        for u in users {
-            if state.db.user_by_id(&state.org.id, u).await?.is_none() {
+    // One read of the users serves both the allow-list check and the revocations.
+    let users = match &input.allowed_users {
+        Some(_) => state.db.list_users(&state.org.id).await?,
+        None => Vec::new(),
+    };
+    if let Some(allowed) = &input.allowed_users {
+        let known: std::collections::HashSet<&str> = users.iter().map(|u| u.id.as_str()).collect();
+        for u in allowed {
+            if !known.contains(u.as_str()) {
                 return Err(ApiError::unprocessable(
                     "unknown_user",
                     format!(
@@ -366,53 +372,46 @@ pub async fn put_integration(
         kind.map(|k| vec![(None, k, Some(id.clone()))])
             .unwrap_or_default(),
     );
-    state.db.put_integration(&integration, &journal).await?;
-    if integration.enabled && integration.allowed_users.is_some() {
-        revoke_for_excluded_users(&state, &auth, &integration).await?;
-    }
+    let excluded = if integration.enabled {
+        excluded_users(&state, &auth, &integration, &users)
+    } else {
+        Vec::new()
+    };
+    state
+        .db
+        .put_integration_excluding(&integration, &journal, &excluded)
+        .await?;
     Ok(Json(admin_view(&integration)))
 }
 
-/// Users taken off an integration's allow-list lose their records of it, and
-/// their menus are told (as for an admin's disconnect).
-async fn revoke_for_excluded_users(
+/// The users an integration's allow-list leaves out, each with the journal of
+/// losing their records of it (as for an admin's disconnect); storage revokes
+/// them in the transaction that saves the integration, and journals only those
+/// who had records.
+fn excluded_users(
     state: &Shared,
     auth: &AdminAuth,
     i: &Integration,
-) -> ApiResult<()> {
-    for user in state.db.list_users(&state.org.id).await? {
-        if i.allows(&user.id)
-            || state
-                .db
-                .list_records(&user.id, Some(&i.id))
-                .await?
-                .is_empty()
-        {
-            continue;
-        }
-        let journal = state.journal(
-            &Actor::Admin(auth.admin.id.clone()),
-            "connection.disconnect",
-            Some(&user.id),
-            json!({ "integration_id": i.id, "reason": "removed from allowed_users" }),
-            vec![(
-                Some(user.id.clone()),
-                "connection.disconnected",
-                Some(i.id.clone()),
-            )],
-        );
-        state
-            .db
-            .delete_user_records(
-                &user.id,
-                &i.id,
-                revocation_reason::ALLOW_LIST,
-                now_millis(),
-                &journal,
-            )
-            .await?;
-    }
-    Ok(())
+    users: &[User],
+) -> Vec<ExcludedUser> {
+    users
+        .iter()
+        .filter(|user| !i.allows(&user.id))
+        .map(|user| ExcludedUser {
+            user_id: user.id.clone(),
+            journal: state.journal(
+                &Actor::Admin(auth.admin.id.clone()),
+                "connection.disconnect",
+                Some(&user.id),
+                json!({ "integration_id": i.id, "reason": "removed from allowed_users" }),
+                vec![(
+                    Some(user.id.clone()),
+                    "connection.disconnected",
+                    Some(i.id.clone()),
+                )],
+            ),
+        })
+        .collect()
 }
 
 pub async fn delete_integration(

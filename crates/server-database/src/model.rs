@@ -1,0 +1,522 @@
+//! The rows storage keeps, as the server sees them, and the one error type storage returns.
+
+/// Milliseconds since the Unix epoch; the only time representation in storage,
+/// identical on both backends.
+pub type Millis = i64;
+
+/// One deployment's organisation. One per deployment today; ids are kept in the
+/// schema so several can live in one database later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Org {
+    pub id: String,
+    pub name: String,
+    pub created_at: Millis,
+}
+
+/// A console administrator. `password_hash` is an Argon2id PHC string.
+/// No `Debug`: the hash is not for logs either.
+#[derive(Clone)]
+pub struct Admin {
+    pub id: String,
+    pub org_id: String,
+    pub email: String,
+    pub password_hash: String,
+    pub role: AdminRole,
+    pub created_at: Millis,
+}
+
+/// What an admin may do beyond the everyday: the org's owner (its first admin) may
+/// list and revoke every admin's API tokens and add and remove admins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminRole {
+    Owner,
+    Admin,
+}
+
+impl AdminRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Owner => "owner",
+            Self::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, DbError> {
+        match s {
+            "owner" => Ok(Self::Owner),
+            "admin" => Ok(Self::Admin),
+            other => Err(DbError::Corrupt(format!("unknown admin role {other:?}"))),
+        }
+    }
+}
+
+/// What an admin credential is: a console session (cookie + CSRF) or an API token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialKind {
+    Session,
+    ApiToken,
+}
+
+impl CredentialKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Session => "session",
+            Self::ApiToken => "api_token",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, DbError> {
+        match s {
+            "session" => Ok(Self::Session),
+            "api_token" => Ok(Self::ApiToken),
+            other => Err(DbError::Corrupt(format!(
+                "unknown credential kind {other:?}"
+            ))),
+        }
+    }
+}
+
+/// An admin session or API token. Only SHA-256 hashes of the token (and of the
+/// session's CSRF token) are stored.
+#[derive(Clone)]
+pub struct AdminCredential {
+    pub id: String,
+    pub admin_id: String,
+    pub org_id: String,
+    pub kind: CredentialKind,
+    pub token_hash: Vec<u8>,
+    pub csrf_hash: Option<Vec<u8>>,
+    /// What the admin called an API token ("CI deploy"); sessions have none.
+    pub name: Option<String>,
+    pub created_at: Millis,
+    pub expires_at: Option<Millis>,
+    /// Kept to the minute: when the credential last opened a request.
+    pub last_used_at: Option<Millis>,
+}
+
+/// A person whose devices sync connection records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    pub org_id: String,
+    pub email: String,
+    pub display_name: String,
+    pub created_at: Millis,
+}
+
+/// A one-time enrollment code; only its SHA-256 hash is stored.
+#[derive(Clone)]
+pub struct EnrollmentCode {
+    pub id: String,
+    pub org_id: String,
+    pub user_id: String,
+    pub code_hash: Vec<u8>,
+    pub created_at: Millis,
+    pub expires_at: Millis,
+}
+
+/// What the console shows of one enrollment code: never the code, but when it was
+/// made, until when it works, and which device redeemed it and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrollmentCodeStatus {
+    pub id: String,
+    pub created_at: Millis,
+    pub expires_at: Millis,
+    pub used_at: Option<Millis>,
+    pub device_id: Option<String>,
+    /// The redeeming device's name while it exists.
+    pub device_name: Option<String>,
+}
+
+/// An enrolled device. Its token is 256 random bits; only the SHA-256 hash is stored.
+#[derive(Clone)]
+pub struct Device {
+    pub id: String,
+    pub org_id: String,
+    pub user_id: String,
+    pub name: String,
+    pub token_hash: Vec<u8>,
+    pub created_at: Millis,
+    pub last_seen_at: Option<Millis>,
+    pub revoked_at: Option<Millis>,
+}
+
+/// This org's configuration of one catalog integration. Client secrets and API
+/// keys are stored sealed by the server key (the server crate seals them);
+/// storage only ever sees ciphertext.
+#[derive(Clone)]
+pub struct Integration {
+    pub org_id: String,
+    pub id: String,
+    pub enabled: bool,
+    /// `production`, `sandbox`, or a custom login host.
+    pub environment: String,
+    pub client_id: Option<String>,
+    pub client_secret_sealed: Option<Vec<u8>>,
+    pub scopes: Vec<String>,
+    /// Values for the provider catalog's placeholders (tenant, subdomain,
+    /// issuer). Not secret.
+    pub params: std::collections::BTreeMap<String, String>,
+    /// `None`: every user of the org; `Some`: only these user ids.
+    pub allowed_users: Option<Vec<String>>,
+    pub api_key_sealed: Option<Vec<u8>>,
+    /// API-key integrations: the only base URL the proxy may reach.
+    pub api_base_url: Option<String>,
+    /// API-key integrations: path prefixes (under the base URL) the proxy allows.
+    pub api_paths: Vec<String>,
+    /// API-key integrations: the header carrying the key (`authorization` means `Bearer`).
+    pub api_key_header: Option<String>,
+    /// OAuth integrations: the host name in the registered loopback redirect URI,
+    /// `127.0.0.1` or (where the catalog allows it) `localhost`.
+    pub redirect_host: String,
+    /// The home-screen widgets offered by default (catalog widget ids); `None`: all the
+    /// catalog offers for the provider.
+    pub default_widgets: Option<Vec<String>>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+impl Integration {
+    /// Whether `user_id` may use this integration (ignores `enabled`).
+    pub fn allows(&self, user_id: &str) -> bool {
+        self.allowed_users
+            .as_ref()
+            .is_none_or(|users| users.iter().any(|u| u == user_id))
+    }
+}
+
+/// The identity of one connection-record slot.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SlotKey {
+    pub user_id: String,
+    pub vault_key_id: String,
+    pub integration_id: String,
+    pub environment: String,
+}
+
+/// A live connection record: an opaque sealed envelope and its metadata.
+#[derive(Clone)]
+pub struct ConnectionRecord {
+    pub slot: SlotKey,
+    pub envelope: Vec<u8>,
+    pub version: i64,
+    pub device_id: String,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// Why an admin's action revoked a connection (the order's `reason`).
+pub mod revocation_reason {
+    /// The admin disconnected this user from the integration.
+    pub const DISCONNECT: &str = "disconnect";
+    /// The integration was disabled.
+    pub const INTEGRATION_DISABLED: &str = "integration_disabled";
+    /// The integration was removed.
+    pub const INTEGRATION_REMOVED: &str = "integration_removed";
+    /// The user was taken off the integration's allow-list.
+    pub const ALLOW_LIST: &str = "allow_list";
+    /// The user was removed (a leaver): every connection, on every device.
+    pub const USER_REMOVED: &str = "user_removed";
+    /// This device was revoked: it wipes its copies; the user's grants stay for their
+    /// other devices.
+    pub const DEVICE_REVOKED: &str = "device_revoked";
+}
+
+/// An order to one device: revoke one connection at the provider and wipe its sealed copy,
+/// then answer with a receipt. Created with the admin's action, in its transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationOrder {
+    pub id: String,
+    pub user_id: String,
+    pub device_id: String,
+    pub integration_id: String,
+    pub environment: String,
+    /// One of [`revocation_reason`].
+    pub reason: String,
+    pub created_at: Millis,
+    /// The device's answer, once it came.
+    pub receipt: Option<RevocationReceipt>,
+}
+
+/// What a device did with an order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationReceipt {
+    pub at: Millis,
+    /// `revoked`, `not_supported` (the provider has no revocation; `detail` says where to
+    /// remove access), `queued` (the provider was unreachable; the device retries),
+    /// `failed`, `no_copy` (this device held no tokens), or `kept` (a revoked device wiped
+    /// its copy; the grant stays for the user's other devices).
+    pub provider_outcome: String,
+    /// Plain words, never a secret.
+    pub provider_detail: String,
+    /// Whether the device wiped its sealed copy.
+    pub local_wiped: bool,
+}
+
+/// The provider outcomes a receipt may report.
+pub const RECEIPT_OUTCOMES: &[&str] = &[
+    "revoked",
+    "not_supported",
+    "queued",
+    "failed",
+    "no_copy",
+    "kept",
+];
+
+/// One integration's secrets sealed under a new server key (`latchkey-server rotate-key`).
+#[derive(Clone)]
+pub struct ResealedSecrets {
+    pub integration_id: String,
+    pub client_secret_sealed: Option<Vec<u8>>,
+    pub api_key_sealed: Option<Vec<u8>>,
+}
+
+/// Which revocation orders to write: the admin action's reason, and the records it
+/// concerns narrowed by integration, user and device (each `None`: any).
+#[derive(Debug, Clone, Copy)]
+pub struct Orders<'a> {
+    pub org_id: &'a str,
+    pub reason: &'a str,
+    pub now: Millis,
+    pub integration_id: Option<&'a str>,
+    pub user_id: Option<&'a str>,
+    pub device_id: Option<&'a str>,
+}
+
+impl<'a> Orders<'a> {
+    /// Orders for every live record of the org (narrow them with the methods below).
+    pub fn new(org_id: &'a str, reason: &'a str, now: Millis) -> Self {
+        Self {
+            org_id,
+            reason,
+            now,
+            integration_id: None,
+            user_id: None,
+            device_id: None,
+        }
+    }
+
+    /// Only records of this integration.
+    pub fn integration(mut self, id: &'a str) -> Self {
+        self.integration_id = Some(id);
+        self
+    }
+
+    /// Only records of this user.
+    pub fn user(mut self, id: &'a str) -> Self {
+        self.user_id = Some(id);
+        self
+    }
+
+    /// Only for this device.
+    pub fn device(mut self, id: &'a str) -> Self {
+        self.device_id = Some(id);
+        self
+    }
+}
+
+/// The compare-and-swap condition of a record write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precondition {
+    /// `If-None-Match: *`: succeed only if no live record is in the slot.
+    Absent,
+    /// `If-Match: <version>`: succeed only if the live record has this version.
+    Version(i64),
+}
+
+/// An audit event to append. `detail` is a JSON object that never holds secret material.
+#[derive(Debug, Clone)]
+pub struct NewAudit {
+    pub org_id: String,
+    pub at: Millis,
+    /// `admin`, `device` or `system`.
+    pub actor_kind: String,
+    pub actor_id: Option<String>,
+    pub action: String,
+    pub target: Option<String>,
+    pub detail: String,
+}
+
+/// A stored audit event.
+#[derive(Debug, Clone)]
+pub struct AuditEvent {
+    pub id: i64,
+    pub org_id: String,
+    pub at: Millis,
+    pub actor_kind: String,
+    pub actor_id: Option<String>,
+    pub action: String,
+    pub target: Option<String>,
+    pub detail: String,
+}
+
+/// Which audit events to list, newest first; every filter is optional.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// At most this many events.
+    pub limit: i64,
+    /// Only events older than this id: the cursor of the next page.
+    pub before_id: Option<i64>,
+    /// Only this action (`integration.put`).
+    pub action: Option<String>,
+    /// Only events where this id is the actor or the target, or the detail's `user_id`.
+    pub subject: Option<String>,
+    /// Only events about this integration: the target of `integration.*` events, or the
+    /// detail's `integration_id`.
+    pub integration: Option<String>,
+    /// Only events at or after this time.
+    pub since: Option<Millis>,
+    /// Only events at or before this time.
+    pub until: Option<Millis>,
+}
+
+impl AuditQuery {
+    /// The one SQL statement both backends run (`$N` placeholders, LIKE over the
+    /// compact JSON detail), binds in the order of [`AuditQuery::binds`].
+    pub const SQL: &'static str = "SELECT * FROM audit_events WHERE org_id = $1 \
+        AND ($2 IS NULL OR id < $2) \
+        AND ($3 IS NULL OR action = $3) \
+        AND ($4 IS NULL OR actor_id = $4 OR target = $4 OR detail LIKE $5) \
+        AND ($6 IS NULL OR (target = $6 AND action LIKE 'integration.%') OR detail LIKE $7) \
+        AND ($8 IS NULL OR at >= $8) \
+        AND ($9 IS NULL OR at <= $9) \
+        ORDER BY id DESC LIMIT $10";
+
+    /// The LIKE patterns for `$5` and `$7`: the detail is compact JSON
+    /// (`{"user_id":"…"}`); ids hold no LIKE wildcards once validated.
+    pub fn detail_patterns(&self) -> (Option<String>, Option<String>) {
+        (
+            self.subject
+                .as_ref()
+                .map(|s| format!("%\"user_id\":\"{s}\"%")),
+            self.integration
+                .as_ref()
+                .map(|i| format!("%\"integration_id\":\"{i}\"%")),
+        )
+    }
+}
+
+/// A change-feed entry to append: what changed, for whom (`None`: every user).
+#[derive(Debug, Clone)]
+pub struct NewChange {
+    pub org_id: String,
+    pub user_id: Option<String>,
+    pub kind: String,
+    pub integration_id: Option<String>,
+    pub at: Millis,
+}
+
+/// A stored change-feed entry. `seq` is strictly increasing in commit order,
+/// which is what lets a poller on any replica resume from the last seq it saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub seq: i64,
+    pub org_id: String,
+    pub user_id: Option<String>,
+    pub kind: String,
+    pub integration_id: Option<String>,
+    pub at: Millis,
+}
+
+/// A user an integration's allow-list leaves out, and what is journalled if
+/// that user loses records by it.
+#[derive(Debug, Clone)]
+pub struct ExcludedUser {
+    pub user_id: String,
+    pub journal: Journal,
+}
+
+/// What a mutation records beside itself, in the same transaction.
+#[derive(Debug, Clone)]
+pub struct Journal {
+    pub audit: NewAudit,
+    pub changes: Vec<NewChange>,
+}
+
+/// Why an enrollment code could not be redeemed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeProblem {
+    Unknown,
+    Expired,
+    AlreadyUsed,
+}
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("not found")]
+    NotFound,
+    #[error("{0} already exists")]
+    AlreadyExists(&'static str),
+    /// A compare-and-swap lost; `current` is the live version (`None`: no live record).
+    #[error("version mismatch")]
+    VersionMismatch { current: Option<i64> },
+    #[error("enrollment code rejected: {0:?}")]
+    Code(CodeProblem),
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+pub type DbResult<T> = Result<T, DbError>;
+
+/// Encodes a list of strings for a TEXT column (JSON array), identically on every backend.
+pub fn encode_list(items: &[String]) -> String {
+    serde_json::Value::from(items.to_vec()).to_string()
+}
+
+/// Encodes a string map as a JSON object (the `params` column).
+pub fn encode_map(items: &std::collections::BTreeMap<String, String>) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "{}".to_owned())
+}
+
+/// Decodes a map written by [`encode_map`].
+pub fn decode_map(text: &str) -> DbResult<std::collections::BTreeMap<String, String>> {
+    serde_json::from_str(text).map_err(|e| DbError::Corrupt(format!("bad map column: {e}")))
+}
+
+/// Decodes a list written by [`encode_list`].
+pub fn decode_list(text: &str) -> DbResult<Vec<String>> {
+    serde_json::from_str(text).map_err(|e| DbError::Corrupt(format!("bad list column: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_round_trip_through_their_column_encoding() {
+        let scopes = vec!["api".to_owned(), "refresh_token offline".to_owned()];
+        assert_eq!(decode_list(&encode_list(&scopes)).unwrap(), scopes);
+        assert_eq!(encode_list(&[]), "[]");
+        assert!(decode_list("{").is_err());
+    }
+
+    #[test]
+    fn an_integration_without_a_user_list_allows_everyone() {
+        let mut i = Integration {
+            org_id: "o".into(),
+            id: "salesforce".into(),
+            enabled: true,
+            environment: "production".into(),
+            client_id: None,
+            client_secret_sealed: None,
+            scopes: vec![],
+            params: Default::default(),
+            allowed_users: None,
+            api_key_sealed: None,
+            api_base_url: None,
+            api_paths: vec![],
+            redirect_host: "127.0.0.1".into(),
+            default_widgets: None,
+            api_key_header: None,
+            created_at: 0,
+            updated_at: 0,
+        };
+        assert!(i.allows("anyone"));
+        i.allowed_users = Some(vec!["u1".into()]);
+        assert!(i.allows("u1"));
+        assert!(!i.allows("u2"));
+    }
+}

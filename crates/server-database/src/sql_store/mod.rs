@@ -1,0 +1,524 @@
+//! The one implementation of [`Database`] over SQL, shared by the SQLite and
+//! PostgreSQL backends.
+//!
+//! Both engines accept `$N` binds and the same statements, so the queries, the
+//! journal writes and the revocation orders are written once here. A backend
+//! implements [`SqlBackend`]: its pools, its migrations, its record write, and the
+//! hooks where the engines really differ (PostgreSQL's advisory locks, SQLite's
+//! in-memory lookups of the serving process); every [`SqlBackend`] is then a
+//! [`Database`].
+
+use crate::rows::{Columns, backend};
+use crate::{
+    Admin, AdminCredential, AuditEvent, AuditQuery, Change, ConnectionRecord, Database, DbResult,
+    Device, EnrollmentCode, EnrollmentCodeStatus, ExcludedUser, Integration, Journal, Millis,
+    NewAudit, Org, Precondition, ResealedSecrets, RevocationOrder, RevocationReceipt, SlotKey,
+    User,
+};
+use async_trait::async_trait;
+use sqlx::{Encode, Executor, IntoArguments, Pool, Transaction, Type};
+use std::future::Future;
+
+/// What a SQL engine brings to the shared [`Database`] implementation.
+#[async_trait]
+pub trait SqlBackend: Send + Sync + 'static {
+    /// The sqlx driver.
+    type Db: sqlx::Database;
+    /// `sqlite` or `postgres`, for logs and metrics.
+    const NAME: &'static str;
+    /// A SQL expression for a fresh random revocation-order id (`{id}` of
+    /// [`revocation_sql::INSERT_ORDERS`]); the engines have no common one.
+    const ORDER_ID_SQL: &'static str;
+
+    /// The pool reads go to.
+    fn read(&self) -> &Pool<Self::Db>;
+    /// The pool writes go to (SQLite: its one writer connection).
+    fn write(&self) -> &Pool<Self::Db>;
+    /// The rows a statement changed (sqlx has no driver-independent accessor).
+    fn rows_affected(done: &<Self::Db as sqlx::Database>::QueryResult) -> u64;
+    /// Runs this backend's own migrations.
+    async fn run_migrations(&self) -> DbResult<()>;
+    /// Writes a connection record with its journal, in one transaction; the hot path,
+    /// which each engine does its own fastest way.
+    async fn write_record(
+        &self,
+        slot: &SlotKey,
+        envelope: &[u8],
+        device_id: &str,
+        precondition: Precondition,
+        now: Millis,
+        journal: &Journal,
+    ) -> DbResult<ConnectionRecord>;
+
+    /// Whether this backend can serve, beyond answering a query.
+    fn ready(&self) -> DbResult<()> {
+        Ok(())
+    }
+    /// Called once both pools are closed.
+    fn closed(&self) {}
+    /// Taken at the start of the transaction that creates the organisation.
+    async fn lock_org(&self, _tx: &mut Transaction<'_, Self::Db>) -> DbResult<()> {
+        Ok(())
+    }
+    /// Taken before a transaction appends to the change log.
+    async fn lock_change_log(&self, _tx: &mut Transaction<'_, Self::Db>) -> DbResult<()> {
+        Ok(())
+    }
+    /// Integrations changed (committed).
+    fn integrations_changed(&self) {}
+    /// Devices changed (committed).
+    fn devices_changed(&self) {}
+    /// A device was seen at `now` (committed).
+    fn device_touched(&self, _id: &str, _now: Millis) {}
+    /// An integration lookup: `load` reads it from the database.
+    async fn cached_integration<F>(
+        &self,
+        _org_id: &str,
+        _id: &str,
+        load: F,
+    ) -> DbResult<Option<Integration>>
+    where
+        F: Future<Output = DbResult<Option<Integration>>> + Send,
+    {
+        load.await
+    }
+    /// A device-token lookup: `load` reads it from the database.
+    async fn cached_device<F>(
+        &self,
+        _token_hash: &[u8],
+        load: F,
+    ) -> DbResult<Option<(Device, User)>>
+    where
+        F: Future<Output = DbResult<Option<(Device, User)>>> + Send,
+    {
+        load.await
+    }
+}
+
+mod queries;
+mod writes;
+
+use queries::Queries;
+use writes::Writes;
+
+#[async_trait]
+impl<B> Database for B
+where
+    B: SqlBackend,
+    for<'c> &'c mut <B::Db as sqlx::Database>::Connection: Executor<'c, Database = B::Db>,
+    for<'q> <B::Db as sqlx::Database>::Arguments<'q>: IntoArguments<'q, B::Db>,
+    <B::Db as sqlx::Database>::Row: Columns,
+    for<'q> String: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> &'q str: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> &'q [u8]: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> Vec<u8>: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> i64: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> bool: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> Option<String>: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> Option<&'q str>: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> Option<Vec<u8>>: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> Option<i64>: Encode<'q, B::Db> + Type<B::Db>,
+{
+    fn backend(&self) -> &'static str {
+        B::NAME
+    }
+
+    async fn migrate(&self) -> DbResult<()> {
+        self.run_migrations().await
+    }
+
+    async fn ping(&self) -> DbResult<()> {
+        self.ready()?;
+        sqlx::query("SELECT 1")
+            .execute(self.read())
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.read().close().await;
+        self.write().close().await;
+        self.closed();
+    }
+
+    async fn device_by_token_hash(&self, token_hash: &[u8]) -> DbResult<Option<Device>> {
+        Ok(self
+            .device_and_user_by_token_hash(token_hash)
+            .await?
+            .map(|(device, _)| device))
+    }
+
+    async fn put_integration(&self, i: &Integration, journal: &Journal) -> DbResult<()> {
+        self.put_integration_excluding(i, journal, &[])
+            .await
+            .map(|_| ())
+    }
+
+    async fn put_record(
+        &self,
+        slot: &SlotKey,
+        envelope: &[u8],
+        device_id: &str,
+        precondition: Precondition,
+        now: Millis,
+        journal: &Journal,
+    ) -> DbResult<ConnectionRecord> {
+        self.write_record(slot, envelope, device_id, precondition, now, journal)
+            .await
+    }
+
+    async fn ensure_org(&self, new_id: &str, name: &str, now: Millis) -> DbResult<Org> {
+        Writes::begin(self)
+            .await?
+            .ensure_org(new_id, name, now)
+            .await
+    }
+
+    async fn create_admin(&self, admin: &Admin, journal: &Journal) -> DbResult<()> {
+        Writes::begin(self)
+            .await?
+            .create_admin(admin, journal)
+            .await
+    }
+
+    async fn admin_by_email(&self, org_id: &str, email: &str) -> DbResult<Option<Admin>> {
+        Queries { owner: self }.admin_by_email(org_id, email).await
+    }
+
+    async fn admin_by_id(&self, id: &str) -> DbResult<Option<Admin>> {
+        Queries { owner: self }.admin_by_id(id).await
+    }
+
+    async fn count_admins(&self, org_id: &str) -> DbResult<i64> {
+        Queries { owner: self }.count_admins(org_id).await
+    }
+
+    async fn put_setup_code(
+        &self,
+        org_id: &str,
+        code_hash: &[u8],
+        expires_at: Millis,
+    ) -> DbResult<()> {
+        Queries { owner: self }
+            .put_setup_code(org_id, code_hash, expires_at)
+            .await
+    }
+
+    async fn create_first_admin(
+        &self,
+        code_hash: &[u8],
+        now: Millis,
+        admin: &Admin,
+        journal: &Journal,
+    ) -> DbResult<()> {
+        Writes::begin(self)
+            .await?
+            .create_first_admin(code_hash, now, admin, journal)
+            .await
+    }
+
+    async fn insert_admin_credential(&self, c: &AdminCredential) -> DbResult<()> {
+        Queries { owner: self }.insert_admin_credential(c).await
+    }
+
+    async fn admin_credential_by_hash(
+        &self,
+        token_hash: &[u8],
+        now: Millis,
+    ) -> DbResult<Option<AdminCredential>> {
+        Queries { owner: self }
+            .admin_credential_by_hash(token_hash, now)
+            .await
+    }
+
+    async fn delete_admin_credential(&self, id: &str) -> DbResult<()> {
+        Queries { owner: self }.delete_admin_credential(id).await
+    }
+
+    async fn list_admins(&self, org_id: &str) -> DbResult<Vec<Admin>> {
+        Queries { owner: self }.list_admins(org_id).await
+    }
+
+    async fn delete_admin(&self, org_id: &str, id: &str, journal: &Journal) -> DbResult<()> {
+        Writes::begin(self)
+            .await?
+            .delete_admin(org_id, id, journal)
+            .await
+    }
+
+    async fn set_admin_password(
+        &self,
+        org_id: &str,
+        admin_id: &str,
+        password_hash: &str,
+        keep: Option<&str>,
+        journal: &Journal,
+    ) -> DbResult<()> {
+        Writes::begin(self)
+            .await?
+            .set_admin_password(org_id, admin_id, password_hash, keep, journal)
+            .await
+    }
+
+    async fn list_admin_tokens(
+        &self,
+        org_id: &str,
+        admin_id: Option<&str>,
+    ) -> DbResult<Vec<AdminCredential>> {
+        Queries { owner: self }
+            .list_admin_tokens(org_id, admin_id)
+            .await
+    }
+
+    async fn admin_credential_by_id(
+        &self,
+        org_id: &str,
+        id: &str,
+    ) -> DbResult<Option<AdminCredential>> {
+        Queries { owner: self }
+            .admin_credential_by_id(org_id, id)
+            .await
+    }
+
+    async fn touch_admin_credential(&self, id: &str, now: Millis) -> DbResult<()> {
+        Queries { owner: self }
+            .touch_admin_credential(id, now)
+            .await
+    }
+
+    async fn revoke_admin_credential(&self, id: &str, journal: &Journal) -> DbResult<()> {
+        Writes::begin(self)
+            .await?
+            .revoke_admin_credential(id, journal)
+            .await
+    }
+
+    async fn reseal_secrets(
+        &self,
+        org_id: &str,
+        resealed: &[ResealedSecrets],
+        journal: &Journal,
+    ) -> DbResult<()> {
+        Writes::begin(self)
+            .await?
+            .reseal_secrets(org_id, resealed, journal)
+            .await
+    }
+
+    async fn list_enrollment_codes(
+        &self,
+        org_id: &str,
+        user_id: &str,
+    ) -> DbResult<Vec<EnrollmentCodeStatus>> {
+        Queries { owner: self }
+            .list_enrollment_codes(org_id, user_id)
+            .await
+    }
+
+    async fn create_user(&self, user: &User, journal: &Journal) -> DbResult<()> {
+        Writes::begin(self).await?.create_user(user, journal).await
+    }
+
+    async fn user_by_id(&self, org_id: &str, id: &str) -> DbResult<Option<User>> {
+        Queries { owner: self }.user_by_id(org_id, id).await
+    }
+
+    async fn list_users(&self, org_id: &str) -> DbResult<Vec<User>> {
+        Queries { owner: self }.list_users(org_id).await
+    }
+
+    async fn delete_user(&self, org_id: &str, id: &str, journal: &Journal) -> DbResult<()> {
+        Writes::begin(self)
+            .await?
+            .delete_user(org_id, id, journal)
+            .await
+    }
+
+    async fn insert_enrollment_code(&self, c: &EnrollmentCode) -> DbResult<()> {
+        Writes::begin(self).await?.insert_enrollment_code(c).await
+    }
+
+    async fn redeem_enrollment_code(
+        &self,
+        code_hash: &[u8],
+        now: Millis,
+        device: &Device,
+        journal: &Journal,
+    ) -> DbResult<(Device, User)> {
+        Writes::begin(self)
+            .await?
+            .redeem_enrollment_code(code_hash, now, device, journal)
+            .await
+    }
+
+    async fn device_and_user_by_token_hash(
+        &self,
+        token_hash: &[u8],
+    ) -> DbResult<Option<(Device, User)>> {
+        Queries { owner: self }
+            .device_and_user_by_token_hash(token_hash)
+            .await
+    }
+
+    async fn list_devices(&self, org_id: &str, user_id: Option<&str>) -> DbResult<Vec<Device>> {
+        Queries { owner: self }.list_devices(org_id, user_id).await
+    }
+
+    async fn revoke_device(
+        &self,
+        org_id: &str,
+        id: &str,
+        now: Millis,
+        journal: &Journal,
+    ) -> DbResult<Device> {
+        Writes::begin(self)
+            .await?
+            .revoke_device(org_id, id, now, journal)
+            .await
+    }
+
+    async fn touch_device(&self, id: &str, now: Millis) -> DbResult<()> {
+        Queries { owner: self }.touch_device(id, now).await
+    }
+
+    async fn put_integration_excluding(
+        &self,
+        i: &Integration,
+        journal: &Journal,
+        excluded: &[ExcludedUser],
+    ) -> DbResult<u64> {
+        Writes::begin(self)
+            .await?
+            .put_integration_excluding(i, journal, excluded)
+            .await
+    }
+
+    async fn get_integration(&self, org_id: &str, id: &str) -> DbResult<Option<Integration>> {
+        Queries { owner: self }.get_integration(org_id, id).await
+    }
+
+    async fn list_integrations(&self, org_id: &str) -> DbResult<Vec<Integration>> {
+        Queries { owner: self }.list_integrations(org_id).await
+    }
+
+    async fn delete_integration(&self, org_id: &str, id: &str, journal: &Journal) -> DbResult<()> {
+        Writes::begin(self)
+            .await?
+            .delete_integration(org_id, id, journal)
+            .await
+    }
+
+    async fn get_record(&self, slot: &SlotKey) -> DbResult<Option<ConnectionRecord>> {
+        Queries { owner: self }.get_record(slot).await
+    }
+
+    async fn list_records(
+        &self,
+        user_id: &str,
+        integration_id: Option<&str>,
+    ) -> DbResult<Vec<ConnectionRecord>> {
+        Queries { owner: self }
+            .list_records(user_id, integration_id)
+            .await
+    }
+
+    async fn delete_record(
+        &self,
+        slot: &SlotKey,
+        version: i64,
+        device_id: &str,
+        now: Millis,
+        journal: &Journal,
+    ) -> DbResult<i64> {
+        Writes::begin(self)
+            .await?
+            .delete_record(slot, version, device_id, now, journal)
+            .await
+    }
+
+    async fn delete_user_records(
+        &self,
+        user_id: &str,
+        integration_id: &str,
+        reason: &str,
+        now: Millis,
+        journal: &Journal,
+    ) -> DbResult<u64> {
+        Writes::begin(self)
+            .await?
+            .delete_user_records(user_id, integration_id, reason, now, journal)
+            .await
+    }
+
+    async fn admin_revoked(&self, slot: &SlotKey) -> DbResult<bool> {
+        Queries { owner: self }.admin_revoked(slot).await
+    }
+
+    async fn clear_admin_revocation(&self, slot: &SlotKey) -> DbResult<()> {
+        Queries { owner: self }.clear_admin_revocation(slot).await
+    }
+
+    async fn device_by_order_token(
+        &self,
+        org_id: &str,
+        token_hash: &[u8],
+    ) -> DbResult<Option<(String, String)>> {
+        Queries { owner: self }
+            .device_by_order_token(org_id, token_hash)
+            .await
+    }
+
+    async fn pending_revocation_orders(&self, device_id: &str) -> DbResult<Vec<RevocationOrder>> {
+        Queries { owner: self }
+            .pending_revocation_orders(device_id)
+            .await
+    }
+
+    async fn revocation_orders_for_user(
+        &self,
+        org_id: &str,
+        user_id: &str,
+    ) -> DbResult<Vec<RevocationOrder>> {
+        Queries { owner: self }
+            .revocation_orders_for_user(org_id, user_id)
+            .await
+    }
+
+    async fn record_revocation_receipt(
+        &self,
+        device_id: &str,
+        order_id: &str,
+        receipt: &RevocationReceipt,
+        journal: &Journal,
+    ) -> DbResult<bool> {
+        Writes::begin(self)
+            .await?
+            .record_revocation_receipt(device_id, order_id, receipt, journal)
+            .await
+    }
+
+    async fn append_audit(&self, event: &NewAudit) -> DbResult<()> {
+        Writes::begin(self).await?.append_audit(event).await
+    }
+
+    async fn list_audit(&self, org_id: &str, query: &AuditQuery) -> DbResult<Vec<AuditEvent>> {
+        Queries { owner: self }.list_audit(org_id, query).await
+    }
+
+    async fn changes_since(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        since: i64,
+        limit: i64,
+    ) -> DbResult<Vec<Change>> {
+        Queries { owner: self }
+            .changes_since(org_id, user_id, since, limit)
+            .await
+    }
+
+    async fn latest_change_seq(&self, org_id: &str) -> DbResult<i64> {
+        Queries { owner: self }.latest_change_seq(org_id).await
+    }
+}
