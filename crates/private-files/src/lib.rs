@@ -96,8 +96,12 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path has no file name"))?;
+    // Unique per process and per write: two threads saving the same file each write
+    // their own temporary file, and the last rename wins whole.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut tmp_name = name.to_os_string();
-    tmp_name.push(format!(".{}.tmp", std::process::id()));
+    tmp_name.push(format!(".{}.{n}.tmp", std::process::id()));
     let tmp = dir.join(tmp_name);
     let result = (|| {
         let _ = fs::remove_file(&tmp);
@@ -192,6 +196,33 @@ mod replace_tests {
     /// What Windows returns while another handle keeps the file (ERROR_SHARING_VIOLATION).
     fn sharing_violation() -> io::Error {
         io::Error::from_raw_os_error(32)
+    }
+
+    /// Threads saving one file at once each leave a whole version: never an error from
+    /// a temporary file another thread removed, never a mix, no temporary file left.
+    #[test]
+    fn concurrent_writes_of_one_file_each_land_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("settings.json");
+        let versions: Vec<Vec<u8>> = (0..8u8).map(|t| vec![b'a' + t; 4096]).collect();
+        std::thread::scope(|scope| {
+            for version in &versions {
+                let path = &path;
+                scope.spawn(move || {
+                    for _ in 0..50 {
+                        write(path, version).unwrap();
+                    }
+                });
+            }
+        });
+        let last = fs::read(&path).unwrap();
+        assert!(versions.contains(&last), "a whole version");
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names, ["settings.json"], "no temporary file left");
     }
 
     #[test]
