@@ -114,7 +114,7 @@ pub fn table() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             201,
             Some("Enroll"),
             "Exchange a one-time enrollment code for a device token.",
-            admin::enroll
+            admin::enrollment::enroll
         ),
         route!(
             GET,
@@ -354,7 +354,7 @@ pub fn table() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             200,
             None,
             "Configured integrations (secrets shown as set / not set).",
-            admin::list_integrations
+            admin::integrations::list_integrations
         ),
         route!(
             GET,
@@ -364,7 +364,7 @@ pub fn table() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             200,
             None,
             "The provider catalog: every integration that can be enabled, with its auth type, environments, default scopes, required parameters and the callback URL to register.",
-            admin::catalog
+            admin::integrations::catalog
         ),
         route!(
             GET,
@@ -374,7 +374,7 @@ pub fn table() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             200,
             None,
             "One integration's configuration.",
-            admin::get_integration
+            admin::integrations::get_integration
         ),
         route!(
             PUT,
@@ -384,7 +384,7 @@ pub fn table() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             200,
             Some("IntegrationInput"),
             "Enable, configure or disable an integration; disabling deletes its records and tells the menus.",
-            admin::put_integration
+            admin::integrations::put_integration
         ),
         route!(
             DELETE,
@@ -394,7 +394,7 @@ pub fn table() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             204,
             None,
             "Remove an integration's configuration and records.",
-            admin::delete_integration
+            admin::integrations::delete_integration
         ),
         route!(
             POST,
@@ -414,7 +414,7 @@ pub fn table() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             200,
             None,
             "Users of the org.",
-            admin::list_users
+            admin::users::list_users
         ),
         route!(
             POST,
@@ -424,7 +424,7 @@ pub fn table() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             201,
             Some("InviteUser"),
             "Invite a user: returns a one-time enrollment code and link.",
-            admin::invite_user
+            admin::users::invite_user
         ),
         route!(
             GET,
@@ -434,7 +434,7 @@ pub fn table() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             200,
             None,
             "One user.",
-            admin::get_user
+            admin::users::get_user
         ),
         route!(
             DELETE,
@@ -444,7 +444,7 @@ pub fn table() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             204,
             None,
             "Remove a user with their devices and records.",
-            admin::remove_user
+            admin::users::remove_user
         ),
         route!(
             POST,
@@ -454,7 +454,7 @@ pub fn table() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             201,
             None,
             "Issue a new enrollment code for a user.",
-            admin::new_enrollment
+            admin::enrollment::new_enrollment
         ),
         route!(
             GET,
@@ -464,7 +464,7 @@ pub fn table() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             200,
             None,
             "A user's connection status (never token material).",
-            admin::user_connections
+            admin::users::user_connections
         ),
         route!(
             DELETE,
@@ -474,7 +474,7 @@ pub fn table() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             200,
             None,
             "Disconnect a user from an integration.",
-            admin::disconnect
+            admin::users::disconnect
         ),
         route!(
             GET,
@@ -484,7 +484,7 @@ pub fn table() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             200,
             None,
             "Devices (optionally ?user_id=ID).",
-            admin::list_devices
+            admin::users::list_devices
         ),
         route!(
             POST,
@@ -494,7 +494,7 @@ pub fn table() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             200,
             None,
             "Revoke a device: its token stops working at once.",
-            admin::revoke_device
+            admin::users::revoke_device
         ),
         route!(
             GET,
@@ -504,7 +504,7 @@ pub fn table() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             200,
             None,
             "Audit events, newest first: ?limit=N (at most 1000), before=ID (cursor: the previous page's next_before), action=, user=ID (actor, target or subject), integration=ID, since=/until= (ms since the epoch).",
-            admin::audit
+            admin::audit::audit
         ),
     ]
 }

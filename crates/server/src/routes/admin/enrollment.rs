@@ -1,0 +1,138 @@
+//! Enrollment: the one-time codes an admin issues for a user (with their
+//! `latchkey://` link), and the public endpoint where a device trades a code for
+//! its device token. Issuing and redeeming live together so the code's format,
+//! lifetime and hashing are decided in one file.
+
+use super::users::{device_view, user_not_found, user_view};
+use super::validate;
+use crate::auth::AdminAuth;
+use crate::client_ip::ClientIp;
+use crate::crypto::{TokenKind, new_id, new_token, token_hash};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::ApiJson;
+use crate::state::{Actor, AppState, Shared, now_millis};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use latchkey_secret::SecretString;
+use latchkey_server_database::{DbError, Device, EnrollmentCode, User};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Issues a one-time enrollment code for `user` and its `latchkey://` link.
+pub(super) async fn issue_enrollment(state: &Shared, user: &User) -> ApiResult<Value> {
+    let code = new_token(TokenKind::Enrollment)?;
+    let now = now_millis();
+    let ttl_ms = i64::try_from(state.config.enrollment_code_ttl_secs.saturating_mul(1000))
+        .unwrap_or(i64::MAX);
+    let expires_at = now.saturating_add(ttl_ms);
+    state
+        .db
+        .insert_enrollment_code(&EnrollmentCode {
+            id: new_id()?,
+            org_id: state.org.id.clone(),
+            user_id: user.id.clone(),
+            code_hash: token_hash(code.expose()),
+            created_at: now,
+            expires_at,
+        })
+        .await?;
+    let link = format!(
+        "latchkey://enroll?server={}&code={}",
+        url_encode(&state.origin),
+        url_encode(code.expose())
+    );
+    Ok(json!({ "code": code.expose(), "link": link, "expires_at": expires_at }))
+}
+
+pub async fn new_enrollment(
+    State(state): State<AppState>,
+    auth: AdminAuth,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let user = state
+        .db
+        .user_by_id(&state.org.id, &id)
+        .await?
+        .ok_or_else(user_not_found)?;
+    let enrollment = issue_enrollment(&state, &user).await?;
+    let journal = state.journal(
+        &Actor::Admin(auth.admin.id.clone()),
+        "user.enrollment",
+        Some(&user.id),
+        json!({}),
+        vec![],
+    );
+    state.db.append_audit(&journal.audit).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "enrollment": enrollment })),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Enroll {
+    code: SecretString,
+    device_name: String,
+}
+
+pub async fn enroll(
+    State(state): State<AppState>,
+    ClientIp(peer): ClientIp,
+    ApiJson(body): ApiJson<Enroll>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    state
+        .auth_limiter
+        .check(&format!("enroll-ip:{}", peer))
+        .map_err(ApiError::too_many)?;
+    validate::name("device_name", &body.device_name)?;
+    if !TokenKind::Enrollment.matches(body.code.expose()) {
+        return Err(DbError::Code(latchkey_server_database::CodeProblem::Unknown).into());
+    }
+    let token = new_token(TokenKind::Device)?;
+    let now = now_millis();
+    let device = Device {
+        id: new_id()?,
+        org_id: state.org.id.clone(),
+        user_id: String::new(),
+        name: body.device_name.trim().to_owned(),
+        token_hash: token_hash(token.expose()),
+        created_at: now,
+        last_seen_at: None,
+        revoked_at: None,
+    };
+    let journal = state.journal(
+        &Actor::System,
+        "device.enroll",
+        None,
+        json!({ "device_name": device.name }),
+        vec![],
+    );
+    let (device, user) = state
+        .db
+        .redeem_enrollment_code(&token_hash(body.code.expose()), now, &device, &journal)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "device_token": token.expose(),
+            "device": device_view(&device),
+            "user": user_view(&user),
+            "server": state.origin,
+        })),
+    ))
+}

@@ -1,0 +1,323 @@
+//! Admin routes for integrations: the provider catalog, and reading, configuring
+//! and removing an integration. Secrets sent here are sealed at once and never
+//! shown again ("set" / "not set"); disabling an integration or narrowing its
+//! allow-list revokes the affected users' records in the same transaction.
+
+use super::validate;
+use crate::auth::AdminAuth;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, double_option};
+use crate::routes::client::{is_api_key, secret_context};
+use crate::state::{Actor, AppState, Shared, now_millis};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use latchkey_secret::SecretString;
+use latchkey_server_database::{DbError, ExcludedUser, Integration, User};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+fn set_or_not(v: &Option<Vec<u8>>) -> &'static str {
+    if v.is_some() { "set" } else { "not set" }
+}
+
+/// The admin view: secrets are write-only and shown as "set" / "not set".
+fn admin_view(i: &Integration) -> Value {
+    json!({
+        "id": i.id,
+        "kind": if is_api_key(i) { "api_key" } else { "oauth" },
+        "enabled": i.enabled,
+        "environment": i.environment,
+        "client_id": i.client_id,
+        "client_secret": set_or_not(&i.client_secret_sealed),
+        "scopes": i.scopes,
+        "params": i.params,
+        "allowed_users": i.allowed_users,
+        "api_key": set_or_not(&i.api_key_sealed),
+        "api_base_url": i.api_base_url,
+        "api_paths": i.api_paths,
+        "api_key_header": i.api_key_header,
+        "redirect_host": i.redirect_host,
+        "default_widgets": i.default_widgets,
+        "created_at": i.created_at,
+        "updated_at": i.updated_at,
+    })
+}
+
+pub async fn list_integrations(
+    State(state): State<AppState>,
+    _auth: AdminAuth,
+) -> ApiResult<Json<Value>> {
+    let list: Vec<_> = state
+        .db
+        .list_integrations(&state.org.id)
+        .await?
+        .iter()
+        .map(admin_view)
+        .collect();
+    Ok(Json(json!({ "integrations": list })))
+}
+
+/// The provider catalog: every integration an admin can enable, with what its
+/// form needs (auth type, environments, default scopes, parameters, callback URL).
+pub async fn catalog(State(state): State<AppState>, _auth: AdminAuth) -> ApiResult<Json<Value>> {
+    let entries: Vec<Value> = state
+        .catalog
+        .entries()
+        .into_iter()
+        .filter(|e| e["id"].as_str().is_some_and(|id| state.offers(id)))
+        .collect();
+    Ok(Json(json!({ "integrations": entries })))
+}
+
+pub async fn get_integration(
+    State(state): State<AppState>,
+    _auth: AdminAuth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    validate::integration_id(&id)?;
+    let i = state
+        .db
+        .get_integration(&state.org.id, &id)
+        .await?
+        .ok_or_else(integration_not_found)?;
+    Ok(Json(admin_view(&i)))
+}
+
+fn integration_not_found() -> ApiError {
+    ApiError::not_found(
+        "integration_not_found",
+        "This integration is not configured. Configure it with PUT first.",
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrationInput {
+    enabled: bool,
+    #[serde(default = "production")]
+    environment: String,
+    #[serde(default)]
+    client_id: Option<String>,
+    /// Absent: keep; `null`: clear; string: set.
+    #[serde(default, deserialize_with = "double_option")]
+    client_secret: Option<Option<SecretString>>,
+    #[serde(default)]
+    scopes: Vec<String>,
+    /// Values for the catalog's placeholders, e.g. {"tenant": "contoso.onmicrosoft.com"}.
+    #[serde(default)]
+    params: std::collections::BTreeMap<String, String>,
+    /// `null`/absent: every user; a list of user ids: only them.
+    #[serde(default)]
+    allowed_users: Option<Vec<String>>,
+    /// Absent: keep; `null`: clear; string: set. Makes this an API-key integration.
+    #[serde(default, deserialize_with = "double_option")]
+    api_key: Option<Option<SecretString>>,
+    /// API-key proxy: the only base URL the key is sent to (https).
+    #[serde(default)]
+    api_base_url: Option<String>,
+    /// API-key proxy: allowed path prefixes under the base URL, such as "/v1/models".
+    #[serde(default)]
+    api_paths: Vec<String>,
+    /// API-key proxy: header carrying the key; "authorization" (default) sends "Bearer <key>".
+    #[serde(default)]
+    api_key_header: Option<String>,
+    /// OAuth: the host in the loopback callback registered at the provider, "127.0.0.1"
+    /// (default) or "localhost" where the catalog allows it (Salesforce).
+    #[serde(default)]
+    redirect_host: Option<String>,
+    /// Home-screen widgets offered by default (catalog widget ids). Absent: keep;
+    /// `null`: every widget the catalog offers; a list: those.
+    #[serde(default, deserialize_with = "double_option")]
+    default_widgets: Option<Option<Vec<String>>>,
+}
+
+fn production() -> String {
+    "production".to_owned()
+}
+
+pub async fn put_integration(
+    State(state): State<AppState>,
+    auth: AdminAuth,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<IntegrationInput>,
+) -> ApiResult<Json<Value>> {
+    validate::integration_id(&id)?;
+    validate::environment(&input.environment)?;
+    validate::offered_provider(&state, &id, &input.environment)?;
+    validate::scopes(&input.scopes)?;
+    validate::params(&input.params)?;
+    validate::client_id(input.client_id.as_deref())?;
+    // One read of the users serves both the allow-list check and the revocations.
+    let users = match &input.allowed_users {
+        Some(_) => state.db.list_users(&state.org.id).await?,
+        None => Vec::new(),
+    };
+    if let Some(allowed) = &input.allowed_users {
+        validate::allowed_users(allowed, &users)?;
+    }
+    if let Some(url) = &input.api_base_url {
+        validate::api_base_url(&state, &id, url)?;
+    }
+    validate::api_paths(&input.api_paths)?;
+    validate::api_key_header(input.api_key_header.as_deref())?;
+    let redirect_host = validate::redirect_host(&state, &id, input.redirect_host.as_deref())?;
+    let existing = state.db.get_integration(&state.org.id, &id).await?;
+    let default_widgets = match input.default_widgets {
+        None => existing.as_ref().and_then(|e| e.default_widgets.clone()),
+        Some(None) => None,
+        Some(Some(list)) => Some(validate::default_widgets(&state, &id, list)?),
+    };
+    let seal = |field: &str,
+                update: Option<Option<SecretString>>,
+                old: Option<Vec<u8>>|
+     -> ApiResult<Option<Vec<u8>>> {
+        match update {
+            None => Ok(old),
+            Some(None) => Ok(None),
+            Some(Some(secret)) if secret.is_empty() => Err(ApiError::unprocessable(
+                "invalid_secret",
+                format!("{field} is empty; send null to clear it."),
+            )),
+            Some(Some(secret)) => Ok(Some(state.key.seal(
+                &secret_context(&state.org.id, &id, field),
+                secret.expose().as_bytes(),
+            )?)),
+        }
+    };
+    let now = now_millis();
+    let new_base = input
+        .api_base_url
+        .as_deref()
+        .map(|u| u.trim_end_matches('/').to_owned());
+    let old_base = existing.as_ref().and_then(|e| e.api_base_url.clone());
+    // Pointing a stored key somewhere else (another base URL or header) clears it: the
+    // admin enters it again for the new destination.
+    let header_of = |h: &Option<String>| h.as_deref().unwrap_or("authorization").to_owned();
+    let moved = existing.as_ref().is_some_and(|e| {
+        e.api_key_sealed.is_some()
+            && ((new_base.is_some() && e.api_base_url != new_base)
+                || header_of(&e.api_key_header) != header_of(&input.api_key_header))
+    });
+    let input_key_absent = input.api_key.is_none();
+    let api_key_update = match (&input.api_key, moved) {
+        (None, true) => Some(None),
+        _ => input.api_key,
+    };
+    let integration = Integration {
+        org_id: state.org.id.clone(),
+        id: id.clone(),
+        enabled: input.enabled,
+        environment: input.environment,
+        client_id: input.client_id,
+        client_secret_sealed: seal(
+            "client_secret",
+            input.client_secret,
+            existing
+                .as_ref()
+                .and_then(|e| e.client_secret_sealed.clone()),
+        )?,
+        scopes: input.scopes,
+        params: input.params,
+        allowed_users: input.allowed_users,
+        api_key_sealed: seal(
+            "api_key",
+            api_key_update,
+            existing.as_ref().and_then(|e| e.api_key_sealed.clone()),
+        )?,
+        api_base_url: new_base.clone(),
+        api_paths: input.api_paths,
+        api_key_header: input.api_key_header,
+        redirect_host: redirect_host.to_owned(),
+        default_widgets,
+        created_at: existing.as_ref().map_or(now, |e| e.created_at),
+        updated_at: now,
+    };
+    let was_enabled = existing.as_ref().is_some_and(|e| e.enabled);
+    let kind = match (was_enabled, integration.enabled) {
+        (false, true) => Some("integration.enabled"),
+        (true, true) => Some("integration.updated"),
+        // Disabling deletes the records; menus must revoke their tokens at the provider.
+        (true, false) => Some("integration.disabled"),
+        (false, false) => None,
+    };
+    let journal = state.journal(
+        &Actor::Admin(auth.admin.id.clone()),
+        "integration.put",
+        Some(&id),
+        json!({
+            "enabled": integration.enabled,
+            "environment": integration.environment,
+            "client_secret": set_or_not(&integration.client_secret_sealed),
+            "api_key": set_or_not(&integration.api_key_sealed),
+            "api_key_cleared": moved && input_key_absent,
+            "api_base_url": { "old": old_base, "new": integration.api_base_url },
+        }),
+        kind.map(|k| vec![(None, k, Some(id.clone()))])
+            .unwrap_or_default(),
+    );
+    let excluded = if integration.enabled {
+        excluded_users(&state, &auth, &integration, &users)
+    } else {
+        Vec::new()
+    };
+    state
+        .db
+        .put_integration_excluding(&integration, &journal, &excluded)
+        .await?;
+    Ok(Json(admin_view(&integration)))
+}
+
+/// The users an integration's allow-list leaves out, each with the journal of
+/// losing their records of it (as for an admin's disconnect); storage revokes
+/// them in the transaction that saves the integration, and journals only those
+/// who had records.
+fn excluded_users(
+    state: &Shared,
+    auth: &AdminAuth,
+    i: &Integration,
+    users: &[User],
+) -> Vec<ExcludedUser> {
+    users
+        .iter()
+        .filter(|user| !i.allows(&user.id))
+        .map(|user| ExcludedUser {
+            user_id: user.id.clone(),
+            journal: state.journal(
+                &Actor::Admin(auth.admin.id.clone()),
+                "connection.disconnect",
+                Some(&user.id),
+                json!({ "integration_id": i.id, "reason": "removed from allowed_users" }),
+                vec![(
+                    Some(user.id.clone()),
+                    "connection.disconnected",
+                    Some(i.id.clone()),
+                )],
+            ),
+        })
+        .collect()
+}
+
+pub async fn delete_integration(
+    State(state): State<AppState>,
+    auth: AdminAuth,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    validate::integration_id(&id)?;
+    let journal = state.journal(
+        &Actor::Admin(auth.admin.id.clone()),
+        "integration.delete",
+        Some(&id),
+        json!({}),
+        vec![(None, "integration.disabled", Some(id.clone()))],
+    );
+    state
+        .db
+        .delete_integration(&state.org.id, &id, &journal)
+        .await
+        .map_err(|e| match e {
+            DbError::NotFound => integration_not_found(),
+            other => other.into(),
+        })?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,191 @@
+//! Every check the admin API makes on what an admin sends, in one place: the
+//! shared identifier checks (re-exported from [`crate::validate`]) and the
+//! admin-only ones (integration settings, audit filters). Handlers call them in
+//! a fixed order, and that order decides which error an admin sees first.
+
+use crate::error::{ApiError, ApiResult};
+use crate::routes::proxy;
+use crate::state::Shared;
+use latchkey_server_database::User;
+use std::collections::{BTreeMap, HashSet};
+
+pub use crate::validate::{environment, integration_id, name, normalize_email};
+
+/// The catalog knows the integration in this environment, and the deployment
+/// offers it (development providers only where allowed).
+pub fn offered_provider(state: &Shared, id: &str, environment: &str) -> ApiResult<()> {
+    state
+        .catalog
+        .check(id, environment)
+        .map_err(|m| ApiError::unprocessable("unknown_integration", m))?;
+    if !state.offers(id) {
+        return Err(ApiError::unprocessable(
+            "development_provider",
+            format!(
+                "{id} is a development provider (a test server on this computer), not offered in production. Set allow_development_providers = true (LATCHKEY_ALLOW_DEVELOPMENT_PROVIDERS=true) only on a development server."
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// OAuth scopes: each 1-256 characters without whitespace.
+pub fn scopes(scopes: &[String]) -> ApiResult<()> {
+    if scopes
+        .iter()
+        .any(|s| s.is_empty() || s.len() > 256 || s.chars().any(char::is_whitespace))
+    {
+        return Err(ApiError::unprocessable(
+            "invalid_scopes",
+            "Each scope is 1-256 characters without spaces.",
+        ));
+    }
+    Ok(())
+}
+
+/// Values for the catalog's placeholders: at most 16, names of lowercase letters
+/// and `_`, values 1-256 characters without whitespace or controls.
+pub fn params(params: &BTreeMap<String, String>) -> ApiResult<()> {
+    if params.len() > 16
+        || params.iter().any(|(k, v)| {
+            k.is_empty()
+                || k.len() > 32
+                || !k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                || v.is_empty()
+                || v.len() > 256
+                || v.chars().any(|c| c.is_whitespace() || c.is_control())
+        })
+    {
+        return Err(ApiError::unprocessable(
+            "invalid_params",
+            "params maps placeholder names (lowercase letters and _) to 1-256 characters without spaces, at most 16 of them.",
+        ));
+    }
+    Ok(())
+}
+
+/// An OAuth client id, when given: 1-512 printable characters.
+pub fn client_id(client_id: Option<&str>) -> ApiResult<()> {
+    if let Some(cid) = client_id
+        && (cid.is_empty() || cid.len() > 512 || cid.chars().any(char::is_control))
+    {
+        return Err(ApiError::unprocessable(
+            "invalid_client_id",
+            "The client id is 1-512 printable characters.",
+        ));
+    }
+    Ok(())
+}
+
+/// Every user an allow-list names exists among `users` (the org's users).
+pub fn allowed_users(allowed: &[String], users: &[User]) -> ApiResult<()> {
+    let known: HashSet<&str> = users.iter().map(|u| u.id.as_str()).collect();
+    for u in allowed {
+        if !known.contains(u.as_str()) {
+            return Err(ApiError::unprocessable(
+                "unknown_user",
+                format!(
+                    "allowed_users names user {u:?}, who does not exist. List users with GET /v1/admin/users."
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// An API-key integration's base URL: a valid proxy target, and on the provider's
+/// own API host when the catalog knows it, because the key may only ever go
+/// there (a loopback stand-in is allowed where plain http is, in tests).
+pub fn api_base_url(state: &Shared, id: &str, url: &str) -> ApiResult<()> {
+    proxy::validate_base_url(url, state.config.proxy_allow_http)?;
+    if let Some(host) = state.catalog.api_key_host(id) {
+        let given = reqwest::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+            .unwrap_or_default();
+        let loopback_test = state.config.proxy_allow_http
+            && given
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        if given != host && !loopback_test {
+            return Err(ApiError::unprocessable(
+                "invalid_api_base_url",
+                format!("api_base_url must be on {host}, this provider's API host."),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The proxy's allowed path prefixes under the base URL.
+pub fn api_paths(paths: &[String]) -> ApiResult<()> {
+    for p in paths {
+        proxy::validate_path_prefix(p)?;
+    }
+    Ok(())
+}
+
+/// The header carrying the API key, when given.
+pub fn api_key_header(header: Option<&str>) -> ApiResult<()> {
+    if let Some(h) = header {
+        proxy::validate_key_header(h)?;
+    }
+    Ok(())
+}
+
+/// The host in the OAuth loopback callback: `127.0.0.1` (the default, RFC 8252)
+/// or `localhost` where the catalog allows it.
+pub fn redirect_host(state: &Shared, id: &str, given: Option<&str>) -> ApiResult<&'static str> {
+    match given {
+        None | Some("127.0.0.1") => Ok("127.0.0.1"),
+        Some("localhost") if state.catalog.allows_localhost_redirect(id) => Ok("localhost"),
+        Some("localhost") => Err(ApiError::unprocessable(
+            "invalid_redirect_host",
+            "This provider's callback must name 127.0.0.1 (RFC 8252); register http://127.0.0.1 at the provider.",
+        )),
+        Some(_) => Err(ApiError::unprocessable(
+            "invalid_redirect_host",
+            "redirect_host is \"127.0.0.1\" or, for providers that allow it, \"localhost\".",
+        )),
+    }
+}
+
+/// Home-screen widgets chosen by default: each one the catalog offers for this
+/// provider. Returns the list without consecutive repeats.
+pub fn default_widgets(state: &Shared, id: &str, list: Vec<String>) -> ApiResult<Vec<String>> {
+    let offered = state.catalog.widgets(id);
+    if let Some(unknown) = list.iter().find(|w| !offered.contains(w)) {
+        return Err(ApiError::unprocessable(
+            "unknown_widget",
+            format!(
+                "{id} offers no widget {unknown:?}; it offers {}.",
+                if offered.is_empty() {
+                    "none".to_owned()
+                } else {
+                    offered.join(", ")
+                }
+            ),
+        ));
+    }
+    let mut list = list;
+    list.dedup();
+    Ok(list)
+}
+
+/// An audit filter naming an action or an actor/target id: 1-128 characters of
+/// ASCII letters, digits, `-` and `.`.
+pub fn audit_filter(name: &str, value: Option<&str>) -> ApiResult<()> {
+    let id_like = |v: &str| {
+        !v.is_empty()
+            && v.len() <= 128
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    };
+    match value {
+        Some(v) if !id_like(v) => Err(ApiError::bad_request(
+            "invalid_query",
+            format!("The {name} filter holds characters no {name} has."),
+        )),
+        _ => Ok(()),
+    }
+}
