@@ -12,78 +12,13 @@ use latchkey_connect::{
 };
 use latchkey_keychain::OsKeychain;
 use latchkey_secret::SecretString;
-use latchkey_vault::VaultError;
 use serde::Serialize;
 
 use crate::{Device, DeviceError};
 
-/// Why a session operation failed; every variant has a stable code.
-#[derive(Debug, thiserror::Error)]
-pub enum SessionError {
-    #[error(transparent)]
-    Device(#[from] DeviceError),
-    #[error(transparent)]
-    Connect(#[from] ConnectError),
-    #[error(transparent)]
-    Client(#[from] ClientError),
-    #[error(transparent)]
-    Vault(#[from] VaultError),
-    #[error(
-        "Your admin has not enabled {0} for you. Run `latchkey list` to see what is available."
-    )]
-    UnknownIntegration(String),
-    #[error(
-        "{0} is connected by your admin with an API key; there is nothing to do on this computer."
-    )]
-    ApiKey(String),
-    #[error(
-        "Your admin enabled {id} for {enabled} only, not {asked}. Connect without --env, or ask your admin to enable {asked}."
-    )]
-    EnvironmentNotEnabled {
-        id: String,
-        enabled: String,
-        asked: String,
-    },
-    /// Search could not run at all (nothing to search, no words); the text says why.
-    #[error("{0}")]
-    Search(String),
-    /// A widget could not be saved or read on this computer; the text says why (its
-    /// last snapshot stays).
-    #[error("{0}")]
-    Widget(String),
-    /// The app did not give a widget its rows (rate limited, unreachable, reconnect):
-    /// the provider-call error, so the menu can honour a `Retry-After`.
-    #[error("{0}")]
-    WidgetRefresh(latchkey_search::SearchError),
-}
+mod error;
 
-impl SessionError {
-    /// A stable code the UI and the CLI branch on.
-    pub fn code(&self) -> String {
-        match self {
-            Self::Device(e) => e.code().to_owned(),
-            Self::Connect(e) => e.code().to_owned(),
-            Self::Client(e) => e.code().to_owned(),
-            Self::Vault(e) => e.code().to_owned(),
-            Self::UnknownIntegration(_) => "session.unknown_integration".to_owned(),
-            Self::ApiKey(_) => "session.api_key_integration".to_owned(),
-            Self::EnvironmentNotEnabled { .. } => "session.environment_not_enabled".to_owned(),
-            Self::Search(_) => "session.search".to_owned(),
-            Self::Widget(_) => "session.widget".to_owned(),
-            Self::WidgetRefresh(e) => e.code().to_owned(),
-        }
-    }
-
-    /// True when only a new sign-in helps.
-    pub fn needs_reconnect(&self) -> bool {
-        match self {
-            Self::Connect(e) => e.needs_reconnect(),
-            Self::Vault(e) => e.needs_reconnect(),
-            Self::Device(DeviceError::Vault(e)) => e.needs_reconnect(),
-            _ => false,
-        }
-    }
-}
+pub use error::SessionError;
 
 /// One integration as a UI shows it. No secret ever appears here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
