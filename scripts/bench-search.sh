@@ -73,10 +73,11 @@ if m:
         "and the end are the same), and does not give it back when the window is put away: the",
         "price of showing results, not of keeping them. Sending each update as JSON bytes over a",
         "Tauri channel instead of as an event (so no new script per update) was measured the same",
-        "way and changed nothing, so it is the page's own memory from building and dropping result",
-        "lists (JS heap, DOM, style), which WebKit keeps for reuse. Next to try: rendering at most",
-        "the rows that fit, and asking WebKit to release memory when the window is put away. Until",
-        "then the whole-app target is",
+        "way and changed nothing; neither did reloading the page after the searches (measured the",
+        "same way: the web process stayed where it was). So it is memory WebKit's own allocator keeps",
+        "for reuse once the page has built and dropped that many result lists, whatever the page",
+        "holds. Next to try: WebKit's memory-pressure settings for the web process. Until then the",
+        "whole-app target is",
         "not met and is reported as such.",
     ]
 lines += [
