@@ -51,6 +51,7 @@ mod error;
 pub mod model;
 mod resolve;
 mod template;
+mod validate;
 
 pub use catalog::{Catalog, EMBEDDED, parse_provider};
 pub use environment::{
