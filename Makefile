@@ -6,7 +6,7 @@
 CARGO ?= cargo
 RUN_DIR := $(CURDIR)/.run
 
-.PHONY: run selfcheck test deps lint fmt check-fmt clippy check-platforms test-windows unit desktop bench bench-desktop bench-calls bench-search package fuzz clean-run test-peers soak-salesforce
+.PHONY: run selfcheck test deps lint fmt check-fmt clippy doc check-platforms test-windows unit desktop bench bench-desktop bench-calls bench-search package fuzz clean-run test-peers soak-salesforce
 
 deps:
 	@scripts/install-deps.sh
@@ -34,13 +34,17 @@ selfcheck: deps
 desktop: deps
 	$(CARGO) run -p latchkey-desktop
 
-test: deps check-fmt clippy check-platforms unit
+test: deps check-fmt clippy doc check-platforms unit
 
 check-fmt:
 	$(CARGO) fmt --all -- --check
 
 clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# The API docs build without a broken or private link (rustdoc's lints as errors).
+doc:
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
 
 # The same clippy for Windows (x86_64-pc-windows-gnu) and macOS (aarch64-apple-darwin),
 # desktop app included: checks only, no linking (docs/platforms.md).

@@ -2,10 +2,10 @@
 //! single-instance and deep-link plugins and the webview's commands to
 //! `latchkey-menu`, where the behaviour lives. Every command is a few lines.
 //!
-//! - [`commands`]: what the webview may call (and nothing that returns a token).
-//! - [`tray`]: the tray icon and its menu, rebuilt when the state changes.
-//! - [`window`]: showing, hiding and placing the menu window.
-//! - [`shortcut`]: the global shortcut that opens search.
+//! - `commands`: what the webview may call (and nothing that returns a token).
+//! - `tray`: the tray icon and its menu, rebuilt when the state changes.
+//! - `window`: showing, hiding and placing the menu window.
+//! - `shortcut`: the global shortcut that opens search.
 
 mod commands;
 mod shortcut;

@@ -8,7 +8,7 @@
 //! plain `String`s and buffers it never wipes: here the form, the
 //! `Authorization` header and the answer live in buffers wiped when dropped,
 //! and the tokens move from the answer into [`SecretString`]s without a copy
-//! (see [`crate::token_response`]). Revocation is sent directly too, because
+//! (see `token_response.rs`). Revocation is sent directly too, because
 //! its outcome depends on the HTTP status and `Retry-After`. `plain` PKCE is
 //! not even compiled in (oauth2's `pkce-plain` feature is off).
 //!

@@ -372,7 +372,7 @@ pub struct AuditQuery {
 
 impl AuditQuery {
     /// The one SQL statement both backends run (`$N` placeholders, LIKE over the
-    /// compact JSON detail), binds in the order of [`AuditQuery::binds`].
+    /// compact JSON detail), binds in the order of `AuditQuery::binds`.
     pub const SQL: &'static str = "SELECT * FROM audit_events WHERE org_id = $1 \
         AND ($2 IS NULL OR id < $2) \
         AND ($3 IS NULL OR action = $3) \

@@ -7,12 +7,12 @@
 //! `synchronous = FULL`: an acknowledged write survives a crash or power loss.
 //!
 //! Record writes (the hot path) use group commit on a thread of their own
-//! ([`record_writer`]): each batch of queued PUTs is one transaction and one
+//! (`record_writer`): each batch of queued PUTs is one transaction and one
 //! fsync, and no caller is answered before it commits. That thread writes only
 //! while holding the write pool's connection, so there is still one writer.
 //!
 //! Device-token and integration lookups, made on every device request, are
-//! served from memory ([`hot_cache`]): one server process owns a SQLite file.
+//! served from memory (`hot_cache`): one server process owns a SQLite file.
 
 mod hot_cache;
 mod record_writer;
@@ -84,7 +84,7 @@ impl SqliteDatabase {
     /// Opens the database for the one server process that serves it: takes
     /// an exclusive lock next to the file (a second server on the same file is
     /// refused, since a SQLite database has one serving process; replicas need
-    /// PostgreSQL) and turns on the in-memory lookups of [`hot_cache`], which
+    /// PostgreSQL) and turns on the in-memory lookups of `hot_cache`, which
     /// that ownership makes sound. One-shot commands (`admin`, `migrate`) use
     /// [`SqliteDatabase::connect`] and may run beside the server.
     pub async fn serve(url: &str) -> DbResult<Self> {

@@ -13,7 +13,7 @@ use crate::VaultError;
 ///
 /// Secret fields are [`SecretString`]s: `Debug` shows `[redacted]`, and the
 /// type has no `Serialize`, so it cannot be written anywhere but into an
-/// envelope (through [`TokenSet::to_plaintext`], used only by the vault).
+/// envelope (through `TokenSet::to_plaintext`, used only by the vault).
 pub struct TokenSet {
     /// The bearer credential for API calls.
     pub access_token: SecretString,

@@ -27,7 +27,7 @@ pub trait SqlBackend: Send + Sync + 'static {
     /// `sqlite` or `postgres`, for logs and metrics.
     const NAME: &'static str;
     /// A SQL expression for a fresh random revocation-order id (`{id}` of
-    /// [`revocation_sql::INSERT_ORDERS`]); the engines have no common one.
+    /// `revocation_sql::INSERT_ORDERS`); the engines have no common one.
     const ORDER_ID_SQL: &'static str;
 
     /// The pool reads go to.

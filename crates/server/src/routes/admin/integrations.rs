@@ -119,7 +119,7 @@ pub struct IntegrationInput {
     /// API-key proxy: allowed path prefixes under the base URL, such as "/v1/models".
     #[serde(default)]
     api_paths: Vec<String>,
-    /// API-key proxy: header carrying the key; "authorization" (default) sends "Bearer <key>".
+    /// API-key proxy: header carrying the key; "authorization" (default) sends `Bearer <key>`.
     #[serde(default)]
     api_key_header: Option<String>,
     /// OAuth: the host in the loopback callback registered at the provider, "127.0.0.1"

@@ -3,7 +3,7 @@
 //! their devices, enrollment codes (including the endpoint devices use to trade
 //! a code for a device token), and the audit trail. Admin accounts, sign-in and
 //! API tokens live in [`crate::routes::admin_accounts`]; every check on admin
-//! input lives in [`validate`].
+//! input lives in `validate`.
 
 pub mod audit;
 pub mod enrollment;
