@@ -24,6 +24,8 @@ pub struct WidgetView {
     pub integration: String,
     /// The integration's display name.
     pub name: String,
+    /// The catalog's icon name.
+    pub icon: String,
     /// The widget's title ("Recent Accounts").
     pub title: String,
     /// The admin offers it on the home screen by default (or left every widget on);
@@ -96,6 +98,7 @@ impl Session {
                     kind,
                     integration: view.id.clone(),
                     name: view.name.clone(),
+                    icon: view.icon.clone(),
                     title: kind.title().to_owned(),
                     offered_by_default: defaults
                         .as_ref()
@@ -146,9 +149,7 @@ impl Session {
             .map(|s| s.web_hosts.clone())
             .unwrap_or_default();
         let call = RecordingCall::new(session_call(self, integration)?);
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let now = i64::try_from(latchkey_connect::oauth::unix_now()).unwrap_or(i64::MAX);
         let mut snapshot = refresh(kind, &call, previous.as_ref(), now)
             .await
             .map_err(SessionError::WidgetRefresh)?;

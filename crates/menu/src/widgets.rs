@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use latchkey_device::{SessionError, WidgetView};
 use latchkey_search::{OpaqueId, OpaqueIds, SearchError};
@@ -107,9 +107,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 pub(crate) fn now_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    i64::try_from(latchkey_connect::oauth::unix_now()).unwrap_or(i64::MAX)
 }
 
 impl MenuWidgets {
@@ -125,12 +123,7 @@ impl MenuWidgets {
 
     /// The cards for `views` (the session's available widgets), as `settings` shows
     /// them, minting an opaque id for each row shown.
-    pub(crate) fn cards(
-        &self,
-        views: &[WidgetView],
-        icons: &HashMap<String, String>,
-        settings: &Settings,
-    ) -> Vec<WidgetCard> {
+    pub(crate) fn cards(&self, views: &[WidgetView], settings: &Settings) -> Vec<WidgetCard> {
         let health = lock(&self.health);
         let mut ids = lock(&self.ids);
         views
@@ -164,7 +157,7 @@ impl MenuWidgets {
                     key,
                     integration: w.integration.clone(),
                     name: w.name.clone(),
-                    icon: icons.get(&w.integration).cloned().unwrap_or_default(),
+                    icon: w.icon.clone(),
                     title: w.title.clone(),
                     shown,
                     offered_by_default: w.offered_by_default,
@@ -308,7 +301,7 @@ impl crate::Menu {
             return Vec::new();
         };
         self.widgets
-            .cards(&session.available_widgets(), &icons(), &self.settings())
+            .cards(&session.available_widgets(), &self.settings())
     }
 
     /// Refreshes the shown widgets that are due (all shown ones with `force`: the
@@ -321,7 +314,7 @@ impl crate::Menu {
         let settings = self.settings();
         let interval = settings.widget_interval();
         let views = session.available_widgets();
-        let cards = self.widgets.cards(&views, &icons(), &settings);
+        let cards = self.widgets.cards(&views, &settings);
         let due: Vec<(String, WidgetKind, String, String)> = views
             .iter()
             .zip(&cards)
@@ -390,11 +383,16 @@ impl crate::Menu {
             .widgets
             .resolve(&OpaqueId(id.to_owned()))
             .ok_or(MenuError::WidgetRowGone)?;
-        let still_connected = self.session().ok().is_some_and(|s| {
-            s.available_widgets()
-                .iter()
-                .any(|w| w.integration == integration)
-        });
+        // The cards' own rule (connected), without opening every snapshot to learn it.
+        let still_connected = self
+            .session()
+            .ok()
+            .and_then(|s| s.views().ok())
+            .is_some_and(|views| {
+                views
+                    .iter()
+                    .any(|v| v.id == integration && v.status["state"].as_str() == Some("connected"))
+            });
         if !still_connected {
             self.widgets.forget(&integration);
             return Err(MenuError::WidgetRowGone);
@@ -429,18 +427,6 @@ impl crate::Menu {
         let cards = self.widgets();
         self.widgets.send(&cards);
     }
-}
-
-/// Each integration's icon name, from the catalog.
-fn icons() -> HashMap<String, String> {
-    latchkey_catalog::Catalog::builtin()
-        .map(|c| {
-            c.providers()
-                .iter()
-                .map(|p| (p.id.clone(), p.icon.clone()))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 #[cfg(test)]
