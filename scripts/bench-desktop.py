@@ -18,6 +18,7 @@ import argparse
 import datetime
 import os
 import platform
+import select
 import shutil
 import signal
 import statistics
@@ -194,25 +195,27 @@ def run_once(app, display, args):
 # ---- display ---------------------------------------------------------------
 
 def start_xvfb():
-    for n in range(150, 250):
-        if not os.path.exists(f"/tmp/.X11-unix/X{n}") and not os.path.exists(f"/tmp/.X{n}-lock"):
-            break
-    else:
-        raise RuntimeError("no free X display number")
+    # -displayfd: Xvfb picks a free display number itself (clearing the locks of dead
+    # servers, which a scan of /tmp/.X*-lock cannot tell from live ones) and prints it.
     # -noreset: by default the server resets whenever its last client leaves, and
     # drops connections that arrive meanwhile; with xwininfo polling and apps
     # killed between runs, a starting app would now and then fail to open GTK.
-    xvfb = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", "1280x800x24", "-nolisten", "tcp",
-                             "-noreset"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", "1", "-screen", "0", "1280x800x24",
+                             "-nolisten", "tcp", "-noreset"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            start_new_session=True, text=True)
+    ready, _, _ = select.select([xvfb.stdout], [], [], 10)
+    number = xvfb.stdout.readline().strip() if ready else ""
+    if not number.isdigit():
+        xvfb.kill()
+        raise RuntimeError("Xvfb did not start (sudo apt-get install xvfb)")
     deadline = time.monotonic() + 10
-    while not os.path.exists(f"/tmp/.X11-unix/X{n}"):
+    while not os.path.exists(f"/tmp/.X11-unix/X{number}"):
         if time.monotonic() > deadline or xvfb.poll() is not None:
             xvfb.kill()
             raise RuntimeError("Xvfb did not start")
         time.sleep(0.05)
-    return xvfb, f":{n}"
+    return xvfb, f":{number}"
 
 
 # ---- report ----------------------------------------------------------------
@@ -406,7 +409,7 @@ def main():
                       f"PSS {mib(r['pss_kib']):.1f} MiB, RSS {mib(r['rss_kib']):.1f} MiB, "
                       f"{len(r['procs'])} processes", file=sys.stderr)
     finally:
-        os.killpg(xvfb.pid, signal.SIGKILL)
+        os.killpg(xvfb.pid, signal.SIGTERM)
         xvfb.wait()
     text = report(apps, results, args)
     print(text)

@@ -136,10 +136,23 @@ run(resolve(BIN, 'latchkey'), ['--data-dir', desktopDir, 'enroll', invite.enroll
 // 5. The desktop app (a virtual display when this machine has none).
 const env = { ...process.env, LATCHKEY_DATA_DIR: desktopDir };
 if (!env.DISPLAY && !env.WAYLAND_DISPLAY) {
-  const display = ':' + (90 + Math.floor(Math.random() * 100));
-  start('Xvfb', 'Xvfb', [display, '-screen', '0', '1280x800x24', '-nolisten', 'tcp', '-noreset'], { stdio: 'ignore' });
+  // -displayfd: Xvfb picks a free display number itself (clearing stale locks) and prints it.
+  const xvfb = start('Xvfb', 'Xvfb', ['-displayfd', '1', '-screen', '0', '1280x800x24', '-nolisten', 'tcp', '-noreset'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const number = await new Promise((resolveNumber) => {
+    let out = '';
+    const timer = setTimeout(() => fail('Xvfb did not start within 10 s (sudo apt-get install xvfb)'), 10000);
+    xvfb.stdout.on('data', (chunk) => {
+      out += chunk;
+      if (out.includes('\n')) {
+        clearTimeout(timer);
+        resolveNumber(out.trim());
+      }
+    });
+  });
+  const display = ':' + number;
   env.DISPLAY = display;
-  await sleep(500);
   console.log(`\nThis machine has no display: the app runs on the virtual display ${display} (Xvfb).`);
 }
 

@@ -348,10 +348,12 @@ async fn connect_and_revoke_through_the_real_window(backend: Backend) {
             ("tauri-driver", tauri_driver().exists()),
         ],
         "scripts/install-deps.sh and scripts/install-tauri-driver.sh",
-    ) || !peers_ready()
-    {
+    ) {
         return;
     }
+    let Some(_deadline) = peers_ready() else {
+        return;
+    };
     let _one_window = ONE_WINDOW.lock().await;
     let shots = repo_root().join("test-output/desktop");
     std::fs::create_dir_all(&shots).unwrap();
@@ -820,10 +822,12 @@ async fn search_through_the_real_window() {
             ("xdotool", have("xdotool")),
         ],
         "scripts/install-deps.sh and scripts/install-tauri-driver.sh",
-    ) || !peers_ready()
-    {
+    ) {
         return;
     }
+    let Some(_deadline) = peers_ready() else {
+        return;
+    };
     let _one_window = ONE_WINDOW.lock().await;
     let shots = repo_root().join("test-output/desktop");
     std::fs::create_dir_all(&shots).unwrap();
@@ -1244,7 +1248,7 @@ async fn bench_menu_memory_with_a_full_search_cache() {
                 ("tauri-driver", tauri_driver().exists()),
             ],
             "scripts/install-deps.sh and scripts/install-tauri-driver.sh",
-        ) && peers_ready(),
+        ) && peers_ready().is_some(),
         "the benchmark needs the desktop test peers"
     );
     let _one_window = ONE_WINDOW.lock().await;

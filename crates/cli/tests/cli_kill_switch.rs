@@ -38,9 +38,9 @@ async fn an_admins_disconnect_and_disable_reach_the_device_with_receipts_on_post
 /// An admin disconnects Ada, then disables the integration she reconnected: each time her
 /// next command revokes at the provider, wipes the copy and answers with a receipt.
 async fn an_admins_disconnect_and_disable_reach_the_device_with_receipts(backend: Backend) {
-    if !peers_ready() {
+    let Some(_deadline) = peers_ready() else {
         return;
-    }
+    };
     let provider = AuthServer::start(3600);
     let mut store = TestStore::start_on(backend).await;
     store
@@ -186,9 +186,9 @@ async fn a_leavers_computer_revokes_wipes_and_forgets_its_token_on_postgres() {
 /// the provider, receipt sent), wipes every copy and forgets the device token; it says
 /// plainly that it was cut off.
 async fn a_leavers_computer_revokes_wipes_and_forgets_its_token(backend: Backend) {
-    if !peers_ready() {
+    let Some(_deadline) = peers_ready() else {
         return;
-    }
+    };
     let provider = AuthServer::start(3600);
     let mut store = TestStore::start_on(backend).await;
     store

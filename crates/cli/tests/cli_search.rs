@@ -15,9 +15,9 @@ use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn search_asks_salesforce_with_the_users_token_and_keeps_nothing() {
-    if !peers_ready() {
+    let Some(_deadline) = peers_ready() else {
         return;
-    }
+    };
     let provider = AuthServer::start_salesforce(10);
     let store = TestStore::start().await;
     store

@@ -93,9 +93,9 @@ impl RemoteStore for Server {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_refresh_after_the_admin_disconnected_revokes_and_wipes_instead_of_reviving() {
-    if !peers_ready() {
+    let Some(_deadline) = peers_ready() else {
         return;
-    }
+    };
     let provider = AuthServer::start(3600);
     let dir = tempfile::tempdir().unwrap();
     let vault = Arc::new(

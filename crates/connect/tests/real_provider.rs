@@ -143,9 +143,9 @@ fn options() -> ConnectOptions {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn connect_refresh_with_rotation_and_revoke() {
-    if !peers_ready() {
+    let Some(_deadline) = peers_ready() else {
         return;
-    }
+    };
     let server = AuthServer::start(3600);
     let device = Device::new(vec![]);
     let demo = integration(&server, "latchkey-rotating");
@@ -221,9 +221,9 @@ async fn connect_refresh_with_rotation_and_revoke() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn without_rotation_the_refresh_token_is_kept() {
-    if !peers_ready() {
+    let Some(_deadline) = peers_ready() else {
         return;
-    }
+    };
     let server = AuthServer::start(3600);
     let device = Device::new(vec![]);
     let demo = integration(&server, "latchkey-static");
@@ -240,9 +240,9 @@ async fn without_rotation_the_refresh_token_is_kept() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn denied_consent_stores_nothing_and_says_why() {
-    if !peers_ready() {
+    let Some(_deadline) = peers_ready() else {
         return;
-    }
+    };
     let server = AuthServer::start(3600);
     let device = Device::new(vec![("LATCHKEY_TEST_CONSENT", "deny".into())]);
     let demo = integration(&server, "latchkey-rotating");
@@ -266,9 +266,9 @@ async fn denied_consent_stores_nothing_and_says_why() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_abandoned_sign_in_times_out_and_stores_nothing() {
-    if !peers_ready() {
+    let Some(_deadline) = peers_ready() else {
         return;
-    }
+    };
     let server = AuthServer::start(3600);
     let device = Device::new(vec![("LATCHKEY_TEST_BROWSER_MODE", "open-only".into())]);
     let demo = integration(&server, "latchkey-rotating");
@@ -286,9 +286,9 @@ async fn an_abandoned_sign_in_times_out_and_stores_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_callers_share_exactly_one_refresh() {
-    if !peers_ready() {
+    let Some(_deadline) = peers_ready() else {
         return;
-    }
+    };
     // A short lifetime: the token is due for refresh two seconds after connecting.
     let server = AuthServer::start(3);
     let device = Arc::new(Device::new(vec![]));
@@ -327,9 +327,9 @@ async fn concurrent_callers_share_exactly_one_refresh() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_dead_grant_means_reconnect_without_a_retry_loop() {
-    if !peers_ready() {
+    let Some(_deadline) = peers_ready() else {
         return;
-    }
+    };
     let server = AuthServer::start(3600);
     let device = Device::new(vec![]);
     let demo = integration(&server, "latchkey-rotating");
@@ -360,9 +360,9 @@ async fn a_dead_grant_means_reconnect_without_a_retry_loop() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_provider_outage_during_revoke_wipes_locally_and_queues_the_rest() {
-    if !peers_ready() {
+    let Some(_deadline) = peers_ready() else {
         return;
-    }
+    };
     let server = AuthServer::start(3600);
     let device = Device::new(vec![]);
     let demo = integration(&server, "latchkey-rotating");
@@ -415,9 +415,9 @@ async fn a_wrong_code_verifier_is_refused_by_the_provider() {
     use latchkey_connect::oauth::ProviderClient;
     use tokio_util::sync::CancellationToken;
 
-    if !peers_ready() {
+    let Some(_deadline) = peers_ready() else {
         return;
-    }
+    };
     let server = AuthServer::start(3600);
     let resolved = Catalog::builtin()
         .unwrap()
@@ -475,9 +475,9 @@ async fn a_wrong_code_verifier_is_refused_by_the_provider() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn network_errors_during_refresh_keep_the_tokens_and_never_replay_a_rotating_refresh() {
-    if !peers_ready() {
+    let Some(_deadline) = peers_ready() else {
         return;
-    }
+    };
     let server = AuthServer::start(3600);
     let device = Device::new(vec![]);
     let demo = integration(&server, "latchkey-static");
@@ -531,9 +531,9 @@ async fn network_errors_during_refresh_keep_the_tokens_and_never_replay_a_rotati
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_provider_with_an_exact_callback_gets_its_fixed_port_and_path() {
-    if !peers_ready() {
+    let Some(_deadline) = peers_ready() else {
         return;
-    }
+    };
     if std::net::TcpListener::bind("127.0.0.1:17171").is_err() {
         assert!(
             !required(),
@@ -612,9 +612,9 @@ impl latchkey_connect::RemoteStore for FlakyServer {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_conflict_on_replay_is_resolved_by_re_reading_not_overwriting() {
-    if !peers_ready() {
+    let Some(_deadline) = peers_ready() else {
         return;
-    }
+    };
     let server = AuthServer::start(3600);
     let device = Device::new(vec![]);
     let remote = Arc::new(FlakyServer::default());
@@ -694,9 +694,9 @@ async fn a_conflict_on_replay_is_resolved_by_re_reading_not_overwriting() {
 /// other), while the listener stays on 127.0.0.1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_callback_registered_on_localhost_is_used_exactly() {
-    if !peers_ready() {
+    let Some(_deadline) = peers_ready() else {
         return;
-    }
+    };
     let server = AuthServer::start(3600);
     let device = Device::new(vec![]);
     let mut demo = integration(&server, "latchkey-static");

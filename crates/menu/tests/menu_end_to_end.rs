@@ -122,9 +122,9 @@ async fn setup() -> (
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn onboarding_connect_cancel_deny_revoke_and_live_updates() {
-    if !peers_ready() {
+    let Some(_deadline) = peers_ready() else {
         return;
-    }
+    };
     let (provider, store, dir, browser, window, menu, link, user_id) = setup().await;
 
     // First launch: onboarding, nothing else.
@@ -366,9 +366,9 @@ async fn onboarding_connect_cancel_deny_revoke_and_live_updates() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_lost_vault_key_is_said_plainly_and_a_new_key_gets_the_user_going() {
-    if !peers_ready() {
+    let Some(_deadline) = peers_ready() else {
         return;
-    }
+    };
     let (_provider, store, _dir, _browser, _window, menu, link, user_id) = setup().await;
     menu.load().await;
     menu.enroll(Some(&link), None, None).await.unwrap();
@@ -397,9 +397,9 @@ async fn a_lost_vault_key_is_said_plainly_and_a_new_key_gets_the_user_going() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enrolling_without_input_or_with_a_dead_code_explains_what_to_do() {
-    if !peers_ready() {
+    let Some(_deadline) = peers_ready() else {
         return;
-    }
+    };
     let (_provider, store, _dir, _browser, _window, menu, _link, _user) = setup().await;
     menu.load().await;
     let err = menu.enroll(None, None, None).await.unwrap_err();
@@ -419,9 +419,9 @@ async fn enrolling_without_input_or_with_a_dead_code_explains_what_to_do() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn offline_shows_the_remembered_cards_and_recovers_by_itself() {
-    if !peers_ready() {
+    let Some(_deadline) = peers_ready() else {
         return;
-    }
+    };
     let (_provider, mut store, _dir, _browser, window, menu, link, _user) = setup().await;
     menu.load().await;
     menu.enroll(Some(&link), None, None).await.unwrap();
@@ -451,9 +451,9 @@ async fn offline_shows_the_remembered_cards_and_recovers_by_itself() {
 /// so the real OS keychain is unreachable (it cannot be switched off in-process).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_keychain_is_a_problem_with_a_retry_never_a_blank_window() {
-    if !peers_ready() {
+    let Some(_deadline) = peers_ready() else {
         return;
-    }
+    };
     let (_provider, _store, dir, _browser, _window, menu, link, _user) = setup().await;
     menu.load().await;
     menu.enroll(Some(&link), None, None).await.unwrap();

@@ -56,9 +56,9 @@ fn titles(card: &WidgetCard) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn widgets_refresh_in_the_background_open_by_opaque_id_follow_the_users_choice_and_go_with_a_revoke()
  {
-    if !peers_ready() {
+    let Some(_deadline) = peers_ready() else {
         return;
-    }
+    };
     let provider = AuthServer::start_salesforce(3600);
     let store = TestStore::start().await;
     store

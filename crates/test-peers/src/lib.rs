@@ -13,6 +13,8 @@ pub use store::{Backend, TestStore};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -54,9 +56,14 @@ pub fn required() -> bool {
         || std::env::var("LATCHKEY_KEYCHAIN_TESTS").as_deref() == Ok("required")
 }
 
-/// True when node, the npm packages and Chromium are installed. Otherwise
-/// fails where peers are required, and prints a skip notice elsewhere.
-pub fn peers_ready() -> bool {
+/// How long one test that drives the peers may run before [`Deadline`] ends it.
+pub const PEER_TEST_DEADLINE: Duration = Duration::from_secs(300);
+
+/// When node, the npm packages and Chromium are installed: a [`Deadline`] for the
+/// calling test (keep it alive for the whole test). Otherwise `None` after failing
+/// where peers are required, or printing a skip notice elsewhere.
+#[must_use = "keep the deadline alive until the test ends: `let Some(_deadline) = peers_ready() else { return; };`"]
+pub fn peers_ready() -> Option<Deadline> {
     let missing: Vec<&str> = [
         (
             "node",
@@ -73,14 +80,56 @@ pub fn peers_ready() -> bool {
     .map(|(name, _)| name)
     .collect();
     if missing.is_empty() {
-        return true;
+        return Some(Deadline::after(PEER_TEST_DEADLINE));
     }
     assert!(
         !required(),
         "test peers missing: {missing:?}; run scripts/install-test-peers.sh"
     );
     eprintln!("SKIPPED: test peers missing: {missing:?}; run scripts/install-test-peers.sh");
-    false
+    None
+}
+
+/// Ends the whole test binary, naming the test, if it is still running when the time
+/// is up. A peer that stops answering (a wedged browser, OAuth server or keychain call
+/// with no timeout of its own) then fails the run in minutes, saying where, instead of
+/// holding CI until its time runs out. Disarmed when dropped; the peers' own processes
+/// go with the binary (the OAuth server exits when its stdin closes).
+pub struct Deadline {
+    done: Arc<(Mutex<bool>, Condvar)>,
+}
+
+impl Deadline {
+    /// A deadline `limit` from now for the current test (named by its thread).
+    pub fn after(limit: Duration) -> Deadline {
+        let done = Arc::new((Mutex::new(false), Condvar::new()));
+        let watched = Arc::clone(&done);
+        let test = std::thread::current().name().unwrap_or("a test").to_owned();
+        std::thread::spawn(move || {
+            let (finished, signal) = &*watched;
+            let guard = finished.lock().unwrap_or_else(|e| e.into_inner());
+            let (guard, _) = signal
+                .wait_timeout_while(guard, limit, |finished| !*finished)
+                .unwrap_or_else(|e| e.into_inner());
+            if !*guard {
+                eprintln!(
+                    "\n{test} was still running after {limit:?}: a test peer (browser, OAuth \
+                     server, keychain) stopped answering. Ending the test binary so CI does not \
+                     hang; rerun this test alone to see where it waits."
+                );
+                std::process::exit(124);
+            }
+        });
+        Deadline { done }
+    }
+}
+
+impl Drop for Deadline {
+    fn drop(&mut self) {
+        let (finished, signal) = &*self.done;
+        *finished.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        signal.notify_all();
+    }
 }
 
 /// A running oidc-provider on 127.0.0.1, with its test controls on. It stops

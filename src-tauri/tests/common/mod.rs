@@ -10,7 +10,20 @@ use std::time::{Duration, Instant};
 pub struct KillOnDrop(pub Child);
 
 impl Drop for KillOnDrop {
+    /// SIGTERM first, so a server such as Xvfb removes its lock file and socket;
+    /// SIGKILL if it is still there after two seconds.
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .stderr(Stdio::null())
+            .status();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(2) {
+            if matches!(self.0.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -64,35 +77,48 @@ pub struct Display {
 }
 
 impl Display {
+    /// Xvfb picks the display number itself (`-displayfd`): it skips live servers and
+    /// clears the lock files of dead ones, which a scan of `/tmp/.X*-lock` cannot tell apart.
     pub fn start() -> Display {
-        let number = (90..200)
-            .find(|n| {
-                !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
-                    && !Path::new(&format!("/tmp/.X{n}-lock")).exists()
-            })
-            .expect("a free X display number");
-        let name = format!(":{number}");
-        let xvfb = KillOnDrop(
-            Command::new("Xvfb")
-                // -noreset: otherwise Xvfb resets when its last client leaves and
-                // drops a connection made during the reset (GTK then fails to start).
-                .args([
-                    name.as_str(),
-                    "-screen",
-                    "0",
-                    "1280x800x24",
-                    "-nolisten",
-                    "tcp",
-                    "-noreset",
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
+        let mut child = Command::new("Xvfb")
+            // -noreset: otherwise Xvfb resets when its last client leaves and
+            // drops a connection made during the reset (GTK then fails to start).
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "1280x800x24",
+                "-nolisten",
+                "tcp",
+                "-noreset",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let xvfb = KillOnDrop(child);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line);
+            let _ = tx.send(line);
+        });
+        let number = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("Xvfb to print its display number within 10 s");
+        let number = number.trim();
+        assert!(
+            !number.is_empty() && number.chars().all(|c| c.is_ascii_digit()),
+            "Xvfb printed {number:?} instead of a display number (is another Xvfb hung?)"
         );
         wait_for("Xvfb", Duration::from_secs(10), || {
             Path::new(&format!("/tmp/.X11-unix/X{number}")).exists()
         });
-        Display { _xvfb: xvfb, name }
+        Display {
+            _xvfb: xvfb,
+            name: format!(":{number}"),
+        }
     }
 }
