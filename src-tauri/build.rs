@@ -25,6 +25,8 @@ const COMMANDS: &[&str] = &[
     "refresh_widgets",
     "set_widget_shown",
     "open_widget_row",
+    "install_update",
+    "restart_to_update",
 ];
 
 fn main() {

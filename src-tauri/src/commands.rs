@@ -185,3 +185,21 @@ pub fn set_widget_shown(
 pub fn open_widget_row(menu: State<'_, Arc<Menu>>, id: String) -> Result<()> {
     menu.open_widget_row(&id)
 }
+
+/// Downloads, verifies and installs the update the last check found.
+#[tauri::command]
+pub async fn install_update(app: AppHandle, menu: State<'_, Arc<Menu>>) -> Result<MenuState> {
+    crate::updates::install(&app, &menu).await?;
+    Ok(menu.state())
+}
+
+/// Restarts into the update just installed (the window asked, after Update).
+#[tauri::command]
+pub fn restart_to_update(app: AppHandle, menu: State<'_, Arc<Menu>>) -> Result<()> {
+    match menu.update() {
+        Some(notice) if notice.progress == latchkey_menu::UpdateProgress::Installed => {
+            app.restart()
+        }
+        _ => Err(MenuError::NoUpdate),
+    }
+}

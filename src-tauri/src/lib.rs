@@ -6,10 +6,12 @@
 //! - `tray`: the tray icon and its menu, rebuilt when the state changes.
 //! - `window`: showing, hiding and placing the menu window.
 //! - `shortcut`: the global shortcut that opens search.
+//! - `updates`: signed updates from the organisation's server.
 
 mod commands;
 mod shortcut;
 mod tray;
+mod updates;
 mod window;
 
 use std::path::PathBuf;
@@ -77,6 +79,9 @@ pub fn run() -> Result<(), tauri::Error> {
         .plugin(tauri_plugin_deep_link::init())
         // Rust writes the sign-in link to the clipboard; the window gets no clipboard access.
         .plugin(tauri_plugin_clipboard_manager::init())
+        // Signed updates: the key and `requireSignedVersion` are in tauri.conf.json.
+        .plugin(tauri_plugin_updater::Builder::new().build())
+        .manage(updates::PendingUpdate::default())
         .plugin(
             tauri_plugin_autostart::Builder::new()
                 .arg(BACKGROUND_ARG)
@@ -102,6 +107,8 @@ pub fn run() -> Result<(), tauri::Error> {
             commands::refresh_widgets,
             commands::set_widget_shown,
             commands::open_widget_row,
+            commands::install_update,
+            commands::restart_to_update,
         ])
         .setup({
             let stop = stop.clone();
@@ -164,6 +171,11 @@ pub fn run() -> Result<(), tauri::Error> {
                         }
                     });
                     tokio::spawn(menu.clone().run_widgets(widgets_sink, stop.clone()));
+                    tokio::spawn(updates::run_checks(
+                        handle.clone(),
+                        menu.clone(),
+                        stop.clone(),
+                    ));
                     menu.follow_changes(stop).await;
                 });
                 Ok(())

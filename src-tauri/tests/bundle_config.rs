@@ -64,3 +64,41 @@ fn the_menu_bar_icon_is_a_shape_on_transparency_fit_for_a_template_image() {
     let (bit_depth, colour_type) = (png[24], png[25]);
     assert_eq!((bit_depth, colour_type), (8, 6), "8-bit RGBA");
 }
+
+#[test]
+fn updates_are_signed_bound_to_their_version_and_driven_only_from_rust() {
+    use base64::Engine;
+    let config = config();
+    let updater = &config["plugins"]["updater"];
+    // The key the plugin checks every update with: base64 of a minisign public key file.
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(updater["pubkey"].as_str().unwrap())
+        .unwrap();
+    let key = String::from_utf8(key).unwrap();
+    let mut lines = key.lines();
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("untrusted comment: minisign public key"),
+        "{key}"
+    );
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(lines.next().unwrap())
+        .unwrap();
+    assert_eq!(
+        raw.len(),
+        42,
+        "Ed: 2-byte algorithm, 8-byte key id, 32-byte key"
+    );
+    assert_eq!(&raw[..2], b"Ed");
+    // The manifest is not signed: without this an old, validly signed artifact could be
+    // announced under a new version number (a downgrade).
+    assert_eq!(updater["requireSignedVersion"], true);
+    assert_eq!(config["bundle"]["createUpdaterArtifacts"], true);
+    // The window asks Rust to install; it gets none of the plugin's own commands.
+    let capability =
+        std::fs::read_to_string(root().join("src-tauri/capabilities/menu.json")).unwrap();
+    assert!(!capability.contains("updater:"), "{capability}");
+    assert!(capability.contains("\"allow-install-update\""));
+}

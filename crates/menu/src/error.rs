@@ -65,6 +65,12 @@ pub enum MenuError {
         "Could not use the shortcut {shortcut}: {reason}. Pick another, like CommandOrControl+Shift+Space. Your other settings were not changed."
     )]
     Shortcut { shortcut: String, reason: String },
+    #[error("There is no update to install. Latchkey checks your server for one every few hours.")]
+    NoUpdate,
+    #[error(
+        "This copy of Latchkey was installed by a package manager: update it there (for example sudo apt upgrade latchkey)."
+    )]
+    UpdateThroughPackageManager,
 }
 
 impl MenuError {
@@ -89,6 +95,8 @@ impl MenuError {
             Self::UnknownWidget { .. } => "menu.unknown_widget".to_owned(),
             Self::WidgetInterval { .. } => "menu.widget_interval".to_owned(),
             Self::Shortcut { .. } => "menu.shortcut".to_owned(),
+            Self::NoUpdate => "menu.no_update".to_owned(),
+            Self::UpdateThroughPackageManager => "menu.update_through_package_manager".to_owned(),
         }
     }
 

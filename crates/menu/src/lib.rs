@@ -14,6 +14,8 @@
 //!   ids that [`Menu::open_search_result`] maps back to their web links.
 //! - [`Menu::widgets`] and [`Menu::run_widgets`]: the home screen's widgets, kept
 //!   current in the background, shown as [`WidgetCard`]s with opaque row ids.
+//! - [`UpdateNotice`]: a newer, signed version from the organisation's server,
+//!   and whether this install can replace itself ([`install_mode`]).
 
 mod error;
 mod menu;
@@ -21,6 +23,7 @@ mod search;
 mod settings;
 mod sign_in_link;
 mod state;
+mod updates;
 mod widgets;
 
 pub use error::MenuError;
@@ -32,4 +35,8 @@ pub use settings::{
 };
 pub use sign_in_link::{SignInLink, SignInLinks};
 pub use state::{Account, EnrollPrefill, MenuState, Phase, Problem, ProblemAction};
+pub use updates::{
+    BAD_SIGNATURE_MESSAGE, InstallMode, UPDATE_CHECK_INTERVAL, UPDATE_PATH_TEMPLATE, UpdateNotice,
+    UpdateProgress, UpdateSource, install_mode, update_endpoint,
+};
 pub use widgets::{WIDGET_ROWS, WidgetCard, WidgetProblem, WidgetRow, WidgetSink, widget_key};

@@ -18,6 +18,7 @@ use url::Url;
 use crate::search::{MenuSearch, SearchSink, search_apps};
 use crate::settings::{SEARCH_DEADLINE_RANGE_MS, WIDGET_REFRESH_RANGE_MINUTES};
 use crate::state::{Account, EnrollPrefill, MenuState, Phase, Problem};
+use crate::updates::UpdateNotice;
 use crate::widgets::MenuWidgets;
 use crate::{MenuError, Settings, SignInLinks};
 
@@ -50,8 +51,8 @@ impl std::fmt::Debug for Menu {
 }
 
 #[derive(Default)]
-struct Inner {
-    device: Option<Arc<Device>>,
+pub(crate) struct Inner {
+    pub(crate) device: Option<Arc<Device>>,
     session: Option<Arc<Session>>,
     problem: Option<Problem>,
     /// Sign-ins waiting for the browser, by integration id.
@@ -60,6 +61,8 @@ struct Inner {
     errors: HashMap<String, (String, String)>,
     /// A `latchkey://enroll` link received before the user pressed Enroll.
     pending_link: Option<EnrollLink>,
+    /// A newer version the server offers, and how far its install got.
+    pub(crate) update: Option<UpdateNotice>,
 }
 
 /// The catalog's callback path for `id` (one per provider), which keys its sign-in link.
@@ -121,7 +124,7 @@ impl Menu {
         })
     }
 
-    fn inner(&self) -> MutexGuard<'_, Inner> {
+    pub(crate) fn inner(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock cannot leave Inner half-updated in a
         // way that matters more than losing the app, so recover the guard.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
@@ -257,11 +260,12 @@ impl Menu {
             integrations,
             enroll_prefill,
             search_apps,
+            update: inner.update.clone(),
         }
     }
 
     /// Recomputes the state and tells the window.
-    fn changed(&self) -> MenuState {
+    pub(crate) fn changed(&self) -> MenuState {
         let state = self.state();
         self.publish(&state);
         state

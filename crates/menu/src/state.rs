@@ -5,6 +5,7 @@ use latchkey_device::{IntegrationView, SessionError};
 use serde::Serialize;
 
 use crate::SearchApp;
+use crate::updates::UpdateNotice;
 
 /// Which screen the window shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -108,4 +109,6 @@ pub struct MenuState {
     pub enroll_prefill: Option<EnrollPrefill>,
     /// The connected apps the search box asks (one `in:` chip each).
     pub search_apps: Vec<SearchApp>,
+    /// A newer version of Latchkey from the organisation's server.
+    pub update: Option<UpdateNotice>,
 }

@@ -164,8 +164,19 @@ function initial(): MenuState {
     integrations: integrations(),
     enroll_prefill: null,
     search_apps: SEARCH_APPS,
+    update: null,
   };
   switch (scenario) {
+    case 'update':
+      return {
+        ...base,
+        update: { version: '0.2.0', notes: 'Faster search.\nOneDrive recent files.', install: 'in_place', progress: { state: 'available' } },
+      };
+    case 'update-deb':
+      return {
+        ...base,
+        update: { version: '0.2.0', notes: null, install: 'package_manager', progress: { state: 'available' } },
+      };
     case 'offline':
       return { ...base, offline: 'The connection to latchkey.acme.example timed out.' };
     case 'empty':
@@ -377,6 +388,16 @@ mockIPC(
         return fakeWidgets();
       case 'open_widget_row':
         window.open(`https://example.com/row/${String(args.id)}`, '_blank', 'noopener');
+        return null;
+      case 'install_update':
+        if (!state.update) throw fail('menu.no_update', 'There is no update to install.');
+        await wait(800);
+        state = { ...state, update: { ...state.update, progress: { state: 'installed' } } };
+        publish();
+        return structuredClone(state);
+      case 'restart_to_update':
+        state = { ...state, update: null };
+        publish();
         return null;
       case 'open_console':
         window.open(`${account.server}/console/`, '_blank', 'noopener');

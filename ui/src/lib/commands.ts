@@ -137,6 +137,16 @@ export function hideWindow(): Promise<void> {
   return call('hide_window');
 }
 
+/** Downloads the update, checks its signature and installs it (then `restartToUpdate`). */
+export function installUpdate(): Promise<MenuState> {
+  return call('install_update');
+}
+
+/** Restarts into the installed update. */
+export function restartToUpdate(): Promise<void> {
+  return call('restart_to_update');
+}
+
 /** The home screen's widgets (every one the connected apps offer; `shown` says which
  *  are on the home screen). Cheap: the last rows, from this computer. */
 export function widgets(): Promise<WidgetCard[]> {

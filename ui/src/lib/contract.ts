@@ -76,6 +76,26 @@ export interface MenuState {
   enroll_prefill: EnrollPrefill | null;
   /** The connected apps search asks, one `in:` chip each (empty unless phase 'ready'). */
   search_apps: SearchApp[];
+  /** A newer, signed Latchkey from the organisation's server. */
+  update: UpdateNotice | null;
+}
+
+/** 'in_place': the app installs it and restarts; 'package_manager': a .deb/.rpm install,
+ *  updated through the package manager (the app never tries). */
+export type InstallMode = 'in_place' | 'package_manager';
+
+export type UpdateProgress =
+  | { state: 'available' }
+  | { state: 'installing' }
+  | { state: 'installed' }
+  | { state: 'failed'; code: string; message: string };
+
+export interface UpdateNotice {
+  version: string;
+  /** Plain text from the admin's release; never rendered as HTML. */
+  notes: string | null;
+  install: InstallMode;
+  progress: UpdateProgress;
 }
 
 /** A connected app that can search. `id` is also its `in:` filter. */
