@@ -3,9 +3,10 @@
 
 use crate::error::ApiError;
 
-/// Checks an integration id against the provider catalog. The server ships with
-/// [`WellFormedIds`], which accepts any well-formed id; the desktop's catalog
-/// crate can implement this trait to reject unknown providers or environments.
+/// Checks an integration id against the provider catalog. The server binary uses
+/// the built-in catalog (`crate::catalog::ProviderCatalog`), which rejects unknown
+/// providers and environments; [`WellFormedIds`], which accepts any well-formed id,
+/// serves one-shot commands (admin, migrate) and tests that invent integrations.
 pub trait CatalogLookup: Send + Sync + 'static {
     /// `Err(message)` if the catalog has no such integration or it cannot run in `environment`.
     fn check(&self, integration_id: &str, environment: &str) -> Result<(), String>;

@@ -1,6 +1,8 @@
 //! Rust handles to the real test peers in `testing/peers/`: the oidc-provider
-//! authorization server and the headless-Chromium "system browser". Shared by
-//! the end-to-end tests of `latchkey-connect` and `latchkey-cli`.
+//! authorization server, the headless-Chromium "system browser" and a Latchkey
+//! server ([`TestStore`]). Shared by the end-to-end tests of `latchkey-connect`,
+//! `latchkey-cli`, `latchkey-menu`, `latchkey-server`, `latchkey-sso` and the
+//! desktop app.
 //!
 //! Test support only: it panics on any unexpected condition, which is the
 //! right outcome inside a test.

@@ -315,7 +315,7 @@ pub async fn test_connection(
             None => json!({
                 "ok": false,
                 "kind": "oauth",
-                "message": "This server does not know the authorization server of this integration in this environment; it can test custom login hosts only until the provider catalog is connected."
+                "message": "The provider catalog names no authorization server for this integration in this environment, so there is nothing to test. Set a custom login host for it, or pick an environment the catalog lists."
             }),
             Some(issuer) => oauth_metadata(&state, issuer.trim_end_matches('/')).await,
         }

@@ -1,5 +1,5 @@
 //! `latchkey-vault`: checks the vault end to end on this machine against the
-//! real OS keychain. It is what `make run` runs until the desktop app lands.
+//! real OS keychain. `make selfcheck` runs it.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
