@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod store;
+pub mod update_key;
 pub mod web_dist;
 pub use store::{Backend, TestStore};
 
