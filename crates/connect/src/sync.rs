@@ -115,14 +115,23 @@ impl RemoteStore for ServerClient {
     }
 }
 
+/// What a queued write does at the server. Stored as `"put"` / `"delete"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum OutboxOp {
+    /// Store the sealed envelope (the entry carries it).
+    Put,
+    /// Delete the server's copy (a revoke made while the server was away).
+    Delete,
+}
+
 /// A write waiting for the server. Holds only a sealed envelope.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct OutboxEntry {
     pub integration: String,
     pub environment: String,
-    /// `put` or `delete`.
-    pub op: String,
+    pub op: OutboxOp,
     pub version: u64,
     #[serde(default)]
     pub envelope_b64: Option<String>,
@@ -289,7 +298,7 @@ impl<K: Keychain> Connector<K> {
                 self.sync.enqueue(&OutboxEntry {
                     integration: slot.integration().to_owned(),
                     environment: slot.environment().to_owned(),
-                    op: "put".to_owned(),
+                    op: OutboxOp::Put,
                     version: record.version,
                     envelope_b64: Some(
                         base64::engine::general_purpose::STANDARD.encode(&record.envelope),
@@ -432,9 +441,9 @@ impl<K: Keychain> Connector<K> {
         let mut report = SyncReport::default();
         for (_, path, entry) in self.sync.entries() {
             let slot = entry.slot()?;
-            let outcome = match entry.op.as_str() {
-                "delete" => self.remote_delete(&slot, entry.version).await,
-                _ => {
+            let outcome = match entry.op {
+                OutboxOp::Delete => self.remote_delete(&slot, entry.version).await,
+                OutboxOp::Put => {
                     let Some(envelope) = entry.envelope() else {
                         let _ = fs::remove_file(&path);
                         report.dropped += 1;
@@ -527,5 +536,37 @@ impl<K: Keychain> Connector<K> {
             .put(&r.slot, record.version, &record.envelope)?;
         self.sync.saw(&r.slot, record.version)?;
         self.state_of(&r.slot)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outbox_written_by_an_earlier_release_still_reads() {
+        // Queued writes survive upgrades: the file format is the wire format of OutboxOp.
+        let put: OutboxEntry = serde_json::from_str(
+            r#"{"integration":"salesforce","environment":"production","op":"put","version":3,"envelope_b64":"AAEC"}"#,
+        )
+        .unwrap();
+        assert_eq!(put.op, OutboxOp::Put);
+        assert_eq!(put.envelope(), Some(vec![0, 1, 2]));
+        let delete: OutboxEntry = serde_json::from_str(
+            r#"{"integration":"salesforce","environment":"production","op":"delete","version":4}"#,
+        )
+        .unwrap();
+        assert_eq!(delete.op, OutboxOp::Delete);
+        assert_eq!(
+            serde_json::to_value(&delete).unwrap()["op"],
+            serde_json::json!("delete")
+        );
+        // An operation this release does not know is not replayed as a write.
+        assert!(
+            serde_json::from_str::<OutboxEntry>(
+                r#"{"integration":"s","environment":"production","op":"merge","version":1}"#
+            )
+            .is_err()
+        );
     }
 }

@@ -90,7 +90,7 @@ impl<K: Keychain> Connector<K> {
                     self.sync.enqueue(&OutboxEntry {
                         integration: r.slot.integration().to_owned(),
                         environment: r.slot.environment().to_owned(),
-                        op: "delete".to_owned(),
+                        op: crate::sync::OutboxOp::Delete,
                         version: record.version,
                         envelope_b64: None,
                     })?;
