@@ -2,6 +2,8 @@
 //! die with the test, and waiting with a deadline.
 #![allow(dead_code)]
 
+pub mod webdriver;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
