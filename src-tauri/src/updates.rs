@@ -17,8 +17,9 @@ use tokio_util::sync::CancellationToken;
 
 /// How long one check or download may take before it is given up.
 const UPDATE_TIMEOUT: Duration = Duration::from_secs(120);
-/// How soon to look again while this computer is not enrolled yet.
-const NOT_ENROLLED_RETRY: Duration = Duration::from_secs(60);
+/// How soon to look again while this computer is not enrolled yet (cheap: no
+/// request is made until it is), so a fresh enrollment hears of an update at once.
+const NOT_ENROLLED_RETRY: Duration = Duration::from_secs(5);
 
 /// The update the last check found, kept in Rust for [`install`] (the window
 /// only ever sees its [`UpdateNotice`]).
