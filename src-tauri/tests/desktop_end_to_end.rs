@@ -27,8 +27,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::webdriver::{AppHome, card, launch, logging_browser, tauri_driver};
-use common::{Display, have, require};
+use common::webdriver::{AppHome, card, launch, logging_browser, window_tools_ready};
+use common::{Display, have};
 use latchkey_test_peers::{AuthServer, Backend, TestStore, browser_script, peers_ready, repo_root};
 use serde_json::{Value, json};
 
@@ -49,14 +49,7 @@ async fn connect_and_revoke_through_the_real_window_on_postgres() {
 }
 
 async fn connect_and_revoke_through_the_real_window(backend: Backend) {
-    if !require(
-        &[
-            ("Xvfb", have("Xvfb")),
-            ("WebKitWebDriver", have("WebKitWebDriver")),
-            ("tauri-driver", tauri_driver().exists()),
-        ],
-        "scripts/install-deps.sh and scripts/install-tauri-driver.sh",
-    ) {
+    if !window_tools_ready(&[]) {
         return;
     }
     let Some(_deadline) = peers_ready() else {
@@ -522,15 +515,7 @@ async fn hung_api() -> (String, tokio::task::JoinHandle<()>) {
 /// (pressed with xdotool on the Xvfb display) bringing it back with the box focused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn search_through_the_real_window() {
-    if !require(
-        &[
-            ("Xvfb", have("Xvfb")),
-            ("WebKitWebDriver", have("WebKitWebDriver")),
-            ("tauri-driver", tauri_driver().exists()),
-            ("xdotool", have("xdotool")),
-        ],
-        "scripts/install-deps.sh and scripts/install-tauri-driver.sh",
-    ) {
+    if !window_tools_ready(&[("xdotool", have("xdotool"))]) {
         return;
     }
     let Some(_deadline) = peers_ready() else {
@@ -949,14 +934,7 @@ const QUERIES: usize = 400;
 #[ignore = "a benchmark: make bench-search"]
 async fn bench_menu_memory_with_a_full_search_cache() {
     assert!(
-        require(
-            &[
-                ("Xvfb", have("Xvfb")),
-                ("WebKitWebDriver", have("WebKitWebDriver")),
-                ("tauri-driver", tauri_driver().exists()),
-            ],
-            "scripts/install-deps.sh and scripts/install-tauri-driver.sh",
-        ) && peers_ready().is_some(),
+        window_tools_ready(&[]) && peers_ready().is_some(),
         "the benchmark needs the desktop test peers"
     );
     let _one_window = ONE_WINDOW.lock().await;

@@ -315,3 +315,18 @@ impl AppHome {
 pub fn card(id: &str, state: &str) -> String {
     format!("article.card[data-integration=\"{id}\"][data-state=\"{state}\"]")
 }
+
+/// True when Xvfb, WebKitWebDriver, tauri-driver and each of `more` are installed;
+/// otherwise fails under CI and skips elsewhere (see [`super::require`]).
+pub fn window_tools_ready(more: &[(&str, bool)]) -> bool {
+    let mut tools = vec![
+        ("Xvfb", super::have("Xvfb")),
+        ("WebKitWebDriver", super::have("WebKitWebDriver")),
+        ("tauri-driver", tauri_driver().exists()),
+    ];
+    tools.extend_from_slice(more);
+    super::require(
+        &tools,
+        "scripts/install-deps.sh and scripts/install-tauri-driver.sh",
+    )
+}
