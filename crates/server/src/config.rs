@@ -682,6 +682,50 @@ mod tests {
     }
 
     #[test]
+    fn the_update_key_comes_from_the_updates_table_or_the_environment_and_is_checked() {
+        use base64::Engine;
+        let b64 = |s: String| base64::engine::general_purpose::STANDARD.encode(s);
+        let pair = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
+        let key = b64(pair.pk.to_box().unwrap().into_string());
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("server.toml");
+        std::fs::write(
+            &file,
+            format!("[updates]\npublic_key = \"{key}\"\nmax_artifact_bytes = 1000\n"),
+        )
+        .unwrap();
+        let flags = Flags {
+            config: Some(file),
+            data_dir: Some(dir.path().into()),
+            ..Flags::default()
+        };
+        let config = Config::load(&flags, &env_of(&[])).unwrap();
+        assert_eq!(
+            config.updates.public_key.as_ref().map(|k| k.as_str()),
+            Some(key.as_str())
+        );
+        assert_eq!(config.updates.max_artifact_bytes, 1000);
+        let env = env_of(&[("LATCHKEY_UPDATES_MAX_ARTIFACT_BYTES", "2000")]);
+        let config = Config::load(&flags, &env).unwrap();
+        assert_eq!(config.updates.max_artifact_bytes, 2000, "env beats file");
+        assert!(config.updates.public_key.is_some(), "the file's key stays");
+        // Defaults: no key, 256 MiB.
+        let config = Config::for_tests(dir.path(), None).unwrap();
+        assert!(config.updates.public_key.is_none());
+        assert_eq!(config.updates.max_artifact_bytes, 256 * 1024 * 1024);
+        // A key that is not one is named at start, with what to paste instead.
+        let env = env_of(&[("LATCHKEY_UPDATES_PUBLIC_KEY", "bm90IGEga2V5")]);
+        let err = Config::load(&Flags::default(), &env)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("updates.public_key") && err.contains("plugins.updater.pubkey"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_are_rejected_with_their_name() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("server.toml");

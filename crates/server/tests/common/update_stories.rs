@@ -201,6 +201,11 @@ pub async fn updates_offer_the_newest_signed_release_on_the_devices_channel(back
 
     // A beta release is offered only to a device on the beta channel.
     let beta_id = release(&s, &signer, b"beta", "0.4.0-beta.1", "linux", "beta").await;
+    // Bob asks on stable first (his device is now in the server's lookup cache).
+    assert_eq!(
+        check(&s, &bob, "linux", "0.3.0").await.status,
+        StatusCode::NO_CONTENT
+    );
     let moved = s
         .admin(
             Method::PUT,
