@@ -235,6 +235,60 @@ pub trait Database: Send + Sync + 'static {
         journal: &Journal,
     ) -> DbResult<bool>;
 
+    /// Stores a release and its artifact in one transaction. `AlreadyExists` when a live
+    /// release has the same version, target, arch and channel. The artifact goes to the
+    /// database, not to a disk of one replica, so every replica serves the same bytes;
+    /// the price is that it is held in memory whole on upload and on download, which the
+    /// server bounds with its largest accepted artifact.
+    async fn create_release(
+        &self,
+        release: &Release,
+        artifact: &[u8],
+        journal: &Journal,
+    ) -> DbResult<()>;
+    /// Every release of the org, withdrawn ones too, newest first (never the bytes).
+    async fn list_releases(&self, org_id: &str) -> DbResult<Vec<Release>>;
+    async fn release_by_id(&self, org_id: &str, id: &str) -> DbResult<Option<Release>>;
+    /// The live (not withdrawn) releases for one platform on one channel, in no order:
+    /// versions are compared as semver by the caller, which SQL cannot do.
+    async fn offered_releases(
+        &self,
+        org_id: &str,
+        target: &str,
+        arch: &str,
+        channel: &str,
+    ) -> DbResult<Vec<Release>>;
+    /// A live release's artifact (`None`: no such release, or withdrawn).
+    async fn release_artifact(&self, org_id: &str, id: &str) -> DbResult<Option<Vec<u8>>>;
+    /// Moves a live release to another channel. `NotFound` if absent or withdrawn,
+    /// `AlreadyExists` if that channel has a live release of the same version and platform.
+    async fn set_release_channel(
+        &self,
+        org_id: &str,
+        id: &str,
+        channel: &str,
+        journal: &Journal,
+    ) -> DbResult<Release>;
+    /// Withdraws a release (it is never offered or served again; its bytes are dropped).
+    /// Withdrawing twice keeps the first time. `NotFound` if absent.
+    async fn withdraw_release(
+        &self,
+        org_id: &str,
+        id: &str,
+        now: Millis,
+        journal: &Journal,
+    ) -> DbResult<Release>;
+    /// Puts a device on an update channel. `NotFound` if absent.
+    async fn set_device_update_channel(
+        &self,
+        org_id: &str,
+        id: &str,
+        channel: &str,
+        journal: &Journal,
+    ) -> DbResult<Device>;
+    /// Records what the device's app reported on an update check.
+    async fn record_device_app(&self, id: &str, report: &AppReport) -> DbResult<()>;
+
     async fn append_audit(&self, event: &NewAudit) -> DbResult<()>;
     /// Newest first.
     async fn list_audit(&self, org_id: &str, query: &AuditQuery) -> DbResult<Vec<AuditEvent>>;

@@ -139,6 +139,46 @@ pub struct Device {
     pub created_at: Millis,
     pub last_seen_at: Option<Millis>,
     pub revoked_at: Option<Millis>,
+    /// The update channel its admin put it on (`stable` unless changed).
+    pub update_channel: String,
+    /// What its app last reported when it asked for an update (`None`: never asked).
+    pub app: Option<AppReport>,
+}
+
+/// The channel every device and release starts on.
+pub const DEFAULT_UPDATE_CHANNEL: &str = "stable";
+
+/// What a device's app said about itself on its last update check, for the console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppReport {
+    pub version: String,
+    pub target: String,
+    pub arch: String,
+    pub seen_at: Millis,
+}
+
+/// One signed artifact of the desktop app for one platform on one update channel.
+/// The artifact bytes are stored apart (see [`crate::Database::create_release`]) and
+/// never travel with this model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Release {
+    pub id: String,
+    pub org_id: String,
+    /// Semver text, as the server normalised it.
+    pub version: String,
+    /// Tauri's `{{target}}`: `linux`, `windows` or `darwin`.
+    pub target: String,
+    /// Tauri's `{{arch}}`: `x86_64`, `aarch64`, `i686` or `armv7`.
+    pub arch: String,
+    pub channel: String,
+    pub notes: String,
+    /// The base64 minisign signature text `tauri signer sign` writes, checked at upload.
+    pub signature: String,
+    pub size: i64,
+    /// Lowercase hex SHA-256 of the artifact.
+    pub sha256: String,
+    pub created_at: Millis,
+    pub withdrawn_at: Option<Millis>,
 }
 
 /// This org's configuration of one catalog integration. Client secrets and API

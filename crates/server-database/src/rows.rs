@@ -2,9 +2,9 @@
 //! SQLite and PostgreSQL, so a column added to a model is read in one place.
 
 use crate::{
-    Admin, AdminCredential, AdminRole, AuditEvent, Change, ConnectionRecord, CredentialKind,
-    DbError, DbResult, Device, EnrollmentCodeStatus, Integration, Millis, Org, RevocationOrder,
-    RevocationReceipt, SlotKey, User, decode_list, decode_map,
+    Admin, AdminCredential, AdminRole, AppReport, AuditEvent, Change, ConnectionRecord,
+    CredentialKind, DbError, DbResult, Device, EnrollmentCodeStatus, Integration, Millis, Org,
+    Release, RevocationOrder, RevocationReceipt, SlotKey, User, decode_list, decode_map,
 };
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
@@ -114,6 +114,40 @@ pub fn device(r: &impl Columns) -> DbResult<Device> {
         created_at: r.int("created_at")?,
         last_seen_at: r.opt_int("last_seen_at")?,
         revoked_at: r.opt_int("revoked_at")?,
+        update_channel: r.text("update_channel")?,
+        app: match (
+            r.opt_text("app_version")?,
+            r.opt_int("app_version_seen_at")?,
+        ) {
+            (Some(version), Some(seen_at)) => Some(AppReport {
+                version,
+                target: r.opt_text("app_target")?.unwrap_or_default(),
+                arch: r.opt_text("app_arch")?.unwrap_or_default(),
+                seen_at,
+            }),
+            _ => None,
+        },
+    })
+}
+
+/// The columns of [`release`] (never the artifact bytes).
+pub const RELEASE_COLUMNS: &str = "id, org_id, version, target, arch, channel, notes, \
+     signature, size, sha256, created_at, withdrawn_at";
+
+pub fn release(r: &impl Columns) -> DbResult<Release> {
+    Ok(Release {
+        id: r.text("id")?,
+        org_id: r.text("org_id")?,
+        version: r.text("version")?,
+        target: r.text("target")?,
+        arch: r.text("arch")?,
+        channel: r.text("channel")?,
+        notes: r.text("notes")?,
+        signature: r.text("signature")?,
+        size: r.int("size")?,
+        sha256: r.text("sha256")?,
+        created_at: r.int("created_at")?,
+        withdrawn_at: r.opt_int("withdrawn_at")?,
     })
 }
 

@@ -60,7 +60,34 @@ pub struct Config {
     /// Offer the catalog's development providers (the demo OAuth server on this
     /// computer). Off in production: `make run` and the tests opt in.
     pub allow_development_providers: bool,
+    /// Signed app updates (`[updates]` in TOML, `LATCHKEY_UPDATES_*` in the environment).
+    pub updates: UpdatesConfig,
 }
+
+/// The `[updates]` settings.
+#[derive(Debug, Clone)]
+pub struct UpdatesConfig {
+    /// The app's update public key (`plugins.updater.pubkey` of its tauri.conf.json);
+    /// without it, release uploads are refused (nothing could be checked).
+    pub public_key: Option<crate::updates::UpdateKey>,
+    /// The largest release artifact accepted on upload (the one route allowed past
+    /// `max_body_bytes`). Artifacts are held in memory whole on upload and download.
+    pub max_artifact_bytes: usize,
+}
+
+/// The `[updates]` table of one layer.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdatesLayer {
+    pub public_key: Option<String>,
+    pub max_artifact_bytes: Option<usize>,
+}
+
+/// The environment names of the `[updates]` keys.
+const UPDATES_KEYS: &[(&str, &str)] = &[
+    ("public_key", "LATCHKEY_UPDATES_PUBLIC_KEY"),
+    ("max_artifact_bytes", "LATCHKEY_UPDATES_MAX_ARTIFACT_BYTES"),
+];
 
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -88,6 +115,7 @@ impl std::fmt::Debug for Config {
                 "allow_development_providers",
                 &self.allow_development_providers,
             )
+            .field("updates", &self.updates)
             .finish()
     }
 }
@@ -134,6 +162,7 @@ pub struct Layer {
     pub proxy_allow_http: Option<bool>,
     pub trusted_proxies: Option<Vec<String>>,
     pub allow_development_providers: Option<bool>,
+    pub updates: Option<UpdatesLayer>,
     // `<name>_file` variants, TOML only (the environment uses `LATCHKEY_<NAME>_FILE`).
     pub database_url_file: Option<PathBuf>,
     pub server_key_file: Option<PathBuf>,
@@ -219,6 +248,38 @@ impl Layer {
                     message,
                 })?;
             table.insert((*key).to_owned(), parsed);
+        }
+        let mut updates = toml::Table::new();
+        for (key, name) in UPDATES_KEYS {
+            let value = match (env(name), env(&format!("{name}_FILE"))) {
+                (Some(_), Some(_)) => {
+                    return Err(ConfigError::Invalid {
+                        name: (*name).to_owned(),
+                        message: format!("set either {name} or {name}_FILE, not both"),
+                    });
+                }
+                (Some(v), None) => v,
+                (None, Some(file)) => read_secret_file(&format!("{name}_FILE"), Path::new(&file))?
+                    .expose()
+                    .to_owned(),
+                (None, None) => continue,
+            };
+            let parsed = if *key == "max_artifact_bytes" {
+                value
+                    .trim()
+                    .parse::<i64>()
+                    .map(toml::Value::Integer)
+                    .map_err(|_| ConfigError::Invalid {
+                        name: (*name).to_owned(),
+                        message: format!("expected a whole number, got {value:?}"),
+                    })?
+            } else {
+                toml::Value::String(value)
+            };
+            updates.insert((*key).to_owned(), parsed);
+        }
+        if !updates.is_empty() {
+            table.insert("updates".to_owned(), toml::Value::Table(updates));
         }
         let mut layer: Layer =
             table
@@ -335,7 +396,13 @@ impl Config {
         let mut proxy_allow_http = false;
         let mut trusted_proxies = Vec::new();
         let mut allow_development_providers = false;
+        let mut update_key_text: Option<String> = None;
+        let mut max_artifact_bytes: usize = 256 * 1024 * 1024;
         for l in layers {
+            if let Some(u) = l.updates {
+                update_key_text = u.public_key.or(update_key_text);
+                max_artifact_bytes = u.max_artifact_bytes.unwrap_or(max_artifact_bytes);
+            }
             listen = l.listen.unwrap_or(listen);
             data_dir = l.data_dir.unwrap_or(data_dir);
             database_url = l.database_url.or(database_url);
@@ -396,6 +463,22 @@ impl Config {
                 message: "feed_poll_millis and max_envelope_bytes must be positive, and max_body_bytes at least max_envelope_bytes".into(),
             });
         }
+        let public_key =
+            match update_key_text.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(text) => Some(crate::updates::UpdateKey::parse(text).map_err(|e| {
+                    ConfigError::Invalid {
+                        name: "updates.public_key".into(),
+                        message: e.to_string(),
+                    }
+                })?),
+            };
+        if max_artifact_bytes == 0 {
+            return Err(ConfigError::Invalid {
+                name: "updates.max_artifact_bytes".into(),
+                message: "must be positive (the default is 268435456, 256 MiB)".into(),
+            });
+        }
         Ok(Self {
             listen,
             data_dir,
@@ -417,6 +500,10 @@ impl Config {
             proxy_allow_http,
             trusted_proxies,
             allow_development_providers,
+            updates: UpdatesConfig {
+                public_key,
+                max_artifact_bytes,
+            },
         })
     }
 
@@ -590,6 +677,50 @@ mod tests {
             .to_string();
         assert!(
             err.contains("--server-key-file") && err.contains("nope.key"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_update_key_comes_from_the_updates_table_or_the_environment_and_is_checked() {
+        use base64::Engine;
+        let b64 = |s: String| base64::engine::general_purpose::STANDARD.encode(s);
+        let pair = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
+        let key = b64(pair.pk.to_box().unwrap().into_string());
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("server.toml");
+        std::fs::write(
+            &file,
+            format!("[updates]\npublic_key = \"{key}\"\nmax_artifact_bytes = 1000\n"),
+        )
+        .unwrap();
+        let flags = Flags {
+            config: Some(file),
+            data_dir: Some(dir.path().into()),
+            ..Flags::default()
+        };
+        let config = Config::load(&flags, &env_of(&[])).unwrap();
+        assert_eq!(
+            config.updates.public_key.as_ref().map(|k| k.as_str()),
+            Some(key.as_str())
+        );
+        assert_eq!(config.updates.max_artifact_bytes, 1000);
+        let env = env_of(&[("LATCHKEY_UPDATES_MAX_ARTIFACT_BYTES", "2000")]);
+        let config = Config::load(&flags, &env).unwrap();
+        assert_eq!(config.updates.max_artifact_bytes, 2000, "env beats file");
+        assert!(config.updates.public_key.is_some(), "the file's key stays");
+        // Defaults: no key, 256 MiB.
+        let config = Config::for_tests(dir.path(), None).unwrap();
+        assert!(config.updates.public_key.is_none());
+        assert_eq!(config.updates.max_artifact_bytes, 256 * 1024 * 1024);
+        // A key that is not one is named at start, with what to paste instead.
+        let env = env_of(&[("LATCHKEY_UPDATES_PUBLIC_KEY", "bm90IGEga2V5")]);
+        let err = Config::load(&Flags::default(), &env)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("updates.public_key") && err.contains("plugins.updater.pubkey"),
             "{err}"
         );
     }

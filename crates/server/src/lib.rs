@@ -19,6 +19,7 @@ pub mod rate_limit;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod updates;
 pub mod validate;
 
 pub use config::{Config, Flags};

@@ -67,6 +67,14 @@ fn schemas() -> Value {
             "type": "object", "additionalProperties": false, "required": ["current_password", "new_password"],
             "properties": { "current_password": { "type": "string", "format": "password" }, "new_password": { "type": "string", "format": "password", "minLength": 12 } }
         },
+        "ChannelChange": {
+            "type": "object", "additionalProperties": false, "required": ["channel"],
+            "properties": { "channel": { "type": "string", "pattern": "^[a-z0-9-]{1,32}$", "description": "An update channel, such as stable or beta." } }
+        },
+        "ReleaseArtifact": {
+            "type": "string", "format": "binary", "contentMediaType": "application/octet-stream",
+            "description": "The artifact tauri build wrote (at most updates.max_artifact_bytes)."
+        },
         "InviteUser": {
             "type": "object", "additionalProperties": false, "required": ["email", "display_name"],
             "properties": { "email": { "type": "string" }, "display_name": { "type": "string" } }
@@ -86,6 +94,40 @@ fn schemas() -> Value {
             }
         }
     })
+}
+
+/// What the route table cannot say about the update routes: the upload's query
+/// parameters and the update check's 204.
+fn updates_extras(operation_id: &str, op: &mut Value) {
+    match operation_id {
+        "uploadRelease" => {
+            let query = |name: &str, required: bool, description: &str| json!({ "name": name, "in": "query", "required": required, "schema": { "type": "string" }, "description": description });
+            op["parameters"] = json!([
+                query("version", true, "Semver, such as 1.2.3."),
+                query(
+                    "target",
+                    true,
+                    "linux, windows or darwin (Tauri's {{target}})."
+                ),
+                query(
+                    "arch",
+                    true,
+                    "x86_64, aarch64, i686 or armv7 (Tauri's {{arch}})."
+                ),
+                query(
+                    "signature",
+                    true,
+                    "Base64 of the .sig file tauri signer sign wrote."
+                ),
+                query("channel", false, "Update channel (default stable)."),
+                query("notes", false, "Release notes shown by the updater."),
+            ]);
+        }
+        "checkForUpdate" => {
+            op["responses"]["204"] = json!({ "description": "No newer release for this device." });
+        }
+        _ => {}
+    }
 }
 
 /// The whole document.
@@ -111,12 +153,19 @@ pub fn document() -> Value {
             op["parameters"] = Value::Array(params);
         }
         if let Some(body) = doc.body {
+            // Release artifacts are raw bytes; every other body is JSON.
+            let media = if body == "ReleaseArtifact" {
+                "application/octet-stream"
+            } else {
+                "application/json"
+            };
             op["requestBody"] = json!({
                 // A body whose every field is optional may be left out.
                 "required": body != "CreateToken",
-                "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{body}") } } }
+                "content": { media: { "schema": { "$ref": format!("#/components/schemas/{body}") } } }
             });
         }
+        updates_extras(doc.operation_id, &mut op);
         match doc.access {
             Access::Public => op["security"] = json!([]),
             Access::Device => op["security"] = json!([{ "deviceToken": [] }]),
@@ -161,7 +210,9 @@ mod tests {
                 "{} {}",
                 route.method, route.path
             );
-            let params = op["parameters"].as_array().map_or(0, Vec::len);
+            let params = op["parameters"]
+                .as_array()
+                .map_or(0, |p| p.iter().filter(|p| p["in"] == "path").count());
             assert_eq!(params, route.path.matches('{').count());
             if let Some(body) = route.body {
                 assert!(doc["components"]["schemas"][body].is_object(), "{body}");

@@ -102,6 +102,34 @@ async fn the_console_runs_in_a_real_browser_over_the_admin_api() {
     config.proxy_timeout_secs = 5;
     // As deployed: the session cookie is `Secure` (browsers accept it from loopback http).
     config.secure_cookies = true;
+    // An app update key as `tauri signer generate` makes one, and a release signed with it.
+    let update_key = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
+    let b64 = |bytes: &[u8]| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    };
+    config.updates.public_key = Some(
+        latchkey_server::updates::UpdateKey::parse(&b64(update_key
+            .pk
+            .to_box()
+            .unwrap()
+            .into_string()
+            .as_bytes()))
+        .unwrap(),
+    );
+    let artifact = b"latchkey_0.2.0_amd64.AppImage.tar.gz (test bytes)".to_vec();
+    let artifact_path = dir.path().join("latchkey_0.2.0_amd64.AppImage.tar.gz");
+    std::fs::write(&artifact_path, &artifact).unwrap();
+    let artifact_signature = b64(minisign::sign(
+        None,
+        &update_key.sk,
+        std::io::Cursor::new(&artifact),
+        None,
+        None,
+    )
+    .unwrap()
+    .into_string()
+    .as_bytes());
     let catalog = latchkey_server::catalog::ProviderCatalog::builtin().unwrap();
     let mut server = latchkey_server::start_with_catalog(config, Arc::new(catalog))
         .await
@@ -111,7 +139,7 @@ async fn the_console_runs_in_a_real_browser_over_the_admin_api() {
     let shots = screenshot_dir();
     std::fs::create_dir_all(&shots).unwrap();
 
-    // The browser story (setup, sign-in, integrations, users, audit).
+    // The browser story (setup, sign-in, integrations, users, releases, audit).
     let script = console_dir().join("e2e/console.mjs");
     let (b, c, s) = (base.clone(), setup_code.clone(), shots.clone());
     let out = tokio::task::spawn_blocking(move || {
@@ -122,6 +150,8 @@ async fn the_console_runs_in_a_real_browser_over_the_admin_api() {
             .env("ADMIN_EMAIL", ADMIN_EMAIL)
             .env("ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("SCREENSHOT_DIR", s)
+            .env("ARTIFACT_PATH", artifact_path)
+            .env("ARTIFACT_SIGNATURE", artifact_signature)
             .output()
             .unwrap()
     })
@@ -140,6 +170,8 @@ async fn the_console_runs_in_a_real_browser_over_the_admin_api() {
         "integration-openai",
         "users-invite",
         "users",
+        "releases",
+        "users-app-version",
         "account",
         "audit",
     ] {

@@ -8,8 +8,8 @@ mod common;
 
 use common::Backend;
 use latchkey_server_database::{
-    AuditQuery, Database, DbError, ExcludedUser, Integration, Journal, NewAudit, NewChange,
-    Precondition, SlotKey, User,
+    AppReport, AuditQuery, Database, DbError, Device, EnrollmentCode, ExcludedUser, Integration,
+    Journal, NewAudit, NewChange, Precondition, Release, SlotKey, User,
 };
 use proptest::prelude::*;
 use std::collections::HashMap;
@@ -499,5 +499,183 @@ async fn sqlite_allow_list_revokes_with_the_save() {
 async fn postgres_allow_list_revokes_with_the_save() {
     if let Some(backend) = Backend::postgres() {
         allow_list_revokes_with_the_save(backend).await;
+    }
+}
+
+fn release(org: &str, id: &str, version: &str, channel: &str) -> Release {
+    Release {
+        id: id.into(),
+        org_id: org.into(),
+        version: version.into(),
+        target: "linux".into(),
+        arch: "x86_64".into(),
+        channel: channel.into(),
+        notes: format!("notes {version}"),
+        signature: "c2ln".into(),
+        size: 3,
+        sha256: "ab".repeat(32),
+        created_at: version.len() as i64,
+        withdrawn_at: None,
+    }
+}
+
+/// Releases and a device's update channel and app report, as stored: an artifact comes
+/// back byte for byte until its release is withdrawn; one live release per version,
+/// platform and channel; moving and withdrawing keep the rest of the row.
+async fn releases_round_trip(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, org, j) = store_with_user(&backend, dir.path(), "ada").await;
+    let beta = release(&org, "r1", "0.2.0-beta.1", "beta");
+    let stable = release(&org, "r2", "0.1.0", "stable");
+    db.create_release(&beta, &[0, 1, 255], &j).await.unwrap();
+    db.create_release(&stable, b"one", &j).await.unwrap();
+    let duplicate = release(&org, "r3", "0.1.0", "stable");
+    assert!(matches!(
+        db.create_release(&duplicate, b"dup", &j).await,
+        Err(DbError::AlreadyExists(_))
+    ));
+    let listed = db.list_releases(&org).await.unwrap();
+    assert_eq!(listed, vec![beta.clone(), stable.clone()], "newest first");
+    assert_eq!(
+        db.release_artifact(&org, "r1").await.unwrap(),
+        Some(vec![0, 1, 255])
+    );
+    assert_eq!(
+        db.offered_releases(&org, "linux", "x86_64", "stable")
+            .await
+            .unwrap(),
+        vec![stable.clone()]
+    );
+    assert!(
+        db.offered_releases(&org, "windows", "x86_64", "beta")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Promote: the same row on another channel; a clash with a live one is refused.
+    let moved = db
+        .set_release_channel(&org, "r1", "stable", &j)
+        .await
+        .unwrap();
+    assert_eq!(moved.channel, "stable");
+    assert_eq!(moved.version, beta.version);
+    db.create_release(&release(&org, "r4", "0.1.0", "beta"), b"b", &j)
+        .await
+        .unwrap();
+    assert!(matches!(
+        db.set_release_channel(&org, "r4", "stable", &j).await,
+        Err(DbError::AlreadyExists(_))
+    ));
+    assert_eq!(
+        db.offered_releases(&org, "linux", "x86_64", "stable")
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // Withdraw: not offered, not served, not movable; the first time is kept; the slot
+    // is free for a new upload.
+    let gone = db.withdraw_release(&org, "r2", 50, &j).await.unwrap();
+    assert_eq!(gone.withdrawn_at, Some(50));
+    let again = db.withdraw_release(&org, "r2", 60, &j).await.unwrap();
+    assert_eq!(again.withdrawn_at, Some(50));
+    assert_eq!(db.release_artifact(&org, "r2").await.unwrap(), None);
+    assert!(matches!(
+        db.set_release_channel(&org, "r2", "beta", &j).await,
+        Err(DbError::NotFound)
+    ));
+    let offered = db
+        .offered_releases(&org, "linux", "x86_64", "stable")
+        .await
+        .unwrap();
+    assert_eq!(offered.len(), 1);
+    assert_eq!(offered[0].id, "r1");
+    db.create_release(&release(&org, "r5", "0.1.0", "stable"), b"new", &j)
+        .await
+        .unwrap();
+    assert!(matches!(
+        db.withdraw_release(&org, "nope", 1, &j).await,
+        Err(DbError::NotFound)
+    ));
+    assert_eq!(
+        db.release_by_id(&org, "r2")
+            .await
+            .unwrap()
+            .unwrap()
+            .withdrawn_at,
+        Some(50)
+    );
+    assert_eq!(db.release_by_id("other-org", "r1").await.unwrap(), None);
+
+    // A device starts on stable with no app report; both are stored and read back,
+    // through the token lookup too.
+    let code = EnrollmentCode {
+        id: "c1".into(),
+        org_id: org.clone(),
+        user_id: "ada".into(),
+        code_hash: vec![7; 32],
+        created_at: 0,
+        expires_at: i64::MAX,
+    };
+    db.insert_enrollment_code(&code).await.unwrap();
+    let device = Device {
+        id: "d1".into(),
+        org_id: org.clone(),
+        user_id: String::new(),
+        name: "laptop".into(),
+        token_hash: vec![9; 32],
+        created_at: 0,
+        last_seen_at: None,
+        revoked_at: None,
+        update_channel: "stable".into(),
+        app: None,
+    };
+    db.redeem_enrollment_code(&code.code_hash, 1, &device, &j)
+        .await
+        .unwrap();
+    let (fresh, _) = db
+        .device_and_user_by_token_hash(&device.token_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((fresh.update_channel.as_str(), fresh.app), ("stable", None));
+    let report = AppReport {
+        version: "0.1.0".into(),
+        target: "linux".into(),
+        arch: "x86_64".into(),
+        seen_at: 42,
+    };
+    db.record_device_app("d1", &report).await.unwrap();
+    let on_beta = db
+        .set_device_update_channel(&org, "d1", "beta", &j)
+        .await
+        .unwrap();
+    assert_eq!(on_beta.update_channel, "beta");
+    assert_eq!(on_beta.app, Some(report.clone()));
+    let (looked_up, _) = db
+        .device_and_user_by_token_hash(&device.token_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(looked_up.update_channel, "beta", "no stale cached channel");
+    assert_eq!(looked_up.app, Some(report));
+    assert!(matches!(
+        db.set_device_update_channel(&org, "nope", "beta", &j).await,
+        Err(DbError::NotFound)
+    ));
+    db.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_releases_round_trip() {
+    releases_round_trip(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_releases_round_trip() {
+    if let Some(backend) = Backend::postgres() {
+        releases_round_trip(backend).await;
     }
 }

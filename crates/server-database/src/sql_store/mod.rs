@@ -10,10 +10,10 @@
 
 use crate::rows::{Columns, backend};
 use crate::{
-    Admin, AdminCredential, AuditEvent, AuditQuery, Change, ConnectionRecord, Database, DbResult,
-    Device, EnrollmentCode, EnrollmentCodeStatus, ExcludedUser, Integration, Journal, Millis,
-    NewAudit, Org, Precondition, ResealedSecrets, RevocationOrder, RevocationReceipt, SlotKey,
-    User,
+    Admin, AdminCredential, AppReport, AuditEvent, AuditQuery, Change, ConnectionRecord, Database,
+    DbResult, Device, EnrollmentCode, EnrollmentCodeStatus, ExcludedUser, Integration, Journal,
+    Millis, NewAudit, Org, Precondition, Release, ResealedSecrets, RevocationOrder,
+    RevocationReceipt, SlotKey, User,
 };
 use async_trait::async_trait;
 use sqlx::{Encode, Executor, IntoArguments, Pool, Transaction, Type};
@@ -96,6 +96,7 @@ pub trait SqlBackend: Send + Sync + 'static {
 }
 
 mod queries;
+mod releases;
 mod writes;
 
 use queries::Queries;
@@ -496,6 +497,85 @@ where
             .await?
             .record_revocation_receipt(device_id, order_id, receipt, journal)
             .await
+    }
+
+    async fn create_release(
+        &self,
+        release: &Release,
+        artifact: &[u8],
+        journal: &Journal,
+    ) -> DbResult<()> {
+        Writes::begin(self)
+            .await?
+            .create_release(release, artifact, journal)
+            .await
+    }
+
+    async fn list_releases(&self, org_id: &str) -> DbResult<Vec<Release>> {
+        Queries { owner: self }.list_releases(org_id).await
+    }
+
+    async fn release_by_id(&self, org_id: &str, id: &str) -> DbResult<Option<Release>> {
+        Queries { owner: self }.release_by_id(org_id, id).await
+    }
+
+    async fn offered_releases(
+        &self,
+        org_id: &str,
+        target: &str,
+        arch: &str,
+        channel: &str,
+    ) -> DbResult<Vec<Release>> {
+        Queries { owner: self }
+            .offered_releases(org_id, target, arch, channel)
+            .await
+    }
+
+    async fn release_artifact(&self, org_id: &str, id: &str) -> DbResult<Option<Vec<u8>>> {
+        Queries { owner: self }.release_artifact(org_id, id).await
+    }
+
+    async fn set_release_channel(
+        &self,
+        org_id: &str,
+        id: &str,
+        channel: &str,
+        journal: &Journal,
+    ) -> DbResult<Release> {
+        Writes::begin(self)
+            .await?
+            .set_release_channel(org_id, id, channel, journal)
+            .await
+    }
+
+    async fn withdraw_release(
+        &self,
+        org_id: &str,
+        id: &str,
+        now: Millis,
+        journal: &Journal,
+    ) -> DbResult<Release> {
+        Writes::begin(self)
+            .await?
+            .withdraw_release(org_id, id, now, journal)
+            .await
+    }
+
+    async fn set_device_update_channel(
+        &self,
+        org_id: &str,
+        id: &str,
+        channel: &str,
+        journal: &Journal,
+    ) -> DbResult<Device> {
+        Writes::begin(self)
+            .await?
+            .set_device_update_channel(org_id, id, channel, journal)
+            .await
+    }
+
+    async fn record_device_app(&self, id: &str, report: &AppReport) -> DbResult<()> {
+        Queries { owner: self }.record_device_app(id, report).await
     }
 
     async fn append_audit(&self, event: &NewAudit) -> DbResult<()> {

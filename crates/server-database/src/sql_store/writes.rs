@@ -16,8 +16,8 @@ use sqlx::{Encode, Executor, IntoArguments, Transaction, Type};
 /// One write transaction of the shared implementation, with the writes that go
 /// beside a change: the journal and the revocation orders.
 pub(super) struct Writes<'b, B: SqlBackend> {
-    owner: &'b B,
-    tx: Transaction<'static, B::Db>,
+    pub(super) owner: &'b B,
+    pub(super) tx: Transaction<'static, B::Db>,
 }
 
 impl<'b, B> Writes<'b, B>
@@ -42,12 +42,12 @@ where
         Ok(Self { owner, tx })
     }
 
-    async fn commit(self) -> DbResult<()> {
+    pub(super) async fn commit(self) -> DbResult<()> {
         self.tx.commit().await.map_err(backend)
     }
 
     /// The audit event and change-feed entries of a change, beside it.
-    async fn journal(&mut self, journal: &Journal) -> DbResult<()> {
+    pub(super) async fn journal(&mut self, journal: &Journal) -> DbResult<()> {
         if !journal.changes.is_empty() {
             self.owner.lock_change_log(&mut self.tx).await?;
         }

@@ -5,6 +5,8 @@
 //   SETUP_CODE      the one-time setup code the server issued at start
 //   ADMIN_EMAIL, ADMIN_PASSWORD   the first admin to create
 //   SCREENSHOT_DIR  where to save one PNG per page
+//   ARTIFACT_PATH, ARTIFACT_SIGNATURE   a release artifact and its signature made with
+//                   the update key the server checks (updates.public_key)
 // Prints one JSON line (the enrolled device's token) for the Rust side's
 // security checks; exits non-zero on any failed step.
 import { chromium } from 'playwright-core';
@@ -17,7 +19,10 @@ const setupCode = process.env.SETUP_CODE;
 const email = process.env.ADMIN_EMAIL;
 let password = process.env.ADMIN_PASSWORD;
 const shots = process.env.SCREENSHOT_DIR;
+const artifactPath = process.env.ARTIFACT_PATH;
+const artifactSignature = process.env.ARTIFACT_SIGNATURE;
 assert.ok(base && setupCode && email && password && shots, 'BASE_URL, SETUP_CODE, ADMIN_EMAIL, ADMIN_PASSWORD, SCREENSHOT_DIR');
+assert.ok(artifactPath && artifactSignature, 'ARTIFACT_PATH, ARTIFACT_SIGNATURE');
 
 const step = (s) => process.stderr.write(`console e2e: ${s}\n`);
 const problems = [];
@@ -223,10 +228,6 @@ try {
   assert.match(await sfCell.textContent(), /Ada laptop: the provider has no revocation, copy wiped/);
   await shot('users-revocation');
 
-  step('the audit log: filter, paginate, export');
-  await page.click('nav >> text=Audit log');
-  await page.locator('tr[data-action="integration.put"]').first().waitFor();
-  const rows = () => page.locator('tbody tr').allTextContents();
   async function until(check, what) {
     for (let i = 0; i < 100; i++) {
       if (await check()) return;
@@ -234,6 +235,47 @@ try {
     }
     throw new Error(`timed out waiting for ${what}`);
   }
+
+  step('upload a signed release; the device is offered it; its app version shows');
+  await page.click('nav >> text=Releases');
+  await page.getByText('No releases yet').waitFor();
+  await page.setInputFiles('input[name=artifact]', artifactPath);
+  await page.fill('textarea[name=signature]', Buffer.from('not a signature').toString('base64'));
+  await page.fill('input[name=version]', '0.2.0');
+  await page.fill('textarea[name=notes]', 'Faster sign-in.');
+  await page.click('form button[type=submit]');
+  assert.match(await page.locator('[data-error=signature]').textContent(), /updates\.public_key/, 'a bad signature is refused at its field');
+  await page.fill('textarea[name=signature]', artifactSignature);
+  await page.click('form button[type=submit]');
+  await page.locator('[data-testid=uploaded]').waitFor();
+  const releaseRow = page.locator('tr[data-release="0.2.0 linux/x86_64"]');
+  await releaseRow.waitFor();
+  assert.equal(await releaseRow.locator('input[name=release_channel]').inputValue(), 'stable');
+  await shot('releases');
+  const offer = await device('GET', '/v1/updates/linux/x86_64/0.1.0', token);
+  assert.equal(offer.status, 200, JSON.stringify(offer.body));
+  assert.equal(offer.body.version, '0.2.0');
+  assert.equal(offer.body.notes, 'Faster sign-in.');
+  assert.equal(offer.body.signature, artifactSignature);
+  const artifactDownload = await fetch(offer.body.url, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(artifactDownload.status, 200);
+  assert.ok(Buffer.from(await artifactDownload.arrayBuffer()).equals(await readFile(artifactPath)), 'the download is the upload');
+  await page.click('nav >> text=Users');
+  const app = page.locator('[data-app-of="Ada laptop"]');
+  await app.locator('[data-testid=app-version]', { hasText: '0.1.0' }).waitFor();
+  assert.match(await app.textContent(), /linux\/x86_64/);
+  const channelInput = page.getByLabel('Update channel of Ada laptop');
+  await channelInput.fill('beta');
+  await channelInput.press('Enter');
+  await until(async () => (await device('GET', '/v1/updates/linux/x86_64/0.1.0', token)).status === 204, 'the device on beta is not offered the stable release');
+  await page.reload();
+  assert.equal(await page.getByLabel('Update channel of Ada laptop').inputValue(), 'beta');
+  await shot('users-app-version');
+
+  step('the audit log: filter, paginate, export');
+  await page.click('nav >> text=Audit log');
+  await page.locator('tr[data-action="integration.put"]').first().waitFor();
+  const rows = () => page.locator('tbody tr').allTextContents();
   await page.selectOption('select[name=action]', 'connection.disconnect');
   await until(async () => (await rows()).length === 1, 'the action filter');
   await page.selectOption('select[name=action]', '');

@@ -8,6 +8,7 @@ pub mod client;
 pub mod feed;
 pub mod ops;
 pub mod proxy;
+pub mod updates;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -61,6 +62,7 @@ macro_rules! route {
     (@router PUT, $h:expr) => { axum::routing::put($h) };
     (@router POST, $h:expr) => { axum::routing::post($h) };
     (@router DELETE, $h:expr) => { axum::routing::delete($h) };
+    (@router PATCH, $h:expr) => { axum::routing::patch($h) };
 }
 
 /// The route table.
@@ -235,6 +237,26 @@ pub fn table() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             None,
             "API-key proxy: DELETE (see proxyGet).",
             proxy::forward
+        ),
+        route!(
+            GET,
+            "/v1/updates/{target}/{arch}/{current_version}",
+            "checkForUpdate",
+            Device,
+            200,
+            None,
+            "Tauri updater (dynamic server): the newest release for this platform on the device's channel when newer than current_version (Tauri's manifest: version, notes, pub_date, url, signature), else 204. Records the reported version for the console.",
+            updates::check
+        ),
+        route!(
+            GET,
+            "/v1/updates/artifacts/{release_id}",
+            "downloadUpdate",
+            Device,
+            200,
+            None,
+            "A live release's artifact (application/octet-stream), the url of the update manifest.",
+            updates::artifact
         ),
         route!(
             GET,
@@ -497,6 +519,56 @@ pub fn table() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             admin::users::revoke_device
         ),
         route!(
+            PUT,
+            "/v1/admin/devices/{id}/update-channel",
+            "setDeviceUpdateChannel",
+            Admin,
+            200,
+            Some("ChannelChange"),
+            "Put a device on an update channel: it is offered only that channel's releases.",
+            admin::releases::set_device_channel
+        ),
+        route!(
+            POST,
+            "/v1/admin/releases",
+            "uploadRelease",
+            Admin,
+            201,
+            Some("ReleaseArtifact"),
+            "Upload a signed release: the artifact as the body, metadata as query parameters; the signature must verify with updates.public_key.",
+            admin::releases::upload
+        ),
+        route!(
+            GET,
+            "/v1/admin/releases",
+            "listReleases",
+            Admin,
+            200,
+            None,
+            "Releases, newest first (size and sha256, never the bytes), withdrawn ones too; and the configured update key.",
+            admin::releases::list
+        ),
+        route!(
+            PATCH,
+            "/v1/admin/releases/{id}",
+            "changeRelease",
+            Admin,
+            200,
+            Some("ChannelChange"),
+            "Move a release to another channel (promote beta to stable).",
+            admin::releases::change
+        ),
+        route!(
+            DELETE,
+            "/v1/admin/releases/{id}",
+            "withdrawRelease",
+            Admin,
+            200,
+            None,
+            "Withdraw a release: it is never offered or served again.",
+            admin::releases::withdraw
+        ),
+        route!(
             GET,
             "/v1/admin/audit",
             "audit",
@@ -518,6 +590,15 @@ pub fn docs() -> Vec<RouteDoc> {
 pub fn router(state: AppState) -> Router {
     let mut router: Router<AppState> = Router::new();
     for (doc, method_router) in table() {
+        // Release artifacts are far larger than any other body: their upload alone gets
+        // its own limit (this layer sits inside the global one, so it wins).
+        let method_router = if doc.operation_id == admin::releases::UPLOAD_OPERATION {
+            method_router.layer(DefaultBodyLimit::max(
+                state.config.updates.max_artifact_bytes,
+            ))
+        } else {
+            method_router
+        };
         router = router.route(doc.path, method_router);
     }
     crate::console::routes(router)

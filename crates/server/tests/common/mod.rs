@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod stories;
+pub mod update_stories;
 
 use latchkey_secret::SecretString;
 use latchkey_server::{Config, RunningServer};
@@ -368,6 +369,9 @@ macro_rules! conformance_suite {
             the_server_key_rotates_and_a_key_in_the_data_dir_is_reported,
             a_device_cannot_grow_record_slots_without_bound,
             an_admin_picks_the_default_widgets_from_the_catalogs,
+            updates_offer_the_newest_signed_release_on_the_devices_channel,
+            release_uploads_are_checked_against_the_update_key,
+            update_checks_need_a_device_and_well_formed_platforms,
         );
     };
     (@tests $backend:expr; $($name:ident),* $(,)?) => {

@@ -42,14 +42,16 @@ export function storedSession(): { email: string; expiresAt: number } | null {
 
 export async function api<T = any>(method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
-  if (body !== undefined) headers['content-type'] = 'application/json';
+  // A file (a release artifact) goes as raw bytes; everything else as JSON.
+  const raw = body instanceof Blob;
+  if (body !== undefined) headers['content-type'] = raw ? 'application/octet-stream' : 'application/json';
   if (method !== 'GET') headers['x-csrf-token'] = sessionStorage.getItem(CSRF_KEY) ?? '';
   let r: Response;
   try {
     r = await fetch(path, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? undefined : raw ? body : JSON.stringify(body),
       credentials: 'same-origin',
     });
   } catch {
@@ -96,6 +98,14 @@ export function fieldOf(code: string): string {
     invalid_login: 'password',
     setup_code_invalid: 'code',
     unknown_user: 'allowed_users',
+    'release.bad_version': 'version',
+    'release.bad_target': 'target',
+    'release.bad_arch': 'arch',
+    'update.bad_channel': 'channel',
+    'release.bad_signature': 'signature',
+    'release.empty_artifact': 'file',
+    'release.too_large': 'file',
+    'release.notes_too_long': 'notes',
   };
   return map[code] ?? 'form';
 }
@@ -171,7 +181,34 @@ export type Device = {
   created_at: number;
   last_seen_at: number | null;
   revoked_at: number | null;
+  /** The update channel its app is offered releases from. */
+  update_channel: string;
+  /** What its app reported on its last update check (null: never checked). */
+  app_version: string | null;
+  app_target: string | null;
+  app_arch: string | null;
+  app_version_seen_at: number | null;
 };
+/** A signed desktop-app release (never its bytes). */
+export type Release = {
+  id: string;
+  version: string;
+  target: string;
+  arch: string;
+  channel: string;
+  notes: string;
+  signature: string;
+  size: number;
+  sha256: string;
+  created_at: number;
+  withdrawn_at: number | null;
+};
+
+export function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
 export type Connection = {
   integration_id: string;
   kind: string;

@@ -114,6 +114,8 @@ pub async fn enroll(
         created_at: now,
         last_seen_at: None,
         revoked_at: None,
+        update_channel: latchkey_server_database::DEFAULT_UPDATE_CHANNEL.to_owned(),
+        app: None,
     };
     let journal = state.journal(
         &Actor::System,

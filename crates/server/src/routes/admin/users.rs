@@ -277,6 +277,12 @@ pub(super) fn device_view(d: &Device) -> Value {
         "created_at": d.created_at,
         "last_seen_at": d.last_seen_at,
         "revoked_at": d.revoked_at,
+        "update_channel": d.update_channel,
+        // What its app reported on its last update check (null: never checked).
+        "app_version": d.app.as_ref().map(|a| &a.version),
+        "app_target": d.app.as_ref().map(|a| &a.target),
+        "app_arch": d.app.as_ref().map(|a| &a.arch),
+        "app_version_seen_at": d.app.as_ref().map(|a| a.seen_at),
     })
 }
 
