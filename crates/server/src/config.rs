@@ -683,10 +683,7 @@ mod tests {
 
     #[test]
     fn the_update_key_comes_from_the_updates_table_or_the_environment_and_is_checked() {
-        use base64::Engine;
-        let b64 = |s: String| base64::engine::general_purpose::STANDARD.encode(s);
-        let pair = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
-        let key = b64(pair.pk.to_box().unwrap().into_string());
+        let key = latchkey_test_peers::update_key::UpdateKey::generate().public_base64();
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("server.toml");
         std::fs::write(

@@ -74,6 +74,20 @@ impl UpdateKey {
     }
 }
 
+/// The version a signature was made for: the `version:` field of its trusted comment,
+/// which the Tauri CLI writes and the signature covers. The app refuses an update whose
+/// signed version is missing or differs from the announced one (`requireSignedVersion`:
+/// the manifest itself is unsigned), so the server refuses such an upload first.
+pub fn signed_version(signature: &str) -> Option<String> {
+    let text = decode_text(signature.trim())?;
+    let signature = Signature::decode(&text).ok()?;
+    signature
+        .trusted_comment()
+        .split('\t')
+        .find_map(|field| field.strip_prefix("version:"))
+        .map(str::to_owned)
+}
+
 fn decode_text(b64: &str) -> Option<String> {
     let bytes = STANDARD.decode(b64).ok()?;
     String::from_utf8(bytes).ok()

@@ -103,33 +103,14 @@ async fn the_console_runs_in_a_real_browser_over_the_admin_api() {
     // As deployed: the session cookie is `Secure` (browsers accept it from loopback http).
     config.secure_cookies = true;
     // An app update key as `tauri signer generate` makes one, and a release signed with it.
-    let update_key = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
-    let b64 = |bytes: &[u8]| {
-        use base64::Engine;
-        base64::engine::general_purpose::STANDARD.encode(bytes)
-    };
-    config.updates.public_key = Some(
-        latchkey_server::updates::UpdateKey::parse(&b64(update_key
-            .pk
-            .to_box()
-            .unwrap()
-            .into_string()
-            .as_bytes()))
-        .unwrap(),
-    );
+    let update_key = latchkey_test_peers::update_key::UpdateKey::generate();
+    config.updates.public_key =
+        Some(latchkey_server::updates::UpdateKey::parse(&update_key.public_base64()).unwrap());
     let artifact = b"latchkey_0.2.0_amd64.AppImage.tar.gz (test bytes)".to_vec();
     let artifact_path = dir.path().join("latchkey_0.2.0_amd64.AppImage.tar.gz");
     std::fs::write(&artifact_path, &artifact).unwrap();
-    let artifact_signature = b64(minisign::sign(
-        None,
-        &update_key.sk,
-        std::io::Cursor::new(&artifact),
-        None,
-        None,
-    )
-    .unwrap()
-    .into_string()
-    .as_bytes());
+    let artifact_signature =
+        update_key.sign(&artifact, "latchkey_0.2.0_amd64.AppImage.tar.gz", "0.2.0");
     let catalog = latchkey_server::catalog::ProviderCatalog::builtin().unwrap();
     let mut server = latchkey_server::start_with_catalog(config, Arc::new(catalog))
         .await

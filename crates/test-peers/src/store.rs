@@ -76,6 +76,8 @@ pub struct TestStore {
     server: Option<RunningServer>,
     /// Lets the API-key proxy reach plain-http upstreams on this computer (a local fake).
     proxy_allow_http: bool,
+    /// `updates.public_key`: the key release uploads are checked against.
+    update_public_key: Option<String>,
     dir: tempfile::TempDir,
     /// `None`: SQLite in `dir`.
     database_url: Option<String>,
@@ -95,6 +97,7 @@ impl TestStore {
         let mut store = TestStore {
             server: None,
             proxy_allow_http: false,
+            update_public_key: None,
             dir: tempfile::tempdir().unwrap(),
             database_url: backend.fresh_database_url().await,
             addr: None,
@@ -126,6 +129,10 @@ impl TestStore {
         }
         config.feed_poll_millis = 100;
         config.proxy_allow_http = self.proxy_allow_http;
+        config.updates.public_key = self
+            .update_public_key
+            .as_deref()
+            .map(|k| latchkey_server::updates::UpdateKey::parse(k).unwrap());
         let server = latchkey_server::start(config).await.expect("server starts");
         self.addr = Some(server.addr());
         self.server = Some(server);
@@ -137,6 +144,50 @@ impl TestStore {
         self.proxy_allow_http = true;
         self.down().await;
         self.up().await;
+    }
+
+    /// Restarts the server with `updates.public_key` set to `key` (base64, as
+    /// [`crate::update_key::UpdateKey::public_base64`] gives it).
+    pub async fn set_update_public_key(&mut self, key: &str) {
+        self.update_public_key = Some(key.to_owned());
+        self.down().await;
+        self.up().await;
+    }
+
+    /// Uploads a release as the console does (`POST /v1/admin/releases`, the artifact as
+    /// the body); panics unless the server accepts it. Returns the release.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn upload_release(
+        &self,
+        version: &str,
+        target: &str,
+        arch: &str,
+        channel: &str,
+        notes: &str,
+        artifact: &[u8],
+        signature: &str,
+    ) -> Value {
+        let mut url = reqwest::Url::parse(&format!("{}/v1/admin/releases", self.url())).unwrap();
+        url.query_pairs_mut().extend_pairs([
+            ("version", version),
+            ("target", target),
+            ("arch", arch),
+            ("channel", channel),
+            ("notes", notes),
+            ("signature", signature),
+        ]);
+        let response = reqwest::Client::new()
+            .post(url)
+            .bearer_auth(&self.admin_token)
+            .header("content-type", "application/octet-stream")
+            .body(artifact.to_vec())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "upload release: {status} {body}");
+        body
     }
 
     /// Stops the server (gracefully); [`TestStore::up`] brings it back.

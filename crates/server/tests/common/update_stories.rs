@@ -1,38 +1,30 @@
 //! The stories of signed app updates (issue 16): what Tauri's updater on a device sees,
 //! and what an admin sees uploading, promoting and withdrawing releases.
 
-use super::{Backend, Reply, TestDevice, TestServer, b64};
+use super::{Backend, Reply, TestDevice, TestServer};
 use latchkey_server::updates::UpdateKey;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-/// An app update key as `tauri signer generate` makes one: the public key is base64 of
-/// the minisign public-key file's text, a signature base64 of the `.sig` file's text.
+/// An app update key as `tauri signer generate` makes one (test-peers' `UpdateKey`),
+/// with a server that checks uploads against it.
 pub struct UpdateSigner {
     pub public_key: String,
-    secret: minisign::SecretKey,
+    key: latchkey_test_peers::update_key::UpdateKey,
 }
 
 impl UpdateSigner {
     pub fn new() -> Self {
-        let pair = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
-        let public_text = pair.pk.to_box().unwrap().into_string();
+        let key = latchkey_test_peers::update_key::UpdateKey::generate();
         Self {
-            public_key: b64(public_text.as_bytes()),
-            secret: pair.sk,
+            public_key: key.public_base64(),
+            key,
         }
     }
 
-    pub fn sign(&self, artifact: &[u8]) -> String {
-        let sig = minisign::sign(
-            None,
-            &self.secret,
-            std::io::Cursor::new(artifact),
-            None,
-            None,
-        )
-        .unwrap();
-        b64(sig.into_string().as_bytes())
+    /// The `.sig` for `artifact` built as `version`, as `tauri signer sign` writes it.
+    pub fn sign(&self, artifact: &[u8], version: &str) -> String {
+        self.key.sign(artifact, "latchkey.AppImage.tar.gz", version)
     }
 
     /// A server that checks uploads against this key.
@@ -74,7 +66,7 @@ async fn release(
     target: &str,
     channel: &str,
 ) -> String {
-    let signature = signer.sign(artifact);
+    let signature = signer.sign(artifact, version);
     let r = upload(
         s,
         artifact,
@@ -306,7 +298,7 @@ pub async fn release_uploads_are_checked_against_the_update_key(backend: Backend
     let signer = UpdateSigner::new();
     let s = signer.server(&backend).await;
     let artifact = b"latchkey_0.2.0_amd64.AppImage.tar.gz".to_vec();
-    let good = signer.sign(&artifact);
+    let good = signer.sign(&artifact, "0.2.0");
     let with = |signature: &str, version: &str, target: &str, arch: &str| {
         vec![
             ("version", version.to_owned()),
@@ -326,7 +318,12 @@ pub async fn release_uploads_are_checked_against_the_update_key(backend: Backend
     // Signed with another key: refused, and nothing is offered.
     let stranger = UpdateSigner::new();
     let wrong = send(
-        with(&stranger.sign(&artifact), "0.2.0", "linux", "x86_64"),
+        with(
+            &stranger.sign(&artifact, "0.2.0"),
+            "0.2.0",
+            "linux",
+            "x86_64",
+        ),
         artifact.clone(),
     )
     .await;
@@ -351,6 +348,34 @@ pub async fn release_uploads_are_checked_against_the_update_key(backend: Backend
     )
     .await;
     assert_eq!(garbage.code(), "release.bad_signature");
+    // The right key, but signed as another version (an old build announced as new), or
+    // with no version recorded at all: the app would refuse it, so the server does first.
+    let as_other = send(
+        with(&signer.sign(&artifact, "0.1.0"), "0.2.0", "linux", "x86_64"),
+        artifact.clone(),
+    )
+    .await;
+    assert_eq!(
+        as_other.status,
+        StatusCode::BAD_REQUEST,
+        "{:?}",
+        as_other.body
+    );
+    assert_eq!(as_other.code(), "release.version_mismatch");
+    let unversioned = send(
+        with(
+            &signer.key.sign_with_comment(
+                &artifact,
+                "timestamp:1764400000\tfile:latchkey.AppImage.tar.gz",
+            ),
+            "0.2.0",
+            "linux",
+            "x86_64",
+        ),
+        artifact.clone(),
+    )
+    .await;
+    assert_eq!(unversioned.code(), "release.unsigned_version");
 
     // Metadata is checked before anything is stored.
     for (params, code) in [

@@ -155,6 +155,25 @@ pub async fn upload(
             "This signature was not made with the key in updates.public_key: sign the artifact with the app's update key (tauri signer sign) and upload again.",
         ));
     }
+    match crate::updates::signed_version(&signature)
+        .map(|v| crate::updates::version(v.trim_start_matches('v')))
+    {
+        None => {
+            return Err(ApiError::bad_request(
+                "release.unsigned_version",
+                "This signature does not record which version it was made for, and Latchkey refuses such updates (so an old build cannot be announced as new). Sign the artifact with a current `tauri signer sign` (or `tauri build` with TAURI_SIGNING_PRIVATE_KEY) and upload again.",
+            ));
+        }
+        Some(signed) if signed.as_ref() != Some(&version) => {
+            return Err(ApiError::bad_request(
+                "release.version_mismatch",
+                format!(
+                    "This artifact was signed as another version than {version}. Upload it with the version it was built as, or sign the right build."
+                ),
+            ));
+        }
+        Some(_) => {}
+    }
     let release = Release {
         id: new_id()?,
         org_id: state.org.id.clone(),
