@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod enrollment;
 pub mod integrations;
+pub mod scim_tokens;
 pub mod users;
 mod validate;
 
