@@ -368,6 +368,8 @@ macro_rules! conformance_suite {
             the_server_key_rotates_and_a_key_in_the_data_dir_is_reported,
             a_device_cannot_grow_record_slots_without_bound,
             an_admin_picks_the_default_widgets_from_the_catalogs,
+            scim_provisions_users_and_groups_and_deactivation_is_the_leaver_flow,
+            scim_tokens_open_only_scim_until_revoked_or_expired,
         );
     };
     (@tests $backend:expr; $($name:ident),* $(,)?) => {

@@ -156,7 +156,7 @@ impl FromRequestParts<AppState> for ScimAuth {
         if let Some(problem) = problem {
             let journal = state.journal(
                 &Actor::System,
-                "scim.token.use_failed",
+                "scim.token.refused",
                 found.as_ref().map(|t| t.id.as_str()),
                 json!({ "reason": problem }),
                 vec![],
