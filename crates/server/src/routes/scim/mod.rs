@@ -267,7 +267,9 @@ fn respond(status: StatusCode, body: &Value) -> Response {
     response
 }
 
-/// A user's editable attributes (what PUT replaces and PATCH edits).
+/// A user's editable attributes (what PUT replaces and PATCH edits). `active` is shown
+/// when the identity provider set it, when the user is inactive, and for users an admin
+/// made; after a PATCH removed it (unassigned) the user is active and it is not shown.
 fn editable_user(u: &User) -> Map<String, Value> {
     let mut m = u
         .scim_profile
@@ -285,13 +287,24 @@ fn editable_user(u: &User) -> Map<String, Value> {
             );
             m
         });
-    m.remove("active");
+    let asserted = m.remove("active").is_some() || u.scim_profile.is_none();
     m.remove("externalId");
     if let Some(ext) = &u.external_id {
         m.insert("externalId".into(), json!(ext));
     }
-    m.insert("active".into(), json!(u.active));
+    if asserted || !u.active {
+        m.insert("active".into(), json!(u.active));
+    }
     m
+}
+
+/// What a missing `active` means when building a user.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Absent {
+    /// PATCH removed it: unassigned, and only `active: false` deactivates.
+    Active,
+    /// POST or PUT left it out: new users are active, existing ones keep their state.
+    Keep,
 }
 
 fn user_resource(state: &Shared, u: &User) -> Value {
@@ -321,6 +334,7 @@ fn user_from(
     state: &Shared,
     existing: Option<&User>,
     mut m: Map<String, Value>,
+    absent: Absent,
     now: i64,
 ) -> ScimResult<User> {
     let user_name = str_at(&m, "userName")
@@ -375,9 +389,13 @@ fn user_from(
         .filter(|c| !c.is_control())
         .take(200)
         .collect();
-    let active = match m.remove("active") {
-        Some(Value::Bool(b)) => b,
-        _ => existing.is_none_or(|u| u.active),
+    // The profile keeps `active` only when the identity provider set it.
+    let active = match m.get("active") {
+        Some(Value::Bool(b)) => *b,
+        _ => {
+            m.remove("active");
+            absent == Absent::Active || existing.is_none_or(|u| u.active)
+        }
     };
     let external_id = m
         .remove("externalId")
@@ -696,7 +714,7 @@ async fn create_user(
     body: Bytes,
 ) -> ScimResult<Response> {
     let attrs = patch::sanitize("User", &parse_body(&body)?)?;
-    let user = user_from(&state, None, attrs, now_millis())?;
+    let user = user_from(&state, None, attrs, Absent::Keep, now_millis())?;
     check_user_name(&state, &user).await?;
     let journal = state.journal(
         &auth.actor(),
@@ -775,7 +793,7 @@ async fn replace_user(
 ) -> ScimResult<Response> {
     let old = find_user(&state, &id).await?;
     let attrs = patch::sanitize("User", &parse_body(&body)?)?;
-    let new = user_from(&state, Some(&old), attrs, now_millis())?;
+    let new = user_from(&state, Some(&old), attrs, Absent::Keep, now_millis())?;
     save_user(&state, &auth, &old, new, "user.replace").await
 }
 
@@ -788,7 +806,7 @@ async fn patch_user(
     let old = find_user(&state, &id).await?;
     let mut attrs = editable_user(&old);
     patch::apply("User", &mut attrs, &parse_body(&body)?)?;
-    let new = user_from(&state, Some(&old), attrs, now_millis())?;
+    let new = user_from(&state, Some(&old), attrs, Absent::Active, now_millis())?;
     save_user(&state, &auth, &old, new, "user.patch").await
 }
 
