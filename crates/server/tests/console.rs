@@ -141,6 +141,7 @@ async fn the_console_runs_in_a_real_browser_over_the_admin_api() {
         "users-invite",
         "users",
         "account",
+        "provisioning",
         "audit",
     ] {
         assert!(shots.join(format!("{page}.png")).exists(), "{page}.png");
