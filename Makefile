@@ -15,6 +15,7 @@ deps:
 	@scripts/install-ui-deps.sh
 	@scripts/install-tauri-driver.sh
 	@scripts/install-cross-deps.sh
+	@scripts/install-scim-tester.sh
 
 # The product on this machine: a demo OAuth provider, latchkey-server (SQLite) with an admin,
 # Demo OAuth enabled, a demo user, and the desktop menu app enrolled as that user

@@ -289,6 +289,37 @@ pub trait Database: Send + Sync + 'static {
     /// Records what the device's app reported on an update check.
     async fn record_device_app(&self, id: &str, report: &AppReport) -> DbResult<()>;
 
+    // ---- SCIM provisioning (docs/scim.md) ----
+
+    /// Replaces a user's profile (email, names, external id, SCIM attributes) and, when
+    /// `user.active` goes from true to false, does the leaver flow of [`Self::delete_user`]
+    /// in the same transaction but keeps the row: orders for every connection to every
+    /// device, records deleted, devices revoked, unused codes expired. `NotFound` if absent.
+    async fn update_user(&self, user: &User, journal: &Journal) -> DbResult<User>;
+    async fn create_scim_group(&self, group: &ScimGroup, journal: &Journal) -> DbResult<()>;
+    /// Replaces a group's attributes and members. `NotFound` if absent.
+    async fn update_scim_group(&self, group: &ScimGroup, journal: &Journal) -> DbResult<()>;
+    async fn scim_group_by_id(&self, org_id: &str, id: &str) -> DbResult<Option<ScimGroup>>;
+    /// Every group with its members, oldest first.
+    async fn list_scim_groups(&self, org_id: &str) -> DbResult<Vec<ScimGroup>>;
+    /// `NotFound` if absent.
+    async fn delete_scim_group(&self, org_id: &str, id: &str, journal: &Journal) -> DbResult<()>;
+    async fn insert_scim_token(&self, token: &ScimToken, journal: &Journal) -> DbResult<()>;
+    /// The token with this hash, expired or revoked or not (the caller decides and audits).
+    async fn scim_token_by_hash(&self, token_hash: &[u8]) -> DbResult<Option<ScimToken>>;
+    /// Newest first, revoked ones included.
+    async fn list_scim_tokens(&self, org_id: &str) -> DbResult<Vec<ScimToken>>;
+    /// Marks a token revoked at `now`. `NotFound` if absent or already revoked.
+    async fn revoke_scim_token(
+        &self,
+        org_id: &str,
+        id: &str,
+        now: Millis,
+        journal: &Journal,
+    ) -> DbResult<()>;
+    /// Records that a token was used at `now`.
+    async fn touch_scim_token(&self, id: &str, now: Millis) -> DbResult<()>;
+
     async fn append_audit(&self, event: &NewAudit) -> DbResult<()>;
     /// Newest first.
     async fn list_audit(&self, org_id: &str, query: &AuditQuery) -> DbResult<Vec<AuditEvent>>;

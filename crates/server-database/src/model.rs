@@ -102,6 +102,73 @@ pub struct User {
     pub email: String,
     pub display_name: String,
     pub created_at: Millis,
+    /// The identity provider's own id for this person (SCIM `externalId`).
+    pub external_id: Option<String>,
+    /// `false` once the identity provider deactivated them: the row stays (SCIM reads it
+    /// back), but devices, connections and codes are gone and enrollment is refused.
+    pub active: bool,
+    /// Who created the user when not an admin: [`PROVISIONED_BY_SCIM`].
+    pub provisioned_by: Option<String>,
+    /// The SCIM attributes the identity provider sent (a JSON object), returned as sent.
+    pub scim_profile: Option<String>,
+    pub updated_at: Millis,
+}
+
+/// [`User::provisioned_by`] of users the identity provider created over SCIM.
+pub const PROVISIONED_BY_SCIM: &str = "scim";
+
+impl User {
+    /// An active user an admin created (not provisioned by SCIM).
+    pub fn new(
+        id: String,
+        org_id: String,
+        email: String,
+        display_name: String,
+        now: Millis,
+    ) -> Self {
+        Self {
+            id,
+            org_id,
+            email,
+            display_name,
+            created_at: now,
+            external_id: None,
+            active: true,
+            provisioned_by: None,
+            scim_profile: None,
+            updated_at: now,
+        }
+    }
+}
+
+/// A group the identity provider pushed over SCIM, with its members' user ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScimGroup {
+    pub id: String,
+    pub org_id: String,
+    pub display_name: String,
+    pub external_id: Option<String>,
+    /// The SCIM attributes as sent (a JSON object); members are rendered from `members`.
+    pub scim_profile: String,
+    pub members: Vec<String>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// A bearer token an identity provider calls `/scim/v2` with. Only its SHA-256 hash
+/// is stored; revoked tokens keep their row so a later use is audited as revoked.
+#[derive(Clone)]
+pub struct ScimToken {
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    pub token_hash: Vec<u8>,
+    /// The admin who issued it.
+    pub created_by: Option<String>,
+    pub created_at: Millis,
+    pub expires_at: Millis,
+    pub last_used_at: Option<Millis>,
+    pub revoked_at: Option<Millis>,
 }
 
 /// A one-time enrollment code; only its SHA-256 hash is stored.
@@ -255,7 +322,7 @@ pub mod revocation_reason {
     pub const INTEGRATION_REMOVED: &str = "integration_removed";
     /// The user was taken off the integration's allow-list.
     pub const ALLOW_LIST: &str = "allow_list";
-    /// The user was removed (a leaver): every connection, on every device.
+    /// The user was removed or deactivated (a leaver): every connection, on every device.
     pub const USER_REMOVED: &str = "user_removed";
     /// This device was revoked: it wipes its copies; the user's grants stay for their
     /// other devices.
@@ -369,7 +436,7 @@ pub enum Precondition {
 pub struct NewAudit {
     pub org_id: String,
     pub at: Millis,
-    /// `admin`, `device` or `system`.
+    /// `admin`, `device`, `scim` or `system`.
     pub actor_kind: String,
     pub actor_id: Option<String>,
     pub action: String,
@@ -479,6 +546,8 @@ pub enum CodeProblem {
     Unknown,
     Expired,
     AlreadyUsed,
+    /// The code's user was deactivated by the identity provider (SCIM `active: false`).
+    UserInactive,
 }
 
 /// Errors of the storage layer.

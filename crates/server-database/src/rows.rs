@@ -4,7 +4,8 @@
 use crate::{
     Admin, AdminCredential, AdminRole, AppReport, AuditEvent, Change, ConnectionRecord,
     CredentialKind, DbError, DbResult, Device, EnrollmentCodeStatus, Integration, Millis, Org,
-    Release, RevocationOrder, RevocationReceipt, SlotKey, User, decode_list, decode_map,
+    Release, RevocationOrder, RevocationReceipt, ScimGroup, ScimToken, SlotKey, User, decode_list,
+    decode_map,
 };
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
@@ -101,6 +102,39 @@ pub fn user(r: &impl Columns) -> DbResult<User> {
         email: r.text("email")?,
         display_name: r.text("display_name")?,
         created_at: r.int("created_at")?,
+        external_id: r.opt_text("external_id")?,
+        active: r.flag("active")?,
+        provisioned_by: r.opt_text("provisioned_by")?,
+        scim_profile: r.opt_text("scim_profile")?,
+        updated_at: r.int("updated_at")?,
+    })
+}
+
+/// A group row; its members are read separately.
+pub fn scim_group(r: &impl Columns) -> DbResult<ScimGroup> {
+    Ok(ScimGroup {
+        id: r.text("id")?,
+        org_id: r.text("org_id")?,
+        display_name: r.text("display_name")?,
+        external_id: r.opt_text("external_id")?,
+        scim_profile: r.text("scim_profile")?,
+        members: Vec::new(),
+        created_at: r.int("created_at")?,
+        updated_at: r.int("updated_at")?,
+    })
+}
+
+pub fn scim_token(r: &impl Columns) -> DbResult<ScimToken> {
+    Ok(ScimToken {
+        id: r.text("id")?,
+        org_id: r.text("org_id")?,
+        name: r.text("name")?,
+        token_hash: r.bytes("token_hash")?,
+        created_by: r.opt_text("created_by")?,
+        created_at: r.int("created_at")?,
+        expires_at: r.int("expires_at")?,
+        last_used_at: r.opt_int("last_used_at")?,
+        revoked_at: r.opt_int("revoked_at")?,
     })
 }
 
@@ -160,6 +194,11 @@ pub fn device_and_user(r: &impl Columns) -> DbResult<(Device, User)> {
         email: r.text("u_email")?,
         display_name: r.text("u_display_name")?,
         created_at: r.int("u_created_at")?,
+        external_id: r.opt_text("u_external_id")?,
+        active: r.flag("u_active")?,
+        provisioned_by: r.opt_text("u_provisioned_by")?,
+        scim_profile: None,
+        updated_at: r.int("u_updated_at")?,
     };
     Ok((device, user))
 }

@@ -95,5 +95,7 @@ pub const LIVE_VERSION: &str = "SELECT version FROM connection_records WHERE use
 pub const DEVICE_AND_USER: &str = "SELECT d.id, d.org_id, d.user_id, d.name, d.token_hash, \
      d.created_at, d.last_seen_at, d.revoked_at, d.update_channel, d.app_version, \
      d.app_target, d.app_arch, d.app_version_seen_at, u.email AS u_email, \
-     u.display_name AS u_display_name, u.created_at AS u_created_at \
+     u.display_name AS u_display_name, u.created_at AS u_created_at, \
+     u.external_id AS u_external_id, u.active AS u_active, u.provisioned_by AS u_provisioned_by, \
+     u.updated_at AS u_updated_at \
      FROM devices d JOIN users u ON u.id = d.user_id WHERE d.token_hash = $1";

@@ -334,13 +334,7 @@ mod tests {
         db.migrate().await.unwrap();
         let org = db.ensure_org("org", "Org", 0).await.unwrap().id;
         let j = journal(&org);
-        let user = User {
-            id: "u".into(),
-            org_id: org,
-            email: "u@example.com".into(),
-            display_name: "U".into(),
-            created_at: 0,
-        };
+        let user = User::new("u".into(), org, "u@example.com".into(), "U".into(), 0);
         db.create_user(&user, &j).await.unwrap();
         let slot = SlotKey {
             user_id: "u".into(),

@@ -38,7 +38,7 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// Turns an authentication failure into 401, or 429 once this IP failed too often.
-fn failed(state: &AppState, parts: &Parts, err: ApiError) -> ApiError {
+pub(crate) fn failed(state: &AppState, parts: &Parts, err: ApiError) -> ApiError {
     match state
         .auth_limiter
         .check(&format!("authfail:{}", client_ip(state, parts)))
@@ -178,6 +178,12 @@ impl FromRequestParts<AppState> for AdminAuth {
                 return Err(ApiError::forbidden(
                     "not_an_admin",
                     "Device tokens cannot call the admin API. Use an admin API token or sign in to the console.",
+                ));
+            }
+            if TokenKind::Scim.matches(token) {
+                return Err(ApiError::forbidden(
+                    "not_an_admin",
+                    "SCIM tokens can only call /scim/v2. Use an admin API token or sign in to the console.",
                 ));
             }
             if !TokenKind::AdminApi.matches(token) {

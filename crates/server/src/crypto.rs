@@ -67,6 +67,8 @@ pub enum TokenKind {
     Enrollment,
     /// 256-bit one-time setup code for the first admin.
     Setup,
+    /// 256-bit SCIM bearer token an identity provider provisions users with.
+    Scim,
 }
 
 impl TokenKind {
@@ -78,6 +80,7 @@ impl TokenKind {
             Self::Csrf => "lkc_",
             Self::Enrollment => "lke_",
             Self::Setup => "lku_",
+            Self::Scim => "lkp_",
         }
     }
 

@@ -125,9 +125,18 @@ impl From<DbError> for ApiError {
                         "enrollment_code_used",
                         "This enrollment code was already used. Ask your admin for a new invitation.",
                     ),
+                    CodeProblem::UserInactive => (
+                        "user_inactive",
+                        "Your account was deactivated by your organisation's identity provider, so this computer cannot be enrolled. Ask your admin to reactivate it.",
+                    ),
                 };
-                // 410 would also fit expired/used; 401 keeps "bad credential" uniform.
-                Self::unauthorized(code, message)
+                // 410 would also fit expired/used; 401 keeps "bad credential" uniform. A
+                // deactivated user's code is a good credential of someone refused: 403.
+                if problem == CodeProblem::UserInactive {
+                    Self::forbidden(code, message)
+                } else {
+                    Self::unauthorized(code, message)
+                }
             }
             DbError::Corrupt(_) | DbError::Backend(_) => {
                 tracing::error!(error = %e, "storage failure");

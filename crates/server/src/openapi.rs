@@ -59,6 +59,13 @@ fn schemas() -> Value {
             "type": "object", "additionalProperties": false,
             "properties": { "name": { "type": "string", "maxLength": 200, "default": "API token", "description": "What the token is for, shown in the list." } }
         },
+        "CreateScimToken": {
+            "type": "object", "additionalProperties": false,
+            "properties": {
+                "name": { "type": "string", "maxLength": 200, "default": "SCIM token", "description": "Which identity provider uses it, shown in the list." },
+                "ttl_days": { "type": "integer", "minimum": 1, "maximum": 730, "default": 365 }
+            }
+        },
         "NewAdmin": {
             "type": "object", "additionalProperties": false, "required": ["email", "password"],
             "properties": { "email": { "type": "string" }, "password": { "type": "string", "format": "password", "minLength": 12 }, "owner": { "type": "boolean", "default": false } }
@@ -161,7 +168,7 @@ pub fn document() -> Value {
             };
             op["requestBody"] = json!({
                 // A body whose every field is optional may be left out.
-                "required": body != "CreateToken",
+                "required": !matches!(body, "CreateToken" | "CreateScimToken"),
                 "content": { media: { "schema": { "$ref": format!("#/components/schemas/{body}") } } }
             });
         }

@@ -39,6 +39,8 @@ pub struct Shared {
 pub enum Actor {
     Admin(String),
     Device(String),
+    /// An identity provider, by the id of the SCIM token it called with.
+    Scim(String),
     System,
 }
 
@@ -80,6 +82,7 @@ impl Shared {
         let (actor_kind, actor_id) = match actor {
             Actor::Admin(id) => ("admin", Some(id.clone())),
             Actor::Device(id) => ("device", Some(id.clone())),
+            Actor::Scim(id) => ("scim", Some(id.clone())),
             Actor::System => ("system", None),
         };
         Journal {

@@ -154,6 +154,7 @@ async fn the_console_runs_in_a_real_browser_over_the_admin_api() {
         "releases",
         "users-app-version",
         "account",
+        "provisioning",
         "audit",
     ] {
         assert!(shots.join(format!("{page}.png")).exists(), "{page}.png");

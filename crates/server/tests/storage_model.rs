@@ -83,13 +83,13 @@ async fn check(db: Arc<dyn Database>, org: String, case: u64, ops: Vec<Op>) {
     let user = format!("user-{case}");
     let j = journal(&org, &user);
     db.create_user(
-        &User {
-            id: user.clone(),
-            org_id: org.clone(),
-            email: format!("{user}@example.com"),
-            display_name: "M".into(),
-            created_at: 0,
-        },
+        &User::new(
+            user.clone(),
+            org.clone(),
+            format!("{user}@example.com"),
+            "M".into(),
+            0,
+        ),
         &j,
     )
     .await
@@ -237,13 +237,13 @@ fn postgres_records_follow_the_cas_model() {
 }
 
 fn user(org: &str, id: &str) -> User {
-    User {
-        id: id.into(),
-        org_id: org.into(),
-        email: format!("{id}@example.com"),
-        display_name: id.into(),
-        created_at: 0,
-    }
+    User::new(
+        id.into(),
+        org.into(),
+        format!("{id}@example.com"),
+        id.into(),
+        0,
+    )
 }
 
 fn slot_of(user_id: &str, i: usize) -> SlotKey {

@@ -13,7 +13,7 @@ use crate::{
     Admin, AdminCredential, AppReport, AuditEvent, AuditQuery, Change, ConnectionRecord, Database,
     DbResult, Device, EnrollmentCode, EnrollmentCodeStatus, ExcludedUser, Integration, Journal,
     Millis, NewAudit, Org, Precondition, Release, ResealedSecrets, RevocationOrder,
-    RevocationReceipt, SlotKey, User,
+    RevocationReceipt, ScimGroup, ScimToken, SlotKey, User,
 };
 use async_trait::async_trait;
 use sqlx::{Encode, Executor, IntoArguments, Pool, Transaction, Type};
@@ -576,6 +576,71 @@ where
 
     async fn record_device_app(&self, id: &str, report: &AppReport) -> DbResult<()> {
         Queries { owner: self }.record_device_app(id, report).await
+    }
+
+    async fn update_user(&self, user: &User, journal: &Journal) -> DbResult<User> {
+        Writes::begin(self).await?.update_user(user, journal).await
+    }
+
+    async fn create_scim_group(&self, group: &ScimGroup, journal: &Journal) -> DbResult<()> {
+        Writes::begin(self)
+            .await?
+            .create_scim_group(group, journal)
+            .await
+    }
+
+    async fn update_scim_group(&self, group: &ScimGroup, journal: &Journal) -> DbResult<()> {
+        Writes::begin(self)
+            .await?
+            .update_scim_group(group, journal)
+            .await
+    }
+
+    async fn scim_group_by_id(&self, org_id: &str, id: &str) -> DbResult<Option<ScimGroup>> {
+        Queries { owner: self }.scim_group_by_id(org_id, id).await
+    }
+
+    async fn list_scim_groups(&self, org_id: &str) -> DbResult<Vec<ScimGroup>> {
+        Queries { owner: self }.list_scim_groups(org_id).await
+    }
+
+    async fn delete_scim_group(&self, org_id: &str, id: &str, journal: &Journal) -> DbResult<()> {
+        Writes::begin(self)
+            .await?
+            .delete_scim_group(org_id, id, journal)
+            .await
+    }
+
+    async fn insert_scim_token(&self, token: &ScimToken, journal: &Journal) -> DbResult<()> {
+        Writes::begin(self)
+            .await?
+            .insert_scim_token(token, journal)
+            .await
+    }
+
+    async fn scim_token_by_hash(&self, token_hash: &[u8]) -> DbResult<Option<ScimToken>> {
+        Queries { owner: self }.scim_token_by_hash(token_hash).await
+    }
+
+    async fn list_scim_tokens(&self, org_id: &str) -> DbResult<Vec<ScimToken>> {
+        Queries { owner: self }.list_scim_tokens(org_id).await
+    }
+
+    async fn revoke_scim_token(
+        &self,
+        org_id: &str,
+        id: &str,
+        now: Millis,
+        journal: &Journal,
+    ) -> DbResult<()> {
+        Writes::begin(self)
+            .await?
+            .revoke_scim_token(org_id, id, now, journal)
+            .await
+    }
+
+    async fn touch_scim_token(&self, id: &str, now: Millis) -> DbResult<()> {
+        Queries { owner: self }.touch_scim_token(id, now).await
     }
 
     async fn append_audit(&self, event: &NewAudit) -> DbResult<()> {

@@ -5,7 +5,8 @@ use crate::rows::{self, Columns, backend};
 use crate::sql::{DEVICE_AND_USER, RECORD_COLUMNS, admin_sql, revocation_sql};
 use crate::{
     Admin, AdminCredential, AuditEvent, AuditQuery, Change, ConnectionRecord, DbResult, Device,
-    EnrollmentCodeStatus, Integration, Millis, RevocationOrder, SlotKey, User,
+    EnrollmentCodeStatus, Integration, Millis, RevocationOrder, ScimGroup, ScimToken, SlotKey,
+    User,
 };
 use sqlx::{Encode, Executor, IntoArguments, Type};
 
@@ -220,6 +221,107 @@ where
             .iter()
             .map(rows::user)
             .collect()
+    }
+
+    /// Reads the members of `groups` (all of one org) in one query.
+    async fn with_members(
+        &self,
+        org_id: &str,
+        mut groups: Vec<ScimGroup>,
+    ) -> DbResult<Vec<ScimGroup>> {
+        let rows = sqlx::query(
+            "SELECT m.group_id AS group_id, m.user_id AS user_id FROM scim_group_members m \
+             JOIN scim_groups g ON g.id = m.group_id WHERE g.org_id = $1 ORDER BY m.user_id",
+        )
+        .bind(org_id)
+        .fetch_all(self.owner.read())
+        .await
+        .map_err(backend)?;
+        for r in &rows {
+            let group_id = r.text("group_id")?;
+            if let Some(g) = groups.iter_mut().find(|g| g.id == group_id) {
+                g.members.push(r.text("user_id")?);
+            }
+        }
+        Ok(groups)
+    }
+
+    pub(super) async fn scim_group_by_id(
+        &self,
+        org_id: &str,
+        id: &str,
+    ) -> DbResult<Option<ScimGroup>> {
+        let Some(row) = sqlx::query("SELECT * FROM scim_groups WHERE org_id = $1 AND id = $2")
+            .bind(org_id)
+            .bind(id)
+            .fetch_optional(self.owner.read())
+            .await
+            .map_err(backend)?
+        else {
+            return Ok(None);
+        };
+        let mut group = rows::scim_group(&row)?;
+        group.members = sqlx::query(
+            "SELECT user_id FROM scim_group_members WHERE group_id = $1 ORDER BY user_id",
+        )
+        .bind(id)
+        .fetch_all(self.owner.read())
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(|r| r.text("user_id"))
+        .collect::<DbResult<_>>()?;
+        Ok(Some(group))
+    }
+
+    pub(super) async fn list_scim_groups(&self, org_id: &str) -> DbResult<Vec<ScimGroup>> {
+        let groups =
+            sqlx::query("SELECT * FROM scim_groups WHERE org_id = $1 ORDER BY created_at, id")
+                .bind(org_id)
+                .fetch_all(self.owner.read())
+                .await
+                .map_err(backend)?
+                .iter()
+                .map(rows::scim_group)
+                .collect::<DbResult<Vec<_>>>()?;
+        self.with_members(org_id, groups).await
+    }
+
+    pub(super) async fn scim_token_by_hash(
+        &self,
+        token_hash: &[u8],
+    ) -> DbResult<Option<ScimToken>> {
+        sqlx::query("SELECT * FROM scim_tokens WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(self.owner.read())
+            .await
+            .map_err(backend)?
+            .as_ref()
+            .map(rows::scim_token)
+            .transpose()
+    }
+
+    pub(super) async fn list_scim_tokens(&self, org_id: &str) -> DbResult<Vec<ScimToken>> {
+        sqlx::query(
+            "SELECT * FROM scim_tokens WHERE org_id = $1 ORDER BY created_at DESC, id LIMIT 1000",
+        )
+        .bind(org_id)
+        .fetch_all(self.owner.read())
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(rows::scim_token)
+        .collect()
+    }
+
+    pub(super) async fn touch_scim_token(&self, id: &str, now: Millis) -> DbResult<()> {
+        sqlx::query("UPDATE scim_tokens SET last_used_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(self.owner.write())
+            .await
+            .map_err(backend)?;
+        Ok(())
     }
 
     pub(super) async fn device_and_user_by_token_hash(

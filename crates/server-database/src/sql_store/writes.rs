@@ -9,7 +9,7 @@ use crate::sql::{
 use crate::{
     Admin, CodeProblem, CredentialKind, DbError, DbResult, Device, EnrollmentCode, ExcludedUser,
     Integration, Journal, Millis, NewAudit, Orders, Org, ResealedSecrets, RevocationReceipt,
-    SlotKey, User, encode_list, encode_map, revocation_reason,
+    ScimGroup, ScimToken, SlotKey, User, encode_list, encode_map, revocation_reason,
 };
 use sqlx::{Encode, Executor, IntoArguments, Transaction, Type};
 
@@ -316,18 +316,68 @@ where
 
     pub(super) async fn create_user(mut self, user: &User, journal: &Journal) -> DbResult<()> {
         sqlx::query(
-            "INSERT INTO users (id, org_id, email, display_name, created_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO users (id, org_id, email, display_name, created_at, external_id, active, \
+             provisioned_by, scim_profile, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&user.id)
         .bind(&user.org_id)
         .bind(&user.email)
         .bind(&user.display_name)
         .bind(user.created_at)
+        .bind(&user.external_id)
+        .bind(user.active)
+        .bind(&user.provisioned_by)
+        .bind(&user.scim_profile)
+        .bind(user.updated_at)
         .execute(&mut *self.tx)
         .await
         .map_err(unique("a user with this email"))?;
         self.journal(journal).await?;
         self.commit().await
+    }
+
+    /// The leaver flow shared by removing a user and deactivating one: every device gets
+    /// an order for every connection (revoke at the provider, wipe), then the records go.
+    /// A removed user's devices, codes and row go too; a deactivated user's devices are
+    /// revoked (their tokens still fetch the orders) and unused codes expire.
+    async fn leave(&mut self, org_id: &str, id: &str, at: Millis, keep_row: bool) -> DbResult<()> {
+        let orders = Orders::new(org_id, revocation_reason::USER_REMOVED, at).user(id);
+        self.orders(&orders).await?;
+        self.execute(
+            "DELETE FROM connection_records WHERE user_id = $1 AND user_id IN (SELECT id FROM users WHERE org_id = $2)",
+            &[id, org_id],
+        )
+        .await?;
+        if keep_row {
+            sqlx::query(
+                "UPDATE devices SET revoked_at = COALESCE(revoked_at, $1) WHERE user_id = $2 AND org_id = $3",
+            )
+            .bind(at)
+            .bind(id)
+            .bind(org_id)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(backend)?;
+            sqlx::query(
+                "UPDATE enrollment_codes SET expires_at = $1 WHERE user_id = $2 AND org_id = $3 \
+                 AND used_at IS NULL AND expires_at > $1",
+            )
+            .bind(at)
+            .bind(id)
+            .bind(org_id)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(backend)?;
+        } else {
+            for sql in [
+                "DELETE FROM devices WHERE user_id = $1 AND org_id = $2",
+                "DELETE FROM enrollment_codes WHERE user_id = $1 AND org_id = $2",
+                "DELETE FROM scim_group_members WHERE user_id = $1 AND user_id IN (SELECT id FROM users WHERE org_id = $2)",
+            ] {
+                self.execute(sql, &[id, org_id]).await?;
+            }
+        }
+        Ok(())
     }
 
     pub(super) async fn delete_user(
@@ -336,17 +386,7 @@ where
         id: &str,
         journal: &Journal,
     ) -> DbResult<()> {
-        // A leaver: every device gets an order for every connection before both go.
-        let at = journal.audit.at;
-        let orders = Orders::new(org_id, revocation_reason::USER_REMOVED, at).user(id);
-        self.orders(&orders).await?;
-        for sql in [
-            "DELETE FROM connection_records WHERE user_id = $1 AND user_id IN (SELECT id FROM users WHERE org_id = $2)",
-            "DELETE FROM devices WHERE user_id = $1 AND org_id = $2",
-            "DELETE FROM enrollment_codes WHERE user_id = $1 AND org_id = $2",
-        ] {
-            self.execute(sql, &[id, org_id]).await?;
-        }
+        self.leave(org_id, id, journal.audit.at, false).await?;
         let sql = "DELETE FROM users WHERE id = $1 AND org_id = $2";
         if self.execute(sql, &[id, org_id]).await? == 0 {
             return Err(DbError::NotFound);
@@ -356,6 +396,183 @@ where
         self.commit().await?;
         owner.devices_changed();
         Ok(())
+    }
+
+    pub(super) async fn update_user(mut self, user: &User, journal: &Journal) -> DbResult<User> {
+        let was_active = sqlx::query("SELECT active FROM users WHERE id = $1 AND org_id = $2")
+            .bind(&user.id)
+            .bind(&user.org_id)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(backend)?
+            .ok_or(DbError::NotFound)?
+            .flag("active")?;
+        let deactivated = was_active && !user.active;
+        if deactivated {
+            self.leave(&user.org_id, &user.id, journal.audit.at, true)
+                .await?;
+        }
+        let row = sqlx::query(
+            "UPDATE users SET email = $1, display_name = $2, external_id = $3, active = $4, \
+             scim_profile = $5, updated_at = $6 WHERE id = $7 AND org_id = $8 RETURNING *",
+        )
+        .bind(&user.email)
+        .bind(&user.display_name)
+        .bind(&user.external_id)
+        .bind(user.active)
+        .bind(&user.scim_profile)
+        .bind(user.updated_at)
+        .bind(&user.id)
+        .bind(&user.org_id)
+        .fetch_one(&mut *self.tx)
+        .await
+        .map_err(unique("a user with this email"))?;
+        let updated = rows::user(&row)?;
+        self.journal(journal).await?;
+        let owner = self.owner;
+        self.commit().await?;
+        if deactivated {
+            owner.devices_changed();
+        }
+        Ok(updated)
+    }
+
+    /// Replaces a group's members (ids of users of the group's org only).
+    async fn set_group_members(&mut self, group: &ScimGroup) -> DbResult<()> {
+        self.execute(
+            "DELETE FROM scim_group_members WHERE group_id = $1",
+            &[&group.id],
+        )
+        .await?;
+        for member in &group.members {
+            let added = self
+                .execute(
+                    "INSERT INTO scim_group_members (group_id, user_id) SELECT $1, id FROM users \
+                     WHERE id = $2 AND org_id = $3",
+                    &[&group.id, member, &group.org_id],
+                )
+                .await?;
+            if added == 0 {
+                return Err(DbError::NotFound);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn create_scim_group(
+        mut self,
+        g: &ScimGroup,
+        journal: &Journal,
+    ) -> DbResult<()> {
+        sqlx::query(
+            "INSERT INTO scim_groups (id, org_id, display_name, external_id, scim_profile, created_at, \
+             updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&g.id)
+        .bind(&g.org_id)
+        .bind(&g.display_name)
+        .bind(&g.external_id)
+        .bind(&g.scim_profile)
+        .bind(g.created_at)
+        .bind(g.updated_at)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(unique("a group with this id"))?;
+        self.set_group_members(g).await?;
+        self.journal(journal).await?;
+        self.commit().await
+    }
+
+    pub(super) async fn update_scim_group(
+        mut self,
+        g: &ScimGroup,
+        journal: &Journal,
+    ) -> DbResult<()> {
+        let done = sqlx::query(
+            "UPDATE scim_groups SET display_name = $1, external_id = $2, scim_profile = $3, \
+             updated_at = $4 WHERE id = $5 AND org_id = $6",
+        )
+        .bind(&g.display_name)
+        .bind(&g.external_id)
+        .bind(&g.scim_profile)
+        .bind(g.updated_at)
+        .bind(&g.id)
+        .bind(&g.org_id)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(backend)?;
+        if B::rows_affected(&done) == 0 {
+            return Err(DbError::NotFound);
+        }
+        self.set_group_members(g).await?;
+        self.journal(journal).await?;
+        self.commit().await
+    }
+
+    pub(super) async fn delete_scim_group(
+        mut self,
+        org_id: &str,
+        id: &str,
+        journal: &Journal,
+    ) -> DbResult<()> {
+        self.execute(
+            "DELETE FROM scim_group_members WHERE group_id = $1 AND group_id IN \
+             (SELECT id FROM scim_groups WHERE org_id = $2)",
+            &[id, org_id],
+        )
+        .await?;
+        let sql = "DELETE FROM scim_groups WHERE id = $1 AND org_id = $2";
+        if self.execute(sql, &[id, org_id]).await? == 0 {
+            return Err(DbError::NotFound);
+        }
+        self.journal(journal).await?;
+        self.commit().await
+    }
+
+    pub(super) async fn insert_scim_token(
+        mut self,
+        t: &ScimToken,
+        journal: &Journal,
+    ) -> DbResult<()> {
+        sqlx::query(
+            "INSERT INTO scim_tokens (id, org_id, name, token_hash, created_by, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&t.id)
+        .bind(&t.org_id)
+        .bind(&t.name)
+        .bind(&t.token_hash)
+        .bind(&t.created_by)
+        .bind(t.created_at)
+        .bind(t.expires_at)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(backend)?;
+        self.journal(journal).await?;
+        self.commit().await
+    }
+
+    pub(super) async fn revoke_scim_token(
+        mut self,
+        org_id: &str,
+        id: &str,
+        now: Millis,
+        journal: &Journal,
+    ) -> DbResult<()> {
+        let done = sqlx::query(
+            "UPDATE scim_tokens SET revoked_at = $1 WHERE id = $2 AND org_id = $3 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(id)
+        .bind(org_id)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(backend)?;
+        if B::rows_affected(&done) == 0 {
+            return Err(DbError::NotFound);
+        }
+        self.journal(journal).await?;
+        self.commit().await
     }
 
     pub(super) async fn insert_enrollment_code(mut self, c: &EnrollmentCode) -> DbResult<()> {
@@ -439,6 +656,10 @@ where
             .await
             .map_err(backend)?;
         let user = rows::user(&user)?;
+        if !user.active {
+            // Dropping the transaction rolls the claim back.
+            return Err(DbError::Code(CodeProblem::UserInactive));
+        }
         let mut journal = journal.clone();
         journal.audit.actor_id = Some(device.id.clone());
         journal.audit.target = Some(user.id.clone());

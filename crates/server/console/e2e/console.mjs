@@ -156,6 +156,34 @@ try {
   step('invite a user and enroll a device with the code');
   await page.click('nav >> text=Users');
   await page.getByText('No users yet').waitFor();
+
+  step('provisioning: a SCIM token shown once; the identity provider makes a user; revoked, it stops working');
+  await page.click('nav >> text=Provisioning');
+  await page.getByRole('heading', { name: 'Provisioning (SCIM)', exact: true }).waitFor();
+  assert.equal((await page.locator('[data-testid=scim-base-url]').textContent()).trim(), `${base}/scim/v2`);
+  await page.fill('input[name=scim_token_name]', 'Okta');
+  await page.click('[data-testid=new-scim-token] button[type=submit]');
+  const scimToken = (await page.locator('[data-testid=scim-token-value]').textContent()).trim();
+  assert.match(scimToken, /^lkp_/);
+  const scimHeaders = { authorization: `Bearer ${scimToken}`, 'content-type': 'application/scim+json' };
+  const provisioned = await fetch(`${base}/scim/v2/Users`, {
+    method: 'POST', headers: scimHeaders,
+    body: JSON.stringify({ userName: 'linus@example.com', name: { givenName: 'Linus', familyName: 'T' } }),
+  });
+  assert.equal(provisioned.status, 201);
+  await shot('provisioning');
+  await page.click('nav >> text=Users');
+  await page.locator('[data-testid=provisioned-by-scim]').waitFor();
+  const linus = (await provisioned.json()).id;
+  const removed = await fetch(`${base}/scim/v2/Users/${linus}`, { method: 'DELETE', headers: scimHeaders });
+  assert.equal(removed.status, 204);
+  await page.click('nav >> text=Provisioning');
+  await page.locator('tr[data-scim-token="Okta"] button', { hasText: 'Revoke' }).click();
+  await page.locator('tr[data-scim-token="Okta"]', { hasText: 'revoked' }).waitFor();
+  const afterRevoke = await fetch(`${base}/scim/v2/Users`, { headers: scimHeaders });
+  assert.equal(afterRevoke.status, 401);
+  await page.click('nav >> text=Users');
+  await page.getByText('No users yet').waitFor();
   await page.fill('input[name=invite_email]', 'ada@example.com');
   await page.fill('input[name=display_name]', 'Ada Lovelace');
   await page.click('form button[type=submit]');

@@ -8,6 +8,7 @@ pub mod client;
 pub mod feed;
 pub mod ops;
 pub mod proxy;
+pub mod scim;
 pub mod updates;
 
 use crate::error::ApiError;
@@ -329,6 +330,36 @@ pub fn table() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             admin_accounts::revoke_token
         ),
         route!(
+            POST,
+            "/v1/admin/scim-tokens",
+            "createScimToken",
+            Admin,
+            201,
+            Some("CreateScimToken"),
+            "Issue a SCIM token for the identity provider (shown once; the body is optional); it expires after ttl_days (default 365).",
+            admin::scim_tokens::create
+        ),
+        route!(
+            GET,
+            "/v1/admin/scim-tokens",
+            "listScimTokens",
+            Admin,
+            200,
+            None,
+            "SCIM tokens with their expiry, last use and revocation (never the tokens), and the SCIM base URL.",
+            admin::scim_tokens::list
+        ),
+        route!(
+            DELETE,
+            "/v1/admin/scim-tokens/{id}",
+            "revokeScimToken",
+            Admin,
+            204,
+            None,
+            "Revoke a SCIM token: the identity provider's calls with it fail at once.",
+            admin::scim_tokens::revoke
+        ),
+        route!(
             GET,
             "/v1/admin/admins",
             "listAdmins",
@@ -601,6 +632,7 @@ pub fn router(state: AppState) -> Router {
         };
         router = router.route(doc.path, method_router);
     }
+    let router = scim::routes(router);
     crate::console::routes(router)
         .fallback(|| async {
             ApiError::not_found(

@@ -372,6 +372,8 @@ macro_rules! conformance_suite {
             updates_offer_the_newest_signed_release_on_the_devices_channel,
             release_uploads_are_checked_against_the_update_key,
             update_checks_need_a_device_and_well_formed_platforms,
+            scim_provisions_users_and_groups_and_deactivation_is_the_leaver_flow,
+            scim_tokens_open_only_scim_until_revoked_or_expired,
         );
     };
     (@tests $backend:expr; $($name:ident),* $(,)?) => {

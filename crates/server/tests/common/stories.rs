@@ -2,7 +2,7 @@
 
 #[allow(unused_imports)] // used by the conformance suite, not by every test binary
 pub use super::update_stories::*;
-use super::{Backend, TestDevice, TestServer, b64, unb64};
+use super::{Backend, Reply, TestDevice, TestServer, b64, unb64};
 use futures_util::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -3212,4 +3212,426 @@ pub async fn an_admin_picks_the_default_widgets_from_the_catalogs(backend: Backe
     all["default_widgets"] = Value::Null;
     assert_eq!(put(all).await.body["default_widgets"], Value::Null);
     s.stop().await;
+}
+
+/// Issues a SCIM token through the admin API; returns (token id, secret).
+async fn scim_token(s: &TestServer) -> (String, String) {
+    let r = s
+        .admin(
+            Method::POST,
+            "/v1/admin/scim-tokens",
+            Some(json!({ "name": "Okta" })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    assert_eq!(
+        r.body["scim_base_url"],
+        json!(format!("{}/scim/v2", s.base))
+    );
+    (
+        r.body["scim_token"]["id"].as_str().unwrap().to_owned(),
+        r.body["token"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn scim(
+    s: &TestServer,
+    token: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> Reply {
+    s.call(method, &format!("/scim/v2{path}"), Some(token), body, &[])
+        .await
+}
+
+/// Runs one statement against the server's database (to age a token past its expiry).
+async fn run_sql(s: &TestServer, sql: &str) {
+    if s.database_url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(&s.database_url).await.unwrap();
+        sqlx::query(sql).execute(&pool).await.unwrap();
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(&s.database_url).await.unwrap();
+        sqlx::query(sql).execute(&pool).await.unwrap();
+        pool.close().await;
+    }
+}
+
+/// The identity provider provisions users and groups over SCIM; deactivating a user
+/// (`active: false`) is the leaver flow of "remove user" with the row kept: devices cut
+/// off, a revocation order for every connection, no new enrollment until reactivated.
+pub async fn scim_provisions_users_and_groups_and_deactivation_is_the_leaver_flow(
+    backend: Backend,
+) {
+    let s = TestServer::start(&backend).await;
+    let (_, token) = scim_token(&s).await;
+
+    // Create, read back, and refuse a second user with the same userName.
+    let ada = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "ada@example.com",
+        "externalId": "okta-ada",
+        "name": { "givenName": "Ada", "familyName": "Lovelace" },
+        "emails": [{ "value": "ada@example.com", "type": "work", "primary": true }],
+        "active": true
+    });
+    let created = scim(&s, &token, Method::POST, "/Users", Some(ada.clone())).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    assert_eq!(created.headers["content-type"], "application/scim+json");
+    let ada_id = created.body["id"].as_str().unwrap().to_owned();
+    let meta = &created.body["meta"];
+    assert_eq!(meta["resourceType"], "User");
+    assert_eq!(
+        meta["location"],
+        json!(format!("{}/scim/v2/Users/{ada_id}", s.base))
+    );
+    assert_eq!(
+        created.headers["location"],
+        meta["location"].as_str().unwrap()
+    );
+    assert_eq!(created.headers["etag"], meta["version"].as_str().unwrap());
+    assert!(meta["created"].as_str().unwrap().ends_with('Z'));
+    let again = scim(&s, &token, Method::POST, "/Users", Some(ada)).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{:?}", again.body);
+    assert_eq!(again.body["scimType"], "uniqueness");
+    assert_eq!(again.body["status"], "409");
+    assert_eq!(
+        again.body["schemas"],
+        json!(["urn:ietf:params:scim:api:messages:2.0:Error"])
+    );
+    let got = scim(&s, &token, Method::GET, &format!("/Users/{ada_id}"), None).await;
+    assert_eq!(got.status, StatusCode::OK);
+    assert_eq!(got.body["name"]["givenName"], "Ada");
+    assert_eq!(got.body["externalId"], "okta-ada");
+    // The console sees who the identity provider made.
+    let listed = s.admin(Method::GET, "/v1/admin/users", None).await;
+    let row = &listed.body["users"][0];
+    assert_eq!(
+        (row["provisioned_by"].as_str(), row["active"].as_bool()),
+        (Some("scim"), Some(true))
+    );
+    assert_eq!(row["display_name"], "Ada Lovelace");
+
+    // Five more, then filter and page.
+    for i in 0..5 {
+        let u =
+            json!({ "userName": format!("user{i}@example.com"), "externalId": format!("ext-{i}") });
+        let r = scim(&s, &token, Method::POST, "/Users", Some(u)).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    }
+    for (filter, expected) in [
+        ("userName eq \"ADA@example.com\"", 1),
+        ("emails[type eq \"work\"].value eq \"ada@example.com\"", 1),
+        ("emails.value eq \"ada@example.com\"", 1),
+        ("externalId eq \"ext-3\"", 1),
+        ("userName sw \"user\"", 5),
+        ("userName eq \"nobody@example.com\"", 0),
+    ] {
+        let q = format!("/Users?filter={}", urlencode(filter));
+        let r = scim(&s, &token, Method::GET, &q, None).await;
+        assert_eq!(r.status, StatusCode::OK, "{filter}: {:?}", r.body);
+        assert_eq!(r.body["totalResults"], json!(expected), "{filter}");
+        assert_eq!(
+            r.body["Resources"].as_array().unwrap().len(),
+            expected,
+            "{filter}"
+        );
+    }
+    let page = scim(&s, &token, Method::GET, "/Users?startIndex=2&count=2", None).await;
+    assert_eq!(page.body["totalResults"], 6);
+    assert_eq!(page.body["startIndex"], 2);
+    assert_eq!(page.body["itemsPerPage"], 2);
+    assert_eq!(page.body["Resources"][0]["userName"], "user0@example.com");
+    let bad = scim(
+        &s,
+        &token,
+        Method::GET,
+        &format!("/Users?filter={}", urlencode("userName eq")),
+        None,
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad.body["scimType"], "invalidFilter");
+
+    // Ada has a device with a connection, then the identity provider deactivates her.
+    s.enable("salesforce").await;
+    let code = s
+        .admin(
+            Method::POST,
+            &format!("/v1/admin/users/{ada_id}/enrollment"),
+            None,
+        )
+        .await;
+    assert_eq!(code.status, StatusCode::CREATED, "{:?}", code.body);
+    let laptop = s
+        .enroll_existing(&ada_id, code.body["enrollment"]["code"].as_str().unwrap())
+        .await;
+    let put = s
+        .device(
+            &laptop,
+            Method::PUT,
+            SLOT,
+            Some(json!({ "envelope": b64(b"sealed") })),
+            &[("If-None-Match", "*")],
+        )
+        .await;
+    assert_eq!(put.status, StatusCode::CREATED);
+    let spare = s
+        .admin(
+            Method::POST,
+            &format!("/v1/admin/users/{ada_id}/enrollment"),
+            None,
+        )
+        .await;
+    let spare_code = spare.body["enrollment"]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let off = scim(
+        &s,
+        &token,
+        Method::PATCH,
+        &format!("/Users/{ada_id}"),
+        Some(json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{ "op": "replace", "value": { "active": false } }]
+        })),
+    )
+    .await;
+    assert_eq!(off.status, StatusCode::OK, "{:?}", off.body);
+    assert_eq!(off.body["active"], false);
+    // Her token opens nothing but the order to revoke at the provider and wipe.
+    let cut = s
+        .device(&laptop, Method::GET, "/v1/records", None, &[])
+        .await;
+    assert_eq!(cut.status, StatusCode::UNAUTHORIZED);
+    let orders = s
+        .device(&laptop, Method::GET, "/v1/revocation-orders", None, &[])
+        .await;
+    assert_eq!(orders.status, StatusCode::OK, "{:?}", orders.body);
+    let list = orders.body["orders"].as_array().unwrap().clone();
+    assert_eq!(list.len(), 1, "{:?}", orders.body);
+    assert_eq!(list[0]["reason"], "user_removed");
+    assert_eq!(list[0]["integration"]["client_id"], "client-123");
+    // The row stays, inactive; no code works and no new one is issued.
+    let got = scim(&s, &token, Method::GET, &format!("/Users/{ada_id}"), None).await;
+    assert_eq!(got.body["active"], false);
+    let refused = s.enroll(&spare_code, "Another laptop").await;
+    assert!(refused.status.is_client_error(), "{:?}", refused.body);
+    let no_code = s
+        .admin(
+            Method::POST,
+            &format!("/v1/admin/users/{ada_id}/enrollment"),
+            None,
+        )
+        .await;
+    assert_eq!(no_code.status, StatusCode::CONFLICT);
+    assert_eq!(no_code.code(), "user_inactive");
+    let audit = s
+        .admin(Method::GET, "/v1/admin/audit?action=user.deactivate", None)
+        .await;
+    assert_eq!(
+        audit.body["events"][0]["actor_kind"], "scim",
+        "{:?}",
+        audit.body
+    );
+
+    // Reactivated (path form), she can be enrolled again.
+    let on = scim(
+        &s,
+        &token,
+        Method::PATCH,
+        &format!("/Users/{ada_id}"),
+        Some(json!({ "Operations": [{ "op": "Replace", "path": "active", "value": "True" }] })),
+    )
+    .await;
+    assert_eq!(on.body["active"], true, "{:?}", on.body);
+    let code = s
+        .admin(
+            Method::POST,
+            &format!("/v1/admin/users/{ada_id}/enrollment"),
+            None,
+        )
+        .await;
+    assert_eq!(code.status, StatusCode::CREATED, "{:?}", code.body);
+    let enrolled = s
+        .enroll(
+            code.body["enrollment"]["code"].as_str().unwrap(),
+            "New laptop",
+        )
+        .await;
+    assert_eq!(enrolled.status, StatusCode::CREATED, "{:?}", enrolled.body);
+
+    // Groups with members; add and remove by PATCH.
+    let users = scim(
+        &s,
+        &token,
+        Method::GET,
+        "/Users?filter=userName%20sw%20%22user%22",
+        None,
+    )
+    .await;
+    let ids: Vec<String> = users.body["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_str().unwrap().to_owned())
+        .collect();
+    let group = scim(
+        &s,
+        &token,
+        Method::POST,
+        "/Groups",
+        Some(json!({ "displayName": "Engineering", "members": [{ "value": ada_id }, { "value": ids[0] }] })),
+    )
+    .await;
+    assert_eq!(group.status, StatusCode::CREATED, "{:?}", group.body);
+    let gid = group.body["id"].as_str().unwrap().to_owned();
+    let patched = scim(
+        &s,
+        &token,
+        Method::PATCH,
+        &format!("/Groups/{gid}"),
+        Some(json!({ "Operations": [
+            { "op": "add", "path": "members", "value": [{ "value": ids[1] }] },
+            { "op": "remove", "path": format!("members[value eq \"{}\"]", ids[0]) }
+        ] })),
+    )
+    .await;
+    assert_eq!(patched.status, StatusCode::OK, "{:?}", patched.body);
+    let members: Vec<&str> = patched.body["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(members, vec![ada_id.as_str(), ids[1].as_str()]);
+    let stranger = scim(
+        &s,
+        &token,
+        Method::PATCH,
+        &format!("/Groups/{gid}"),
+        Some(json!({ "Operations": [{ "op": "add", "path": "members", "value": [{ "value": "nobody" }] }] })),
+    )
+    .await;
+    assert_eq!(
+        stranger.body["scimType"], "invalidValue",
+        "{:?}",
+        stranger.body
+    );
+    let by_name = scim(
+        &s,
+        &token,
+        Method::GET,
+        "/Groups?filter=displayName%20eq%20%22engineering%22",
+        None,
+    )
+    .await;
+    assert_eq!(by_name.body["totalResults"], 1);
+
+    // DELETE is "remove user": gone, and gone from the group.
+    let gone = scim(
+        &s,
+        &token,
+        Method::DELETE,
+        &format!("/Users/{}", ids[1]),
+        None,
+    )
+    .await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT);
+    let missing = scim(&s, &token, Method::GET, &format!("/Users/{}", ids[1]), None).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.body["status"], "404");
+    let group = scim(&s, &token, Method::GET, &format!("/Groups/{gid}"), None).await;
+    assert_eq!(group.body["members"].as_array().unwrap().len(), 1);
+    let deleted = scim(&s, &token, Method::DELETE, &format!("/Groups/{gid}"), None).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// A SCIM token opens /scim/v2 and nothing else; admin tokens do not open SCIM; a
+/// missing, revoked or expired token is refused with a SCIM error, and the refusals
+/// are audited.
+pub async fn scim_tokens_open_only_scim_until_revoked_or_expired(backend: Backend) {
+    let s = TestServer::start(&backend).await;
+    let (id, token) = scim_token(&s).await;
+    let ok = scim(&s, &token, Method::GET, "/ServiceProviderConfig", None).await;
+    assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
+    assert_eq!(ok.body["patch"]["supported"], true);
+    let types = scim(&s, &token, Method::GET, "/ResourceTypes", None).await;
+    assert_eq!(types.body["totalResults"], 2);
+    let schemas = scim(&s, &token, Method::GET, "/Schemas", None).await;
+    assert_eq!(schemas.body["totalResults"], 2);
+
+    let none = s.call(Method::GET, "/scim/v2/Users", None, None, &[]).await;
+    assert_eq!(none.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(none.body["status"], "401");
+    let admin_on_scim = scim(&s, &s.admin_token.clone(), Method::GET, "/Users", None).await;
+    assert_eq!(admin_on_scim.status, StatusCode::UNAUTHORIZED);
+    let scim_on_admin = s
+        .call(Method::GET, "/v1/admin/users", Some(&token), None, &[])
+        .await;
+    assert_eq!(scim_on_admin.status, StatusCode::FORBIDDEN);
+    assert_eq!(scim_on_admin.code(), "not_an_admin");
+
+    // Listed without the secret.
+    let listed = s.admin(Method::GET, "/v1/admin/scim-tokens", None).await;
+    assert_eq!(listed.body["tokens"][0]["status"], "active");
+    assert!(!listed.body.to_string().contains(&token));
+
+    // Revoked: refused at once.
+    let revoked = s
+        .admin(Method::DELETE, &format!("/v1/admin/scim-tokens/{id}"), None)
+        .await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT);
+    let refused = scim(&s, &token, Method::GET, "/Users", None).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    assert!(refused.body["detail"].as_str().unwrap().contains("revoked"));
+
+    // Expired: refused.
+    let (_, old) = scim_token(&s).await;
+    run_sql(
+        &s,
+        "UPDATE scim_tokens SET expires_at = 1 WHERE revoked_at IS NULL",
+    )
+    .await;
+    let expired = scim(&s, &old, Method::GET, "/Users", None).await;
+    assert_eq!(expired.status, StatusCode::UNAUTHORIZED);
+    assert!(expired.body["detail"].as_str().unwrap().contains("expired"));
+
+    let audit = s
+        .admin(
+            Method::GET,
+            "/v1/admin/audit?action=scim.token.refused",
+            None,
+        )
+        .await;
+    assert_eq!(
+        audit.body["events"].as_array().unwrap().len(),
+        2,
+        "{:?}",
+        audit.body
+    );
+    for action in ["scim.token.issue", "scim.token.revoke"] {
+        let a = s
+            .admin(
+                Method::GET,
+                &format!("/v1/admin/audit?action={action}"),
+                None,
+            )
+            .await;
+        assert!(!a.body["events"].as_array().unwrap().is_empty(), "{action}");
+    }
 }

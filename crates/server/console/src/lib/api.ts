@@ -173,7 +173,17 @@ export type Configured = {
   default_widgets?: string[] | null;
 };
 
-export type User = { id: string; email: string; display_name: string; created_at: number };
+export type User = {
+  id: string;
+  email: string;
+  display_name: string;
+  created_at: number;
+  /** `false` once the identity provider deactivated them (SCIM). */
+  active?: boolean;
+  external_id?: string | null;
+  /** `scim` when the identity provider created them. */
+  provisioned_by?: string | null;
+};
 export type Device = {
   id: string;
   user_id: string;

@@ -34,6 +34,12 @@ fn url_encode(s: &str) -> String {
 
 /// Issues a one-time enrollment code for `user` and its `latchkey://` link.
 pub(super) async fn issue_enrollment(state: &Shared, user: &User) -> ApiResult<Value> {
+    if !user.active {
+        return Err(ApiError::conflict(
+            "user_inactive",
+            "This user was deactivated by your identity provider (SCIM), so they cannot enroll. Reactivate them in the identity provider first.",
+        ));
+    }
     let code = new_token(TokenKind::Enrollment)?;
     let now = now_millis();
     let ttl_ms = i64::try_from(state.config.enrollment_code_ttl_secs.saturating_mul(1000))

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod enrollment;
 pub mod integrations;
 pub mod releases;
+pub mod scim_tokens;
 pub mod users;
 mod validate;
 

@@ -10,7 +10,7 @@ use crate::crypto::new_id;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use crate::routes::client::is_api_key;
-use crate::state::{Actor, AppState, now_millis};
+use crate::state::{Actor, AppState, Shared, now_millis};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -21,7 +21,15 @@ use serde_json::{Value, json};
 // ---- users ----
 
 pub(super) fn user_view(u: &User) -> Value {
-    json!({ "id": u.id, "email": u.email, "display_name": u.display_name, "created_at": u.created_at })
+    json!({
+        "id": u.id,
+        "email": u.email,
+        "display_name": u.display_name,
+        "created_at": u.created_at,
+        "active": u.active,
+        "external_id": u.external_id,
+        "provisioned_by": u.provisioned_by,
+    })
 }
 
 pub(super) fn user_not_found() -> ApiError {
@@ -45,13 +53,13 @@ pub async fn invite_user(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let email = validate::normalize_email(&body.email)?;
     validate::name("display_name", &body.display_name)?;
-    let user = User {
-        id: new_id()?,
-        org_id: state.org.id.clone(),
+    let user = User::new(
+        new_id()?,
+        state.org.id.clone(),
         email,
-        display_name: body.display_name.trim().to_owned(),
-        created_at: now_millis(),
-    };
+        body.display_name.trim().to_owned(),
+        now_millis(),
+    );
     let journal = state.journal(
         &Actor::Admin(auth.admin.id.clone()),
         "user.invite",
@@ -128,22 +136,24 @@ pub async fn remove_user(
     auth: AdminAuth,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let journal = state.journal(
-        &Actor::Admin(auth.admin.id.clone()),
-        "user.remove",
-        Some(&id),
-        json!({}),
-        vec![],
-    );
+    remove_user_as(&state, &Actor::Admin(auth.admin.id.clone()), &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The leaver flow, for an admin or the identity provider (SCIM DELETE): every device
+/// gets a revocation order for every connection, then the user goes with their devices,
+/// codes and records.
+pub(crate) async fn remove_user_as(state: &Shared, actor: &Actor, id: &str) -> ApiResult<()> {
+    let journal = state.journal(actor, "user.remove", Some(id), json!({}), vec![]);
     state
         .db
-        .delete_user(&state.org.id, &id, &journal)
+        .delete_user(&state.org.id, id, &journal)
         .await
         .map_err(|e| match e {
             DbError::NotFound => user_not_found(),
             other => other.into(),
         })?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 /// Per-user connection status: which integrations, environments, when, from
