@@ -60,6 +60,8 @@ pub struct Config {
     /// Offer the catalog's development providers (the demo OAuth server on this
     /// computer). Off in production: `make run` and the tests opt in.
     pub allow_development_providers: bool,
+    /// Company sign-in (OpenID Connect); `None` when no `sso.issuer` is set.
+    pub sso: Option<crate::sso::SsoConfig>,
 }
 
 impl std::fmt::Debug for Config {
@@ -88,6 +90,7 @@ impl std::fmt::Debug for Config {
                 "allow_development_providers",
                 &self.allow_development_providers,
             )
+            .field("sso", &self.sso)
             .finish()
     }
 }
@@ -134,6 +137,8 @@ pub struct Layer {
     pub proxy_allow_http: Option<bool>,
     pub trusted_proxies: Option<Vec<String>>,
     pub allow_development_providers: Option<bool>,
+    /// `[sso]`: company sign-in (see `crate::sso`).
+    pub sso: Option<crate::sso::SsoLayer>,
     // `<name>_file` variants, TOML only (the environment uses `LATCHKEY_<NAME>_FILE`).
     pub database_url_file: Option<PathBuf>,
     pub server_key_file: Option<PathBuf>,
@@ -186,6 +191,10 @@ impl Layer {
             layer.server_key = Some(read_secret_file("server_key_file", &file)?);
             layer.server_key_origin = Some(file);
         }
+        layer.sso = layer
+            .sso
+            .map(crate::sso::SsoLayer::resolve_files)
+            .transpose()?;
         Ok(layer)
     }
 
@@ -229,6 +238,7 @@ impl Layer {
                 })?;
         layer.server_key = server_key;
         layer.server_key_origin = server_key_origin;
+        layer.sso = crate::sso::SsoLayer::from_env(env)?;
         Ok(layer)
     }
 }
@@ -335,7 +345,11 @@ impl Config {
         let mut proxy_allow_http = false;
         let mut trusted_proxies = Vec::new();
         let mut allow_development_providers = false;
+        let mut sso = crate::sso::SsoLayer::default();
         for l in layers {
+            if let Some(layer) = l.sso {
+                sso = sso.merge(layer);
+            }
             listen = l.listen.unwrap_or(listen);
             data_dir = l.data_dir.unwrap_or(data_dir);
             database_url = l.database_url.or(database_url);
@@ -417,6 +431,7 @@ impl Config {
             proxy_allow_http,
             trusted_proxies,
             allow_development_providers,
+            sso: sso.finish()?,
         })
     }
 

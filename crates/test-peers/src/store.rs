@@ -81,6 +81,8 @@ pub struct TestStore {
     database_url: Option<String>,
     addr: Option<SocketAddr>,
     admin_token: String,
+    /// `[sso]` settings as (key, value), e.g. ("issuer", …); empty: company sign-in off.
+    sso: Vec<(String, String)>,
 }
 
 impl TestStore {
@@ -99,6 +101,7 @@ impl TestStore {
             database_url: backend.fresh_database_url().await,
             addr: None,
             admin_token: String::new(),
+            sso: Vec::new(),
         };
         store.up().await;
         let state = store.server.as_ref().unwrap().state();
@@ -126,6 +129,21 @@ impl TestStore {
         }
         config.feed_poll_millis = 100;
         config.proxy_allow_http = self.proxy_allow_http;
+        if !self.sso.is_empty() {
+            let settings = self.sso.clone();
+            let env = move |name: &str| {
+                let key = name.strip_prefix("LATCHKEY_SSO__")?.to_lowercase();
+                settings
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, v)| v.clone())
+            };
+            config.sso = latchkey_server::sso::SsoLayer::from_env(&env)
+                .unwrap()
+                .unwrap()
+                .finish()
+                .unwrap();
+        }
         let server = latchkey_server::start(config).await.expect("server starts");
         self.addr = Some(server.addr());
         self.server = Some(server);
@@ -135,6 +153,18 @@ impl TestStore {
     /// (a local fake of an API-key provider).
     pub async fn allow_http_proxy(&mut self) {
         self.proxy_allow_http = true;
+        self.down().await;
+        self.up().await;
+    }
+
+    /// Restarts the server with company sign-in configured: `settings` are `[sso]` keys
+    /// and values (`issuer`, `client_id`, `client_secret`, `allowed_domains`, …). The
+    /// address stays, so an identity provider can be told the callback before this.
+    pub async fn with_sso(&mut self, settings: &[(&str, &str)]) {
+        self.sso = settings
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         self.down().await;
         self.up().await;
     }
