@@ -196,4 +196,34 @@ async fn enroll_with_the_company_account_and_no_code_typed() {
     assert_eq!(replay.status(), reqwest::StatusCode::UNAUTHORIZED);
     let replay: Value = replay.json().await.unwrap();
     assert_eq!(replay["code"], "sso.code_used", "{replay}");
+
+    // With just-in-time users on, someone from an allowed domain is created on enrollment.
+    store
+        .with_sso(&[
+            ("issuer", idp.issuer.as_str()),
+            ("client_id", CLIENT_ID),
+            ("client_secret", CLIENT_SECRET),
+            ("token_endpoint_auth", "client_secret_basic"),
+            ("allowed_domains", "acme.example"),
+            ("jit_users", "true"),
+        ])
+        .await;
+    let newbie_home = tempfile::tempdir().unwrap();
+    let out = latchkey_as(
+        "newbie@acme.example",
+        newbie_home.path(),
+        &["enroll", "--sso", &store.url(), "--timeout", "60"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let users = store
+        .admin(reqwest::Method::GET, "/v1/admin/users", None)
+        .await;
+    assert!(
+        users["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["email"] == "newbie@acme.example"),
+        "{users}"
+    );
 }

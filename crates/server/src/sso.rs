@@ -671,6 +671,39 @@ mod tests {
     }
 
     #[test]
+    fn the_config_file_reads_the_client_secret_from_its_file_and_env_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("sso-secret");
+        std::fs::write(&secret, "from-the-file\n").unwrap();
+        let file = dir.path().join("server.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "[sso]\nissuer = \"https://login.acme.example\"\nclient_id = \"latchkey\"\nclient_secret_file = {:?}\nadmin_group = \"admins\"\njit_users = true\nallowed_domains = [\"acme.example\"]\n",
+                secret.display().to_string()
+            ),
+        )
+        .unwrap();
+        let flags = crate::config::Flags {
+            config: Some(file),
+            data_dir: Some(dir.path().into()),
+            ..crate::config::Flags::default()
+        };
+        let env = |k: &str| (k == "LATCHKEY_SSO__LABEL").then(|| "Acme".to_owned());
+        let config = crate::config::Config::load(&flags, &env).unwrap();
+        let sso = config.sso.as_ref().unwrap();
+        assert_eq!(sso.client_secret.expose(), "from-the-file");
+        assert_eq!(sso.label, "Acme", "the environment wins over the file");
+        assert_eq!(sso.admin_group.as_deref(), Some("admins"));
+        assert!(sso.jit_users);
+        assert!(!format!("{config:?}").contains("from-the-file"));
+        // SSO stays off without an issuer.
+        let none =
+            crate::config::Config::load(&crate::config::Flags::default(), &|_| None).unwrap();
+        assert!(none.sso.is_none());
+    }
+
+    #[test]
     fn settings_need_an_id_and_a_secret_and_never_print_the_secret() {
         let layer = SsoLayer {
             issuer: Some("https://login.acme.example".into()),
