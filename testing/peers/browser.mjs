@@ -23,6 +23,9 @@
 //                                  without port: any 127.0.0.1 port + that path)
 //   LATCHKEY_TEST_CHROMIUM         browser binary (default /usr/bin/chromium)
 //   LATCHKEY_TEST_ALLOW_REMOTE=1   let the page load non-loopback resources (blocked by default)
+//   LATCHKEY_TEST_AFTER_CALLBACK   JavaScript (an async function body) run in the callback page once
+//                                  it loaded; what it returns goes into the result file as `after`
+//                                  (e.g. an API call the signed-in console page makes)
 
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -42,6 +45,7 @@ const RESULT = env.LATCHKEY_TEST_BROWSER_RESULT || '';
 const LOGFILE = env.LATCHKEY_TEST_BROWSER_LOG || '';
 const CHROMIUM = env.LATCHKEY_TEST_CHROMIUM || '/usr/bin/chromium';
 const ALLOW_REMOTE = env.LATCHKEY_TEST_ALLOW_REMOTE === '1';
+const AFTER_CALLBACK = env.LATCHKEY_TEST_AFTER_CALLBACK || '';
 
 // Detach-friendly: the parent may close our stdio at any time; never die of EPIPE.
 for (const s of [process.stdout, process.stderr]) s.on('error', () => {});
@@ -243,10 +247,20 @@ async function drive() {
       try { await page.waitForLoadState('load', { timeout: 10_000 }); } catch { /* text anyway */ }
       const text = await pageText();
       log(`callback page ${redact(callbackResponse.url())} answered HTTP ${callbackResponse.status()}; its text:\n${text}`);
+      let after;
+      if (AFTER_CALLBACK) {
+        try {
+          after = await page.evaluate(`(async () => { ${AFTER_CALLBACK} })()`);
+        } catch (err) {
+          after = { error: err.message.split('\n')[0] };
+        }
+        log(`after the callback: ran (its result, which may hold a code, is only in the result file)`);
+      }
       return finish(0, 'callback', `redirected to the loopback callback (HTTP ${callbackResponse.status()})`, {
         callback: redact(callbackResponse.url()),
         callback_status: callbackResponse.status(),
         text,
+        after,
       });
     }
 

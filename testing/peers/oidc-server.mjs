@@ -20,6 +20,13 @@
 //                          signature; a REST API under /services/data/v62.0 that answers an
 //                          expired or unknown token with 401 [{"errorCode":"INVALID_SESSION_ID"}]
 //   SF_ACCOUNTS, SF_PAGE_SIZE  Accounts served by that API (default 5) and records per page (2)
+//   OIDC_EXTRA_CLIENTS     JSON array of more clients (e.g. a Latchkey server's SSO client, whose
+//                          callback port is only known once that server runs)
+//   OIDC_USERS             JSON object: login -> claims ({email, email_verified, name, groups});
+//                          a login not listed gets the defaults (email = login, verified, no groups).
+//                          Setting it also offers the `groups` scope and claim.
+//   OIDC_FULL_ID_TOKEN=1   put the scopes' claims (email, groups, ...) in the ID token itself, as
+//                          Entra ID, Okta and Google do (oidc-provider's default keeps them for userinfo)
 
 import { createServer } from 'node:http';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -70,7 +77,27 @@ const refreshTokenTTL = intEnv('REFRESH_TOKEN_TTL', config.ttl?.RefreshToken ?? 
 
 // Latchkey's own per-client settings (x_*) are kept aside; oidc-provider gets the rest.
 const rotation = new Map();
-const clients = config.clients.map((c) => {
+let extraClients = [];
+if (process.env.OIDC_EXTRA_CLIENTS) {
+  try {
+    extraClients = JSON.parse(process.env.OIDC_EXTRA_CLIENTS);
+  } catch (err) {
+    fail(`OIDC_EXTRA_CLIENTS is not JSON: ${err.message}`);
+  }
+  if (!Array.isArray(extraClients)) fail('OIDC_EXTRA_CLIENTS must be a JSON array of clients');
+}
+let users = {};
+if (process.env.OIDC_USERS) {
+  try {
+    users = JSON.parse(process.env.OIDC_USERS);
+  } catch (err) {
+    fail(`OIDC_USERS is not JSON: ${err.message}`);
+  }
+}
+const withGroups = Boolean(process.env.OIDC_USERS);
+const fullIdToken = process.env.OIDC_FULL_ID_TOKEN === '1';
+
+const clients = [...config.clients, ...extraClients].map((c) => {
   const out = {};
   for (const [k, v] of Object.entries(c)) {
     if (!k.startsWith('x_')) out[k] = v;
@@ -471,8 +498,12 @@ async function main() {
 
   const provider = new Provider(issuer, {
     clients,
-    scopes: config.scopes ?? ['openid', 'offline_access', 'profile', 'email', 'api'],
-    claims: config.claims ?? { openid: ['sub'], email: ['email', 'email_verified'] },
+    scopes: [...(config.scopes ?? ['openid', 'offline_access', 'profile', 'email', 'api']), ...(withGroups ? ['groups'] : [])],
+    claims: {
+      ...(config.claims ?? { openid: ['sub'], email: ['email', 'email_verified'] }),
+      ...(withGroups ? { groups: ['groups'] } : {}),
+    },
+    conformIdTokenClaims: !fullIdToken,
     jwks: signingKeys(),
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     pkce: { required: () => true }, // oidc-provider 9 supports S256 only
@@ -496,6 +527,8 @@ async function main() {
         email_verified: true,
         name: id.split('@')[0],
         preferred_username: id,
+        groups: [],
+        ...(users[id] ?? {}),
       }),
     }),
     ttl: {

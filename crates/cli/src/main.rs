@@ -42,10 +42,18 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Enroll this computer with the code or latchkey://enroll link from your admin
+    /// Enroll this computer with the code or latchkey://enroll link from your admin,
+    /// or with your company account: `latchkey enroll --sso https://latchkey.example.com`
     Enroll {
         /// The enrollment link, or a bare code with --server
-        code_or_link: String,
+        #[arg(required_unless_present = "sso", conflicts_with = "sso")]
+        code_or_link: Option<String>,
+        /// Sign in with your company account at this Latchkey server, in your browser (no code to type)
+        #[arg(long, value_name = "SERVER", conflicts_with = "server")]
+        sso: Option<String>,
+        /// Give up waiting for the company sign-in after this many seconds
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
         /// The Latchkey server, when giving a bare code
         #[arg(long)]
         server: Option<String>,
@@ -261,13 +269,32 @@ async fn run(cli: Cli) -> Result<(), SessionError> {
     let dir = data_dir(&cli);
     if let Command::Enroll {
         code_or_link,
+        sso,
+        timeout,
         server,
         device_name,
     } = &cli.command
     {
-        let link = EnrollLink::parse(code_or_link, server.as_deref())?;
         let name = device_name.clone().unwrap_or_else(default_device_name);
-        let device = Device::enroll(&dir, &link, &name).await?;
+        let device = match (sso, code_or_link) {
+            (Some(server), _) => {
+                eprintln!("Sign in with your company account in the browser that opens…");
+                Device::enroll_sso(
+                    &dir,
+                    server,
+                    &name,
+                    &LinkPrintingBrowser,
+                    Duration::from_secs(*timeout),
+                )
+                .await?
+            }
+            (None, Some(code_or_link)) => {
+                let link = EnrollLink::parse(code_or_link, server.as_deref())?;
+                Device::enroll(&dir, &link, &name).await?
+            }
+            // clap requires one of the two.
+            (None, None) => return Err(latchkey_device::DeviceError::NotEnrolled.into()),
+        };
         println!(
             "Enrolled this computer as {} on {}.\nYour vault key was created in the system keychain; run `latchkey list` to see your integrations.",
             device.email(),

@@ -250,6 +250,67 @@ impl ServerClient {
         })
     }
 
+    /// The address where a browser starts enrolling this device by company sign-in,
+    /// coming back to the device's loopback listener at `redirect_uri` (RFC 8252).
+    pub fn sso_start_url(
+        &self,
+        redirect_uri: &str,
+        state: &str,
+        code_challenge: &str,
+    ) -> Result<url::Url, ClientError> {
+        let mut url = url::Url::parse(&self.url("/v1/enroll/sso/start")).map_err(|e| {
+            ClientError::InvalidServer {
+                reason: e.to_string(),
+            }
+        })?;
+        url.query_pairs_mut()
+            .append_pair("redirect_uri", redirect_uri)
+            .append_pair("state", state)
+            .append_pair("code_challenge", code_challenge)
+            .append_pair("code_challenge_method", "S256");
+        Ok(url)
+    }
+
+    /// Trades the one-time code a company sign-in sent to the loopback listener (and the
+    /// PKCE verifier only this device knows) for a device token.
+    pub async fn enroll_sso(
+        &self,
+        code: &SecretString,
+        code_verifier: &SecretString,
+        device_name: &str,
+    ) -> Result<Enrollment, ClientError> {
+        #[derive(Deserialize)]
+        struct Device {
+            id: String,
+        }
+        #[derive(Deserialize)]
+        struct Body {
+            device_token: SecretString,
+            device: Device,
+            user: RemoteUser,
+            server: String,
+        }
+        let body = serde_json::json!({
+            "code": code.expose(),
+            "code_verifier": code_verifier.expose(),
+            "device_name": device_name,
+        });
+        let response = self
+            .send(
+                self.http
+                    .post(self.url("/v1/enroll/sso/redeem"))
+                    .json(&body),
+            )
+            .await?;
+        let body: Body = parse(&response.1)?;
+        Ok(Enrollment {
+            device_token: body.device_token,
+            server: body.server,
+            user: body.user,
+            device_id: body.device.id,
+        })
+    }
+
     /// Who this device belongs to.
     pub async fn me(&self) -> Result<RemoteUser, ClientError> {
         #[derive(Deserialize)]

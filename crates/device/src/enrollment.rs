@@ -37,6 +37,11 @@ pub enum DeviceError {
         "Your admin removed your account from Latchkey: the connections stored on this computer were wiped. Ask your admin if you need access again."
     )]
     RemovedByAdmin,
+    /// The company sign-in refused this enrollment; `message` is the server's own words.
+    #[error("Company sign-in did not enroll this computer: {message} [{code}]")]
+    SsoRefused { code: String, message: String },
+    #[error(transparent)]
+    Connect(#[from] latchkey_connect::ConnectError),
     #[error(transparent)]
     Keychain(#[from] KeychainError),
     #[error(transparent)]
@@ -54,6 +59,8 @@ impl DeviceError {
             Self::TokenMissing => "device.token_missing",
             Self::RevokedByAdmin => "device.revoked_by_admin",
             Self::RemovedByAdmin => "device.removed_by_admin",
+            Self::SsoRefused { .. } => "device.sso_refused",
+            Self::Connect(e) => e.code(),
             Self::Keychain(e) => e.code(),
             Self::Client(e) => e.code(),
             Self::Vault(e) => e.code(),
@@ -140,6 +147,81 @@ impl Device {
     ) -> Result<Device, DeviceError> {
         let client = ServerClient::new(&link.server)?;
         let enrollment = client.enroll(&link.code, device_name).await?;
+        Self::enrolled(dir, &client, enrollment)
+    }
+
+    /// Enrolls by company sign-in, with no code to type: opens the server's sign-in in
+    /// the system browser, receives a one-time code on a loopback listener (RFC 8252:
+    /// 127.0.0.1, a fresh port, exact `state`, one callback, `timeout`), and redeems it
+    /// with the PKCE verifier only this process knows.
+    pub async fn enroll_sso(
+        dir: &Path,
+        server: &str,
+        device_name: &str,
+        browser: &dyn latchkey_connect::BrowserLauncher,
+        timeout: std::time::Duration,
+    ) -> Result<Device, DeviceError> {
+        use latchkey_connect::loopback::{CallbackListener, Expectation};
+        const WHO: &str = "Company sign-in";
+        let client = ServerClient::new(server)?;
+        let listener = CallbackListener::bind(WHO, None, "/latchkey/sso").await?;
+        let (challenge, verifier) = oauth2::PkceCodeChallenge::new_random_sha256();
+        let state = SecretString::new(oauth2::CsrfToken::new_random().secret().clone());
+        let url =
+            client.sso_start_url(&listener.redirect_uri(), state.expose(), challenge.as_str())?;
+        browser.open(&url)?;
+        let expect = Expectation {
+            provider: WHO,
+            state: &state,
+            issuer: None,
+            require_iss: false,
+        };
+        let callback = listener
+            .wait(expect, timeout, tokio_util::sync::CancellationToken::new())
+            .await
+            .map_err(|e| match e {
+                // The server sends its refusals (unknown user, not allowed) this way.
+                latchkey_connect::ConnectError::AuthorizationDenied {
+                    error, description, ..
+                } => DeviceError::SsoRefused {
+                    code: error,
+                    message: description.unwrap_or_default(),
+                },
+                other => DeviceError::Connect(other),
+            })?;
+        let verifier = SecretString::new(verifier.secret().clone());
+        match client
+            .enroll_sso(&callback.code, &verifier, device_name)
+            .await
+        {
+            Ok(enrollment) => {
+                callback
+                    .responder
+                    .finish(
+                        true,
+                        "This computer is enrolled in Latchkey. You can close this tab.",
+                    )
+                    .await;
+                Self::enrolled(dir, &client, enrollment)
+            }
+            Err(e) => {
+                callback.responder.finish(false, &e.to_string()).await;
+                Err(match e {
+                    ClientError::Unauthorized { code, message } if code.starts_with("sso.") => {
+                        DeviceError::SsoRefused { code, message }
+                    }
+                    other => other.into(),
+                })
+            }
+        }
+    }
+
+    /// Keeps a new enrollment: the token in the keychain, the vault, `device.json`.
+    fn enrolled(
+        dir: &Path,
+        client: &ServerClient,
+        enrollment: latchkey_client::Enrollment,
+    ) -> Result<Device, DeviceError> {
         let server = client.origin().to_owned();
         let keychain = OsKeychain::new(TOKEN_SERVICE);
         // Keyed by the enrollment, not the server: two data dirs on one OS account enrolled

@@ -62,6 +62,8 @@ pub struct Config {
     pub allow_development_providers: bool,
     /// Signed app updates (`[updates]` in TOML, `LATCHKEY_UPDATES_*` in the environment).
     pub updates: UpdatesConfig,
+    /// Company sign-in (OpenID Connect); `None` when no `sso.issuer` is set.
+    pub sso: Option<crate::sso::SsoConfig>,
 }
 
 /// The `[updates]` settings.
@@ -116,6 +118,7 @@ impl std::fmt::Debug for Config {
                 &self.allow_development_providers,
             )
             .field("updates", &self.updates)
+            .field("sso", &self.sso)
             .finish()
     }
 }
@@ -163,6 +166,8 @@ pub struct Layer {
     pub trusted_proxies: Option<Vec<String>>,
     pub allow_development_providers: Option<bool>,
     pub updates: Option<UpdatesLayer>,
+    /// `[sso]`: company sign-in (see `crate::sso`).
+    pub sso: Option<crate::sso::SsoLayer>,
     // `<name>_file` variants, TOML only (the environment uses `LATCHKEY_<NAME>_FILE`).
     pub database_url_file: Option<PathBuf>,
     pub server_key_file: Option<PathBuf>,
@@ -215,6 +220,10 @@ impl Layer {
             layer.server_key = Some(read_secret_file("server_key_file", &file)?);
             layer.server_key_origin = Some(file);
         }
+        layer.sso = layer
+            .sso
+            .map(crate::sso::SsoLayer::resolve_files)
+            .transpose()?;
         Ok(layer)
     }
 
@@ -290,6 +299,7 @@ impl Layer {
                 })?;
         layer.server_key = server_key;
         layer.server_key_origin = server_key_origin;
+        layer.sso = crate::sso::SsoLayer::from_env(env)?;
         Ok(layer)
     }
 }
@@ -398,7 +408,11 @@ impl Config {
         let mut allow_development_providers = false;
         let mut update_key_text: Option<String> = None;
         let mut max_artifact_bytes: usize = 256 * 1024 * 1024;
+        let mut sso = crate::sso::SsoLayer::default();
         for l in layers {
+            if let Some(layer) = l.sso {
+                sso = sso.merge(layer);
+            }
             if let Some(u) = l.updates {
                 update_key_text = u.public_key.or(update_key_text);
                 max_artifact_bytes = u.max_artifact_bytes.unwrap_or(max_artifact_bytes);
@@ -504,6 +518,7 @@ impl Config {
                 public_key,
                 max_artifact_bytes,
             },
+            sso: sso.finish()?,
         })
     }
 

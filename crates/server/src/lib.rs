@@ -18,6 +18,7 @@ pub mod openapi;
 pub mod rate_limit;
 pub mod routes;
 pub mod server;
+pub mod sso;
 pub mod state;
 pub mod updates;
 pub mod validate;

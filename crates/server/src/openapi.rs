@@ -32,6 +32,10 @@ fn schemas() -> Value {
             "type": "object", "additionalProperties": false, "required": ["code", "device_name"],
             "properties": { "code": { "type": "string" }, "device_name": { "type": "string" } }
         },
+        "SsoRedeem": {
+            "type": "object", "additionalProperties": false, "required": ["code", "code_verifier", "device_name"],
+            "properties": { "code": { "type": "string", "description": "The one-time code the device's loopback listener received (2 minutes, one use)." }, "code_verifier": { "type": "string", "description": "The PKCE verifier behind the code_challenge the device sent." }, "device_name": { "type": "string" } }
+        },
         "PutRecord": {
             "type": "object", "additionalProperties": false, "required": ["envelope"],
             "properties": {

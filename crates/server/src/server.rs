@@ -89,7 +89,16 @@ pub async fn prepare(
         .connect_timeout(std::time::Duration::from_secs(5))
         .build()
         .context("cannot build the proxy's HTTP client")?;
+    // The settings move into the service: handlers read them from `state.sso`.
+    let mut config = config;
+    let sso = match config.sso.take() {
+        Some(settings) => Some(Arc::new(
+            crate::sso::SsoService::new(settings).context("cannot build the SSO HTTP client")?,
+        )),
+        None => None,
+    };
     Ok(Arc::new(Shared {
+        sso,
         http,
         db,
         org,

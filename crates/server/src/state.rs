@@ -32,6 +32,8 @@ pub struct Shared {
     pub http: reqwest::Client,
     /// Flips to `true` when the server is shutting down; long-lived streams end on it.
     pub shutdown: watch::Receiver<bool>,
+    /// Company sign-in, when `sso.issuer` is configured.
+    pub sso: Option<Arc<crate::sso::SsoService>>,
 }
 
 /// Who did something, for the audit trail.

@@ -83,6 +83,8 @@ pub struct TestStore {
     database_url: Option<String>,
     addr: Option<SocketAddr>,
     admin_token: String,
+    /// `[sso]` settings as (key, value), e.g. ("issuer", …); empty: company sign-in off.
+    sso: Vec<(String, String)>,
 }
 
 impl TestStore {
@@ -102,6 +104,7 @@ impl TestStore {
             database_url: backend.fresh_database_url().await,
             addr: None,
             admin_token: String::new(),
+            sso: Vec::new(),
         };
         store.up().await;
         let state = store.server.as_ref().unwrap().state();
@@ -133,6 +136,21 @@ impl TestStore {
             .update_public_key
             .as_deref()
             .map(|k| latchkey_server::updates::UpdateKey::parse(k).unwrap());
+        if !self.sso.is_empty() {
+            let settings = self.sso.clone();
+            let env = move |name: &str| {
+                let key = name.strip_prefix("LATCHKEY_SSO__")?.to_lowercase();
+                settings
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, v)| v.clone())
+            };
+            config.sso = latchkey_server::sso::SsoLayer::from_env(&env)
+                .unwrap()
+                .unwrap()
+                .finish()
+                .unwrap();
+        }
         let server = latchkey_server::start(config).await.expect("server starts");
         self.addr = Some(server.addr());
         self.server = Some(server);
@@ -188,6 +206,18 @@ impl TestStore {
         let body: Value = response.json().await.unwrap_or(Value::Null);
         assert!(status.is_success(), "upload release: {status} {body}");
         body
+    }
+
+    /// Restarts the server with company sign-in configured: `settings` are `[sso]` keys
+    /// and values (`issuer`, `client_id`, `client_secret`, `allowed_domains`, …). The
+    /// address stays, so an identity provider can be told the callback before this.
+    pub async fn with_sso(&mut self, settings: &[(&str, &str)]) {
+        self.sso = settings
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        self.down().await;
+        self.up().await;
     }
 
     /// Stops the server (gracefully); [`TestStore::up`] brings it back.

@@ -243,7 +243,7 @@ pub async fn admin_token_for_email(state: &Shared, email: &str) -> ApiResult<Sec
     issue_admin_token(state, &admin).await
 }
 
-fn admin_view(a: &Admin) -> Value {
+pub(crate) fn admin_view(a: &Admin) -> Value {
     json!({ "id": a.id, "email": a.email, "role": a.role.as_str(), "created_at": a.created_at })
 }
 
@@ -305,6 +305,59 @@ pub async fn login(
     state
         .login_backoff
         .succeeded(&email, &source, Instant::now());
+    if let Some(sso) = &state.sso
+        && sso.config.password_sign_in == crate::sso::PasswordSignIn::OwnerOnly
+        && admin.role != AdminRole::Owner
+    {
+        let journal = state.journal(
+            &Actor::Admin(admin.id.clone()),
+            "admin.login_failed",
+            Some(&admin.id),
+            json!({ "email": truncated(&email, 254), "source": source, "reason": "password_sign_in_owner_only" }),
+            vec![],
+        );
+        state.db.append_audit(&journal.audit).await?;
+        return Err(ApiError::forbidden(
+            "password_sign_in_disabled",
+            format!(
+                "Password sign-in is kept for the organisation's owner (the break-glass account). Sign in with {} instead.",
+                sso.config.label
+            ),
+        ));
+    }
+    let started = start_session(
+        &state,
+        &admin,
+        json!({ "source": source, "method": "password" }),
+    )
+    .await?;
+    let mut response = Json(json!({
+        "admin": admin_view(&admin),
+        "csrf_token": started.csrf.expose(),
+        "expires_at": started.expires_at,
+    }))
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, started.cookie);
+    Ok(response)
+}
+
+/// A new console session: its cookie (ready to send), the CSRF token paired with it,
+/// and when it ends.
+pub(crate) struct StartedSession {
+    pub cookie: HeaderValue,
+    pub csrf: SecretString,
+    pub expires_at: i64,
+}
+
+/// Starts a console session for `admin` (password or company sign-in) and audits
+/// `admin.login` with `detail` (how and from where; never a secret).
+pub(crate) async fn start_session(
+    state: &Shared,
+    admin: &Admin,
+    detail: Value,
+) -> ApiResult<StartedSession> {
     let session = new_token(TokenKind::Session)?;
     let csrf = new_token(TokenKind::Csrf)?;
     let now = now_millis();
@@ -330,7 +383,7 @@ pub async fn login(
         &Actor::Admin(admin.id.clone()),
         "admin.login",
         Some(&admin.id),
-        json!({ "source": source }),
+        detail,
         vec![],
     );
     state.db.append_audit(&journal.audit).await?;
@@ -344,15 +397,12 @@ pub async fn login(
             ""
         }
     );
-    let mut response = Json(json!({
-        "admin": admin_view(&admin),
-        "csrf_token": csrf.expose(),
-        "expires_at": expires_at,
-    }))
-    .into_response();
     let cookie = HeaderValue::from_str(&cookie).map_err(|_| ApiError::internal())?;
-    response.headers_mut().insert(header::SET_COOKIE, cookie);
-    Ok(response)
+    Ok(StartedSession {
+        cookie,
+        csrf,
+        expires_at,
+    })
 }
 
 fn truncated(s: &str, max: usize) -> String {

@@ -9,6 +9,7 @@ pub mod feed;
 pub mod ops;
 pub mod proxy;
 pub mod scim;
+pub mod sso;
 pub mod updates;
 
 use crate::error::ApiError;
@@ -118,6 +119,56 @@ pub fn table() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             Some("Enroll"),
             "Exchange a one-time enrollment code for a device token.",
             admin::enrollment::enroll
+        ),
+        route!(
+            GET,
+            "/v1/console/sso",
+            "consoleSso",
+            Public,
+            200,
+            None,
+            "Whether company sign-in (OpenID Connect) is on, the sign-in button's label, and who may still use a password.",
+            sso::info
+        ),
+        route!(
+            GET,
+            "/v1/console/sso/start",
+            "consoleSsoStart",
+            Public,
+            302,
+            None,
+            "Console company sign-in: redirects to the identity provider (PKCE, state, nonce; the sign-in is kept in a sealed cookie for 10 minutes).",
+            sso::console_start
+        ),
+        route!(
+            GET,
+            "/v1/console/sso/callback",
+            "ssoCallback",
+            Public,
+            302,
+            None,
+            "The identity provider's answer (console and device sign-ins): to the console with a session, or to the device's loopback listener with a one-time code.",
+            sso::callback
+        ),
+        route!(
+            GET,
+            "/v1/enroll/sso/start",
+            "enrollSsoStart",
+            Public,
+            302,
+            None,
+            "Device enrollment by company sign-in: ?redirect_uri=http://127.0.0.1:PORT/PATH&state=S&code_challenge=C&code_challenge_method=S256; redirects to the identity provider.",
+            sso::enroll_start
+        ),
+        route!(
+            POST,
+            "/v1/enroll/sso/redeem",
+            "enrollSsoRedeem",
+            Public,
+            201,
+            Some("SsoRedeem"),
+            "Trade the one-time code from a company sign-in (with the PKCE verifier) for a device token; answers like /v1/enroll.",
+            sso::redeem
         ),
         route!(
             GET,

@@ -34,6 +34,19 @@ export function forgetSession(): void {
   sessionStorage.removeItem(EMAIL_KEY);
 }
 
+// After a company sign-in the server hands over the CSRF token in a short-lived cookie
+// readable by this page only (Path=/console, SameSite=Strict): never in a URL. It is read
+// once, kept like a password sign-in's token, and deleted at once.
+const HANDOVER_COOKIE = 'latchkey_sso_handover';
+
+export function takeSsoHandover(): void {
+  const pair = document.cookie.split(';').map((c) => c.trim()).find((c) => c.startsWith(`${HANDOVER_COOKIE}=`));
+  if (!pair) return;
+  document.cookie = `${HANDOVER_COOKIE}=; Path=/console; Max-Age=0; SameSite=Strict`;
+  const [csrf, expires, email] = pair.slice(HANDOVER_COOKIE.length + 1).split('|');
+  if (csrf && expires && email) rememberSession(csrf, Number(expires), decodeURIComponent(email.replace(/\+/g, ' ')));
+}
+
 export function storedSession(): { email: string; expiresAt: number } | null {
   const email = sessionStorage.getItem(EMAIL_KEY);
   const expires = Number(sessionStorage.getItem(EXPIRES_KEY) ?? '0');

@@ -34,6 +34,25 @@ fn url_encode(s: &str) -> String {
 
 /// Issues a one-time enrollment code for `user` and its `latchkey://` link.
 pub(super) async fn issue_enrollment(state: &Shared, user: &User) -> ApiResult<Value> {
+    let ttl_ms = i64::try_from(state.config.enrollment_code_ttl_secs.saturating_mul(1000))
+        .unwrap_or(i64::MAX);
+    let (code, expires_at) = issue_code(state, user, ttl_ms).await?;
+    let link = format!(
+        "latchkey://enroll?server={}&code={}",
+        url_encode(&state.origin),
+        url_encode(code.expose())
+    );
+    Ok(json!({ "code": code.expose(), "link": link, "expires_at": expires_at }))
+}
+
+/// Stores a new one-time enrollment code for `user` living `ttl_ms`; returns it and its
+/// expiry. Company sign-in uses these too, so one-use is kept by the database for both,
+/// and a user deactivated by the identity provider gets none either way.
+pub(crate) async fn issue_code(
+    state: &Shared,
+    user: &User,
+    ttl_ms: i64,
+) -> ApiResult<(SecretString, i64)> {
     if !user.active {
         return Err(ApiError::conflict(
             "user_inactive",
@@ -42,8 +61,6 @@ pub(super) async fn issue_enrollment(state: &Shared, user: &User) -> ApiResult<V
     }
     let code = new_token(TokenKind::Enrollment)?;
     let now = now_millis();
-    let ttl_ms = i64::try_from(state.config.enrollment_code_ttl_secs.saturating_mul(1000))
-        .unwrap_or(i64::MAX);
     let expires_at = now.saturating_add(ttl_ms);
     state
         .db
@@ -56,12 +73,7 @@ pub(super) async fn issue_enrollment(state: &Shared, user: &User) -> ApiResult<V
             expires_at,
         })
         .await?;
-    let link = format!(
-        "latchkey://enroll?server={}&code={}",
-        url_encode(&state.origin),
-        url_encode(code.expose())
-    );
-    Ok(json!({ "code": code.expose(), "link": link, "expires_at": expires_at }))
+    Ok((code, expires_at))
 }
 
 pub async fn new_enrollment(
@@ -109,13 +121,25 @@ pub async fn enroll(
     if !TokenKind::Enrollment.matches(body.code.expose()) {
         return Err(DbError::Code(latchkey_server_database::CodeProblem::Unknown).into());
     }
+    let enrolled = redeem(&state, &body.code, &body.device_name, json!({})).await?;
+    Ok((StatusCode::CREATED, Json(enrolled)))
+}
+
+/// Trades an enrollment code for a new device and its token: the answer of
+/// `POST /v1/enroll`, shared with company sign-in's redeem. `how` goes into the audit.
+pub(crate) async fn redeem(
+    state: &Shared,
+    code: &SecretString,
+    device_name: &str,
+    how: Value,
+) -> ApiResult<Value> {
     let token = new_token(TokenKind::Device)?;
     let now = now_millis();
     let device = Device {
         id: new_id()?,
         org_id: state.org.id.clone(),
         user_id: String::new(),
-        name: body.device_name.trim().to_owned(),
+        name: device_name.trim().to_owned(),
         token_hash: token_hash(token.expose()),
         created_at: now,
         last_seen_at: None,
@@ -123,24 +147,19 @@ pub async fn enroll(
         update_channel: latchkey_server_database::DEFAULT_UPDATE_CHANNEL.to_owned(),
         app: None,
     };
-    let journal = state.journal(
-        &Actor::System,
-        "device.enroll",
-        None,
-        json!({ "device_name": device.name }),
-        vec![],
-    );
+    let mut detail = json!({ "device_name": device.name });
+    if let (Some(d), Value::Object(extra)) = (detail.as_object_mut(), how) {
+        d.extend(extra);
+    }
+    let journal = state.journal(&Actor::System, "device.enroll", None, detail, vec![]);
     let (device, user) = state
         .db
-        .redeem_enrollment_code(&token_hash(body.code.expose()), now, &device, &journal)
+        .redeem_enrollment_code(&token_hash(code.expose()), now, &device, &journal)
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({
-            "device_token": token.expose(),
-            "device": device_view(&device),
-            "user": user_view(&user),
-            "server": state.origin,
-        })),
-    ))
+    Ok(json!({
+        "device_token": token.expose(),
+        "device": device_view(&device),
+        "user": user_view(&user),
+        "server": state.origin,
+    }))
 }

@@ -1,0 +1,735 @@
+//! Company sign-in (OpenID Connect single sign-on) for the console's admins and for
+//! device enrollment: its settings, the identity provider's configuration (fetched once
+//! and cached), and the pieces of the authorization-code flow the routes in
+//! `routes::sso` put together.
+//!
+//! What a sign-in in progress must remember (state, nonce, PKCE verifier, and for a
+//! device its loopback redirect) travels in a cookie sealed with the server key: it is
+//! bound to the browser that started the sign-in, needs no table, and lives 10 minutes.
+//! Each state is accepted once (a replayed callback is refused) by a set of used states
+//! kept in memory; the provider's own one-use authorization codes back this up across
+//! server instances.
+
+use crate::config::ConfigError;
+use crate::crypto::{self, ServerKey};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use latchkey_secret::{SecretString, constant_time_eq};
+use latchkey_sso::{Discovery, IdClaims, IdTokenValidator, KeySet, SsoError, SystemClock};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Who may still sign in to the console with a password once SSO is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PasswordSignIn {
+    /// Every admin (the default: turning SSO on locks no one out).
+    #[default]
+    All,
+    /// Only owners: the break-glass account for when the identity provider is down.
+    OwnerOnly,
+}
+
+/// How the server authenticates itself at the provider's token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenEndpointAuth {
+    #[default]
+    ClientSecretPost,
+    ClientSecretBasic,
+}
+
+/// The `[sso]` settings. `Debug` is hand-written: the client secret never prints.
+pub struct SsoConfig {
+    /// The provider's issuer, exactly as its discovery document names it.
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub token_endpoint_auth: TokenEndpointAuth,
+    /// The button's words: "Sign in with {label}".
+    pub label: String,
+    /// Email domains (lowercase) allowed to sign in; empty: any domain the provider vouches for.
+    pub allowed_domains: Vec<String>,
+    /// A `groups` value that makes someone a console admin (created on first sign-in).
+    pub admin_group: Option<String>,
+    pub password_sign_in: PasswordSignIn,
+    /// Create unknown users on their first device sign-in (their domain must be listed).
+    pub jit_users: bool,
+}
+
+impl std::fmt::Debug for SsoConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SsoConfig")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"***")
+            .field("token_endpoint_auth", &self.token_endpoint_auth)
+            .field("label", &self.label)
+            .field("allowed_domains", &self.allowed_domains)
+            .field("admin_group", &self.admin_group)
+            .field("password_sign_in", &self.password_sign_in)
+            .field("jit_users", &self.jit_users)
+            .finish()
+    }
+}
+
+impl SsoConfig {
+    /// Whether `email`'s domain may sign in at all.
+    pub fn domain_allowed(&self, email: &str) -> bool {
+        self.allowed_domains.is_empty() || self.domain_listed(email)
+    }
+
+    /// Whether `email`'s domain is named in `allowed_domains` (needed to create users).
+    pub fn domain_listed(&self, email: &str) -> bool {
+        email
+            .rsplit_once('@')
+            .is_some_and(|(_, d)| self.allowed_domains.iter().any(|a| a == d))
+    }
+}
+
+/// One layer of `[sso]` settings (TOML table, or `LATCHKEY_SSO__<KEY>` variables).
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SsoLayer {
+    pub issuer: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<SecretString>,
+    pub client_secret_file: Option<PathBuf>,
+    pub token_endpoint_auth: Option<TokenEndpointAuth>,
+    pub label: Option<String>,
+    pub allowed_domains: Option<Vec<String>>,
+    pub admin_group: Option<String>,
+    pub password_sign_in: Option<PasswordSignIn>,
+    pub jit_users: Option<bool>,
+}
+
+const ENV_KEYS: &[&str] = &[
+    "issuer",
+    "client_id",
+    "client_secret",
+    "token_endpoint_auth",
+    "label",
+    "allowed_domains",
+    "admin_group",
+    "password_sign_in",
+    "jit_users",
+];
+
+fn invalid(name: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        name: name.to_owned(),
+        message: message.into(),
+    }
+}
+
+fn read_secret(name: &str, path: &Path) -> Result<SecretString, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| invalid(name, format!("cannot read {}: {e}", path.display())))?;
+    Ok(SecretString::new(
+        text.trim_end_matches(['\n', '\r']).to_owned(),
+    ))
+}
+
+impl SsoLayer {
+    /// Reads the secret a TOML `client_secret_file` names.
+    pub fn resolve_files(mut self) -> Result<Self, ConfigError> {
+        if let Some(file) = self.client_secret_file.take() {
+            if self.client_secret.is_some() {
+                return Err(invalid(
+                    "sso.client_secret_file",
+                    "set either sso.client_secret or sso.client_secret_file, not both",
+                ));
+            }
+            self.client_secret = Some(read_secret("sso.client_secret_file", &file)?);
+        }
+        Ok(self)
+    }
+
+    /// `LATCHKEY_SSO__<KEY>` (and `LATCHKEY_SSO__CLIENT_SECRET_FILE`); `None` when none is set.
+    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Option<Self>, ConfigError> {
+        let mut layer = SsoLayer::default();
+        let mut any = false;
+        for key in ENV_KEYS {
+            let name = format!("LATCHKEY_SSO__{}", key.to_uppercase());
+            let file = env(&format!("{name}_FILE"));
+            let value = match (env(&name), file) {
+                (Some(_), Some(_)) => {
+                    return Err(invalid(
+                        &name,
+                        format!("set either {name} or {name}_FILE, not both"),
+                    ));
+                }
+                (Some(v), None) => SecretString::new(v),
+                (None, Some(f)) => read_secret(&format!("{name}_FILE"), Path::new(&f))?,
+                (None, None) => continue,
+            };
+            any = true;
+            let text = value.expose().trim().to_owned();
+            match *key {
+                "issuer" => layer.issuer = Some(text),
+                "client_id" => layer.client_id = Some(text),
+                "client_secret" => layer.client_secret = Some(value),
+                "token_endpoint_auth" => {
+                    layer.token_endpoint_auth = Some(match text.as_str() {
+                        "client_secret_post" => TokenEndpointAuth::ClientSecretPost,
+                        "client_secret_basic" => TokenEndpointAuth::ClientSecretBasic,
+                        _ => {
+                            return Err(invalid(
+                                &name,
+                                "expected client_secret_post or client_secret_basic",
+                            ));
+                        }
+                    });
+                }
+                "label" => layer.label = Some(text),
+                "allowed_domains" => {
+                    layer.allowed_domains = Some(
+                        text.split(',')
+                            .map(str::trim)
+                            .filter(|s| !s.is_empty())
+                            .map(str::to_owned)
+                            .collect(),
+                    );
+                }
+                "admin_group" => layer.admin_group = Some(text),
+                "password_sign_in" => {
+                    layer.password_sign_in = Some(match text.as_str() {
+                        "all" => PasswordSignIn::All,
+                        "owner_only" => PasswordSignIn::OwnerOnly,
+                        _ => return Err(invalid(&name, "expected all or owner_only")),
+                    });
+                }
+                "jit_users" => {
+                    layer.jit_users = Some(match text.as_str() {
+                        "true" | "1" | "yes" => true,
+                        "false" | "0" | "no" => false,
+                        _ => return Err(invalid(&name, "expected true or false")),
+                    });
+                }
+                _ => {}
+            }
+        }
+        Ok(any.then_some(layer))
+    }
+
+    /// `other` over `self`, field by field.
+    pub fn merge(self, other: SsoLayer) -> SsoLayer {
+        SsoLayer {
+            issuer: other.issuer.or(self.issuer),
+            client_id: other.client_id.or(self.client_id),
+            client_secret: other.client_secret.or(self.client_secret),
+            client_secret_file: None,
+            token_endpoint_auth: other.token_endpoint_auth.or(self.token_endpoint_auth),
+            label: other.label.or(self.label),
+            allowed_domains: other.allowed_domains.or(self.allowed_domains),
+            admin_group: other.admin_group.or(self.admin_group),
+            password_sign_in: other.password_sign_in.or(self.password_sign_in),
+            jit_users: other.jit_users.or(self.jit_users),
+        }
+    }
+
+    /// The effective settings: `None` when no issuer is set (SSO off).
+    pub fn finish(self) -> Result<Option<SsoConfig>, ConfigError> {
+        let Some(issuer) = self.issuer.filter(|i| !i.is_empty()) else {
+            return Ok(None);
+        };
+        let acceptable = issuer.starts_with("https://")
+            || issuer.starts_with("http://127.0.0.1")
+            || issuer.starts_with("http://localhost");
+        if !acceptable {
+            return Err(invalid(
+                "sso.issuer",
+                "must be an https:// URL (http only for a provider on this computer)",
+            ));
+        }
+        let client_id = self.client_id.filter(|c| !c.is_empty()).ok_or_else(|| {
+            invalid(
+                "sso.client_id",
+                "is required with sso.issuer: the application (client) id the identity provider gave Latchkey",
+            )
+        })?;
+        let client_secret = self.client_secret.filter(|s| !s.is_empty()).ok_or_else(|| {
+            invalid(
+                "sso.client_secret",
+                "is required with sso.issuer: put it in a file and set sso.client_secret_file (or LATCHKEY_SSO__CLIENT_SECRET_FILE)",
+            )
+        })?;
+        let allowed_domains: Vec<String> = self
+            .allowed_domains
+            .unwrap_or_default()
+            .into_iter()
+            .map(|d| d.trim().trim_start_matches('@').to_lowercase())
+            .filter(|d| !d.is_empty())
+            .collect();
+        if let Some(bad) = allowed_domains
+            .iter()
+            .find(|d| !d.contains('.') || d.contains(['@', '/', ' ']))
+        {
+            return Err(invalid(
+                "sso.allowed_domains",
+                format!("{bad:?} is not a domain name (use e.g. \"acme.example\")"),
+            ));
+        }
+        let jit_users = self.jit_users.unwrap_or(false);
+        if jit_users && allowed_domains.is_empty() {
+            return Err(invalid(
+                "sso.jit_users",
+                "needs sso.allowed_domains: users are only created for the domains listed there",
+            ));
+        }
+        Ok(Some(SsoConfig {
+            issuer,
+            client_id,
+            client_secret,
+            token_endpoint_auth: self.token_endpoint_auth.unwrap_or_default(),
+            label: self
+                .label
+                .filter(|l| !l.trim().is_empty())
+                .unwrap_or_else(|| "your company account".to_owned()),
+            allowed_domains,
+            admin_group: self.admin_group.filter(|g| !g.is_empty()),
+            password_sign_in: self.password_sign_in.unwrap_or_default(),
+            jit_users,
+        }))
+    }
+}
+
+/// Why a company sign-in step failed on the server's side; each with a stable code.
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    #[error(transparent)]
+    Provider(#[from] SsoError),
+    #[error(
+        "The identity provider refused the sign-in code ({error}). Start the sign-in again; if it keeps failing, check the SSO client id and secret."
+    )]
+    TokenRequest { error: String },
+    #[error(
+        "The identity provider's answer had no ID token. Check that the SSO application is an OpenID Connect application with the openid scope."
+    )]
+    NoIdToken,
+    #[error("The server could not seal or open the sign-in's state.")]
+    Crypto,
+}
+
+impl FlowError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Provider(e) => e.code(),
+            Self::TokenRequest { .. } => "sso.token_request",
+            Self::NoIdToken => "sso.no_id_token",
+            Self::Crypto => "sso.internal",
+        }
+    }
+}
+
+/// The provider's configuration and key set, with when they were read.
+struct Provider {
+    discovery: Discovery,
+    validator: IdTokenValidator,
+    at: Instant,
+}
+
+/// How long the discovery document is trusted before it is read again.
+const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
+
+/// How long a sign-in may take between the start and the callback.
+pub const PENDING_TTL_MS: i64 = 10 * 60 * 1000;
+
+/// How long a device's one-time sign-in code lives.
+pub const DEVICE_CODE_TTL_MS: i64 = 2 * 60 * 1000;
+
+/// The company sign-in at run time: settings, the cached provider, used states.
+pub struct SsoService {
+    pub config: SsoConfig,
+    http: reqwest::Client,
+    provider: tokio::sync::Mutex<Option<Arc<Provider>>>,
+    /// SHA-256 of each state already accepted, with when it stops mattering.
+    used: std::sync::Mutex<HashMap<Vec<u8>, i64>>,
+}
+
+/// What happened at the provider, from a valid callback.
+pub struct SignedIn {
+    pub claims: IdClaims,
+}
+
+impl SsoService {
+    pub fn new(config: SsoConfig) -> Result<Self, reqwest::Error> {
+        // Redirects off: the token request must reach the token endpoint and nothing else.
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(15))
+            .connect_timeout(Duration::from_secs(5))
+            .build()?;
+        Ok(Self {
+            config,
+            http,
+            provider: tokio::sync::Mutex::new(None),
+            used: std::sync::Mutex::new(HashMap::new()),
+        })
+    }
+
+    async fn provider(&self) -> Result<Arc<Provider>, SsoError> {
+        let mut cached = self.provider.lock().await;
+        if let Some(p) = cached.as_ref().filter(|p| p.at.elapsed() < DISCOVERY_TTL) {
+            return Ok(Arc::clone(p));
+        }
+        let discovery = latchkey_sso::discover(&self.http, &self.config.issuer).await?;
+        let keys = Arc::new(KeySet::new(
+            self.http.clone(),
+            discovery.jwks_uri.clone(),
+            Arc::new(SystemClock),
+        ));
+        let validator = IdTokenValidator::new(
+            self.config.issuer.clone(),
+            self.config.client_id.clone(),
+            keys,
+            Arc::new(SystemClock),
+        );
+        let fresh = Arc::new(Provider {
+            discovery,
+            validator,
+            at: Instant::now(),
+        });
+        *cached = Some(Arc::clone(&fresh));
+        Ok(fresh)
+    }
+
+    /// Whether the provider says it sends `iss` in authorization responses (RFC 9207).
+    pub async fn sends_iss(&self) -> Result<bool, SsoError> {
+        Ok(self
+            .provider()
+            .await?
+            .discovery
+            .authorization_response_iss_parameter_supported)
+    }
+
+    /// The provider's authorization URL for a new sign-in with `pending`.
+    pub async fn authorization_url(
+        &self,
+        pending: &Pending,
+        redirect_uri: &str,
+    ) -> Result<url::Url, SsoError> {
+        let provider = self.provider().await?;
+        let mut url = provider.discovery.authorization_endpoint.clone();
+        let scope = if self.config.admin_group.is_some() {
+            "openid email profile groups"
+        } else {
+            "openid email profile"
+        };
+        url.query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &self.config.client_id)
+            .append_pair("redirect_uri", redirect_uri)
+            .append_pair("scope", scope)
+            .append_pair("state", &pending.state)
+            .append_pair("nonce", &pending.nonce)
+            .append_pair("code_challenge", &s256(&pending.verifier))
+            .append_pair("code_challenge_method", "S256");
+        Ok(url)
+    }
+
+    /// Accepts `state` once; `false` if it was accepted before.
+    pub fn use_state(&self, state: &str, expires_at: i64) -> bool {
+        let now = crate::state::now_millis();
+        let mut used = self
+            .used
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        used.retain(|_, until| *until > now);
+        used.insert(crypto::token_hash(state), expires_at).is_none()
+    }
+
+    /// Trades the authorization code for tokens and validates the ID token.
+    pub async fn finish(
+        &self,
+        code: &SecretString,
+        pending: &Pending,
+        redirect_uri: &str,
+    ) -> Result<SignedIn, FlowError> {
+        let provider = self.provider().await?;
+        let mut form: Vec<(&str, &str)> = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code.expose()),
+            ("redirect_uri", redirect_uri),
+            ("code_verifier", &pending.verifier),
+        ];
+        let mut request = self
+            .http
+            .post(provider.discovery.token_endpoint.clone())
+            .header("Accept", "application/json");
+        match self.config.token_endpoint_auth {
+            TokenEndpointAuth::ClientSecretPost => {
+                form.push(("client_id", &self.config.client_id));
+                form.push(("client_secret", self.config.client_secret.expose()));
+            }
+            TokenEndpointAuth::ClientSecretBasic => {
+                // RFC 6749 §2.3.1: both form-encoded before the Basic encoding.
+                let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect();
+                let id: String = enc(&self.config.client_id);
+                let secret: String = enc(self.config.client_secret.expose());
+                request = request.basic_auth(id, Some(secret));
+            }
+        }
+        let response = request
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| FlowError::TokenRequest {
+                error: format!("no answer: {}", e.without_url()),
+            })?;
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.unwrap_or(serde_json::Value::Null);
+        if !status.is_success() {
+            let error = body
+                .get("error")
+                .and_then(|e| e.as_str())
+                .map(|e| {
+                    e.chars()
+                        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+                        .take(64)
+                        .collect::<String>()
+                })
+                .unwrap_or_else(|| format!("HTTP {}", status.as_u16()));
+            return Err(FlowError::TokenRequest { error });
+        }
+        let id_token = body
+            .get("id_token")
+            .and_then(|t| t.as_str())
+            .ok_or(FlowError::NoIdToken)?;
+        let claims = provider
+            .validator
+            .validate(id_token, &pending.nonce)
+            .await?;
+        Ok(SignedIn { claims })
+    }
+}
+
+/// A device's loopback listener, waiting for its one-time code (RFC 8252).
+#[derive(Serialize, Deserialize, Clone)]
+pub struct DeviceReturn {
+    pub redirect_uri: String,
+    pub state: String,
+    pub code_challenge: String,
+}
+
+/// A sign-in in progress, sealed into the browser's cookie.
+#[derive(Serialize, Deserialize)]
+pub struct Pending {
+    pub state: String,
+    pub nonce: String,
+    pub verifier: String,
+    pub expires_at: i64,
+    /// `None`: a console sign-in.
+    pub device: Option<DeviceReturn>,
+}
+
+/// The sealing context of the sign-in cookie, so it cannot be replayed as another sealed value.
+const PENDING_CONTEXT: &str = "sso/pending";
+/// The sealing context of a device's one-time code.
+const DEVICE_CODE_CONTEXT: &str = "sso/device-code";
+
+/// 256 random bits, base64url.
+pub fn random_text() -> Result<String, crypto::CryptoError> {
+    let mut raw = [0u8; 32];
+    crypto::random_bytes(&mut raw)?;
+    Ok(URL_SAFE_NO_PAD.encode(raw))
+}
+
+/// The PKCE S256 challenge of `verifier` (RFC 7636 §4.2).
+pub fn s256(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// Whether `verifier` is the one behind `challenge`, compared in constant time.
+pub fn verifier_matches(verifier: &str, challenge: &str) -> bool {
+    constant_time_eq(s256(verifier).as_bytes(), challenge.as_bytes())
+}
+
+impl Pending {
+    pub fn new(device: Option<DeviceReturn>) -> Result<Self, crypto::CryptoError> {
+        Ok(Self {
+            state: random_text()?,
+            nonce: random_text()?,
+            verifier: random_text()?,
+            expires_at: crate::state::now_millis().saturating_add(PENDING_TTL_MS),
+            device,
+        })
+    }
+
+    pub fn seal(&self, key: &ServerKey) -> Result<String, FlowError> {
+        let json = serde_json::to_vec(self).map_err(|_| FlowError::Crypto)?;
+        let sealed = key
+            .seal(PENDING_CONTEXT, &json)
+            .map_err(|_| FlowError::Crypto)?;
+        Ok(URL_SAFE_NO_PAD.encode(sealed))
+    }
+
+    /// `None` for anything this server did not seal (or sealed under an older key).
+    pub fn open(key: &ServerKey, cookie: &str) -> Option<Self> {
+        let sealed = URL_SAFE_NO_PAD.decode(cookie).ok()?;
+        let json = key.open(PENDING_CONTEXT, &sealed).ok()?;
+        serde_json::from_str(json.expose()).ok()
+    }
+}
+
+/// What a device's one-time code stands for: an enrollment code made for the user
+/// (one use, enforced by the database) and the challenge the device must answer.
+#[derive(Serialize, Deserialize)]
+pub struct DeviceCode {
+    pub enrollment_code: String,
+    pub code_challenge: String,
+    pub expires_at: i64,
+}
+
+impl DeviceCode {
+    pub fn seal(&self, key: &ServerKey) -> Result<SecretString, FlowError> {
+        let json = serde_json::to_vec(self).map_err(|_| FlowError::Crypto)?;
+        let sealed = key
+            .seal(DEVICE_CODE_CONTEXT, &json)
+            .map_err(|_| FlowError::Crypto)?;
+        Ok(SecretString::new(format!(
+            "lko_{}",
+            URL_SAFE_NO_PAD.encode(sealed)
+        )))
+    }
+
+    pub fn open(key: &ServerKey, code: &str) -> Option<Self> {
+        let body = code.strip_prefix("lko_")?;
+        let sealed = URL_SAFE_NO_PAD.decode(body).ok()?;
+        let json = key.open(DEVICE_CODE_CONTEXT, &sealed).ok()?;
+        serde_json::from_str(json.expose()).ok()
+    }
+}
+
+/// Checks a device's loopback redirect URI (RFC 8252 §7.3): `http`, the loopback IP
+/// literal (127.0.0.1 or [::1], never a name), an explicit port, nothing else.
+pub fn loopback_redirect(raw: &str) -> Option<String> {
+    let url = url::Url::parse(raw).ok()?;
+    let host_ok = match url.host()? {
+        url::Host::Ipv4(ip) => ip == std::net::Ipv4Addr::LOCALHOST,
+        url::Host::Ipv6(ip) => ip == std::net::Ipv6Addr::LOCALHOST,
+        url::Host::Domain(_) => false,
+    };
+    let ok = url.scheme() == "http"
+        && host_ok
+        && url.port().is_some()
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.query().is_none()
+        && url.fragment().is_none();
+    ok.then(|| url.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_ip_literals_with_a_port_are_device_redirects() {
+        assert!(loopback_redirect("http://127.0.0.1:4711/sso").is_some());
+        assert!(loopback_redirect("http://[::1]:4711/sso").is_some());
+        for bad in [
+            "http://localhost:4711/sso",
+            "http://127.0.0.1/sso",
+            "https://127.0.0.1:4711/sso",
+            "http://127.0.0.2:4711/sso",
+            "http://evil.example:4711/sso",
+            "http://user@127.0.0.1:4711/sso",
+            "http://127.0.0.1:4711/sso?x=1",
+            "http://127.0.0.1:4711/sso#f",
+        ] {
+            assert!(loopback_redirect(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn sealed_pending_and_codes_open_only_with_their_key_and_context() {
+        let key = ServerKey::from_hex(&SecretString::new("11".repeat(32))).unwrap();
+        let pending = Pending::new(None).unwrap();
+        let sealed = pending.seal(&key).unwrap();
+        let opened = Pending::open(&key, &sealed).unwrap();
+        assert_eq!(opened.state, pending.state);
+        let other = ServerKey::from_hex(&SecretString::new("22".repeat(32))).unwrap();
+        assert!(Pending::open(&other, &sealed).is_none());
+        let code = DeviceCode {
+            enrollment_code: "lke_x".into(),
+            code_challenge: s256("v"),
+            expires_at: 1,
+        }
+        .seal(&key)
+        .unwrap();
+        assert!(DeviceCode::open(&key, code.expose()).is_some());
+        // A sealed sign-in cookie is not a device code, nor the reverse.
+        assert!(DeviceCode::open(&key, &format!("lko_{sealed}")).is_none());
+        assert!(Pending::open(&key, &code.expose()[4..]).is_none());
+        assert!(verifier_matches("v", &s256("v")));
+        assert!(!verifier_matches("w", &s256("v")));
+    }
+
+    #[test]
+    fn the_config_file_reads_the_client_secret_from_its_file_and_env_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("sso-secret");
+        std::fs::write(&secret, "from-the-file\n").unwrap();
+        let file = dir.path().join("server.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "[sso]\nissuer = \"https://login.acme.example\"\nclient_id = \"latchkey\"\nclient_secret_file = {:?}\nadmin_group = \"admins\"\njit_users = true\nallowed_domains = [\"acme.example\"]\n",
+                secret.display().to_string()
+            ),
+        )
+        .unwrap();
+        let flags = crate::config::Flags {
+            config: Some(file),
+            data_dir: Some(dir.path().into()),
+            ..crate::config::Flags::default()
+        };
+        let env = |k: &str| (k == "LATCHKEY_SSO__LABEL").then(|| "Acme".to_owned());
+        let config = crate::config::Config::load(&flags, &env).unwrap();
+        let sso = config.sso.as_ref().unwrap();
+        assert_eq!(sso.client_secret.expose(), "from-the-file");
+        assert_eq!(sso.label, "Acme", "the environment wins over the file");
+        assert_eq!(sso.admin_group.as_deref(), Some("admins"));
+        assert!(sso.jit_users);
+        assert!(!format!("{config:?}").contains("from-the-file"));
+        // SSO stays off without an issuer.
+        let none =
+            crate::config::Config::load(&crate::config::Flags::default(), &|_| None).unwrap();
+        assert!(none.sso.is_none());
+    }
+
+    #[test]
+    fn settings_need_an_id_and_a_secret_and_never_print_the_secret() {
+        let layer = SsoLayer {
+            issuer: Some("https://login.acme.example".into()),
+            client_id: Some("latchkey".into()),
+            ..SsoLayer::default()
+        };
+        let err = layer.finish().err().unwrap().to_string();
+        assert!(err.contains("sso.client_secret"), "{err}");
+        let env = |k: &str| match k {
+            "LATCHKEY_SSO__ISSUER" => Some("https://login.acme.example".to_owned()),
+            "LATCHKEY_SSO__CLIENT_ID" => Some("latchkey".to_owned()),
+            "LATCHKEY_SSO__CLIENT_SECRET" => Some("hunter2".to_owned()),
+            "LATCHKEY_SSO__ALLOWED_DOMAINS" => Some("Acme.example, @corp.example".to_owned()),
+            "LATCHKEY_SSO__PASSWORD_SIGN_IN" => Some("owner_only".to_owned()),
+            _ => None,
+        };
+        let config = SsoLayer::from_env(&env)
+            .unwrap()
+            .unwrap()
+            .finish()
+            .unwrap()
+            .unwrap();
+        assert_eq!(config.allowed_domains, ["acme.example", "corp.example"]);
+        assert_eq!(config.password_sign_in, PasswordSignIn::OwnerOnly);
+        assert!(config.domain_allowed("ada@acme.example"));
+        assert!(!config.domain_allowed("eve@evil.example"));
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+}
