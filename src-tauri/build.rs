@@ -9,6 +9,8 @@ const COMMANDS: &[&str] = &[
     "menu_state",
     "refresh",
     "enroll",
+    "enroll_sso",
+    "cancel_enroll_sso",
     "connect",
     "cancel_connect",
     "copy_sign_in_link",

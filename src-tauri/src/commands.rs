@@ -35,6 +35,18 @@ pub async fn enroll(
         .await
 }
 
+/// Enrolls with the company account: the system browser signs in; nothing is typed
+/// but the server's address.
+#[tauri::command]
+pub async fn enroll_sso(menu: State<'_, Arc<Menu>>, server: Option<String>) -> Result<MenuState> {
+    menu.enroll_sso(server.as_deref()).await
+}
+
+#[tauri::command]
+pub fn cancel_enroll_sso(menu: State<'_, Arc<Menu>>) {
+    menu.cancel_enroll_sso();
+}
+
 #[tauri::command]
 pub async fn connect(menu: State<'_, Arc<Menu>>, id: String) -> Result<IntegrationView> {
     menu.connect(&id).await

@@ -91,6 +91,8 @@ pub fn run() -> Result<(), tauri::Error> {
             commands::menu_state,
             commands::refresh,
             commands::enroll,
+            commands::enroll_sso,
+            commands::cancel_enroll_sso,
             commands::connect,
             commands::cancel_connect,
             commands::copy_sign_in_link,

@@ -285,6 +285,7 @@ async fn run(cli: Cli) -> Result<(), SessionError> {
                     &name,
                     &LinkPrintingBrowser,
                     Duration::from_secs(*timeout),
+                    tokio_util::sync::CancellationToken::new(),
                 )
                 .await?
             }

@@ -271,6 +271,25 @@ impl ServerClient {
         Ok(url)
     }
 
+    /// Whether this server offers company sign-in (`GET /v1/console/sso`), and the
+    /// sign-in button's label when it does.
+    pub async fn sso_label(&self) -> Result<Option<String>, ClientError> {
+        #[derive(Deserialize)]
+        struct Body {
+            enabled: bool,
+            #[serde(default)]
+            label: Option<String>,
+        }
+        let response = self
+            .send(self.http.get(self.url("/v1/console/sso")))
+            .await?;
+        let body: Body = parse(&response.1)?;
+        Ok(body.enabled.then(|| {
+            body.label
+                .unwrap_or_else(|| "your company account".to_owned())
+        }))
+    }
+
     /// Trades the one-time code a company sign-in sent to the loopback listener (and the
     /// PKCE verifier only this device knows) for a device token.
     pub async fn enroll_sso(

@@ -153,17 +153,29 @@ impl Device {
     /// Enrolls by company sign-in, with no code to type: opens the server's sign-in in
     /// the system browser, receives a one-time code on a loopback listener (RFC 8252:
     /// 127.0.0.1, a fresh port, exact `state`, one callback, `timeout`), and redeems it
-    /// with the PKCE verifier only this process knows.
+    /// with the PKCE verifier only this process knows. `cancel` ends the wait (the
+    /// menu's Cancel button).
     pub async fn enroll_sso(
         dir: &Path,
         server: &str,
         device_name: &str,
         browser: &dyn latchkey_connect::BrowserLauncher,
         timeout: std::time::Duration,
+        cancel: tokio_util::sync::CancellationToken,
     ) -> Result<Device, DeviceError> {
         use latchkey_connect::loopback::{CallbackListener, Expectation};
         const WHO: &str = "Company sign-in";
         let client = ServerClient::new(server)?;
+        // Asked first: a browser sent to a server without company sign-in would show an
+        // error page while this waited for its whole timeout.
+        if client.sso_label().await?.is_none() {
+            return Err(DeviceError::SsoRefused {
+                code: "sso.not_configured".to_owned(),
+                message: format!(
+                    "{server} does not offer sign-in with a company account. Enroll with the code your admin sent you instead."
+                ),
+            });
+        }
         let listener = CallbackListener::bind(WHO, None, "/latchkey/sso").await?;
         let (challenge, verifier) = oauth2::PkceCodeChallenge::new_random_sha256();
         let state = SecretString::new(oauth2::CsrfToken::new_random().secret().clone());
@@ -177,7 +189,7 @@ impl Device {
             require_iss: false,
         };
         let callback = listener
-            .wait(expect, timeout, tokio_util::sync::CancellationToken::new())
+            .wait(expect, timeout, cancel)
             .await
             .map_err(|e| match e {
                 // The server sends its refusals (unknown user, not allowed) this way.

@@ -65,6 +65,14 @@ pub enum MenuError {
         "Could not use the shortcut {shortcut}: {reason}. Pick another, like CommandOrControl+Shift+Space. Your other settings were not changed."
     )]
     Shortcut { shortcut: String, reason: String },
+    #[error(
+        "Enter your Latchkey server's address (for example https://latchkey.acme.com), then sign in with your company account."
+    )]
+    SsoServerMissing,
+    #[error(
+        "A sign-in with your company account is already waiting in your browser. Finish it there, or press Cancel."
+    )]
+    AlreadyEnrolling,
     #[error("There is no update to install. Latchkey checks your server for one every few hours.")]
     NoUpdate,
     #[error(
@@ -96,6 +104,8 @@ impl MenuError {
             Self::WidgetInterval { .. } => "menu.widget_interval".to_owned(),
             Self::Shortcut { .. } => "menu.shortcut".to_owned(),
             Self::NoUpdate => "menu.no_update".to_owned(),
+            Self::SsoServerMissing => "menu.sso_server_missing".to_owned(),
+            Self::AlreadyEnrolling => "menu.already_enrolling".to_owned(),
             Self::UpdateThroughPackageManager => "menu.update_through_package_manager".to_owned(),
         }
     }

@@ -63,7 +63,12 @@ pub(crate) struct Inner {
     pending_link: Option<EnrollLink>,
     /// A newer version the server offers, and how far its install got.
     pub(crate) update: Option<UpdateNotice>,
+    /// A company sign-in waiting for the browser (Cancel ends it).
+    enrolling_sso: Option<CancellationToken>,
 }
+
+/// How long a company sign-in may wait for the browser.
+const SSO_ENROLL_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 
 /// The catalog's callback path for `id` (one per provider), which keys its sign-in link.
 fn callback_path(id: &str) -> Option<String> {
@@ -261,6 +266,7 @@ impl Menu {
             enroll_prefill,
             search_apps,
             update: inner.update.clone(),
+            enrolling_sso: inner.enrolling_sso.is_some(),
         }
     }
 
@@ -327,6 +333,72 @@ impl Menu {
         self.widgets.clear();
         self.load_locked().await;
         Ok(self.changed())
+    }
+
+    /// Enrolls with the user's company account: the system browser signs in at the
+    /// company's identity provider through `server` (or the server of a
+    /// `latchkey://enroll` link that arrived), and the server hands this computer a
+    /// one-time code on a loopback listener. Nothing is typed but the server's address.
+    /// Resolves when enrolled, refused, timed out or cancelled.
+    pub async fn enroll_sso(&self, server: Option<&str>) -> Result<MenuState, MenuError> {
+        let server = match nonempty(server) {
+            Some(server) => server.to_owned(),
+            None => self
+                .inner()
+                .pending_link
+                .as_ref()
+                .map(|l| l.server.clone())
+                .ok_or(MenuError::SsoServerMissing)?,
+        };
+        let cancel = CancellationToken::new();
+        {
+            let mut inner = self.inner();
+            if inner.enrolling_sso.is_some() {
+                return Err(MenuError::AlreadyEnrolling);
+            }
+            inner.enrolling_sso = Some(cancel.clone());
+        }
+        self.changed();
+        let result = {
+            let _reload = self.reload.lock().await;
+            let enrolled = Device::enroll_sso(
+                &self.dir,
+                &server,
+                &self.device_name,
+                self.browser.as_ref(),
+                SSO_ENROLL_TIMEOUT,
+                cancel,
+            )
+            .await;
+            if enrolled.is_ok() {
+                {
+                    let mut inner = self.inner();
+                    inner.pending_link = None;
+                    inner.enrolling_sso = None;
+                }
+                self.search.reset(&self.settings());
+                self.widgets.clear();
+                self.load_locked().await;
+            }
+            enrolled
+        };
+        self.inner().enrolling_sso = None;
+        match result {
+            Ok(_) => Ok(self.changed()),
+            Err(e) => {
+                self.changed();
+                Err(SessionError::from(e).into())
+            }
+        }
+    }
+
+    /// Stops waiting for a company sign-in (the pending `enroll_sso` then fails with
+    /// `connect.cancelled`, which the window does not show as an error).
+    pub fn cancel_enroll_sso(&self) {
+        if let Some(cancel) = self.inner().enrolling_sso.take() {
+            cancel.cancel();
+        }
+        self.changed();
     }
 
     /// Signs in to `id` through the system browser. Resolves when the tokens

@@ -111,4 +111,6 @@ pub struct MenuState {
     pub search_apps: Vec<SearchApp>,
     /// A newer version of Latchkey from the organisation's server.
     pub update: Option<UpdateNotice>,
+    /// A company sign-in is waiting for the browser (onboarding shows Cancel).
+    pub enrolling_sso: bool,
 }

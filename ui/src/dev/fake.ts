@@ -165,6 +165,7 @@ function initial(): MenuState {
     enroll_prefill: null,
     search_apps: SEARCH_APPS,
     update: null,
+    enrolling_sso: false,
   };
   switch (scenario) {
     case 'update':
@@ -388,6 +389,19 @@ mockIPC(
         return fakeWidgets();
       case 'open_widget_row':
         window.open(`https://example.com/row/${String(args.id)}`, '_blank', 'noopener');
+        return null;
+      case 'enroll_sso': {
+        state = { ...state, enrolling_sso: true };
+        publish();
+        await wait(2000);
+        if (!state.enrolling_sso) throw fail('connect.cancelled', 'Cancelled.');
+        state = { ...state, phase: 'ready', problem: null, account, integrations: integrations(), enroll_prefill: null, enrolling_sso: false };
+        publish();
+        return structuredClone(state);
+      }
+      case 'cancel_enroll_sso':
+        state = { ...state, enrolling_sso: false };
+        publish();
         return null;
       case 'install_update':
         if (!state.update) throw fail('menu.no_update', 'There is no update to install.');

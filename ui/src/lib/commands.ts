@@ -74,6 +74,16 @@ export function refresh(): Promise<MenuState> {
   return call('refresh');
 }
 
+/** Enrolls with the company account through the system browser (server: null uses a
+ *  received link's server). Rejects with code 'connect.cancelled' after cancelEnrollSso. */
+export function enrollSso(server: string | null): Promise<MenuState> {
+  return call('enroll_sso', { server });
+}
+
+export function cancelEnrollSso(): Promise<void> {
+  return call('cancel_enroll_sso');
+}
+
 /** Enrolls this computer: a latchkey://enroll link, or server + code. */
 export function enroll(args: EnrollArgs): Promise<MenuState> {
   return call('enroll', { link: args.link, server: args.server, code: args.code });

@@ -78,6 +78,8 @@ export interface MenuState {
   search_apps: SearchApp[];
   /** A newer, signed Latchkey from the organisation's server. */
   update: UpdateNotice | null;
+  /** A company sign-in is waiting for the browser: onboarding shows Cancel. */
+  enrolling_sso: boolean;
 }
 
 /** 'in_place': the app installs it and restarts; 'package_manager': a .deb/.rpm install,
