@@ -606,7 +606,7 @@ impl DeviceCode {
 }
 
 /// Checks a device's loopback redirect URI (RFC 8252 §7.3): `http`, the loopback IP
-/// literal (127.0.0.1 or [::1], never a name), an explicit port, nothing else.
+/// literal (`127.0.0.1` or `[::1]`, never a name), an explicit port, nothing else.
 pub fn loopback_redirect(raw: &str) -> Option<String> {
     let url = url::Url::parse(raw).ok()?;
     let host_ok = match url.host()? {
