@@ -239,6 +239,19 @@ impl TestStore {
 
     /// Calls the admin API with the admin token; panics unless it succeeds.
     pub async fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let (status, body) = self.admin_reply(method, path, body).await;
+        assert!(status.is_success(), "{path}: {status} {body}");
+        body
+    }
+
+    /// Calls the admin API with the admin token; returns the status and body, whatever
+    /// they are (for refusals a test expects).
+    pub async fn admin_reply(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (reqwest::StatusCode, Value) {
         let mut request = reqwest::Client::new()
             .request(method, format!("{}{path}", self.url()))
             .bearer_auth(&self.admin_token);
@@ -248,8 +261,7 @@ impl TestStore {
         let response = request.send().await.unwrap();
         let status = response.status();
         let body: Value = response.json().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "{path}: {status} {body}");
-        body
+        (status, body)
     }
 
     /// Enables Demo OAuth against `issuer` with the given oidc-provider client.
