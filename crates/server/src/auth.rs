@@ -5,9 +5,9 @@
 //! again in constant time. Failed attempts count against the caller's IP, and
 //! past the limit the answer becomes 429.
 
-use crate::client_ip::client_ip;
 use crate::crypto::{TokenKind, token_hash, token_matches};
 use crate::error::ApiError;
+use crate::extract::client_ip;
 use crate::state::{AppState, now_millis};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;

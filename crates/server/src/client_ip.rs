@@ -4,13 +4,13 @@
 //! Then the client is the rightmost address in the header that is not a
 //! trusted proxy — the leftmost entries are whatever the client sent.
 
-use std::net::{IpAddr, SocketAddr};
+//!
+//! This module only parses and resolves; the request extractor that applies it is
+//! [`crate::extract::ClientIp`] (so the configuration can use this without a cycle).
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use std::net::IpAddr;
+
 use axum::http::HeaderMap;
-use axum::http::request::Parts;
-
-use crate::state::AppState;
 
 /// Trusted reverse proxies (load balancers) in front of this server.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -107,29 +107,6 @@ fn masked(bits: u128, prefix: u8, width: u32) -> u128 {
     let keep = u32::from(prefix).min(width);
     let shift = width - keep;
     (bits >> shift) << shift
-}
-
-/// The caller's IP as an extractor (see the module documentation).
-pub struct ClientIp(pub IpAddr);
-
-impl FromRequestParts<AppState> for ClientIp {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(Self(client_ip(state, parts)))
-    }
-}
-
-/// The caller's IP for a request (unspecified when the transport gave none).
-pub fn client_ip(state: &AppState, parts: &Parts) -> IpAddr {
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
-    state.config.trusted_proxies.client_ip(peer, &parts.headers)
 }
 
 #[cfg(test)]

@@ -1,9 +1,13 @@
 //! Request extractors that fail with the API's JSON error bodies.
 
+use std::net::{IpAddr, SocketAddr};
+
 use crate::error::ApiError;
+use crate::state::AppState;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 /// JSON body extractor: strict types (request structs deny unknown fields), and
@@ -89,4 +93,28 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
             .await
             .map(|ApiJson(v)| Self(Some(v)))
     }
+}
+
+/// The caller's IP as an extractor: the direct peer, or what `X-Forwarded-For` says when
+/// the peer is a trusted proxy (see [`crate::client_ip`]).
+pub struct ClientIp(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(client_ip(state, parts)))
+    }
+}
+
+/// The caller's IP for a request (unspecified when the transport gave none).
+pub fn client_ip(state: &AppState, parts: &Parts) -> IpAddr {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+    state.config.trusted_proxies.client_ip(peer, &parts.headers)
 }

@@ -98,6 +98,7 @@ pub async fn prepare(
         None => None,
     };
     Ok(Arc::new(Shared {
+        openapi: Arc::new(crate::openapi::document()),
         sso,
         http,
         db,

@@ -34,6 +34,9 @@ pub struct Shared {
     pub shutdown: watch::Receiver<bool>,
     /// Company sign-in, when `sso.issuer` is configured.
     pub sso: Option<Arc<crate::sso::SsoService>>,
+    /// The OpenAPI document, built once at start from the route table
+    /// (`crate::openapi::document`), served at `/v1/openapi.json`.
+    pub openapi: Arc<serde_json::Value>,
 }
 
 /// Who did something, for the audit trail.

@@ -9,9 +9,9 @@
 //! sign-out is in the audit log.
 
 use crate::auth::{AdminAuth, SESSION_COOKIE};
-use crate::client_ip::ClientIp;
 use crate::crypto::{self, TokenKind, new_id, new_token, token_hash};
 use crate::error::{ApiError, ApiResult};
+use crate::extract::ClientIp;
 use crate::extract::{ApiJson, OptionalJson};
 use crate::state::{Actor, AppState, Shared, now_millis};
 use crate::validate;

@@ -55,6 +55,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-pub async fn openapi() -> Json<Value> {
-    Json(crate::openapi::document())
+/// The document the server built at start from its route table (`crate::openapi`).
+pub async fn openapi(State(state): State<AppState>) -> Json<Value> {
+    Json(state.openapi.as_ref().clone())
 }

@@ -8,10 +8,10 @@
 //! its own loopback redirect.
 
 use crate::auth::cookie;
-use crate::client_ip::ClientIp;
 use crate::crypto::TokenKind;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
+use crate::extract::ClientIp;
 use crate::routes::admin::enrollment;
 use crate::routes::admin_accounts::start_session;
 use crate::sso::{

@@ -6,10 +6,10 @@
 use super::users::{device_view, user_not_found, user_view};
 use super::validate;
 use crate::auth::AdminAuth;
-use crate::client_ip::ClientIp;
 use crate::crypto::{TokenKind, new_id, new_token, token_hash};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
+use crate::extract::ClientIp;
 use crate::state::{Actor, AppState, Shared, now_millis};
 use axum::Json;
 use axum::extract::{Path, State};
