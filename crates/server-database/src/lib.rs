@@ -297,13 +297,29 @@ pub trait Database: Send + Sync + 'static {
     /// device, records deleted, devices revoked, unused codes expired. `NotFound` if absent.
     async fn update_user(&self, user: &User, journal: &Journal) -> DbResult<User>;
     async fn create_scim_group(&self, group: &ScimGroup, journal: &Journal) -> DbResult<()>;
-    /// Replaces a group's attributes and members. `NotFound` if absent.
-    async fn update_scim_group(&self, group: &ScimGroup, journal: &Journal) -> DbResult<()>;
+    /// Replaces a group's attributes and members and, in the same transaction, revokes
+    /// the records of each `lost` user's integration as [`Self::put_integration_excluding`]
+    /// does for its excluded users. `NotFound` if absent.
+    async fn update_scim_group(
+        &self,
+        group: &ScimGroup,
+        journal: &Journal,
+        lost: &[LostAccess],
+    ) -> DbResult<()>;
+    /// The ids of the groups `user_id` is a member of, sorted.
+    async fn groups_of_user(&self, org_id: &str, user_id: &str) -> DbResult<Vec<String>>;
     async fn scim_group_by_id(&self, org_id: &str, id: &str) -> DbResult<Option<ScimGroup>>;
     /// Every group with its members, oldest first.
     async fn list_scim_groups(&self, org_id: &str) -> DbResult<Vec<ScimGroup>>;
-    /// `NotFound` if absent.
-    async fn delete_scim_group(&self, org_id: &str, id: &str, journal: &Journal) -> DbResult<()>;
+    /// Deletes a group and, in the same transaction, revokes as [`Self::update_scim_group`]
+    /// does for `lost`. `NotFound` if absent.
+    async fn delete_scim_group(
+        &self,
+        org_id: &str,
+        id: &str,
+        journal: &Journal,
+        lost: &[LostAccess],
+    ) -> DbResult<()>;
     async fn insert_scim_token(&self, token: &ScimToken, journal: &Journal) -> DbResult<()>;
     /// The token with this hash, expired or revoked or not (the caller decides and audits).
     async fn scim_token_by_hash(&self, token_hash: &[u8]) -> DbResult<Option<ScimToken>>;

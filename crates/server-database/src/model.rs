@@ -264,8 +264,12 @@ pub struct Integration {
     /// Values for the provider catalog's placeholders (tenant, subdomain,
     /// issuer). Not secret.
     pub params: std::collections::BTreeMap<String, String>,
-    /// `None`: every user of the org; `Some`: only these user ids.
+    /// `None` (and no `allowed_groups`): every user of the org; `Some`: these user ids
+    /// (and the members of `allowed_groups`).
     pub allowed_users: Option<Vec<String>>,
+    /// SCIM group ids whose members may use the integration, beside `allowed_users`.
+    /// `None` (and no `allowed_users`): every user of the org.
+    pub allowed_groups: Option<Vec<String>>,
     pub api_key_sealed: Option<Vec<u8>>,
     /// API-key integrations: the only base URL the proxy may reach.
     pub api_base_url: Option<String>,
@@ -284,11 +288,31 @@ pub struct Integration {
 }
 
 impl Integration {
-    /// Whether `user_id` may use this integration (ignores `enabled`).
-    pub fn allows(&self, user_id: &str) -> bool {
-        self.allowed_users
-            .as_ref()
-            .is_none_or(|users| users.iter().any(|u| u == user_id))
+    /// Whether `user_id`, a member of the SCIM groups `groups`, may use this integration
+    /// (ignores `enabled`): everyone when neither list is set; otherwise whoever
+    /// `allowed_users` names or is in a group `allowed_groups` names.
+    pub fn allows(&self, user_id: &str, groups: &[String]) -> bool {
+        match (&self.allowed_users, &self.allowed_groups) {
+            (None, None) => true,
+            (users, allowed_groups) => {
+                users
+                    .as_ref()
+                    .is_some_and(|users| users.iter().any(|u| u == user_id))
+                    || allowed_groups
+                        .as_ref()
+                        .is_some_and(|allowed| allowed.iter().any(|g| groups.contains(g)))
+            }
+        }
+    }
+
+    /// Whether [`Self::allows`] needs `user_id`'s groups to decide: only when the
+    /// integration names groups and does not name the user.
+    pub fn needs_groups_of(&self, user_id: &str) -> bool {
+        self.allowed_groups.as_ref().is_some_and(|g| !g.is_empty())
+            && !self
+                .allowed_users
+                .as_ref()
+                .is_some_and(|users| users.iter().any(|u| u == user_id))
     }
 }
 
@@ -533,6 +557,14 @@ pub struct ExcludedUser {
     pub journal: Journal,
 }
 
+/// A user a SCIM group change takes an integration away from (it names the group in
+/// `allowed_groups`); revoked like an [`ExcludedUser`], in the group change's transaction.
+#[derive(Debug, Clone)]
+pub struct LostAccess {
+    pub integration_id: String,
+    pub user: ExcludedUser,
+}
+
 /// What a mutation records beside itself, in the same transaction.
 #[derive(Debug, Clone)]
 pub struct Journal {
@@ -614,6 +646,7 @@ mod tests {
             scopes: vec![],
             params: Default::default(),
             allowed_users: None,
+            allowed_groups: None,
             api_key_sealed: None,
             api_base_url: None,
             api_paths: vec![],
@@ -623,9 +656,55 @@ mod tests {
             created_at: 0,
             updated_at: 0,
         };
-        assert!(i.allows("anyone"));
+        let sales = vec!["sales".to_owned()];
+        assert!(i.allows("anyone", &[]));
+        assert!(!i.needs_groups_of("anyone"));
         i.allowed_users = Some(vec!["u1".into()]);
-        assert!(i.allows("u1"));
-        assert!(!i.allows("u2"));
+        assert!(i.allows("u1", &[]));
+        assert!(!i.allows("u2", &[]));
+        // Users alone: a group membership does not open it.
+        assert!(!i.allows("u2", &sales));
+        assert!(!i.needs_groups_of("u2"));
+    }
+
+    #[test]
+    fn an_allow_list_of_groups_admits_their_members_or_the_listed_users() {
+        let mut i = Integration {
+            org_id: "o".into(),
+            id: "salesforce".into(),
+            enabled: true,
+            environment: "production".into(),
+            client_id: None,
+            client_secret_sealed: None,
+            scopes: vec![],
+            params: Default::default(),
+            allowed_users: None,
+            allowed_groups: Some(vec!["sales".into()]),
+            api_key_sealed: None,
+            api_base_url: None,
+            api_paths: vec![],
+            redirect_host: "127.0.0.1".into(),
+            default_widgets: None,
+            api_key_header: None,
+            created_at: 0,
+            updated_at: 0,
+        };
+        let sales = vec!["eng".to_owned(), "sales".to_owned()];
+        let eng = vec!["eng".to_owned()];
+        // Groups alone: members only, not everyone.
+        assert!(i.allows("ann", &sales));
+        assert!(!i.allows("bob", &eng));
+        assert!(!i.allows("bob", &[]));
+        assert!(i.needs_groups_of("bob"));
+        // Users or groups: either opens it.
+        i.allowed_users = Some(vec!["bob".into()]);
+        assert!(i.allows("bob", &[]));
+        assert!(!i.needs_groups_of("bob"));
+        assert!(i.allows("ann", &sales));
+        assert!(!i.allows("cyd", &eng));
+        // An empty group list names no one.
+        i.allowed_groups = Some(vec![]);
+        assert!(!i.allows("ann", &sales));
+        assert!(!i.needs_groups_of("ann"));
     }
 }

@@ -218,6 +218,11 @@ pub fn integration(r: &impl Columns) -> DbResult<Integration> {
             .as_deref()
             .map(decode_list)
             .transpose()?,
+        allowed_groups: r
+            .opt_text("allowed_groups")?
+            .as_deref()
+            .map(decode_list)
+            .transpose()?,
         api_key_sealed: r.opt_bytes("api_key_sealed")?,
         api_base_url: r.opt_text("api_base_url")?,
         api_paths: decode_list(&r.text("api_paths")?)?,

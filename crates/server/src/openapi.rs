@@ -99,7 +99,8 @@ fn schemas() -> Value {
                 "client_secret": { "type": ["string", "null"], "writeOnly": true, "description": "Absent: keep; null: clear. Handed to enrolled devices (non-confidential, RFC 8252 §8.5)." },
                 "scopes": { "type": "array", "items": { "type": "string" } },
                 "params": { "type": "object", "additionalProperties": { "type": "string" }, "description": "Values for the catalog's placeholders (tenant, subdomain, issuer)." },
-                "allowed_users": { "type": ["array", "null"], "items": { "type": "string" }, "description": "null: every user." },
+                "allowed_users": { "type": ["array", "null"], "items": { "type": "string" }, "description": "User ids allowed to use the integration. null (with allowed_groups null): every user." },
+                "allowed_groups": { "type": ["array", "null"], "items": { "type": "string" }, "description": "SCIM group ids (GET /v1/admin/groups) whose members may use the integration, beside allowed_users. null (with allowed_users null): every user." },
                 "api_key": { "type": ["string", "null"], "writeOnly": true, "description": "Absent: keep; null: clear. Never leaves the server." },
                 "redirect_host": { "type": ["string", "null"], "enum": ["127.0.0.1", "localhost", null], "description": "The host in the loopback callback registered at the provider; localhost only where the catalog allows it (Salesforce)." }
             }

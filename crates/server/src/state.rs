@@ -6,7 +6,9 @@ use crate::crypto::ServerKey;
 use crate::metrics::Metrics;
 use crate::rate_limit::{LoginBackoff, RateLimiter};
 use crate::validate::CatalogLookup;
-use latchkey_server_database::{Database, Journal, Millis, NewAudit, NewChange, Org};
+use latchkey_server_database::{
+    Database, DbError, Integration, Journal, Millis, NewAudit, NewChange, Org,
+};
 use std::sync::Arc;
 use tokio::sync::watch;
 
@@ -39,6 +41,22 @@ pub struct Shared {
     pub openapi: Arc<serde_json::Value>,
 }
 
+/// A user asking to use integrations, and their SCIM group ids once
+/// [`Shared::usable_by`] needed them: keep one per request.
+pub struct UserGroups<'a> {
+    user_id: &'a str,
+    groups: Option<Vec<String>>,
+}
+
+impl<'a> UserGroups<'a> {
+    pub fn new(user_id: &'a str) -> Self {
+        Self {
+            user_id,
+            groups: None,
+        }
+    }
+}
+
 /// Who did something, for the audit trail.
 #[derive(Debug, Clone)]
 pub enum Actor {
@@ -57,14 +75,28 @@ pub fn now_millis() -> Millis {
 }
 
 impl Shared {
-    /// Whether `user_id` may use `integration` now: enabled, allowed for them, and
-    /// not a development provider in a deployment that did not opt in to those.
-    pub fn usable_by(
+    /// Whether the user of `who` may use `integration` now: enabled, allowed for them
+    /// (by user id or SCIM group, [`Integration::allows`]), and not a development provider
+    /// in a deployment that did not opt in to those. The user's groups are read only when
+    /// an allow-list of groups has to decide, and once per [`UserGroups`].
+    pub async fn usable_by(
         &self,
-        integration: &latchkey_server_database::Integration,
-        user_id: &str,
-    ) -> bool {
-        integration.enabled && integration.allows(user_id) && self.offers(&integration.id)
+        integration: &Integration,
+        who: &mut UserGroups<'_>,
+    ) -> Result<bool, DbError> {
+        if !integration.enabled || !self.offers(&integration.id) {
+            return Ok(false);
+        }
+        if !integration.needs_groups_of(who.user_id) {
+            return Ok(integration.allows(who.user_id, &[]));
+        }
+        let groups = match &who.groups {
+            Some(groups) => groups,
+            None => who
+                .groups
+                .insert(self.db.groups_of_user(&self.org.id, who.user_id).await?),
+        };
+        Ok(integration.allows(who.user_id, groups))
     }
 
     /// Whether this deployment offers the catalog provider `id` (development providers

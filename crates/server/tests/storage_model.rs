@@ -433,6 +433,7 @@ async fn allow_list_revokes_with_the_save(backend: Backend) {
         scopes: vec![],
         params: Default::default(),
         allowed_users: None,
+        allowed_groups: None,
         api_key_sealed: None,
         api_base_url: None,
         api_paths: vec![],

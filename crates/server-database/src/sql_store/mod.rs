@@ -12,7 +12,7 @@ use crate::rows::{Columns, backend};
 use crate::{
     Admin, AdminCredential, AppReport, AuditEvent, AuditQuery, Change, ConnectionRecord, Database,
     DbResult, Device, EnrollmentCode, EnrollmentCodeStatus, ExcludedUser, Integration, Journal,
-    Millis, NewAudit, Org, Precondition, Release, ResealedSecrets, RevocationOrder,
+    LostAccess, Millis, NewAudit, Org, Precondition, Release, ResealedSecrets, RevocationOrder,
     RevocationReceipt, ScimGroup, ScimToken, SlotKey, User,
 };
 use async_trait::async_trait;
@@ -589,10 +589,21 @@ where
             .await
     }
 
-    async fn update_scim_group(&self, group: &ScimGroup, journal: &Journal) -> DbResult<()> {
+    async fn update_scim_group(
+        &self,
+        group: &ScimGroup,
+        journal: &Journal,
+        lost: &[LostAccess],
+    ) -> DbResult<()> {
         Writes::begin(self)
             .await?
-            .update_scim_group(group, journal)
+            .update_scim_group(group, journal, lost)
+            .await
+    }
+
+    async fn groups_of_user(&self, org_id: &str, user_id: &str) -> DbResult<Vec<String>> {
+        Queries { owner: self }
+            .groups_of_user(org_id, user_id)
             .await
     }
 
@@ -604,10 +615,16 @@ where
         Queries { owner: self }.list_scim_groups(org_id).await
     }
 
-    async fn delete_scim_group(&self, org_id: &str, id: &str, journal: &Journal) -> DbResult<()> {
+    async fn delete_scim_group(
+        &self,
+        org_id: &str,
+        id: &str,
+        journal: &Journal,
+        lost: &[LostAccess],
+    ) -> DbResult<()> {
         Writes::begin(self)
             .await?
-            .delete_scim_group(org_id, id, journal)
+            .delete_scim_group(org_id, id, journal, lost)
             .await
     }
 

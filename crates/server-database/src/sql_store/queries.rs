@@ -274,6 +274,27 @@ where
         Ok(Some(group))
     }
 
+    /// The ids of the groups (of `org_id`) `user_id` is a member of, sorted.
+    pub(super) async fn groups_of_user(
+        &self,
+        org_id: &str,
+        user_id: &str,
+    ) -> DbResult<Vec<String>> {
+        sqlx::query(
+            "SELECT m.group_id AS group_id FROM scim_group_members m \
+             JOIN scim_groups g ON g.id = m.group_id WHERE g.org_id = $1 AND m.user_id = $2 \
+             ORDER BY m.group_id",
+        )
+        .bind(org_id)
+        .bind(user_id)
+        .fetch_all(self.owner.read())
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(|r| r.text("group_id"))
+        .collect()
+    }
+
     pub(super) async fn list_scim_groups(&self, org_id: &str) -> DbResult<Vec<ScimGroup>> {
         let groups =
             sqlx::query("SELECT * FROM scim_groups WHERE org_id = $1 ORDER BY created_at, id")

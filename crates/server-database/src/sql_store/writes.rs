@@ -8,8 +8,9 @@ use crate::sql::{
 };
 use crate::{
     Admin, CodeProblem, CredentialKind, DbError, DbResult, Device, EnrollmentCode, ExcludedUser,
-    Integration, Journal, Millis, NewAudit, Orders, Org, ResealedSecrets, RevocationReceipt,
-    ScimGroup, ScimToken, SlotKey, User, encode_list, encode_map, revocation_reason,
+    Integration, Journal, LostAccess, Millis, NewAudit, Orders, Org, ResealedSecrets,
+    RevocationReceipt, ScimGroup, ScimToken, SlotKey, User, encode_list, encode_map,
+    revocation_reason,
 };
 use sqlx::{Encode, Executor, IntoArguments, Transaction, Type};
 
@@ -125,6 +126,26 @@ where
         .await
         .map_err(backend)?;
         Ok(B::rows_affected(&done))
+    }
+
+    /// Revokes `user`'s records of an integration its allow-list no longer admits them to:
+    /// orders to their devices, tombstones, and the user's journal if they had records.
+    async fn exclude(
+        &mut self,
+        org_id: &str,
+        integration_id: &str,
+        user: &ExcludedUser,
+    ) -> DbResult<u64> {
+        let reason = revocation_reason::ALLOW_LIST;
+        let at = user.journal.audit.at;
+        let n = self
+            .tombstone_integration(org_id, integration_id, Some(&user.user_id), reason, at)
+            .await?;
+        // Only a user who had records of it hears of the change.
+        if n > 0 {
+            self.journal(&user.journal).await?;
+        }
+        Ok(n)
     }
 
     /// The live version in a slot, `None` when empty or a tombstone.
@@ -487,6 +508,7 @@ where
         mut self,
         g: &ScimGroup,
         journal: &Journal,
+        lost: &[LostAccess],
     ) -> DbResult<()> {
         let done = sqlx::query(
             "UPDATE scim_groups SET display_name = $1, external_id = $2, scim_profile = $3, \
@@ -506,6 +528,9 @@ where
         }
         self.set_group_members(g).await?;
         self.journal(journal).await?;
+        for l in lost {
+            self.exclude(&g.org_id, &l.integration_id, &l.user).await?;
+        }
         self.commit().await
     }
 
@@ -514,6 +539,7 @@ where
         org_id: &str,
         id: &str,
         journal: &Journal,
+        lost: &[LostAccess],
     ) -> DbResult<()> {
         self.execute(
             "DELETE FROM scim_group_members WHERE group_id = $1 AND group_id IN \
@@ -526,6 +552,9 @@ where
             return Err(DbError::NotFound);
         }
         self.journal(journal).await?;
+        for l in lost {
+            self.exclude(org_id, &l.integration_id, &l.user).await?;
+        }
         self.commit().await
     }
 
@@ -707,15 +736,16 @@ where
     ) -> DbResult<u64> {
         sqlx::query(
             "INSERT INTO integrations (org_id, id, enabled, environment, client_id, client_secret_sealed, \
-             scopes, allowed_users, api_key_sealed, created_at, updated_at, api_base_url, api_paths, api_key_header, params, redirect_host, default_widgets) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+             scopes, allowed_users, api_key_sealed, created_at, updated_at, api_base_url, api_paths, api_key_header, params, redirect_host, default_widgets, allowed_groups) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
              ON CONFLICT (org_id, id) DO UPDATE SET enabled = excluded.enabled, environment = excluded.environment, \
              client_id = excluded.client_id, client_secret_sealed = excluded.client_secret_sealed, \
              scopes = excluded.scopes, allowed_users = excluded.allowed_users, \
              api_key_sealed = excluded.api_key_sealed, updated_at = excluded.updated_at, \
              api_base_url = excluded.api_base_url, api_paths = excluded.api_paths, \
              api_key_header = excluded.api_key_header, params = excluded.params, \
-             redirect_host = excluded.redirect_host, default_widgets = excluded.default_widgets",
+             redirect_host = excluded.redirect_host, default_widgets = excluded.default_widgets, \
+             allowed_groups = excluded.allowed_groups",
         )
         .bind(&i.org_id)
         .bind(&i.id)
@@ -734,6 +764,7 @@ where
         .bind(encode_map(&i.params))
         .bind(&i.redirect_host)
         .bind(i.default_widgets.as_deref().map(encode_list))
+        .bind(i.allowed_groups.as_deref().map(encode_list))
         .execute(&mut *self.tx)
         .await
         .map_err(backend)?;
@@ -745,16 +776,7 @@ where
         self.journal(journal).await?;
         let mut revoked = 0;
         for user in excluded {
-            let reason = revocation_reason::ALLOW_LIST;
-            let at = user.journal.audit.at;
-            let n = self
-                .tombstone_integration(&i.org_id, &i.id, Some(&user.user_id), reason, at)
-                .await?;
-            // Only a user who had records of it hears of the change.
-            if n > 0 {
-                self.journal(&user.journal).await?;
-                revoked += n;
-            }
+            revoked += self.exclude(&i.org_id, &i.id, user).await?;
         }
         let owner = self.owner;
         self.commit().await?;

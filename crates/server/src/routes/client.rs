@@ -4,7 +4,7 @@
 use crate::auth::DeviceAuth;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
-use crate::state::{Actor, AppState, now_millis};
+use crate::state::{Actor, AppState, UserGroups, now_millis};
 use crate::validate;
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -67,8 +67,9 @@ pub async fn integrations(
     auth: DeviceAuth,
 ) -> ApiResult<Json<Value>> {
     let mut out = Vec::new();
+    let mut who = UserGroups::new(&auth.user.id);
     for i in state.db.list_integrations(&state.org.id).await? {
-        if state.usable_by(&i, &auth.user.id) {
+        if state.usable_by(&i, &mut who).await? {
             out.push(public_view(&state, &i)?);
         }
     }
@@ -257,12 +258,16 @@ pub async fn put_record(
             "The envelope is empty.",
         ));
     }
-    let Some(integration) = state
+    let found = state
         .db
         .get_integration(&state.org.id, &slot.integration_id)
-        .await?
-        .filter(|i| state.usable_by(i, &auth.user.id))
-    else {
+        .await?;
+    let mut who = UserGroups::new(&auth.user.id);
+    let usable = match &found {
+        Some(i) => state.usable_by(i, &mut who).await?,
+        None => false,
+    };
+    let Some(integration) = found.filter(|_| usable) else {
         return Err(ApiError::forbidden(
             "integration_not_enabled",
             "Your admin has not enabled this integration for you. Ask them to enable it.",

@@ -521,6 +521,16 @@ pub fn table() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             admin::users::list_users
         ),
         route!(
+            GET,
+            "/v1/admin/groups",
+            "listGroups",
+            Admin,
+            200,
+            None,
+            "SCIM groups of the org (id, display_name, member_count), to name in an integration's allowed_groups.",
+            admin::groups::list_groups
+        ),
+        route!(
             POST,
             "/v1/admin/users",
             "inviteUser",

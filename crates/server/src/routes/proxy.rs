@@ -7,7 +7,7 @@
 use crate::auth::DeviceAuth;
 use crate::error::{ApiError, ApiResult};
 use crate::routes::client::secret_context;
-use crate::state::AppState;
+use crate::state::{AppState, UserGroups};
 use crate::validate;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
@@ -112,7 +112,10 @@ pub async fn forward(
     else {
         return Err(not_configured());
     };
-    if !state.usable_by(&i, &auth.user.id) {
+    if !state
+        .usable_by(&i, &mut UserGroups::new(&auth.user.id))
+        .await?
+    {
         return Err(ApiError::forbidden(
             "integration_not_enabled",
             "Your admin has not enabled this integration for you.",

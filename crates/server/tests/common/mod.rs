@@ -374,6 +374,7 @@ macro_rules! conformance_suite {
             update_checks_need_a_device_and_well_formed_platforms,
             scim_provisions_users_and_groups_and_deactivation_is_the_leaver_flow,
             scim_tokens_open_only_scim_until_revoked_or_expired,
+            an_allow_list_of_groups_follows_scim_membership,
         );
     };
     (@tests $backend:expr; $($name:ident),* $(,)?) => {

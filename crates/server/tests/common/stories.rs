@@ -3635,3 +3635,247 @@ pub async fn scim_tokens_open_only_scim_until_revoked_or_expired(backend: Backen
         assert!(!a.body["events"].as_array().unwrap().is_empty(), "{action}");
     }
 }
+
+/// The ids of the integrations `device` is offered.
+async fn offered(s: &TestServer, device: &TestDevice) -> Vec<String> {
+    let r = s
+        .device(device, Method::GET, "/v1/integrations", None, &[])
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    r.body["integrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The (integration, reason) of the revocation orders `device` has not answered.
+async fn pending_orders(s: &TestServer, device: &TestDevice) -> Vec<(String, String)> {
+    let r = s
+        .device(device, Method::GET, "/v1/revocation-orders", None, &[])
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    r.body["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["integration_id"].as_str().unwrap().to_owned(),
+                o["reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// An integration's allow-list can name SCIM groups ("only the Sales group"): members
+/// are offered it and others are not, and the kill switch follows membership — a user the
+/// identity provider takes out of the group (PATCH, or DELETE of the group), or whom the
+/// admin's new allow-list leaves out, gets a revocation order for it at once.
+pub async fn an_allow_list_of_groups_follows_scim_membership(backend: Backend) {
+    let s = TestServer::start(&backend).await;
+    let (_, token) = scim_token(&s).await;
+    let mut ids = Vec::new();
+    for name in ["ann", "ben", "cy"] {
+        let u = json!({ "userName": format!("{name}@example.com") });
+        let r = scim(&s, &token, Method::POST, "/Users", Some(u)).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        ids.push(r.body["id"].as_str().unwrap().to_owned());
+    }
+    let (ann, ben, cy) = (&ids[0], &ids[1], &ids[2]);
+    let group = |name: &str, members: Vec<&String>| {
+        let members: Vec<Value> = members.iter().map(|m| json!({ "value": m })).collect();
+        json!({ "displayName": name, "members": members })
+    };
+    let r = scim(
+        &s,
+        &token,
+        Method::POST,
+        "/Groups",
+        Some(group("Sales", vec![ann, ben])),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let sales = r.body["id"].as_str().unwrap().to_owned();
+    let r = scim(
+        &s,
+        &token,
+        Method::POST,
+        "/Groups",
+        Some(group("Engineering", vec![cy])),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let eng = r.body["id"].as_str().unwrap().to_owned();
+
+    // The admin sees the groups to pick from.
+    let listed = s.admin(Method::GET, "/v1/admin/groups", None).await;
+    assert_eq!(listed.status, StatusCode::OK, "{:?}", listed.body);
+    let mut seen = listed.body["groups"].as_array().unwrap().clone();
+    seen.sort_by_key(|g| g["display_name"].as_str().unwrap().to_owned());
+    assert_eq!(
+        seen,
+        vec![
+            json!({ "id": eng, "display_name": "Engineering", "member_count": 1 }),
+            json!({ "id": sales, "display_name": "Sales", "member_count": 2 }),
+        ]
+    );
+
+    // An unknown group is refused, naming it and where to look.
+    let server = &s;
+    let put = |body: Value| async move {
+        server
+            .admin(Method::PUT, "/v1/admin/integrations/salesforce", Some(body))
+            .await
+    };
+    let base = json!({ "enabled": true, "client_id": "client-123", "scopes": ["api"] });
+    let with = |extra: Value| {
+        let mut b = base.clone();
+        for (k, v) in extra.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        b
+    };
+    let unknown = put(with(json!({ "allowed_groups": [sales, "no-such-group"] }))).await;
+    assert_eq!(
+        unknown.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{:?}",
+        unknown.body
+    );
+    assert_eq!(unknown.code(), "unknown_group");
+    let message = unknown.body["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        message.contains("no-such-group") && message.contains("GET /v1/admin/groups"),
+        "{:?}",
+        unknown.body
+    );
+
+    // Only Sales: Ann and Ben are offered it, Cy is not and cannot write a record of it.
+    let saved = put(with(json!({ "allowed_groups": [sales] }))).await;
+    assert_eq!(saved.status, StatusCode::OK, "{:?}", saved.body);
+    assert_eq!(saved.body["allowed_groups"], json!([sales]));
+    let read = s
+        .admin(Method::GET, "/v1/admin/integrations/salesforce", None)
+        .await;
+    assert_eq!(read.body["allowed_groups"], json!([sales]));
+    let mut devices = Vec::new();
+    for id in [ann, ben, cy] {
+        let code = s
+            .admin(
+                Method::POST,
+                &format!("/v1/admin/users/{id}/enrollment"),
+                None,
+            )
+            .await;
+        assert_eq!(code.status, StatusCode::CREATED, "{:?}", code.body);
+        devices.push(
+            s.enroll_existing(id, code.body["enrollment"]["code"].as_str().unwrap())
+                .await,
+        );
+    }
+    let (ann_dev, ben_dev, cy_dev) = (&devices[0], &devices[1], &devices[2]);
+    assert_eq!(offered(&s, ann_dev).await, vec!["salesforce"]);
+    assert_eq!(offered(&s, ben_dev).await, vec!["salesforce"]);
+    assert!(offered(&s, cy_dev).await.is_empty());
+    let record = |d: &TestDevice| {
+        let d = d.clone();
+        async move {
+            server
+                .device(
+                    &d,
+                    Method::PUT,
+                    SLOT,
+                    Some(json!({ "envelope": b64(b"sealed") })),
+                    &[("If-None-Match", "*")],
+                )
+                .await
+        }
+    };
+    let refused = record(cy_dev).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{:?}", refused.body);
+    assert_eq!(refused.code(), "integration_not_enabled");
+    for d in [ann_dev, ben_dev] {
+        let r = record(d).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    }
+    for d in [ann_dev, ben_dev, cy_dev] {
+        assert!(pending_orders(&s, d).await.is_empty());
+    }
+
+    // The identity provider takes Ann out of Sales: her device gets the order with the
+    // change, the integration leaves her list and her record is gone; Ben keeps his.
+    let out = scim(
+        &s,
+        &token,
+        Method::PATCH,
+        &format!("/Groups/{sales}"),
+        Some(json!({ "Operations": [
+            { "op": "remove", "path": format!("members[value eq \"{ann}\"]") }
+        ] })),
+    )
+    .await;
+    assert_eq!(out.status, StatusCode::OK, "{:?}", out.body);
+    assert_eq!(
+        pending_orders(&s, ann_dev).await,
+        vec![("salesforce".to_owned(), "allow_list".to_owned())]
+    );
+    assert!(offered(&s, ann_dev).await.is_empty());
+    let gone = s
+        .device(ann_dev, Method::GET, "/v1/records", None, &[])
+        .await;
+    assert_eq!(gone.status, StatusCode::OK, "{:?}", gone.body);
+    assert_eq!(gone.body["records"], json!([]), "{:?}", gone.body);
+    assert!(pending_orders(&s, ben_dev).await.is_empty());
+    assert_eq!(offered(&s, ben_dev).await, vec!["salesforce"]);
+    let again = record(ann_dev).await;
+    assert_eq!(again.status, StatusCode::FORBIDDEN, "{:?}", again.body);
+
+    // Users or groups: Ann named by id is back beside Sales.
+    let both = put(with(
+        json!({ "allowed_users": [ann], "allowed_groups": [sales] }),
+    ))
+    .await;
+    assert_eq!(both.status, StatusCode::OK, "{:?}", both.body);
+    assert_eq!(offered(&s, ann_dev).await, vec!["salesforce"]);
+    assert_eq!(offered(&s, ben_dev).await, vec!["salesforce"]);
+    assert!(offered(&s, cy_dev).await.is_empty());
+
+    // The admin moves it to Engineering: Ben, in Sales only, loses it with an order.
+    let moved = put(with(json!({ "allowed_groups": [eng] }))).await;
+    assert_eq!(moved.status, StatusCode::OK, "{:?}", moved.body);
+    assert_eq!(
+        pending_orders(&s, ben_dev).await,
+        vec![("salesforce".to_owned(), "allow_list".to_owned())]
+    );
+    assert!(offered(&s, ben_dev).await.is_empty());
+    assert_eq!(offered(&s, cy_dev).await, vec!["salesforce"]);
+    let r = record(cy_dev).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+
+    // The identity provider deletes Engineering: Cy loses it with an order.
+    let deleted = scim(&s, &token, Method::DELETE, &format!("/Groups/{eng}"), None).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{:?}", deleted.body);
+    assert_eq!(
+        pending_orders(&s, cy_dev).await,
+        vec![("salesforce".to_owned(), "allow_list".to_owned())]
+    );
+    assert!(offered(&s, cy_dev).await.is_empty());
+    let audit = s
+        .admin(
+            Method::GET,
+            &format!("/v1/admin/audit?action=connection.disconnect&user={cy}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        audit.body["events"].as_array().map(Vec::len),
+        Some(1),
+        "{:?}",
+        audit.body
+    );
+}

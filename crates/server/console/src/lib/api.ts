@@ -111,6 +111,7 @@ export function fieldOf(code: string): string {
     invalid_login: 'password',
     setup_code_invalid: 'code',
     unknown_user: 'allowed_users',
+    unknown_group: 'allowed_groups',
     'release.bad_version': 'version',
     'release.bad_target': 'target',
     'release.bad_arch': 'arch',
@@ -176,6 +177,8 @@ export type Configured = {
   scopes: string[];
   params: Record<string, string>;
   allowed_users: string[] | null;
+  /** SCIM group ids whose members may use it, beside allowed_users. */
+  allowed_groups?: string[] | null;
   api_key: 'set' | 'not set';
   api_base_url: string | null;
   api_paths: string[];
@@ -184,6 +187,13 @@ export type Configured = {
   updated_at: number;
   /** Home-screen widgets offered by default; null: all the catalog offers. */
   default_widgets?: string[] | null;
+};
+
+/** A SCIM group the identity provider pushed (GET /v1/admin/groups). */
+export type Group = {
+  id: string;
+  display_name: string;
+  member_count: number;
 };
 
 export type User = {

@@ -13,7 +13,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use latchkey_secret::SecretString;
-use latchkey_server_database::{DbError, ExcludedUser, Integration, User};
+use latchkey_server_database::{DbError, ExcludedUser, Integration, ScimGroup, User};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -33,6 +33,7 @@ fn admin_view(i: &Integration) -> Value {
         "scopes": i.scopes,
         "params": i.params,
         "allowed_users": i.allowed_users,
+        "allowed_groups": i.allowed_groups,
         "api_key": set_or_not(&i.api_key_sealed),
         "api_base_url": i.api_base_url,
         "api_paths": i.api_paths,
@@ -107,9 +108,14 @@ pub struct IntegrationInput {
     /// Values for the catalog's placeholders, e.g. {"tenant": "contoso.onmicrosoft.com"}.
     #[serde(default)]
     params: std::collections::BTreeMap<String, String>,
-    /// `null`/absent: every user; a list of user ids: only them.
+    /// `null`/absent (and no `allowed_groups`): every user; a list of user ids: them
+    /// (and the members of `allowed_groups`).
     #[serde(default)]
     allowed_users: Option<Vec<String>>,
+    /// `null`/absent (and no `allowed_users`): every user; a list of SCIM group ids
+    /// (GET /v1/admin/groups): their members (and the users of `allowed_users`).
+    #[serde(default)]
+    allowed_groups: Option<Vec<String>>,
     /// Absent: keep; `null`: clear; string: set. Makes this an API-key integration.
     #[serde(default, deserialize_with = "double_option")]
     api_key: Option<Option<SecretString>>,
@@ -148,13 +154,23 @@ pub async fn put_integration(
     validate::scopes(&input.scopes)?;
     validate::params(&input.params)?;
     validate::client_id(input.client_id.as_deref())?;
-    // One read of the users serves both the allow-list check and the revocations.
-    let users = match &input.allowed_users {
-        Some(_) => state.db.list_users(&state.org.id).await?,
-        None => Vec::new(),
+    // One read of the users (and of the groups) serves both the allow-list checks and
+    // the revocations.
+    let restricted = input.allowed_users.is_some() || input.allowed_groups.is_some();
+    let users = if restricted {
+        state.db.list_users(&state.org.id).await?
+    } else {
+        Vec::new()
     };
     if let Some(allowed) = &input.allowed_users {
         validate::allowed_users(allowed, &users)?;
+    }
+    let groups = match &input.allowed_groups {
+        Some(_) => state.db.list_scim_groups(&state.org.id).await?,
+        None => Vec::new(),
+    };
+    if let Some(allowed) = &input.allowed_groups {
+        validate::allowed_groups(allowed, &groups)?;
     }
     if let Some(url) = &input.api_base_url {
         validate::api_base_url(&state, &id, url)?;
@@ -220,6 +236,7 @@ pub async fn put_integration(
         scopes: input.scopes,
         params: input.params,
         allowed_users: input.allowed_users,
+        allowed_groups: input.allowed_groups,
         api_key_sealed: seal(
             "api_key",
             api_key_update,
@@ -257,7 +274,7 @@ pub async fn put_integration(
             .unwrap_or_default(),
     );
     let excluded = if integration.enabled {
-        excluded_users(&state, &auth, &integration, &users)
+        excluded_users(&state, &auth, &integration, &users, &groups)
     } else {
         Vec::new()
     };
@@ -277,10 +294,11 @@ fn excluded_users(
     auth: &AdminAuth,
     i: &Integration,
     users: &[User],
+    groups: &[ScimGroup],
 ) -> Vec<ExcludedUser> {
     users
         .iter()
-        .filter(|user| !i.allows(&user.id))
+        .filter(|user| !i.allows(&user.id, &groups_of(groups, &user.id)))
         .map(|user| ExcludedUser {
             user_id: user.id.clone(),
             journal: state.journal(
@@ -295,6 +313,15 @@ fn excluded_users(
                 )],
             ),
         })
+        .collect()
+}
+
+/// The ids of the groups among `groups` that `user_id` is a member of.
+pub fn groups_of(groups: &[ScimGroup], user_id: &str) -> Vec<String> {
+    groups
+        .iter()
+        .filter(|g| g.members.iter().any(|m| m == user_id))
+        .map(|g| g.id.clone())
         .collect()
 }
 

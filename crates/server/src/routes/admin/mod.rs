@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod enrollment;
+pub mod groups;
 pub mod integrations;
 pub mod releases;
 pub mod scim_tokens;

@@ -10,7 +10,7 @@ use crate::crypto::new_id;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use crate::routes::client::is_api_key;
-use crate::state::{Actor, AppState, Shared, now_millis};
+use crate::state::{Actor, AppState, Shared, UserGroups, now_millis};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -190,8 +190,9 @@ pub async fn user_connections(
             })
         })
         .collect();
+    let mut who = UserGroups::new(&user.id);
     for i in state.db.list_integrations(&state.org.id).await? {
-        if is_api_key(&i) && state.usable_by(&i, &user.id) {
+        if is_api_key(&i) && state.usable_by(&i, &mut who).await? {
             connections.push(json!({
                 "integration_id": i.id,
                 "kind": "api_key",

@@ -6,7 +6,7 @@
 use crate::error::{ApiError, ApiResult};
 use crate::routes::proxy;
 use crate::state::Shared;
-use latchkey_server_database::User;
+use latchkey_server_database::{ScimGroup, User};
 use std::collections::{BTreeMap, HashSet};
 
 pub use crate::validate::{environment, integration_id, name, normalize_email};
@@ -86,6 +86,22 @@ pub fn allowed_users(allowed: &[String], users: &[User]) -> ApiResult<()> {
                 "unknown_user",
                 format!(
                     "allowed_users names user {u:?}, who does not exist. List users with GET /v1/admin/users."
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Every group an allow-list names exists among `groups` (the org's SCIM groups).
+pub fn allowed_groups(allowed: &[String], groups: &[ScimGroup]) -> ApiResult<()> {
+    let known: HashSet<&str> = groups.iter().map(|g| g.id.as_str()).collect();
+    for g in allowed {
+        if !known.contains(g.as_str()) {
+            return Err(ApiError::unprocessable(
+                "unknown_group",
+                format!(
+                    "allowed_groups names group {g:?}, which does not exist. Groups come from your identity provider over SCIM; list them with GET /v1/admin/groups."
                 ),
             ));
         }

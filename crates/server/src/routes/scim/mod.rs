@@ -27,7 +27,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, any, get};
 use error::{SCIM_JSON, ScimError, ScimResult, ScimType};
-use latchkey_server_database::{DbError, PROVISIONED_BY_SCIM, ScimGroup, User};
+use latchkey_server_database::{
+    DbError, ExcludedUser, LostAccess, PROVISIONED_BY_SCIM, ScimGroup, User,
+};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -1062,12 +1064,83 @@ async fn search_groups(
     ))
 }
 
+/// What taking `removed` (user ids) out of group `group_id` takes away: each enabled
+/// integration whose `allowed_groups` names the group and that a removed user may no
+/// longer use with the groups they keep. Storage revokes their records of it (orders to
+/// their devices) in the transaction of the membership change.
+async fn lost_access(
+    state: &Shared,
+    auth: &ScimAuth,
+    group_id: &str,
+    removed: &[&String],
+) -> ScimResult<Vec<LostAccess>> {
+    if removed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let restricted: Vec<_> = state
+        .db
+        .list_integrations(&state.org.id)
+        .await?
+        .into_iter()
+        .filter(|i| {
+            i.enabled
+                && i.allowed_groups
+                    .as_ref()
+                    .is_some_and(|g| g.iter().any(|g| g == group_id))
+        })
+        .collect();
+    let mut lost = Vec::new();
+    if restricted.is_empty() {
+        return Ok(lost);
+    }
+    for &user_id in removed {
+        let kept: Vec<String> = state
+            .db
+            .groups_of_user(&state.org.id, user_id)
+            .await?
+            .into_iter()
+            .filter(|g| g != group_id)
+            .collect();
+        for i in restricted.iter().filter(|i| !i.allows(user_id, &kept)) {
+            lost.push(LostAccess {
+                integration_id: i.id.clone(),
+                user: ExcludedUser {
+                    user_id: user_id.clone(),
+                    journal: state.journal(
+                        &auth.actor(),
+                        "connection.disconnect",
+                        Some(user_id),
+                        json!({
+                            "integration_id": i.id,
+                            "group_id": group_id,
+                            "reason": "removed from a group in allowed_groups",
+                        }),
+                        vec![(
+                            Some(user_id.clone()),
+                            "connection.disconnected",
+                            Some(i.id.clone()),
+                        )],
+                    ),
+                },
+            });
+        }
+    }
+    Ok(lost)
+}
+
 async fn save_group(
     state: &Shared,
     auth: &ScimAuth,
+    old: &ScimGroup,
     group: ScimGroup,
     action: &str,
 ) -> ScimResult<Response> {
+    let removed: Vec<&String> = old
+        .members
+        .iter()
+        .filter(|m| !group.members.contains(m))
+        .collect();
+    let lost = lost_access(state, auth, &group.id, &removed).await?;
     let journal = state.journal(
         &auth.actor(),
         action,
@@ -1077,7 +1150,7 @@ async fn save_group(
     );
     state
         .db
-        .update_scim_group(&group, &journal)
+        .update_scim_group(&group, &journal, &lost)
         .await
         .map_err(unknown_member)?;
     let saved = find_group(state, &group.id).await?;
@@ -1093,7 +1166,7 @@ async fn replace_group(
     let old = find_group(&state, &id).await?;
     let attrs = patch::sanitize("Group", &parse_body(&body)?)?;
     let new = group_from(&state, Some(&old), attrs, now_millis())?;
-    save_group(&state, &auth, new, "group.replace").await
+    save_group(&state, &auth, &old, new, "group.replace").await
 }
 
 async fn patch_group(
@@ -1106,7 +1179,7 @@ async fn patch_group(
     let mut attrs = editable_group(&state, &old);
     patch::apply("Group", &mut attrs, &parse_body(&body)?)?;
     let new = group_from(&state, Some(&old), attrs, now_millis())?;
-    save_group(&state, &auth, new, "group.patch").await
+    save_group(&state, &auth, &old, new, "group.patch").await
 }
 
 async fn delete_group(
@@ -1114,10 +1187,13 @@ async fn delete_group(
     auth: ScimAuth,
     Path(id): Path<String>,
 ) -> ScimResult<StatusCode> {
+    let old = find_group(&state, &id).await?;
+    let removed: Vec<&String> = old.members.iter().collect();
+    let lost = lost_access(&state, &auth, &id, &removed).await?;
     let journal = state.journal(&auth.actor(), "group.remove", Some(&id), json!({}), vec![]);
     state
         .db
-        .delete_scim_group(&state.org.id, &id, &journal)
+        .delete_scim_group(&state.org.id, &id, &journal, &lost)
         .await
         .map_err(|e| match e {
             DbError::NotFound => group_not_found(),
