@@ -588,6 +588,17 @@ impl ListParams {
         })
     }
 
+    /// A `POST …/.search` body (RFC 7644 §3.4.3): the same parameters as a query.
+    fn from_search(body: &Bytes) -> ScimResult<Self> {
+        let body = parse_body(body)?;
+        Self::from_map(body.as_object().ok_or_else(|| {
+            ScimError::bad(
+                ScimType::InvalidSyntax,
+                "A search body must be a SearchRequest object.",
+            )
+        })?)
+    }
+
     fn from_query(q: HashMap<String, String>) -> ScimResult<Self> {
         Self::from_map(&q.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
     }
@@ -774,13 +785,7 @@ async fn search_users(
     _auth: ScimAuth,
     body: Bytes,
 ) -> ScimResult<Response> {
-    let body = parse_body(&body)?;
-    let params = ListParams::from_map(body.as_object().ok_or_else(|| {
-        ScimError::bad(
-            ScimType::InvalidSyntax,
-            "A search body must be a SearchRequest object.",
-        )
-    })?)?;
+    let params = ListParams::from_search(&body)?;
     Ok(respond(
         StatusCode::OK,
         &params.list(all_users(&state).await?),
@@ -1051,13 +1056,7 @@ async fn search_groups(
     _auth: ScimAuth,
     body: Bytes,
 ) -> ScimResult<Response> {
-    let body = parse_body(&body)?;
-    let params = ListParams::from_map(body.as_object().ok_or_else(|| {
-        ScimError::bad(
-            ScimType::InvalidSyntax,
-            "A search body must be a SearchRequest object.",
-        )
-    })?)?;
+    let params = ListParams::from_search(&body)?;
     Ok(respond(
         StatusCode::OK,
         &params.list(all_groups(&state).await?),
