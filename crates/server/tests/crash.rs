@@ -150,13 +150,21 @@ async fn crash_story(backend: Backend) {
     let token = Arc::new(enrolled["device_token"].as_str().unwrap().to_owned());
 
     // Writers: each owns a slot and writes it sequentially, remembering what was acknowledged.
+    // Until the kill, a refused or failed request is retried (a loaded machine can drop one);
+    // the first such failure is kept to say why if a writer never got a write through.
+    let killing = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut writers = Vec::new();
     for w in 0..6 {
         let (http, base, token) = (http.clone(), base.clone(), token.clone());
+        let killing = killing.clone();
         writers.push(tokio::spawn(async move {
             let url = format!("{base}/v1/records/salesforce/production/vk{w}");
             let mut acked: Option<(i64, Vec<u8>)> = None;
+            let mut first_failure: Option<String> = None;
             for n in 0.. {
+                if killing.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
                 let envelope = format!("writer {w} write {n}").into_bytes();
                 let mut req = http
                     .put(&url)
@@ -166,28 +174,46 @@ async fn crash_story(backend: Backend) {
                     None => req.header("If-None-Match", "*"),
                     Some((v, _)) => req.header("If-Match", v.to_string()),
                 };
-                let Ok(resp) = req.send().await else { break };
-                if !resp.status().is_success() {
-                    break;
-                }
-                let Ok(body) = resp.json::<Value>().await else {
-                    break;
+                let failure = match req.send().await {
+                    Err(e) => format!("request failed: {e}"),
+                    Ok(resp) if !resp.status().is_success() => {
+                        let status = resp.status();
+                        let body = resp.text().await.unwrap_or_default();
+                        if status.is_client_error() && status != StatusCode::TOO_MANY_REQUESTS {
+                            // A refusal is a real answer, not a hiccup: stop and say it.
+                            first_failure.get_or_insert(format!("{status} {body}"));
+                            break;
+                        }
+                        format!("{status} {body}")
+                    }
+                    Ok(resp) => match resp.json::<Value>().await {
+                        Ok(body) => {
+                            acked = Some((body["version"].as_i64().unwrap(), envelope));
+                            continue;
+                        }
+                        Err(e) => format!("unreadable answer: {e}"),
+                    },
                 };
-                acked = Some((body["version"].as_i64().unwrap(), envelope));
+                first_failure.get_or_insert(failure);
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            acked
+            (acked, first_failure)
         }));
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
+    killing.store(true, std::sync::atomic::Ordering::SeqCst);
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let mut acked = Vec::new();
+    let mut failures = Vec::new();
     for w in writers {
-        acked.push(w.await.unwrap());
+        let (last, failure) = w.await.unwrap();
+        acked.push(last);
+        failures.push(failure);
     }
     assert!(
         acked.iter().all(Option::is_some),
-        "every writer got at least one write acknowledged"
+        "every writer got at least one write acknowledged; first failures: {failures:?}"
     );
     let total: i64 = acked.iter().flatten().map(|(v, _)| *v).sum();
     eprintln!("{backend:?}: {total} writes acknowledged before kill -9");
