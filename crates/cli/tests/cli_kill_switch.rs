@@ -15,7 +15,7 @@ use latchkey_test_peers::{AuthServer, Backend, TestStore, files_containing, peer
 use serde_json::{Value, json};
 
 mod common;
-use common::{latchkey, text};
+use common::{latchkey, sealed_copies, text};
 
 fn token(data: &Path) -> String {
     let out = latchkey(data, &["token", "demo-oauth"]);
@@ -220,18 +220,7 @@ async fn a_leavers_computer_revokes_wipes_and_forgets_its_token(backend: Backend
         "the leaver's grant is dead at the provider"
     );
     // Nothing sealed is left, and the token is gone: the computer is not enrolled now.
-    let mut stack = vec![data.to_path_buf()];
-    let mut sealed = Vec::new();
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.to_string_lossy().ends_with(".lkc") {
-                sealed.push(path);
-            }
-        }
-    }
+    let sealed = sealed_copies(data);
     assert!(sealed.is_empty(), "sealed copies left: {sealed:?}");
     let out = latchkey(data, &["token", "demo-oauth"]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));

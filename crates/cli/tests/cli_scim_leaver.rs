@@ -13,29 +13,12 @@ use latchkey_test_peers::{AuthServer, Backend, TestStore, peers_ready};
 use serde_json::json;
 
 mod common;
-use common::{latchkey, text};
+use common::{latchkey, sealed_copies, text};
 
 fn token(data: &Path) -> String {
     let out = latchkey(data, &["token", "demo-oauth"]);
     assert!(out.status.success(), "{}", text(&out));
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-/// The sealed copies (`*.lkc`) under `dir`.
-fn sealed_copies(dir: &Path) -> Vec<PathBuf> {
-    let mut stack = vec![dir.to_path_buf()];
-    let mut sealed = Vec::new();
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.to_string_lossy().ends_with(".lkc") {
-                sealed.push(path);
-            }
-        }
-    }
-    sealed
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
