@@ -1,0 +1,1 @@
+//! Identifier newtypes that cross the wire.
