@@ -3,10 +3,9 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use latchkey_catalog::is_loopback_url;
-use latchkey_client::{ChangeEvent, ClientError, EnrollLink, ServerClient};
+use latchkey_client::EnrollLink;
 use latchkey_connect::{BrowserLauncher, ConnectOptions, RevokeReport};
 use latchkey_device::{
     Device, IntegrationView, Session, SessionError, default_device_name, search_targets,
@@ -21,6 +20,9 @@ use crate::state::{Account, EnrollPrefill, MenuState, Phase, Problem};
 use crate::updates::UpdateNotice;
 use crate::widgets::MenuWidgets;
 use crate::{MenuError, Settings, SignInLinks};
+
+mod background;
+mod enrollment;
 
 /// Called with the new state whenever it changes (the shell emits it to the
 /// webview as the `menu-state` event).
@@ -66,9 +68,6 @@ pub(crate) struct Inner {
     /// A company sign-in waiting for the browser (Cancel ends it).
     enrolling_sso: Option<CancellationToken>,
 }
-
-/// How long a company sign-in may wait for the browser.
-const SSO_ENROLL_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 
 /// The catalog's callback path for `id` (one per provider), which keys its sign-in link.
 fn callback_path(id: &str) -> Option<String> {
@@ -296,109 +295,6 @@ impl Menu {
     /// Re-reads everything from the server (or the cache when offline).
     pub async fn refresh(&self) -> MenuState {
         self.load().await
-    }
-
-    /// Remembers a `latchkey://enroll` link (from the command line or a second
-    /// launch) and shows onboarding prefilled with its server. The code stays
-    /// in Rust: the webview only learns that a link arrived.
-    pub fn receive_link(&self, link: &str) -> Result<MenuState, MenuError> {
-        let parsed = EnrollLink::parse(link, None).map_err(SessionError::from)?;
-        self.inner().pending_link = Some(parsed);
-        Ok(self.changed())
-    }
-
-    /// Enrolls this computer: a whole link, or a server and a code, or (all
-    /// `None`) the link received earlier. Creates the vault key in the keychain.
-    pub async fn enroll(
-        &self,
-        link: Option<&str>,
-        server: Option<&str>,
-        code: Option<&str>,
-    ) -> Result<MenuState, MenuError> {
-        let parsed = match (nonempty(link), nonempty(server), nonempty(code)) {
-            (Some(link), server, _) => EnrollLink::parse(link, server),
-            (None, Some(server), Some(code)) => EnrollLink::parse(code, Some(server)),
-            (None, _, _) => match self.inner().pending_link.take() {
-                Some(pending) => Ok(pending),
-                None => return Err(MenuError::EnrollInputMissing),
-            },
-        }
-        .map_err(SessionError::from)?;
-        let _reload = self.reload.lock().await;
-        Device::enroll(&self.dir, &parsed, &self.device_name)
-            .await
-            .map_err(SessionError::from)?;
-        self.inner().pending_link = None;
-        self.search.reset(&self.settings());
-        self.widgets.clear();
-        self.load_locked().await;
-        Ok(self.changed())
-    }
-
-    /// Enrolls with the user's company account: the system browser signs in at the
-    /// company's identity provider through `server` (or the server of a
-    /// `latchkey://enroll` link that arrived), and the server hands this computer a
-    /// one-time code on a loopback listener. Nothing is typed but the server's address.
-    /// Resolves when enrolled, refused, timed out or cancelled.
-    pub async fn enroll_sso(&self, server: Option<&str>) -> Result<MenuState, MenuError> {
-        let server = match nonempty(server) {
-            Some(server) => server.to_owned(),
-            None => self
-                .inner()
-                .pending_link
-                .as_ref()
-                .map(|l| l.server.clone())
-                .ok_or(MenuError::SsoServerMissing)?,
-        };
-        let cancel = CancellationToken::new();
-        {
-            let mut inner = self.inner();
-            if inner.enrolling_sso.is_some() {
-                return Err(MenuError::AlreadyEnrolling);
-            }
-            inner.enrolling_sso = Some(cancel.clone());
-        }
-        self.changed();
-        let result = {
-            let _reload = self.reload.lock().await;
-            let enrolled = Device::enroll_sso(
-                &self.dir,
-                &server,
-                &self.device_name,
-                self.browser.as_ref(),
-                SSO_ENROLL_TIMEOUT,
-                cancel,
-            )
-            .await;
-            if enrolled.is_ok() {
-                {
-                    let mut inner = self.inner();
-                    inner.pending_link = None;
-                    inner.enrolling_sso = None;
-                }
-                self.search.reset(&self.settings());
-                self.widgets.clear();
-                self.load_locked().await;
-            }
-            enrolled
-        };
-        self.inner().enrolling_sso = None;
-        match result {
-            Ok(_) => Ok(self.changed()),
-            Err(e) => {
-                self.changed();
-                Err(SessionError::from(e).into())
-            }
-        }
-    }
-
-    /// Stops waiting for a company sign-in (the pending `enroll_sso` then fails with
-    /// `connect.cancelled`, which the window does not show as an error).
-    pub fn cancel_enroll_sso(&self) {
-        if let Some(cancel) = self.inner().enrolling_sso.take() {
-            cancel.cancel();
-        }
-        self.changed();
     }
 
     /// Signs in to `id` through the system browser. Resolves when the tokens
@@ -656,94 +552,4 @@ impl Menu {
             .and_then(|v| v.into_iter().find(|v| v.id == id).map(|v| v.name))
             .unwrap_or_else(|| id.to_owned())
     }
-
-    /// Re-reads this computer's own records now and then, so a change made by
-    /// the `latchkey` CLI (a refresh that found the grant dead, a revoke) shows
-    /// without the user doing anything. Tells the window only when the state changed.
-    pub async fn watch_local(self: Arc<Self>, every: Duration, stop: CancellationToken) {
-        let mut last = self.state();
-        loop {
-            tokio::select! {
-                () = stop.cancelled() => return,
-                () = tokio::time::sleep(every) => {}
-            }
-            let now = self.state();
-            if now != last {
-                self.publish(&now);
-                last = now;
-            }
-        }
-    }
-
-    /// Follows the server's change feed for as long as the app runs, reloading
-    /// the cards when the admin changes something. Reconnects with backoff
-    /// when the server is away; then reloads so the offline banner clears.
-    pub async fn follow_changes(self: Arc<Self>, stop: CancellationToken) {
-        let mut backoff = Duration::from_secs(1);
-        let mut since = None;
-        loop {
-            let device = self.inner().device.clone();
-            let client = device.as_ref().and_then(|d| {
-                let token = d.token().ok()?;
-                ServerClient::new(d.server())
-                    .ok()
-                    .map(|c| c.with_token(token))
-            });
-            let Some(client) = client else {
-                // Not enrolled (yet): look again later.
-                tokio::select! {
-                    () = stop.cancelled() => return,
-                    () = tokio::time::sleep(Duration::from_secs(2)) => continue,
-                }
-            };
-            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-            let follow = client.follow_changes(since, move |event| {
-                let _ = tx.send(event);
-            });
-            tokio::pin!(follow);
-            let outcome = loop {
-                tokio::select! {
-                    () = stop.cancelled() => return,
-                    outcome = &mut follow => break outcome,
-                    Some(event) = rx.recv() => {
-                        backoff = Duration::from_secs(1);
-                        // One reload covers a burst: take what queued behind this event too.
-                        let changed = event.kind != "ready" || queued_changes(&mut rx);
-                        if changed || self.offline() {
-                            tracing::debug!(kind = %event.kind, "change feed: reloading");
-                            self.load().await;
-                        }
-                    }
-                }
-            };
-            // What arrived just before the stream ended.
-            let mut reload = queued_changes(&mut rx);
-            match outcome {
-                Ok(last) => since = last.or(since),
-                Err(ClientError::Unauthorized { .. }) => reload = true,
-                Err(e) => tracing::debug!(code = %e.code(), "change feed unavailable"),
-            }
-            if reload {
-                self.load().await;
-            }
-            tokio::select! {
-                () = stop.cancelled() => return,
-                () = tokio::time::sleep(backoff) => {}
-            }
-            backoff = (backoff * 2).min(Duration::from_secs(60));
-            if self.offline() {
-                self.load().await;
-            }
-        }
-    }
-}
-
-/// Empties the queue of feed events; true if any was a change (not the
-/// stream's `ready`).
-fn queued_changes(rx: &mut tokio::sync::mpsc::UnboundedReceiver<ChangeEvent>) -> bool {
-    let mut changed = false;
-    while let Ok(event) = rx.try_recv() {
-        changed |= event.kind != "ready";
-    }
-    changed
 }
