@@ -1,16 +1,20 @@
 //! Rust handles to the real test peers in `testing/peers/`: the oidc-provider
 //! authorization server, the headless-Chromium "system browser" and a Latchkey
-//! server ([`TestStore`]). Shared by the end-to-end tests of `latchkey-connect`,
-//! `latchkey-cli`, `latchkey-menu`, `latchkey-server`, `latchkey-sso` and the
+//! server (`TestStore`, behind the feature `server`, so that the tests of
+//! crates needing only the OAuth server and the browser, `latchkey-connect`
+//! and `latchkey-sso`, do not link the whole server). Shared by the end-to-end
+//! tests of those, `latchkey-cli`, `latchkey-menu`, `latchkey-server` and the
 //! desktop app.
 //!
 //! Test support only: it panics on any unexpected condition, which is the
 //! right outcome inside a test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[cfg(feature = "server")]
 pub mod store;
 pub mod update_key;
 pub mod web_dist;
+#[cfg(feature = "server")]
 pub use store::{Backend, TestStore};
 
 use std::io::{BufRead, BufReader};
