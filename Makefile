@@ -6,7 +6,7 @@
 CARGO ?= cargo
 RUN_DIR := $(CURDIR)/.run
 
-.PHONY: run selfcheck test deps lint fmt check-fmt clippy doc check-platforms test-windows unit desktop bench bench-desktop bench-calls bench-search package fuzz clean-run test-peers soak-salesforce
+.PHONY: run selfcheck test deps lint fmt check-fmt clippy doc check-platforms test-windows unit desktop bench bench-desktop bench-calls bench-token bench-search package fuzz clean-run test-peers soak-salesforce
 
 deps:
 	@scripts/install-deps.sh
@@ -73,6 +73,11 @@ bench: deps
 # Connector::call's own overhead next to a bare reqwest call, same run (docs/benchmarks.md).
 bench-calls: deps
 	scripts/bench-calls.sh
+
+# A cached `latchkey token` through the menu app's token agent, next to the vault unlock
+# it replaces and a bare socket exchange, same run (docs/benchmarks.md).
+bench-token: deps
+	scripts/bench-token.sh
 
 # Federated search's fan-out overhead, a cached query and a full cache's memory, next to
 # a baseline from the same run (docs/benchmarks.md).

@@ -173,6 +173,8 @@ pub fn run() -> Result<(), tauri::Error> {
                         }
                     });
                     tokio::spawn(menu.clone().run_widgets(widgets_sink, stop.clone()));
+                    // `latchkey token` asks the running app instead of deriving the vault key.
+                    tokio::spawn(menu.clone().serve_tokens(stop.clone()));
                     tokio::spawn(updates::run_checks(
                         handle.clone(),
                         menu.clone(),

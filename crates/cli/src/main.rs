@@ -13,7 +13,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use latchkey_client::EnrollLink;
 use latchkey_connect::ConnectOptions;
-use latchkey_device::{Device, Session, SessionError, default_device_name, describe};
+use latchkey_device::{Device, Session, SessionError, default_device_name, describe, token_agent};
 use serde_json::json;
 
 mod api_command;
@@ -94,6 +94,10 @@ enum Command {
     /// Providers that do not say when a token expires (Salesforce) are
     /// refreshed when they refuse it: `latchkey api` and `latchkey exec` do
     /// that by themselves; with `token`, pass --refresh after a 401.
+    ///
+    /// While the menu app runs, the token comes from it over a private local
+    /// socket (no vault unlock, no server round trip); LATCHKEY_AGENT=off opens
+    /// the vault here instead.
     Token {
         integration: String,
         #[arg(long = "env")]
@@ -259,6 +263,57 @@ fn parse_cli() -> Result<Cli, clap::Error> {
     Cli::from_arg_matches(&command.get_matches())
 }
 
+/// The token from the running menu app ([`token_agent`]), skipping the vault's key
+/// derivation and the server round trip; `None` when no app serves this data
+/// directory or it cannot answer (then the vault is opened here).
+async fn token_from_menu(
+    dir: &std::path::Path,
+    integration: &str,
+    environment: Option<&str>,
+    refresh: bool,
+) -> Result<Option<latchkey_connect::TokenInfo>, SessionError> {
+    if std::env::var(token_agent::AGENT_ENV).is_ok_and(|v| v == "off") {
+        return Ok(None);
+    }
+    let request = token_agent::TokenRequest {
+        integration: integration.to_owned(),
+        environment: environment.map(str::to_owned),
+        refresh,
+    };
+    match token_agent::ask(dir, &request).await {
+        Ok(info) => {
+            tracing::debug!("token from the menu app");
+            Ok(Some(info))
+        }
+        Err(token_agent::AgentError::Unavailable(why)) => {
+            tracing::debug!(%why, "opening the vault here");
+            Ok(None)
+        }
+        Err(refused) => Err(refused.into()),
+    }
+}
+
+/// Prints a token for scripts: bare, or with its details as JSON.
+fn print_token(info: &latchkey_connect::TokenInfo, json: bool) {
+    if json {
+        let out = json!({
+            "access_token": info.access_token.expose(),
+            "token_type": info.token_type,
+            "expires_at": info.expires_at,
+            "scopes": info.scopes,
+            "instance_url": info.instance_url,
+            "api_base_url": info.api_base_url,
+            "identity": info.identity,
+            "fields": info.fields,
+        });
+        let text = zeroize::Zeroizing::new(serde_json::to_string_pretty(&out).unwrap_or_default());
+        drop(out);
+        println!("{}", text.as_str());
+    } else {
+        println!("{}", info.access_token.expose());
+    }
+}
+
 fn data_dir(cli: &Cli) -> PathBuf {
     cli.data_dir
         .clone()
@@ -305,6 +360,18 @@ async fn run(cli: Cli) -> Result<(), SessionError> {
     }
     if let Command::GitCredential { operation } = &cli.command {
         return git_credential::run(&dir, operation).await;
+    }
+    if let Command::Token {
+        integration,
+        environment,
+        json,
+        refresh,
+    } = &cli.command
+        && let Some(info) =
+            token_from_menu(&dir, integration, environment.as_deref(), *refresh).await?
+    {
+        print_token(&info, *json);
+        return Ok(());
     }
     let device = Device::load(&dir)?;
     let session = Session::open(&device, &dir, Arc::new(LinkPrintingBrowser)).await?;
@@ -377,24 +444,7 @@ async fn run(cli: Cli) -> Result<(), SessionError> {
             let info = session
                 .token_info(integration, environment.as_deref(), *refresh)
                 .await?;
-            if *json {
-                let out = json!({
-                    "access_token": info.access_token.expose(),
-                    "token_type": info.token_type,
-                    "expires_at": info.expires_at,
-                    "scopes": info.scopes,
-                    "instance_url": info.instance_url,
-                    "api_base_url": info.api_base_url,
-                    "identity": info.identity,
-                    "fields": info.fields,
-                });
-                let text =
-                    zeroize::Zeroizing::new(serde_json::to_string_pretty(&out).unwrap_or_default());
-                drop(out);
-                println!("{}", text.as_str());
-            } else {
-                println!("{}", info.access_token.expose());
-            }
+            print_token(&info, *json);
             Ok(())
         }
         Command::Api {

@@ -7,10 +7,13 @@
 //!   enabled (cached for offline use, without secrets), the connector wired to
 //!   the vault and the server, and [`IntegrationView`]s for a UI. Views carry
 //!   names, environments, states, identities and errors; never a token.
+//! - [`token_agent`]: the menu app hands `latchkey token` its tokens over a
+//!   private local socket, so scripts skip the vault's key derivation.
 
 pub mod enrollment;
 pub mod search;
 pub mod session;
+pub mod token_agent;
 pub mod widgets;
 
 pub use enrollment::{Device, DeviceError, default_data_dir, default_device_name};

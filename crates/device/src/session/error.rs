@@ -46,6 +46,9 @@ pub enum SessionError {
     /// the provider-call error, so the menu can honour a `Retry-After`.
     #[error("{0}")]
     WidgetRefresh(latchkey_search::SearchError),
+    /// The menu app's token agent answered with an error (its code and text).
+    #[error(transparent)]
+    Agent(#[from] crate::token_agent::AgentError),
 }
 
 impl SessionError {
@@ -62,6 +65,7 @@ impl SessionError {
             Self::Search(_) => "session.search".to_owned(),
             Self::Widget(_) => "session.widget".to_owned(),
             Self::WidgetRefresh(e) => e.code().to_owned(),
+            Self::Agent(e) => e.code().to_owned(),
         }
     }
 
@@ -71,6 +75,7 @@ impl SessionError {
             Self::Connect(e) => e.needs_reconnect(),
             Self::Vault(e) => e.needs_reconnect(),
             Self::Device(DeviceError::Vault(e)) => e.needs_reconnect(),
+            Self::Agent(crate::token_agent::AgentError::Refused { reconnect, .. }) => *reconnect,
             _ => false,
         }
     }

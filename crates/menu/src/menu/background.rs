@@ -5,11 +5,53 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use latchkey_client::{ChangeEvent, ClientError, ServerClient};
+use latchkey_connect::TokenInfo;
+use latchkey_device::SessionError;
+use latchkey_device::token_agent::{self, AgentError, TokenRequest};
 use tokio_util::sync::CancellationToken;
 
 use super::Menu;
 
 impl Menu {
+    /// Serves `latchkey token` from this app's open session until `stop`
+    /// ([`token_agent`]): the CLI skips the key derivation and the server round trip,
+    /// and gets what this app, which follows the change feed, knows now.
+    pub async fn serve_tokens(self: Arc<Self>, stop: CancellationToken) {
+        let menu = Arc::clone(&self);
+        token_agent::serve(self.dir.clone(), stop, move |request| {
+            let menu = Arc::clone(&menu);
+            async move { menu.agent_token(request).await }
+        })
+        .await;
+    }
+
+    /// One token for the agent. What only a fresh session could answer (not
+    /// enrolled here, an integration this app has not loaded yet) sends the CLI
+    /// to the vault itself.
+    pub(crate) async fn agent_token(&self, request: TokenRequest) -> Result<TokenInfo, AgentError> {
+        let session = self
+            .session()
+            .map_err(|e| AgentError::Unavailable(e.to_string()))?;
+        match session
+            .token_info(
+                &request.integration,
+                request.environment.as_deref(),
+                request.refresh,
+            )
+            .await
+        {
+            Ok(info) => Ok(info),
+            Err(e @ SessionError::UnknownIntegration(_)) => {
+                Err(AgentError::Unavailable(e.to_string()))
+            }
+            Err(e) => Err(AgentError::Refused {
+                code: e.code(),
+                message: e.to_string(),
+                reconnect: e.needs_reconnect(),
+            }),
+        }
+    }
+
     /// Re-reads this computer's own records now and then, so a change made by
     /// the `latchkey` CLI (a refresh that found the grant dead, a revoke) shows
     /// without the user doing anything. Tells the window only when the state changed.
