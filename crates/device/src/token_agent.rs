@@ -19,6 +19,9 @@
 //! yourself" (the menu is not enrolled or does not know the integration yet) are
 //! [`AgentError::Unavailable`], and the CLI falls back to the full path.
 
+// The wire format is shared by both ends, which exist only on Unix so far.
+#![cfg_attr(not(unix), allow(dead_code))]
+
 use std::path::{Path, PathBuf};
 
 use latchkey_connect::TokenInfo;
