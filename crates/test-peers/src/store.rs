@@ -151,7 +151,13 @@ impl TestStore {
                 .finish()
                 .unwrap();
         }
-        let server = latchkey_server::start(config).await.expect("server starts");
+        // The built-in provider catalog, as the server binary runs (development
+        // providers offered: `Config::for_tests` opts in, as `make run` does).
+        let catalog =
+            latchkey_server::catalog::ProviderCatalog::builtin().expect("built-in catalog");
+        let server = latchkey_server::start_with_catalog(config, std::sync::Arc::new(catalog))
+            .await
+            .expect("server starts");
         self.addr = Some(server.addr());
         self.server = Some(server);
     }
