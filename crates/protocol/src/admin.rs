@@ -174,6 +174,7 @@ pub enum PasswordSignIn {
 pub struct ConsoleSso {
     pub enabled: bool,
     /// "Sign in with …"; null when company sign-in is off.
+    #[schema(required = true)]
     pub label: Option<String>,
     pub password_sign_in: PasswordSignIn,
 }
@@ -202,12 +203,16 @@ pub struct CreatedToken {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct AdminToken {
     pub id: String,
+    #[schema(required = true)]
     pub name: Option<String>,
     pub admin_id: String,
+    #[schema(required = true)]
     pub admin_email: Option<String>,
     pub created_at: i64,
+    #[schema(required = true)]
     pub expires_at: Option<i64>,
     pub expired: bool,
+    #[schema(required = true)]
     pub last_used_at: Option<i64>,
 }
 
@@ -245,9 +250,12 @@ pub struct ScimToken {
     pub status: ScimTokenStatus,
     pub created_at: i64,
     /// The admin who issued it.
+    #[schema(required = true)]
     pub created_by: Option<String>,
     pub expires_at: i64,
+    #[schema(required = true)]
     pub last_used_at: Option<i64>,
+    #[schema(required = true)]
     pub revoked_at: Option<i64>,
 }
 
@@ -388,18 +396,24 @@ pub struct Integration {
     pub kind: IntegrationKind,
     pub enabled: bool,
     pub environment: String,
+    #[schema(required = true)]
     pub client_id: Option<String>,
     pub client_secret: SecretState,
     pub scopes: Vec<String>,
     pub params: BTreeMap<String, String>,
+    #[schema(required = true)]
     pub allowed_users: Option<Vec<String>>,
+    #[schema(required = true)]
     pub allowed_groups: Option<Vec<String>>,
     pub api_key: SecretState,
+    #[schema(required = true)]
     pub api_base_url: Option<String>,
     pub api_paths: Vec<String>,
+    #[schema(required = true)]
     pub api_key_header: Option<String>,
     pub redirect_host: RedirectHost,
     /// null: every widget the catalog offers.
+    #[schema(required = true)]
     pub default_widgets: Option<Vec<String>>,
     pub created_at: i64,
     pub updated_at: i64,
@@ -447,7 +461,9 @@ pub struct CatalogPlaceholder {
     pub example: String,
     /// Whether a custom environment (login host) sets it.
     pub custom_host: bool,
+    #[schema(required = true)]
     pub production: Option<String>,
+    #[schema(required = true)]
     pub sandbox: Option<String>,
 }
 
@@ -458,6 +474,7 @@ pub struct CatalogOauth2 {
     /// The callback to register at the provider.
     pub callback_url: String,
     /// The same callback naming localhost, where the provider allows it (Salesforce).
+    #[schema(required = true)]
     pub callback_url_localhost: Option<String>,
     pub callback_port_fixed: bool,
     pub authorization_url: String,
@@ -467,6 +484,7 @@ pub struct CatalogOauth2 {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CatalogSearch {
     pub scopes: Vec<String>,
+    #[schema(required = true)]
     pub label: Option<String>,
     pub widgets: Vec<String>,
 }
@@ -488,8 +506,10 @@ pub struct CatalogEntry {
     pub icon: String,
     pub auth: CatalogAuth,
     pub development: bool,
+    #[schema(required = true)]
     pub docs_url: Option<String>,
     pub environments: Vec<String>,
+    #[schema(required = true)]
     pub custom_host_example: Option<String>,
     /// Per environment, the placeholders the admin must fill in.
     pub required_params: BTreeMap<String, Vec<String>>,
@@ -538,8 +558,10 @@ pub struct User {
     pub created_at: i64,
     /// `false` once the identity provider deactivated them (SCIM).
     pub active: bool,
+    #[schema(required = true)]
     pub external_id: Option<String>,
     /// `scim` when the identity provider created them.
+    #[schema(required = true)]
     pub provisioned_by: Option<String>,
 }
 
@@ -584,9 +606,12 @@ pub struct EnrollmentCode {
     pub status: EnrollmentCodeStatus,
     pub created_at: i64,
     pub expires_at: i64,
+    #[schema(required = true)]
     pub used_at: Option<i64>,
     /// The device that redeemed it.
+    #[schema(required = true)]
     pub device_id: Option<String>,
+    #[schema(required = true)]
     pub device_name: Option<String>,
 }
 
@@ -607,6 +632,7 @@ pub struct OauthConnection {
     pub vault_key_id: String,
     pub version: i64,
     pub device_id: String,
+    #[schema(required = true)]
     pub device_name: Option<String>,
     pub connected_at: i64,
     pub updated_at: i64,
@@ -647,8 +673,10 @@ pub struct Revocation {
     pub environment: String,
     pub reason: String,
     pub device_id: String,
+    #[schema(required = true)]
     pub device_name: Option<String>,
     pub ordered_at: i64,
+    #[schema(required = true)]
     pub receipt: Option<RevocationReceiptView>,
 }
 
@@ -677,14 +705,20 @@ pub struct Device {
     pub user_id: String,
     pub name: String,
     pub created_at: i64,
+    #[schema(required = true)]
     pub last_seen_at: Option<i64>,
+    #[schema(required = true)]
     pub revoked_at: Option<i64>,
     /// The update channel its app is offered releases from.
     pub update_channel: String,
     /// What its app reported on its last update check (null: never checked).
+    #[schema(required = true)]
     pub app_version: Option<String>,
+    #[schema(required = true)]
     pub app_target: Option<String>,
+    #[schema(required = true)]
     pub app_arch: Option<String>,
+    #[schema(required = true)]
     pub app_version_seen_at: Option<i64>,
 }
 
@@ -725,6 +759,7 @@ pub struct Release {
     /// Lowercase hex SHA-256 of the artifact.
     pub sha256: String,
     pub created_at: i64,
+    #[schema(required = true)]
     pub withdrawn_at: Option<i64>,
 }
 
@@ -733,6 +768,7 @@ pub struct Release {
 pub struct ReleaseList {
     pub releases: Vec<Release>,
     /// The configured update key (null: uploads cannot be checked, so none is accepted).
+    #[schema(required = true)]
     pub update_key: Option<String>,
 }
 
@@ -771,9 +807,11 @@ pub struct AuditEvent {
     pub id: i64,
     pub at: i64,
     pub actor_kind: ActorKind,
+    #[schema(required = true)]
     pub actor_id: Option<String>,
     /// Such as `integration.put`.
     pub action: String,
+    #[schema(required = true)]
     pub target: Option<String>,
     /// What the action's code recorded (never a secret); null if unreadable.
     pub detail: serde_json::Value,
@@ -784,6 +822,7 @@ pub struct AuditEvent {
 pub struct AuditPage {
     pub events: Vec<AuditEvent>,
     /// The cursor for the next page (`before=`); null on the last page.
+    #[schema(required = true)]
     pub next_before: Option<i64>,
 }
 
