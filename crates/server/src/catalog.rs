@@ -5,7 +5,9 @@
 use latchkey_catalog::{
     AuthType, Catalog, Environment, EnvironmentKind, Params, Provider, RedirectHost,
 };
-use serde_json::{Value, json};
+use latchkey_protocol::admin::{
+    CatalogApiKey, CatalogAuth, CatalogEntry, CatalogOauth2, CatalogPlaceholder, CatalogSearch,
+};
 
 use crate::validate::CatalogLookup;
 
@@ -72,7 +74,7 @@ impl CatalogLookup for ProviderCatalog {
         resolved.oauth2()?.issuer.clone()
     }
 
-    fn entries(&self) -> Vec<Value> {
+    fn entries(&self) -> Vec<CatalogEntry> {
         self.catalog.providers().iter().map(entry).collect()
     }
 
@@ -124,78 +126,79 @@ impl CatalogLookup for ProviderCatalog {
 /// What an admin needs to enable one provider: its auth type, environments,
 /// default scopes, the parameters to fill in per environment and, for OAuth, the
 /// callback URL to register in the app created at the provider.
-fn entry(p: &Provider) -> Value {
-    let required_params: serde_json::Map<String, Value> = p
-        .environments
-        .iter()
-        .map(|k| (k.as_str().to_owned(), json!(p.required_params(*k))))
-        .collect();
-    let placeholders: Vec<Value> = p
-        .placeholders
-        .iter()
-        .map(|(name, ph)| {
-            json!({
-                "name": name,
-                "description": ph.description,
-                "example": ph.example,
-                "custom_host": ph.custom_host,
-                "production": ph.production,
-                "sandbox": ph.sandbox,
-            })
-        })
-        .collect();
-    let mut v = json!({
-        "id": p.id,
-        "name": p.name,
-        "icon": p.icon,
-        "auth": match p.auth { AuthType::Oauth2 => "oauth2", AuthType::ApiKey => "api_key" },
-        "development": p.development,
-        "docs_url": p.docs_url,
-        "environments": p.environments.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
-        "custom_host_example": p.environments.contains(&EnvironmentKind::Custom)
+fn entry(p: &Provider) -> CatalogEntry {
+    let owned = |v: Vec<&str>| v.into_iter().map(str::to_owned).collect::<Vec<_>>();
+    CatalogEntry {
+        id: p.id.clone(),
+        name: p.name.clone(),
+        icon: p.icon.clone(),
+        auth: match p.auth {
+            AuthType::Oauth2 => CatalogAuth::Oauth2,
+            AuthType::ApiKey => CatalogAuth::ApiKey,
+        },
+        development: p.development,
+        docs_url: p.docs_url.clone(),
+        environments: p
+            .environments
+            .iter()
+            .map(|k| k.as_str().to_owned())
+            .collect(),
+        custom_host_example: p
+            .environments
+            .contains(&EnvironmentKind::Custom)
             .then(|| p.sample_environment(EnvironmentKind::Custom).to_string()),
-        "required_params": required_params,
-        "placeholders": placeholders,
-    });
-    if let Some(o) = &p.oauth2 {
+        required_params: p
+            .environments
+            .iter()
+            .map(|k| (k.as_str().to_owned(), owned(p.required_params(*k))))
+            .collect(),
+        placeholders: p
+            .placeholders
+            .iter()
+            .map(|(name, ph)| CatalogPlaceholder {
+                name: name.clone(),
+                description: ph.description.clone(),
+                example: ph.example.clone(),
+                custom_host: ph.custom_host,
+                production: ph.production.clone(),
+                sandbox: ph.sandbox.clone(),
+            })
+            .collect(),
         // Fixed-port providers match the callback exactly; the others accept any
         // loopback port (RFC 8252 §7.3), so the URL is registered without one.
-        let callback_url = o.redirect.registered_uri(RedirectHost::Ip);
-        v["oauth2"] = json!({
-            "default_scopes": o.default_scopes,
-            "client_secret_required": o.client_secret_required,
-            "callback_url": callback_url,
+        oauth2: p.oauth2.as_ref().map(|o| CatalogOauth2 {
+            default_scopes: o.default_scopes.clone(),
+            client_secret_required: o.client_secret_required,
+            callback_url: o.redirect.registered_uri(RedirectHost::Ip),
             // When the provider allows it, the same callback naming localhost (for an app
             // registered like the Salesforce CLI's); the admin picks which one was registered.
-            "callback_url_localhost": o.redirect.localhost
+            callback_url_localhost: o
+                .redirect
+                .localhost
                 .then(|| o.redirect.registered_uri(RedirectHost::Localhost)),
-            "callback_port_fixed": o.redirect.port.is_some(),
-            "authorization_url": o.authorization_url.as_str(),
-        });
-    }
-    if let Some(search) = &p.search {
+            callback_port_fixed: o.redirect.port.is_some(),
+            authorization_url: o.authorization_url.as_str().to_owned(),
+        }),
         // The console says whether the configured scopes allow search, and which to add.
-        v["search"] = json!({
-            "scopes": search.scopes,
-            "label": search.label,
-            "widgets": search.widgets,
-        });
+        search: p.search.as_ref().map(|s| CatalogSearch {
+            scopes: s.scopes.clone(),
+            label: s.label.clone(),
+            widgets: s.widgets.clone(),
+        }),
+        api_key: p.api_key.as_ref().map(|k| CatalogApiKey {
+            header: k.header.to_lowercase(),
+            format: k.format.clone(),
+            base_url: k.base_url.as_str().to_owned(),
+            allowed_path_prefixes: k.allowed_path_prefixes.clone(),
+            test_path: k.test.path.clone(),
+        }),
     }
-    if let Some(k) = &p.api_key {
-        v["api_key"] = json!({
-            "header": k.header.to_lowercase(),
-            "format": k.format,
-            "base_url": k.base_url.as_str(),
-            "allowed_path_prefixes": k.allowed_path_prefixes,
-            "test_path": k.test.path,
-        });
-    }
-    v
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Value, json};
 
     #[test]
     fn knows_providers_and_their_environments() {
@@ -217,7 +220,11 @@ mod tests {
             catalog.issuer("salesforce", "sandbox").as_deref(),
             Some("https://test.salesforce.com")
         );
-        let entries = catalog.entries();
+        let entries: Vec<Value> = catalog
+            .entries()
+            .iter()
+            .map(|e| serde_json::to_value(e).unwrap())
+            .collect();
         let sf = entries.iter().find(|e| e["id"] == "salesforce").unwrap();
         assert_eq!(sf["auth"], "oauth2");
         assert_eq!(

@@ -6,6 +6,7 @@ use crate::crypto::ServerKey;
 use crate::metrics::Metrics;
 use crate::rate_limit::{LoginBackoff, RateLimiter};
 use crate::validate::CatalogLookup;
+use latchkey_protocol::admin::ActorKind;
 use latchkey_server_database::{
     Database, DbError, Integration, Journal, Millis, NewAudit, NewChange, Org,
 };
@@ -116,17 +117,18 @@ impl Shared {
         changes: Vec<(Option<String>, &str, Option<String>)>,
     ) -> Journal {
         let at = now_millis();
+        // The audit log's reader parses these back (`GET /v1/admin/audit`): one enum for both.
         let (actor_kind, actor_id) = match actor {
-            Actor::Admin(id) => ("admin", Some(id.clone())),
-            Actor::Device(id) => ("device", Some(id.clone())),
-            Actor::Scim(id) => ("scim", Some(id.clone())),
-            Actor::System => ("system", None),
+            Actor::Admin(id) => (ActorKind::Admin, Some(id.clone())),
+            Actor::Device(id) => (ActorKind::Device, Some(id.clone())),
+            Actor::Scim(id) => (ActorKind::Scim, Some(id.clone())),
+            Actor::System => (ActorKind::System, None),
         };
         Journal {
             audit: NewAudit {
                 org_id: self.org.id.clone(),
                 at,
-                actor_kind: actor_kind.to_owned(),
+                actor_kind: actor_kind.as_str().to_owned(),
                 actor_id,
                 action: action.to_owned(),
                 target: target.map(str::to_owned),

@@ -21,7 +21,7 @@ pub trait CatalogLookup: Send + Sync + 'static {
 
     /// Every integration the catalog offers, as the console's integrations page
     /// shows them (see `ProviderCatalog`). Without a catalog: none.
-    fn entries(&self) -> Vec<serde_json::Value> {
+    fn entries(&self) -> Vec<latchkey_protocol::admin::CatalogEntry> {
         Vec::new()
     }
 

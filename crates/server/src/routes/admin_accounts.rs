@@ -19,6 +19,10 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use latchkey_protocol::admin::{
+    self as wire, AdminCreated, AdminList, CreateToken, CreatedToken, Login, NewAdmin,
+    PasswordChange, Setup, ShownOnce, SignedIn, TokenList,
+};
 use latchkey_secret::SecretString;
 use latchkey_server_database::{
     Admin, AdminCredential, AdminRole, CredentialKind, DbError, Journal,
@@ -126,20 +130,12 @@ pub async fn issue_setup_code(state: &Shared) -> ApiResult<Option<SecretString>>
     Ok(Some(code))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Setup {
-    code: SecretString,
-    email: String,
-    password: SecretString,
-}
-
 /// Creates the first admin (the owner) with the one-time setup code printed at start.
 pub async fn setup(
     State(state): State<AppState>,
     ClientIp(peer): ClientIp,
     ApiJson(body): ApiJson<Setup>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<AdminCreated>)> {
     state
         .auth_limiter
         .check(&format!("setup-ip:{}", peer))
@@ -169,7 +165,9 @@ pub async fn setup(
         })?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "admin": admin_view(&admin) })),
+        Json(AdminCreated {
+            admin: admin_view(&admin),
+        }),
     ))
 }
 
@@ -243,18 +241,19 @@ pub async fn admin_token_for_email(state: &Shared, email: &str) -> ApiResult<Sec
     issue_admin_token(state, &admin).await
 }
 
-pub(crate) fn admin_view(a: &Admin) -> Value {
-    json!({ "id": a.id, "email": a.email, "role": a.role.as_str(), "created_at": a.created_at })
+pub(crate) fn admin_view(a: &Admin) -> wire::Admin {
+    wire::Admin {
+        id: a.id.clone(),
+        email: a.email.clone(),
+        role: match a.role {
+            AdminRole::Owner => wire::AdminRole::Owner,
+            AdminRole::Admin => wire::AdminRole::Admin,
+        },
+        created_at: a.created_at,
+    }
 }
 
 // ---- sign-in ----
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Login {
-    email: String,
-    password: SecretString,
-}
 
 pub async fn login(
     State(state): State<AppState>,
@@ -331,11 +330,11 @@ pub async fn login(
         json!({ "source": source, "method": "password" }),
     )
     .await?;
-    let mut response = Json(json!({
-        "admin": admin_view(&admin),
-        "csrf_token": started.csrf.expose(),
-        "expires_at": started.expires_at,
-    }))
+    let mut response = Json(SignedIn {
+        admin: admin_view(&admin),
+        csrf_token: ShownOnce::new(started.csrf.expose()),
+        expires_at: started.expires_at,
+    })
     .into_response();
     response
         .headers_mut()
@@ -435,18 +434,11 @@ pub async fn logout(State(state): State<AppState>, auth: AdminAuth) -> ApiResult
 
 // ---- API tokens ----
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateToken {
-    /// What the token is for ("CI deploy"), shown in the list.
-    name: Option<String>,
-}
-
 pub async fn create_token(
     State(state): State<AppState>,
     auth: AdminAuth,
     OptionalJson(body): OptionalJson<CreateToken>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
     let name = body
         .and_then(|b| b.name)
         .unwrap_or_else(|| "API token".to_owned());
@@ -455,12 +447,12 @@ pub async fn create_token(
         issue_expiring_admin_token(&state, &auth.admin, name.trim()).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "id": id,
-            "name": name.trim(),
-            "token": token.expose(),
-            "expires_at": expires_at,
-        })),
+        Json(CreatedToken {
+            id,
+            name: name.trim().to_owned(),
+            token: ShownOnce::new(token.expose()),
+            expires_at,
+        }),
     ))
 }
 
@@ -472,17 +464,17 @@ pub struct TokensQuery {
     all: bool,
 }
 
-fn token_view(c: &AdminCredential, email: Option<&str>, now: i64) -> Value {
-    json!({
-        "id": c.id,
-        "name": c.name,
-        "admin_id": c.admin_id,
-        "admin_email": email,
-        "created_at": c.created_at,
-        "expires_at": c.expires_at,
-        "expired": c.expires_at.is_some_and(|e| e <= now),
-        "last_used_at": c.last_used_at,
-    })
+fn token_view(c: &AdminCredential, email: Option<&str>, now: i64) -> wire::AdminToken {
+    wire::AdminToken {
+        id: c.id.clone(),
+        name: c.name.clone(),
+        admin_id: c.admin_id.clone(),
+        admin_email: email.map(str::to_owned),
+        created_at: c.created_at,
+        expires_at: c.expires_at,
+        expired: c.expires_at.is_some_and(|e| e <= now),
+        last_used_at: c.last_used_at,
+    }
 }
 
 /// Lists API tokens (never the tokens themselves): one's own, or with `?all=true` (the
@@ -491,7 +483,7 @@ pub async fn list_tokens(
     State(state): State<AppState>,
     auth: AdminAuth,
     Query(q): Query<TokensQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TokenList>> {
     if q.all {
         owner_only(&auth)?;
     }
@@ -499,14 +491,14 @@ pub async fn list_tokens(
     let email = |id: &str| admins.iter().find(|a| a.id == id).map(|a| a.email.as_str());
     let scope = (!q.all).then_some(auth.admin.id.as_str());
     let now = now_millis();
-    let tokens: Vec<Value> = state
+    let tokens = state
         .db
         .list_admin_tokens(&state.org.id, scope)
         .await?
         .iter()
         .map(|c| token_view(c, email(&c.admin_id), now))
         .collect();
-    Ok(Json(json!({ "tokens": tokens })))
+    Ok(Json(TokenList { tokens }))
 }
 
 /// Revokes an API token: one's own, or (the owner) anyone's.
@@ -562,26 +554,21 @@ fn owner_only(auth: &AdminAuth) -> ApiResult<()> {
     }
 }
 
-pub async fn list_admins(State(state): State<AppState>, auth: AdminAuth) -> ApiResult<Json<Value>> {
-    let admins: Vec<Value> = state
+pub async fn list_admins(
+    State(state): State<AppState>,
+    auth: AdminAuth,
+) -> ApiResult<Json<AdminList>> {
+    let admins = state
         .db
         .list_admins(&state.org.id)
         .await?
         .iter()
         .map(admin_view)
         .collect();
-    Ok(Json(
-        json!({ "admins": admins, "me": admin_view(&auth.admin) }),
-    ))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewAdmin {
-    email: String,
-    password: SecretString,
-    #[serde(default)]
-    owner: bool,
+    Ok(Json(AdminList {
+        admins,
+        me: admin_view(&auth.admin),
+    }))
 }
 
 /// The owner adds an admin (or another owner).
@@ -589,7 +576,7 @@ pub async fn add_admin(
     State(state): State<AppState>,
     auth: AdminAuth,
     ApiJson(body): ApiJson<NewAdmin>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<AdminCreated>)> {
     owner_only(&auth)?;
     let role = if body.owner {
         AdminRole::Owner
@@ -606,7 +593,9 @@ pub async fn add_admin(
     .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "admin": admin_view(&admin) })),
+        Json(AdminCreated {
+            admin: admin_view(&admin),
+        }),
     ))
 }
 
@@ -644,13 +633,6 @@ pub async fn remove_admin(
         .delete_admin(&state.org.id, &target.id, &journal)
         .await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PasswordChange {
-    current_password: SecretString,
-    new_password: SecretString,
 }
 
 /// Changes the signed-in admin's password; their other console sessions end (the one

@@ -5,10 +5,13 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use latchkey_protocol::admin::{Health, HealthStatus, Readiness, ReadyStatus};
+use serde_json::Value;
 
-pub async fn healthz() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+pub async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: HealthStatus::Ok,
+    })
 }
 
 /// Ready when the database answers and the server is not shutting down.
@@ -24,13 +27,17 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     match state.db.ping().await {
         Ok(()) => {
             // Ready either way; what an operator should fix is said here and at start.
-            let warnings: Vec<&str> = state
+            let warnings = state
                 .server_key_in_data_dir
-                .then_some("server_key_in_data_dir")
+                .then(|| "server_key_in_data_dir".to_owned())
                 .into_iter()
                 .collect();
-            Json(json!({ "status": "ready", "backend": state.db.backend(), "warnings": warnings }))
-                .into_response()
+            Json(Readiness {
+                status: ReadyStatus::Ready,
+                backend: state.db.backend().to_owned(),
+                warnings,
+            })
+            .into_response()
         }
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");

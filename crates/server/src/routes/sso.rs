@@ -24,6 +24,7 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use latchkey_protocol::admin::{self as wire, ConsoleSso};
 use latchkey_secret::{SecretString, constant_time_eq};
 use latchkey_server_database::{Admin, AdminRole, DbError, User};
 use serde::Deserialize;
@@ -117,17 +118,21 @@ fn clear_pending(state: &Shared) -> HeaderValue {
 }
 
 /// Whether company sign-in is on, and the button's words (public: the sign-in page asks).
-pub async fn info(State(state): State<AppState>) -> Json<Value> {
+pub async fn info(State(state): State<AppState>) -> Json<ConsoleSso> {
     Json(match &state.sso {
-        Some(sso) => json!({
-            "enabled": true,
-            "label": sso.config.label,
-            "password_sign_in": match sso.config.password_sign_in {
-                PasswordSignIn::All => "all",
-                PasswordSignIn::OwnerOnly => "owner_only",
+        Some(sso) => ConsoleSso {
+            enabled: true,
+            label: Some(sso.config.label.clone()),
+            password_sign_in: match sso.config.password_sign_in {
+                PasswordSignIn::All => wire::PasswordSignIn::All,
+                PasswordSignIn::OwnerOnly => wire::PasswordSignIn::OwnerOnly,
             },
-        }),
-        None => json!({ "enabled": false, "label": null, "password_sign_in": "all" }),
+        },
+        None => ConsoleSso {
+            enabled: false,
+            label: None,
+            password_sign_in: wire::PasswordSignIn::All,
+        },
     })
 }
 

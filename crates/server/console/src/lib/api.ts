@@ -2,6 +2,24 @@
 // writes carry the CSRF token the sign-in returned, kept in sessionStorage so a
 // reload in the same tab keeps working. Errors are the server's {code, message}.
 
+import type { components, operations } from './api-types';
+
+type Responses<K extends keyof operations> = operations[K]['responses'];
+type Success<R> = R extends { 200: infer A } ? A : R extends { 201: infer A } ? A : R extends { 204: infer A } ? A : never;
+type JsonOf<R> = R extends { content: { 'application/json': infer J } } ? J : void;
+
+/** What operation `K` (its operationId in docs/openapi.json) answers on success. */
+export type Answer<K extends keyof operations> = JsonOf<Success<Responses<K>>>;
+
+/** The body operation `K` takes: JSON, a file sent as raw bytes, or none. */
+export type RequestBody<K extends keyof operations> = operations[K] extends {
+  requestBody?: { content: { 'application/json': infer B } };
+}
+  ? B
+  : operations[K] extends { requestBody?: { content: { 'application/octet-stream': unknown } } }
+    ? Blob
+    : never;
+
 export class ApiError extends Error {
   code: string;
   status: number;
@@ -53,7 +71,15 @@ export function storedSession(): { email: string; expiresAt: number } | null {
   return email ? { email, expiresAt: expires } : null;
 }
 
-export async function api<T = any>(method: string, path: string, body?: unknown): Promise<T> {
+/**
+ * Calls the admin API's operation `K` (named by its operationId, so its request and
+ * answer types are the generated ones): `api<'listUsers'>('GET', '/v1/admin/users')`.
+ */
+export async function api<K extends keyof operations>(
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+  path: string,
+  body?: RequestBody<K>,
+): Promise<Answer<K>> {
   const headers: Record<string, string> = { accept: 'application/json' };
   // A file (a release artifact) goes as raw bytes; everything else as JSON.
   const raw = body instanceof Blob;
@@ -70,7 +96,7 @@ export async function api<T = any>(method: string, path: string, body?: unknown)
   } catch {
     throw new ApiError(0, 'network', 'The server cannot be reached. Check that it is running, then retry.');
   }
-  if (r.status === 204) return undefined as T;
+  if (r.status === 204) return undefined as Answer<K>;
   const text = await r.text();
   let data: any = null;
   try {
@@ -87,7 +113,7 @@ export async function api<T = any>(method: string, path: string, body?: unknown)
     if (r.status === 401 && !path.endsWith('/login') && !path.endsWith('/setup')) onUnauthorized(e);
     throw e;
   }
-  return data as T;
+  return data as Answer<K>;
 }
 
 /** Which form field a server error code belongs to (else: the form as a whole). */
@@ -138,135 +164,24 @@ export async function copy(text: string): Promise<boolean> {
   }
 }
 
-export type CatalogEntry = {
-  id: string;
-  name: string;
-  auth: 'oauth2' | 'api_key';
-  development: boolean;
-  docs_url: string | null;
-  environments: string[];
-  custom_host_example: string | null;
-  required_params: Record<string, string[]>;
-  placeholders: { name: string; description: string; example: string; custom_host: boolean }[];
-  oauth2?: {
-    default_scopes: string[];
-    client_secret_required: boolean;
-    callback_url: string;
-    /** The same callback naming localhost, where the provider allows it (Salesforce). */
-    callback_url_localhost: string | null;
-    callback_port_fixed: boolean;
-  };
-  /** Present when the menu and `latchkey search` can search this provider. */
-  search?: { scopes: string[]; label: string | null; widgets: string[] };
-  api_key?: {
-    header: string;
-    format: string;
-    base_url: string;
-    allowed_path_prefixes: string[];
-    test_path: string;
-  };
-};
-
-export type Configured = {
-  id: string;
-  kind: 'oauth' | 'api_key';
-  enabled: boolean;
-  environment: string;
-  client_id: string | null;
-  client_secret: 'set' | 'not set';
-  scopes: string[];
-  params: Record<string, string>;
-  allowed_users: string[] | null;
-  /** SCIM group ids whose members may use it, beside allowed_users. */
-  allowed_groups?: string[] | null;
-  api_key: 'set' | 'not set';
-  api_base_url: string | null;
-  api_paths: string[];
-  api_key_header: string | null;
-  redirect_host: '127.0.0.1' | 'localhost';
-  updated_at: number;
-  /** Home-screen widgets offered by default; null: all the catalog offers. */
-  default_widgets?: string[] | null;
-};
-
+/** The API's bodies, generated from the server's protocol types (./api-types.ts). */
+export type Schemas = components['schemas'];
+export type CatalogEntry = Schemas['CatalogEntry'];
+/** A configured integration (GET /v1/admin/integrations). */
+export type Configured = Schemas['Integration'];
 /** A SCIM group the identity provider pushed (GET /v1/admin/groups). */
-export type Group = {
-  id: string;
-  display_name: string;
-  member_count: number;
-};
-
-export type User = {
-  id: string;
-  email: string;
-  display_name: string;
-  created_at: number;
-  /** `false` once the identity provider deactivated them (SCIM). */
-  active?: boolean;
-  external_id?: string | null;
-  /** `scim` when the identity provider created them. */
-  provisioned_by?: string | null;
-};
-export type Device = {
-  id: string;
-  user_id: string;
-  name: string;
-  created_at: number;
-  last_seen_at: number | null;
-  revoked_at: number | null;
-  /** The update channel its app is offered releases from. */
-  update_channel: string;
-  /** What its app reported on its last update check (null: never checked). */
-  app_version: string | null;
-  app_target: string | null;
-  app_arch: string | null;
-  app_version_seen_at: number | null;
-};
+export type Group = Schemas['Group'];
+export type User = Schemas['User'];
+export type Device = Schemas['Device'];
 /** A signed desktop-app release (never its bytes). */
-export type Release = {
-  id: string;
-  version: string;
-  target: string;
-  arch: string;
-  channel: string;
-  notes: string;
-  signature: string;
-  size: number;
-  sha256: string;
-  created_at: number;
-  withdrawn_at: number | null;
-};
+export type Release = Schemas['Release'];
 
 export function bytes(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
-export type Connection = {
-  integration_id: string;
-  kind: string;
-  connected: boolean;
-  environment: string;
-  device_name?: string | null;
-  connected_at: number;
-};
+export type Connection = Schemas['Connection'];
 /** An admin's order to one device (the kill switch), with the device's receipt once in. */
-export type Revocation = {
-  id: string;
-  integration_id: string;
-  environment: string;
-  reason: string;
-  device_id: string;
-  device_name: string | null;
-  ordered_at: number;
-  receipt: { at: number; provider: string; detail: string; local_wiped: boolean } | null;
-};
-export type AuditEvent = {
-  id: number;
-  at: number;
-  actor_kind: string;
-  actor_id: string | null;
-  action: string;
-  target: string | null;
-  detail: any;
-};
+export type Revocation = Schemas['Revocation'];
+export type AuditEvent = Schemas['AuditEvent'];

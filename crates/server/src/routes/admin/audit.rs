@@ -3,12 +3,13 @@
 
 use super::validate;
 use crate::auth::AdminAuth;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Query, State};
+use latchkey_protocol::admin::{ActorKind, AuditEvent, AuditPage};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -29,7 +30,7 @@ pub async fn audit(
     State(state): State<AppState>,
     _auth: AdminAuth,
     Query(q): Query<AuditParams>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AuditPage>> {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     validate::audit_filter("action", q.action.as_deref())?;
     validate::audit_filter("user", q.user.as_deref())?;
@@ -45,30 +46,36 @@ pub async fn audit(
         since: q.since,
         until: q.until,
     };
-    let events: Vec<_> = state
+    let events = state
         .db
         .list_audit(&state.org.id, &query)
         .await?
         .into_iter()
         .map(|e| {
-            json!({
-                "id": e.id,
-                "at": e.at,
-                "actor_kind": e.actor_kind,
-                "actor_id": e.actor_id,
-                "action": e.action,
-                "target": e.target,
-                "detail": serde_json::from_str::<Value>(&e.detail).unwrap_or(Value::Null),
+            // Only the server writes actor kinds: another one is a damaged row.
+            let actor_kind = ActorKind::parse(&e.actor_kind).ok_or_else(|| {
+                tracing::error!(id = e.id, actor_kind = %e.actor_kind, "audit event with an unknown actor kind");
+                ApiError::internal()
+            })?;
+            Ok(AuditEvent {
+                id: e.id,
+                at: e.at,
+                actor_kind,
+                actor_id: e.actor_id,
+                action: e.action,
+                target: e.target,
+                detail: serde_json::from_str::<Value>(&e.detail).unwrap_or(Value::Null),
             })
         })
-        .collect();
+        .collect::<ApiResult<Vec<_>>>()?;
     // A full page may have more behind it: hand out the cursor.
     let next_before = if i64::try_from(events.len()).unwrap_or(i64::MAX) == limit {
-        events.last().map(|e| e["id"].clone())
+        events.last().map(|e| e.id)
     } else {
         None
     };
-    Ok(Json(
-        json!({ "events": events, "next_before": next_before }),
-    ))
+    Ok(Json(AuditPage {
+        events,
+        next_before,
+    }))
 }

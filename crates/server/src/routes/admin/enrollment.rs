@@ -14,6 +14,7 @@ use crate::state::{Actor, AppState, Shared, now_millis};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use latchkey_protocol::admin::{Enrollment, NewEnrollment, ShownOnce};
 use latchkey_secret::SecretString;
 use latchkey_server_database::{DbError, Device, EnrollmentCode, User};
 use serde::Deserialize;
@@ -33,7 +34,7 @@ fn url_encode(s: &str) -> String {
 }
 
 /// Issues a one-time enrollment code for `user` and its `latchkey://` link.
-pub(super) async fn issue_enrollment(state: &Shared, user: &User) -> ApiResult<Value> {
+pub(super) async fn issue_enrollment(state: &Shared, user: &User) -> ApiResult<Enrollment> {
     let ttl_ms = i64::try_from(state.config.enrollment_code_ttl_secs.saturating_mul(1000))
         .unwrap_or(i64::MAX);
     let (code, expires_at) = issue_code(state, user, ttl_ms).await?;
@@ -42,7 +43,11 @@ pub(super) async fn issue_enrollment(state: &Shared, user: &User) -> ApiResult<V
         url_encode(&state.origin),
         url_encode(code.expose())
     );
-    Ok(json!({ "code": code.expose(), "link": link, "expires_at": expires_at }))
+    Ok(Enrollment {
+        code: ShownOnce::new(code.expose()),
+        link: ShownOnce::new(link),
+        expires_at,
+    })
 }
 
 /// Stores a new one-time enrollment code for `user` living `ttl_ms`; returns it and its
@@ -80,7 +85,7 @@ pub async fn new_enrollment(
     State(state): State<AppState>,
     auth: AdminAuth,
     Path(id): Path<String>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<NewEnrollment>)> {
     let user = state
         .db
         .user_by_id(&state.org.id, &id)
@@ -95,10 +100,7 @@ pub async fn new_enrollment(
         vec![],
     );
     state.db.append_audit(&journal.audit).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "enrollment": enrollment })),
-    ))
+    Ok((StatusCode::CREATED, Json(NewEnrollment { enrollment })))
 }
 
 #[derive(Deserialize)]

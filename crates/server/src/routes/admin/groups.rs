@@ -6,25 +6,23 @@ use crate::error::ApiResult;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use serde_json::{Value, json};
+use latchkey_protocol::admin::{Group, GroupList};
 
 /// Every group, oldest first: id, display name and member count.
 pub async fn list_groups(
     State(state): State<AppState>,
     _auth: AdminAuth,
-) -> ApiResult<Json<Value>> {
-    let groups: Vec<Value> = state
+) -> ApiResult<Json<GroupList>> {
+    let groups = state
         .db
         .list_scim_groups(&state.org.id)
         .await?
         .iter()
-        .map(|g| {
-            json!({
-                "id": g.id,
-                "display_name": g.display_name,
-                "member_count": g.members.len(),
-            })
+        .map(|g| Group {
+            id: g.id.clone(),
+            display_name: g.display_name.clone(),
+            member_count: u64::try_from(g.members.len()).unwrap_or(u64::MAX),
         })
         .collect();
-    Ok(Json(json!({ "groups": groups })))
+    Ok(Json(GroupList { groups }))
 }

@@ -6,83 +6,94 @@
 use super::validate;
 use crate::auth::AdminAuth;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, double_option};
+use crate::extract::ApiJson;
 use crate::routes::client::{is_api_key, secret_context};
 use crate::state::{Actor, AppState, Shared, now_millis};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use latchkey_protocol::admin::{
+    self as wire, CatalogList, IntegrationInput, IntegrationKind, IntegrationList, RedirectHost,
+    SecretState,
+};
 use latchkey_secret::SecretString;
 use latchkey_server_database::{DbError, ExcludedUser, Integration, ScimGroup, User};
-use serde::Deserialize;
-use serde_json::{Value, json};
-
-fn set_or_not(v: &Option<Vec<u8>>) -> &'static str {
-    if v.is_some() { "set" } else { "not set" }
-}
+use serde_json::json;
 
 /// The admin view: secrets are write-only and shown as "set" / "not set".
-fn admin_view(i: &Integration) -> Value {
-    json!({
-        "id": i.id,
-        "kind": if is_api_key(i) { "api_key" } else { "oauth" },
-        "enabled": i.enabled,
-        "environment": i.environment,
-        "client_id": i.client_id,
-        "client_secret": set_or_not(&i.client_secret_sealed),
-        "scopes": i.scopes,
-        "params": i.params,
-        "allowed_users": i.allowed_users,
-        "allowed_groups": i.allowed_groups,
-        "api_key": set_or_not(&i.api_key_sealed),
-        "api_base_url": i.api_base_url,
-        "api_paths": i.api_paths,
-        "api_key_header": i.api_key_header,
-        "redirect_host": i.redirect_host,
-        "default_widgets": i.default_widgets,
-        "created_at": i.created_at,
-        "updated_at": i.updated_at,
+fn admin_view(i: &Integration) -> ApiResult<wire::Integration> {
+    // Only validated hosts are stored: another one is a damaged row.
+    let redirect_host = RedirectHost::parse(&i.redirect_host).ok_or_else(|| {
+        tracing::error!(integration = %i.id, "stored integration with an unknown redirect_host");
+        ApiError::internal()
+    })?;
+    Ok(wire::Integration {
+        id: i.id.clone(),
+        kind: if is_api_key(i) {
+            IntegrationKind::ApiKey
+        } else {
+            IntegrationKind::Oauth
+        },
+        enabled: i.enabled,
+        environment: i.environment.clone(),
+        client_id: i.client_id.clone(),
+        client_secret: SecretState::of(&i.client_secret_sealed),
+        scopes: i.scopes.clone(),
+        params: i.params.clone(),
+        allowed_users: i.allowed_users.clone(),
+        allowed_groups: i.allowed_groups.clone(),
+        api_key: SecretState::of(&i.api_key_sealed),
+        api_base_url: i.api_base_url.clone(),
+        api_paths: i.api_paths.clone(),
+        api_key_header: i.api_key_header.clone(),
+        redirect_host,
+        default_widgets: i.default_widgets.clone(),
+        created_at: i.created_at,
+        updated_at: i.updated_at,
     })
 }
 
 pub async fn list_integrations(
     State(state): State<AppState>,
     _auth: AdminAuth,
-) -> ApiResult<Json<Value>> {
-    let list: Vec<_> = state
+) -> ApiResult<Json<IntegrationList>> {
+    let integrations = state
         .db
         .list_integrations(&state.org.id)
         .await?
         .iter()
         .map(admin_view)
-        .collect();
-    Ok(Json(json!({ "integrations": list })))
+        .collect::<ApiResult<_>>()?;
+    Ok(Json(IntegrationList { integrations }))
 }
 
 /// The provider catalog: every integration an admin can enable, with what its
 /// form needs (auth type, environments, default scopes, parameters, callback URL).
-pub async fn catalog(State(state): State<AppState>, _auth: AdminAuth) -> ApiResult<Json<Value>> {
-    let entries: Vec<Value> = state
+pub async fn catalog(
+    State(state): State<AppState>,
+    _auth: AdminAuth,
+) -> ApiResult<Json<CatalogList>> {
+    let integrations = state
         .catalog
         .entries()
         .into_iter()
-        .filter(|e| e["id"].as_str().is_some_and(|id| state.offers(id)))
+        .filter(|e| state.offers(&e.id))
         .collect();
-    Ok(Json(json!({ "integrations": entries })))
+    Ok(Json(CatalogList { integrations }))
 }
 
 pub async fn get_integration(
     State(state): State<AppState>,
     _auth: AdminAuth,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<wire::Integration>> {
     validate::integration_id(&id)?;
     let i = state
         .db
         .get_integration(&state.org.id, &id)
         .await?
         .ok_or_else(integration_not_found)?;
-    Ok(Json(admin_view(&i)))
+    Ok(Json(admin_view(&i)?))
 }
 
 fn integration_not_found() -> ApiError {
@@ -92,62 +103,12 @@ fn integration_not_found() -> ApiError {
     )
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IntegrationInput {
-    enabled: bool,
-    #[serde(default = "production")]
-    environment: String,
-    #[serde(default)]
-    client_id: Option<String>,
-    /// Absent: keep; `null`: clear; string: set.
-    #[serde(default, deserialize_with = "double_option")]
-    client_secret: Option<Option<SecretString>>,
-    #[serde(default)]
-    scopes: Vec<String>,
-    /// Values for the catalog's placeholders, e.g. {"tenant": "contoso.onmicrosoft.com"}.
-    #[serde(default)]
-    params: std::collections::BTreeMap<String, String>,
-    /// `null`/absent (and no `allowed_groups`): every user; a list of user ids: them
-    /// (and the members of `allowed_groups`).
-    #[serde(default)]
-    allowed_users: Option<Vec<String>>,
-    /// `null`/absent (and no `allowed_users`): every user; a list of SCIM group ids
-    /// (GET /v1/admin/groups): their members (and the users of `allowed_users`).
-    #[serde(default)]
-    allowed_groups: Option<Vec<String>>,
-    /// Absent: keep; `null`: clear; string: set. Makes this an API-key integration.
-    #[serde(default, deserialize_with = "double_option")]
-    api_key: Option<Option<SecretString>>,
-    /// API-key proxy: the only base URL the key is sent to (https).
-    #[serde(default)]
-    api_base_url: Option<String>,
-    /// API-key proxy: allowed path prefixes under the base URL, such as "/v1/models".
-    #[serde(default)]
-    api_paths: Vec<String>,
-    /// API-key proxy: header carrying the key; "authorization" (default) sends `Bearer <key>`.
-    #[serde(default)]
-    api_key_header: Option<String>,
-    /// OAuth: the host in the loopback callback registered at the provider, "127.0.0.1"
-    /// (default) or "localhost" where the catalog allows it (Salesforce).
-    #[serde(default)]
-    redirect_host: Option<String>,
-    /// Home-screen widgets offered by default (catalog widget ids). Absent: keep;
-    /// `null`: every widget the catalog offers; a list: those.
-    #[serde(default, deserialize_with = "double_option")]
-    default_widgets: Option<Option<Vec<String>>>,
-}
-
-fn production() -> String {
-    "production".to_owned()
-}
-
 pub async fn put_integration(
     State(state): State<AppState>,
     auth: AdminAuth,
     Path(id): Path<String>,
     ApiJson(input): ApiJson<IntegrationInput>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<wire::Integration>> {
     validate::integration_id(&id)?;
     validate::environment(&input.environment)?;
     validate::offered_provider(&state, &id, &input.environment)?;
@@ -265,8 +226,8 @@ pub async fn put_integration(
         json!({
             "enabled": integration.enabled,
             "environment": integration.environment,
-            "client_secret": set_or_not(&integration.client_secret_sealed),
-            "api_key": set_or_not(&integration.api_key_sealed),
+            "client_secret": SecretState::of(&integration.client_secret_sealed),
+            "api_key": SecretState::of(&integration.api_key_sealed),
             "api_key_cleared": moved && input_key_absent,
             "api_base_url": { "old": old_base, "new": integration.api_base_url },
         }),
@@ -282,7 +243,7 @@ pub async fn put_integration(
         .db
         .put_integration_excluding(&integration, &journal, &excluded)
         .await?;
-    Ok(Json(admin_view(&integration)))
+    Ok(Json(admin_view(&integration)?))
 }
 
 /// The users an integration's allow-list leaves out, each with the journal of

@@ -13,9 +13,10 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use latchkey_protocol::admin::{self as wire, ChannelChange, ReleaseList};
 use latchkey_server_database::{DEFAULT_UPDATE_CHANNEL, DbError, Release};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 /// The upload's operation id: the router gives this route alone a body limit of
@@ -25,20 +26,20 @@ pub const UPLOAD_OPERATION: &str = "uploadRelease";
 /// Longest release notes accepted (they travel in the query string and in every manifest).
 const MAX_NOTES: usize = 4000;
 
-pub fn release_view(r: &Release) -> Value {
-    json!({
-        "id": r.id,
-        "version": r.version,
-        "target": r.target,
-        "arch": r.arch,
-        "channel": r.channel,
-        "notes": r.notes,
-        "signature": r.signature,
-        "size": r.size,
-        "sha256": r.sha256,
-        "created_at": r.created_at,
-        "withdrawn_at": r.withdrawn_at,
-    })
+pub fn release_view(r: &Release) -> wire::Release {
+    wire::Release {
+        id: r.id.clone(),
+        version: r.version.clone(),
+        target: r.target.clone(),
+        arch: r.arch.clone(),
+        channel: r.channel.clone(),
+        notes: r.notes.clone(),
+        signature: r.signature.clone(),
+        size: r.size,
+        sha256: r.sha256.clone(),
+        created_at: r.created_at,
+        withdrawn_at: r.withdrawn_at,
+    }
 }
 
 fn release_not_found() -> ApiError {
@@ -77,7 +78,7 @@ pub async fn upload(
     auth: AdminAuth,
     query: Result<Query<UploadQuery>, axum::extract::rejection::QueryRejection>,
     body: Result<Bytes, BytesRejection>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<wire::Release>)> {
     let Query(q) = query.map_err(|e| {
         ApiError::bad_request(
             "release.bad_query",
@@ -211,25 +212,24 @@ pub async fn upload(
     Ok((StatusCode::CREATED, Json(release_view(&release))))
 }
 
-pub async fn list(State(state): State<AppState>, _auth: AdminAuth) -> ApiResult<Json<Value>> {
-    let releases: Vec<_> = state
+pub async fn list(State(state): State<AppState>, _auth: AdminAuth) -> ApiResult<Json<ReleaseList>> {
+    let releases = state
         .db
         .list_releases(&state.org.id)
         .await?
         .iter()
         .map(release_view)
         .collect();
-    Ok(Json(json!({
-        "releases": releases,
+    Ok(Json(ReleaseList {
+        releases,
         // Whether uploads can be checked at all, for the console.
-        "update_key": state.config.updates.public_key.as_ref().map(|k| k.as_str()),
-    })))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChannelChange {
-    channel: String,
+        update_key: state
+            .config
+            .updates
+            .public_key
+            .as_ref()
+            .map(|k| k.as_str().to_owned()),
+    }))
 }
 
 /// Moves a live release to another channel (such as beta → stable).
@@ -238,7 +238,7 @@ pub async fn change(
     auth: AdminAuth,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ChannelChange>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<wire::Release>> {
     let channel = updates::channel(&body.channel)?;
     let before = state
         .db
@@ -272,7 +272,7 @@ pub async fn withdraw(
     State(state): State<AppState>,
     auth: AdminAuth,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<wire::Release>> {
     let journal = state.journal(
         &Actor::Admin(auth.admin.id.clone()),
         "release.withdraw",
@@ -297,7 +297,7 @@ pub async fn set_device_channel(
     auth: AdminAuth,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ChannelChange>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<wire::Device>> {
     let channel = updates::channel(&body.channel)?;
     let journal = state.journal(
         &Actor::Admin(auth.admin.id.clone()),

@@ -12,52 +12,47 @@ use crate::state::{Actor, AppState, Shared, now_millis};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use latchkey_protocol::admin::{
+    self as wire, CreateScimToken, CreatedScimToken, ScimTokenList, ScimTokenStatus, ShownOnce,
+};
 use latchkey_server_database::{DbError, ScimToken};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// How long a SCIM token lives unless the admin says otherwise, and at most.
 pub const DEFAULT_TTL_DAYS: i64 = 365;
 pub const MAX_TTL_DAYS: i64 = 730;
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct CreateScimToken {
-    name: Option<String>,
-    ttl_days: Option<i64>,
-}
-
 /// The URL to paste into the identity provider.
 pub fn scim_base_url(state: &Shared) -> String {
     format!("{}/scim/v2", state.origin.trim_end_matches('/'))
 }
 
-fn view(t: &ScimToken, now: i64) -> Value {
+fn view(t: &ScimToken, now: i64) -> wire::ScimToken {
     let status = if t.revoked_at.is_some() {
-        "revoked"
+        ScimTokenStatus::Revoked
     } else if t.expires_at <= now {
-        "expired"
+        ScimTokenStatus::Expired
     } else {
-        "active"
+        ScimTokenStatus::Active
     };
-    json!({
-        "id": t.id,
-        "name": t.name,
-        "status": status,
-        "created_at": t.created_at,
-        "created_by": t.created_by,
-        "expires_at": t.expires_at,
-        "last_used_at": t.last_used_at,
-        "revoked_at": t.revoked_at,
-    })
+    wire::ScimToken {
+        id: t.id.clone(),
+        name: t.name.clone(),
+        status,
+        created_at: t.created_at,
+        created_by: t.created_by.clone(),
+        expires_at: t.expires_at,
+        last_used_at: t.last_used_at,
+        revoked_at: t.revoked_at,
+    }
 }
 
 pub async fn create(
     State(state): State<AppState>,
     auth: AdminAuth,
     OptionalJson(body): OptionalJson<CreateScimToken>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<CreatedScimToken>)> {
     let body = body.unwrap_or_default();
     let name = body.name.unwrap_or_else(|| "SCIM token".to_owned());
     crate::validate::name("name", &name)?;
@@ -91,26 +86,30 @@ pub async fn create(
     state.db.insert_scim_token(&token, &journal).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "token": secret.expose(),
-            "scim_token": view(&token, now),
-            "scim_base_url": scim_base_url(&state),
-        })),
+        Json(CreatedScimToken {
+            token: ShownOnce::new(secret.expose()),
+            scim_token: view(&token, now),
+            scim_base_url: scim_base_url(&state),
+        }),
     ))
 }
 
-pub async fn list(State(state): State<AppState>, _auth: AdminAuth) -> ApiResult<Json<Value>> {
+pub async fn list(
+    State(state): State<AppState>,
+    _auth: AdminAuth,
+) -> ApiResult<Json<ScimTokenList>> {
     let now = now_millis();
-    let tokens: Vec<Value> = state
+    let tokens = state
         .db
         .list_scim_tokens(&state.org.id)
         .await?
         .iter()
         .map(|t| view(t, now))
         .collect();
-    Ok(Json(
-        json!({ "tokens": tokens, "scim_base_url": scim_base_url(&state) }),
-    ))
+    Ok(Json(ScimTokenList {
+        tokens,
+        scim_base_url: scim_base_url(&state),
+    }))
 }
 
 pub async fn revoke(

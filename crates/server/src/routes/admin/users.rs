@@ -14,22 +14,27 @@ use crate::state::{Actor, AppState, Shared, UserGroups, now_millis};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use latchkey_protocol::admin::{
+    self as wire, ApiKeyConnection, Connection, DeviceList, Disconnected, EnrollmentCode,
+    EnrollmentCodeStatus, Invited, OauthConnection, Revocation, RevocationReceiptView,
+    UserConnections, UserDetail, UserList,
+};
 use latchkey_server_database::{DbError, Device, User, revocation_reason};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 // ---- users ----
 
-pub(super) fn user_view(u: &User) -> Value {
-    json!({
-        "id": u.id,
-        "email": u.email,
-        "display_name": u.display_name,
-        "created_at": u.created_at,
-        "active": u.active,
-        "external_id": u.external_id,
-        "provisioned_by": u.provisioned_by,
-    })
+pub(super) fn user_view(u: &User) -> wire::User {
+    wire::User {
+        id: u.id.clone(),
+        email: u.email.clone(),
+        display_name: u.display_name.clone(),
+        created_at: u.created_at,
+        active: u.active,
+        external_id: u.external_id.clone(),
+        provisioned_by: u.provisioned_by.clone(),
+    }
 }
 
 pub(super) fn user_not_found() -> ApiError {
@@ -39,18 +44,11 @@ pub(super) fn user_not_found() -> ApiError {
     )
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct InviteUser {
-    email: String,
-    display_name: String,
-}
-
 pub async fn invite_user(
     State(state): State<AppState>,
     auth: AdminAuth,
-    ApiJson(body): ApiJson<InviteUser>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+    ApiJson(body): ApiJson<wire::InviteUser>,
+) -> ApiResult<(StatusCode, Json<Invited>)> {
     let email = validate::normalize_email(&body.email)?;
     validate::name("display_name", &body.display_name)?;
     let user = User::new(
@@ -77,26 +75,32 @@ pub async fn invite_user(
     let enrollment = issue_enrollment(&state, &user).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "user": user_view(&user), "enrollment": enrollment })),
+        Json(Invited {
+            user: user_view(&user),
+            enrollment,
+        }),
     ))
 }
 
-pub async fn list_users(State(state): State<AppState>, _auth: AdminAuth) -> ApiResult<Json<Value>> {
-    let users: Vec<_> = state
+pub async fn list_users(
+    State(state): State<AppState>,
+    _auth: AdminAuth,
+) -> ApiResult<Json<UserList>> {
+    let users = state
         .db
         .list_users(&state.org.id)
         .await?
         .iter()
         .map(user_view)
         .collect();
-    Ok(Json(json!({ "users": users })))
+    Ok(Json(UserList { users }))
 }
 
 pub async fn get_user(
     State(state): State<AppState>,
     _auth: AdminAuth,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<UserDetail>> {
     let user = state
         .db
         .user_by_id(&state.org.id, &id)
@@ -104,31 +108,32 @@ pub async fn get_user(
         .ok_or_else(user_not_found)?;
     let now = now_millis();
     // Never the codes: when each was made, until when it works, and who redeemed it.
-    let codes: Vec<Value> = state
+    let enrollment_codes = state
         .db
         .list_enrollment_codes(&state.org.id, &user.id)
         .await?
         .into_iter()
         .map(|c| {
             let status = match (&c.used_at, c.expires_at <= now) {
-                (Some(_), _) => "redeemed",
-                (None, true) => "expired",
-                (None, false) => "waiting",
+                (Some(_), _) => EnrollmentCodeStatus::Redeemed,
+                (None, true) => EnrollmentCodeStatus::Expired,
+                (None, false) => EnrollmentCodeStatus::Waiting,
             };
-            json!({
-                "id": c.id,
-                "status": status,
-                "created_at": c.created_at,
-                "expires_at": c.expires_at,
-                "used_at": c.used_at,
-                "device_id": c.device_id,
-                "device_name": c.device_name,
-            })
+            EnrollmentCode {
+                id: c.id,
+                status,
+                created_at: c.created_at,
+                expires_at: c.expires_at,
+                used_at: c.used_at,
+                device_id: c.device_id,
+                device_name: c.device_name,
+            }
         })
         .collect();
-    let mut view = user_view(&user);
-    view["enrollment_codes"] = Value::Array(codes);
-    Ok(Json(view))
+    Ok(Json(UserDetail {
+        user: user_view(&user),
+        enrollment_codes,
+    }))
 }
 
 pub async fn remove_user(
@@ -162,7 +167,7 @@ pub async fn user_connections(
     State(state): State<AppState>,
     _auth: AdminAuth,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<UserConnections>> {
     let user = state
         .db
         .user_by_id(&state.org.id, &id)
@@ -170,35 +175,33 @@ pub async fn user_connections(
         .ok_or_else(user_not_found)?;
     let devices = state.db.list_devices(&state.org.id, Some(&user.id)).await?;
     let device_name = |id: &str| devices.iter().find(|d| d.id == id).map(|d| d.name.clone());
-    let mut connections: Vec<Value> = state
+    let mut connections: Vec<Connection> = state
         .db
         .list_records(&user.id, None)
         .await?
         .iter()
         .map(|r| {
-            json!({
-                "integration_id": r.slot.integration_id,
-                "kind": "oauth",
-                "connected": true,
-                "environment": r.slot.environment,
-                "vault_key_id": r.slot.vault_key_id,
-                "version": r.version,
-                "device_id": r.device_id,
-                "device_name": device_name(&r.device_id),
-                "connected_at": r.created_at,
-                "updated_at": r.updated_at,
+            Connection::Oauth(OauthConnection {
+                integration_id: r.slot.integration_id.clone(),
+                connected: true,
+                environment: r.slot.environment.clone(),
+                vault_key_id: r.slot.vault_key_id.clone(),
+                version: r.version,
+                device_id: r.device_id.clone(),
+                device_name: device_name(&r.device_id),
+                connected_at: r.created_at,
+                updated_at: r.updated_at,
             })
         })
         .collect();
     let mut who = UserGroups::new(&user.id);
     for i in state.db.list_integrations(&state.org.id).await? {
         if is_api_key(&i) && state.usable_by(&i, &mut who).await? {
-            connections.push(json!({
-                "integration_id": i.id,
-                "kind": "api_key",
-                "connected": true,
-                "environment": i.environment,
-                "connected_at": i.updated_at,
+            connections.push(Connection::ApiKey(ApiKeyConnection {
+                integration_id: i.id,
+                connected: true,
+                environment: i.environment,
+                connected_at: i.updated_at,
             }));
         }
     }
@@ -208,36 +211,34 @@ pub async fn user_connections(
         .db
         .revocation_orders_for_user(&state.org.id, &user.id)
         .await?;
-    let mut pending: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    let mut pending: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
     for o in orders.iter().filter(|o| o.receipt.is_none()) {
-        *pending.entry(o.integration_id.as_str()).or_default() += 1;
+        *pending.entry(o.integration_id.clone()).or_default() += 1;
     }
-    let revocations: Vec<Value> = orders
+    let revocations = orders
         .iter()
-        .map(|o| {
-            json!({
-                "id": o.id,
-                "integration_id": o.integration_id,
-                "environment": o.environment,
-                "reason": o.reason,
-                "device_id": o.device_id,
-                "device_name": device_name(&o.device_id),
-                "ordered_at": o.created_at,
-                "receipt": o.receipt.as_ref().map(|r| json!({
-                    "at": r.at,
-                    "provider": r.provider_outcome,
-                    "detail": r.provider_detail,
-                    "local_wiped": r.local_wiped,
-                })),
-            })
+        .map(|o| Revocation {
+            id: o.id.clone(),
+            integration_id: o.integration_id.clone(),
+            environment: o.environment.clone(),
+            reason: o.reason.clone(),
+            device_id: o.device_id.clone(),
+            device_name: device_name(&o.device_id),
+            ordered_at: o.created_at,
+            receipt: o.receipt.as_ref().map(|r| RevocationReceiptView {
+                at: r.at,
+                provider: r.provider_outcome.clone(),
+                detail: r.provider_detail.clone(),
+                local_wiped: r.local_wiped,
+            }),
         })
         .collect();
-    Ok(Json(json!({
-        "user": user_view(&user),
-        "connections": connections,
-        "revocations": revocations,
-        "revocations_pending": pending,
-    })))
+    Ok(Json(UserConnections {
+        user: user_view(&user),
+        connections,
+        revocations,
+        revocations_pending: pending,
+    }))
 }
 
 /// Disconnects a user from an integration: records deleted, an order to each of the
@@ -247,7 +248,7 @@ pub async fn disconnect(
     State(state): State<AppState>,
     auth: AdminAuth,
     Path((id, integration)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Disconnected>> {
     validate::integration_id(&integration)?;
     let user = state
         .db
@@ -275,26 +276,25 @@ pub async fn disconnect(
             &journal,
         )
         .await?;
-    Ok(Json(json!({ "deleted_records": n })))
+    Ok(Json(Disconnected { deleted_records: n }))
 }
 
 // ---- devices ----
 
-pub(super) fn device_view(d: &Device) -> Value {
-    json!({
-        "id": d.id,
-        "user_id": d.user_id,
-        "name": d.name,
-        "created_at": d.created_at,
-        "last_seen_at": d.last_seen_at,
-        "revoked_at": d.revoked_at,
-        "update_channel": d.update_channel,
-        // What its app reported on its last update check (null: never checked).
-        "app_version": d.app.as_ref().map(|a| &a.version),
-        "app_target": d.app.as_ref().map(|a| &a.target),
-        "app_arch": d.app.as_ref().map(|a| &a.arch),
-        "app_version_seen_at": d.app.as_ref().map(|a| a.seen_at),
-    })
+pub(super) fn device_view(d: &Device) -> wire::Device {
+    wire::Device {
+        id: d.id.clone(),
+        user_id: d.user_id.clone(),
+        name: d.name.clone(),
+        created_at: d.created_at,
+        last_seen_at: d.last_seen_at,
+        revoked_at: d.revoked_at,
+        update_channel: d.update_channel.clone(),
+        app_version: d.app.as_ref().map(|a| a.version.clone()),
+        app_target: d.app.as_ref().map(|a| a.target.clone()),
+        app_arch: d.app.as_ref().map(|a| a.arch.clone()),
+        app_version_seen_at: d.app.as_ref().map(|a| a.seen_at),
+    }
 }
 
 #[derive(Deserialize)]
@@ -307,22 +307,22 @@ pub async fn list_devices(
     State(state): State<AppState>,
     _auth: AdminAuth,
     Query(q): Query<DeviceQuery>,
-) -> ApiResult<Json<Value>> {
-    let devices: Vec<_> = state
+) -> ApiResult<Json<DeviceList>> {
+    let devices = state
         .db
         .list_devices(&state.org.id, q.user_id.as_deref())
         .await?
         .iter()
         .map(device_view)
         .collect();
-    Ok(Json(json!({ "devices": devices })))
+    Ok(Json(DeviceList { devices }))
 }
 
 pub async fn revoke_device(
     State(state): State<AppState>,
     auth: AdminAuth,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<wire::Device>> {
     let Some(device) = state
         .db
         .list_devices(&state.org.id, None)
