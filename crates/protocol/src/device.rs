@@ -468,6 +468,7 @@ pub struct FeedChange {
     #[serde(default)]
     pub integration_id: Option<IntegrationId>,
     /// When.
+    #[serde(default)]
     pub at: Millis,
 }
 

@@ -5,7 +5,7 @@
 //! redirects are not followed, and requests, responses and time are bounded.
 
 use crate::auth::DeviceAuth;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::routes::client::secret_context;
 use crate::state::{AppState, UserGroups};
 use crate::validate;
@@ -17,8 +17,12 @@ use futures_util::StreamExt;
 
 /// An https URL with a host and an optional path prefix; nothing else.
 pub fn validate_base_url(url: &str, allow_http: bool) -> ApiResult<()> {
-    let bad =
-        |why: &str| ApiError::unprocessable("invalid_api_base_url", format!("api_base_url {why}."));
+    let bad = |why: &str| {
+        ApiError::unprocessable(
+            ErrorCode::INVALID_API_BASE_URL,
+            format!("api_base_url {why}."),
+        )
+    };
     let parsed = reqwest::Url::parse(url).map_err(|_| bad("is not a URL"))?;
     match parsed.scheme() {
         "https" => {}
@@ -40,7 +44,7 @@ pub fn validate_path_prefix(prefix: &str) -> ApiResult<()> {
         Ok(())
     } else {
         Err(ApiError::unprocessable(
-            "invalid_api_paths",
+            ErrorCode::INVALID_API_PATHS,
             "Each api_paths entry is a path prefix such as /v1/models (no '..', '//', '?', '#', '%' or '\\').",
         ))
     }
@@ -67,7 +71,7 @@ pub fn validate_key_header(name: &str) -> ApiResult<()> {
         Ok(())
     } else {
         Err(ApiError::unprocessable(
-            "invalid_api_key_header",
+            ErrorCode::INVALID_API_KEY_HEADER,
             "api_key_header is a lower-case header name such as x-api-key (or authorization for Bearer).",
         ))
     }
@@ -84,7 +88,7 @@ fn is_clean_path(path: &str) -> bool {
 
 fn path_not_allowed() -> ApiError {
     ApiError::forbidden(
-        "path_not_allowed",
+        ErrorCode::PATH_NOT_ALLOWED,
         "This path is not on the integration's allow-list. Ask your admin to allow it.",
     )
 }
@@ -101,7 +105,7 @@ pub async fn forward(
     validate::integration_id(&integration)?;
     let not_configured = || {
         ApiError::not_found(
-            "proxy_not_configured",
+            ErrorCode::PROXY_NOT_CONFIGURED,
             "This integration has no API key or base URL for the proxy. Ask your admin to configure it.",
         )
     };
@@ -117,7 +121,7 @@ pub async fn forward(
         .await?
     {
         return Err(ApiError::forbidden(
-            "integration_not_enabled",
+            ErrorCode::INTEGRATION_NOT_ENABLED,
             "Your admin has not enabled this integration for you.",
         ));
     }
@@ -127,7 +131,7 @@ pub async fn forward(
     let path = format!("/{path}");
     if !is_clean_path(&path) {
         return Err(ApiError::bad_request(
-            "invalid_path",
+            ErrorCode::INVALID_PATH,
             "The proxied path must not contain '..', '//', '%', '\\', '?' or '#'.",
         ));
     }
@@ -143,7 +147,7 @@ pub async fn forward(
         && (q.len() > 4096 || q.contains('#'))
     {
         return Err(ApiError::bad_request(
-            "invalid_query",
+            ErrorCode::INVALID_QUERY,
             "The query string is too long or malformed.",
         ));
     }
@@ -183,9 +187,9 @@ pub async fn forward(
         // Log the kind only: reqwest's error text holds the URL and its query.
         tracing::warn!(integration = %integration, timeout = e.is_timeout(), connect = e.is_connect(), "proxy request failed");
         if e.is_timeout() {
-            ApiError::new(StatusCode::GATEWAY_TIMEOUT, "upstream_timeout", "The provider did not answer in time. Try again later.")
+            ApiError::new(StatusCode::GATEWAY_TIMEOUT, ErrorCode::UPSTREAM_TIMEOUT, "The provider did not answer in time. Try again later.")
         } else {
-            ApiError::new(StatusCode::BAD_GATEWAY, "upstream_unreachable", "The provider could not be reached. Try again later.")
+            ApiError::new(StatusCode::BAD_GATEWAY, ErrorCode::UPSTREAM_UNREACHABLE, "The provider could not be reached. Try again later.")
         }
     })?;
     let status = upstream.status();
@@ -228,7 +232,7 @@ async fn read_capped(upstream: reqwest::Response, max: usize) -> ApiResult<Vec<u
         let chunk = chunk.map_err(|_| {
             ApiError::new(
                 StatusCode::BAD_GATEWAY,
-                "upstream_unreachable",
+                ErrorCode::UPSTREAM_UNREACHABLE,
                 "The provider's answer broke off. Try again.",
             )
         })?;
@@ -273,14 +277,14 @@ pub async fn test_connection(
     validate::integration_id(&id)?;
     let Some(i) = state.db.get_integration(&state.org.id, &id).await? else {
         return Err(ApiError::not_found(
-            "integration_not_found",
+            ErrorCode::INTEGRATION_NOT_FOUND,
             "This integration is not configured. Configure it with PUT first.",
         ));
     };
     let result = if let Some(sealed) = &i.api_key_sealed {
         let (Some(base), Some(path)) = (&i.api_base_url, i.api_paths.first()) else {
             return Err(ApiError::unprocessable(
-                "proxy_not_configured",
+                ErrorCode::PROXY_NOT_CONFIGURED,
                 "Set api_base_url and at least one api_paths entry to test this API key.",
             ));
         };
@@ -416,7 +420,7 @@ async fn oauth_metadata(state: &AppState, issuer: &str) -> serde_json::Value {
 fn too_large(max: usize) -> ApiError {
     ApiError::new(
         StatusCode::BAD_GATEWAY,
-        "upstream_too_large",
+        ErrorCode::UPSTREAM_TOO_LARGE,
         format!("The provider's answer is larger than the proxy relays ({max} bytes)."),
     )
 }
