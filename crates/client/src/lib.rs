@@ -18,7 +18,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use latchkey_protocol::device::{
-    EnrollRequest, EnrollResponse, IntegrationList, Me, PutRecordRequest, Record,
+    EnrollRequest, EnrollResponse, IntegrationList, Me, PutRecordRequest, Record, RecordList,
     RevocationOrderList, RevocationReceipt, SsoInfo, SsoRedeemRequest,
 };
 use latchkey_secret::SecretString;
@@ -259,6 +259,23 @@ impl ServerClient {
             .send(self.authed(self.http.get(self.url("/v1/integrations")))?)
             .await?;
         Ok(parse::<IntegrationList>(&response.1)?.integrations)
+    }
+
+    /// This user's live records (envelopes included), optionally of one integration only.
+    pub async fn list_records(
+        &self,
+        integration: Option<&str>,
+    ) -> Result<Vec<Record>, ClientError> {
+        let mut url =
+            Url::parse(&self.url("/v1/records")).map_err(|e| ClientError::InvalidServer {
+                reason: e.to_string(),
+            })?;
+        if let Some(integration) = integration {
+            url.query_pairs_mut()
+                .append_pair("integration", integration);
+        }
+        let response = self.send(self.authed(self.http.get(url))?).await?;
+        Ok(parse::<RecordList>(&response.1)?.records)
     }
 
     fn record_url(&self, slot: RecordSlot<'_>) -> Result<String, ClientError> {
