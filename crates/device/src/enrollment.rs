@@ -438,13 +438,13 @@ impl Device {
             .unwrap_or_default();
         cached
             .into_iter()
-            .filter_map(|c| {
+            .map(|c| {
                 let secret = keychain
                     .get(&self.secret_account(&c.id))
                     .ok()
                     .flatten()
                     .and_then(|b| String::from_utf8(b.expose().to_vec()).ok());
-                Some(RemoteIntegration {
+                RemoteIntegration {
                     id: c.id,
                     kind: c.kind,
                     environment: c.environment,
@@ -456,7 +456,7 @@ impl Device {
                     default_widgets: c.default_widgets,
                     connected: None,
                     updated_at: 0,
-                })
+                }
             })
             .collect()
     }
