@@ -5,6 +5,9 @@
 
 use std::time::Duration;
 
+use latchkey_protocol::device::{ChangeKind, FeedChange, FeedReady};
+use latchkey_protocol::ids::IntegrationId;
+
 use crate::{ClientError, ServerClient};
 
 /// Longest line accepted from the feed; the server's events are tiny.
@@ -20,16 +23,17 @@ const STREAM_LIFETIME: Duration = Duration::from_secs(10 * 60);
 pub struct ChangeEvent {
     /// The change-log sequence number, when the event has one.
     pub seq: Option<i64>,
-    /// `ready`, `integration.enabled`, `record.changed`, `device.revoked`, ...
-    pub kind: String,
+    /// What changed (the SSE event name): `ready`, `integration.enabled`, ...;
+    /// [`ChangeKind::Unknown`] for a name this build does not know.
+    pub kind: ChangeKind,
     /// The integration it concerns, when it concerns one.
-    pub integration_id: Option<String>,
+    pub integration_id: Option<IntegrationId>,
 }
 
 impl ChangeEvent {
     /// True when this device has been revoked: the feed ends after it.
     pub fn is_device_revoked(&self) -> bool {
-        self.kind == "device.revoked"
+        self.kind == ChangeKind::DeviceRevoked
     }
 }
 
@@ -94,13 +98,19 @@ impl EventParser {
         let id = self.id.take();
         let data = std::mem::take(&mut self.data);
         let Some(kind) = kind else { return };
-        let body: serde_json::Value = serde_json::from_str(&data).unwrap_or_default();
+        // A change carries its seq and integration; `ready` its seq; the revocation
+        // that ends the stream neither. Data that fits none still dispatches the event.
+        let (data_seq, integration_id) = match serde_json::from_str::<FeedChange>(&data) {
+            Ok(change) => (Some(change.seq), change.integration_id),
+            Err(_) => (
+                serde_json::from_str::<FeedReady>(&data).ok().map(|r| r.seq),
+                None,
+            ),
+        };
         out.push(ChangeEvent {
-            seq: id
-                .and_then(|i| i.parse().ok())
-                .or_else(|| body["seq"].as_i64()),
-            kind,
-            integration_id: body["integration_id"].as_str().map(str::to_owned),
+            seq: id.and_then(|i| i.parse().ok()).or(data_seq),
+            kind: ChangeKind::from_name(&kind),
+            integration_id,
         });
     }
 }
@@ -178,12 +188,12 @@ mod tests {
             vec![
                 ChangeEvent {
                     seq: Some(7),
-                    kind: "ready".into(),
+                    kind: ChangeKind::Ready,
                     integration_id: None
                 },
                 ChangeEvent {
                     seq: Some(8),
-                    kind: "integration.enabled".into(),
+                    kind: ChangeKind::IntegrationEnabled,
                     integration_id: Some("salesforce".into())
                 },
             ]
@@ -208,5 +218,16 @@ mod tests {
         let events = parse(&[b"event: device.revoked\ndata: {\"device_id\":\"d1\"}\n\n"]).unwrap();
         assert!(events[0].is_device_revoked());
         assert_eq!(events[0].seq, None);
+    }
+
+    #[test]
+    fn a_kind_from_a_newer_server_is_still_an_event() {
+        let events = parse(&[b"id: 9
+event: widget.added
+data: {\"seq\":9,\"kind\":\"widget.added\",\"integration_id\":null,\"at\":1}\n\n"])
+        .unwrap();
+        assert_eq!(events[0].kind, ChangeKind::Unknown);
+        assert_eq!(events[0].seq, Some(9));
+        assert!(events[0].kind != "ready");
     }
 }

@@ -1,7 +1,8 @@
 //! Client errors, with stable codes and plain-language messages. The
-//! server's own `{code, message}` is passed through (it never carries secrets).
+//! server's own error body (`latchkey_protocol::error::ErrorBody`) is passed
+//! through: its code to branch on, its message (never a secret) to show.
 
-use serde::Deserialize;
+use latchkey_protocol::error::{ErrorBody, ErrorCode};
 
 /// Why a call to the Latchkey server failed.
 #[derive(Debug, thiserror::Error)]
@@ -28,7 +29,7 @@ pub enum ClientError {
     #[error(
         "The Latchkey server no longer accepts this computer ({message}). Enroll it again with a new link from your admin."
     )]
-    Unauthorized { code: String, message: String },
+    Unauthorized { code: ErrorCode, message: String },
 
     /// A stale compare-and-swap write.
     #[error(
@@ -38,7 +39,7 @@ pub enum ClientError {
 
     /// Not found.
     #[error("{message}")]
-    NotFound { code: String, message: String },
+    NotFound { code: ErrorCode, message: String },
 
     /// Too many requests.
     #[error("The Latchkey server asks to slow down; try again in {retry_after:?} seconds.")]
@@ -48,7 +49,7 @@ pub enum ClientError {
     #[error("{message}")]
     Rejected {
         status: u16,
-        code: String,
+        code: ErrorCode,
         message: String,
     },
 
@@ -59,21 +60,19 @@ pub enum ClientError {
     InvalidResponse { reason: String },
 }
 
-#[derive(Deserialize)]
-struct ErrorBody {
-    code: String,
-    message: String,
-    #[serde(default)]
-    current_version: Option<u64>,
-}
-
 impl ClientError {
     pub(crate) fn from_status(status: u16, body: &[u8], retry_after: Option<u64>) -> ClientError {
         let parsed: Option<ErrorBody> = serde_json::from_slice(body).ok();
         let (code, message, current) = match parsed {
-            Some(b) => (b.code, b.message, b.current_version),
+            Some(b) => (
+                b.code,
+                b.message,
+                b.current_version
+                    .flatten()
+                    .and_then(|v| u64::try_from(v).ok()),
+            ),
             None => (
-                format!("http_{status}"),
+                ErrorCode::from(format!("http_{status}")),
                 format!("The server answered HTTP {status}."),
                 None,
             ),
@@ -110,7 +109,7 @@ impl ClientError {
     /// True when an admin emptied the slot and the write was an old copy (410
     /// `revoked_by_admin`): wipe it, never retry.
     pub fn is_revoked_by_admin(&self) -> bool {
-        matches!(self, Self::Rejected { status: 410, code, .. } if code == "revoked_by_admin")
+        matches!(self, Self::Rejected { status: 410, code, .. } if *code == ErrorCode::REVOKED_BY_ADMIN)
     }
 
     /// True when the server could not be reached (the write should be queued).

@@ -5,6 +5,9 @@
 //! enabled and reads and writes its **sealed** connection records with
 //! version compare-and-swap. This crate never sees a plaintext OAuth token:
 //! it moves envelopes the vault sealed.
+//!
+//! Every body it sends or reads is a `latchkey_protocol` type, the same ones the
+//! server builds, so a change to the contract fails to compile on both sides.
 
 mod change_feed;
 mod enroll_link;
@@ -14,13 +17,23 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use latchkey_protocol::device::{
+    EnrollRequest, EnrollResponse, IntegrationList, Me, PutRecordRequest, Record, RecordList,
+    RevocationOrderList, RevocationReceipt, SsoInfo, SsoRedeemRequest,
+};
 use latchkey_secret::SecretString;
-use serde::Deserialize;
 use url::Url;
 
 pub use change_feed::ChangeEvent;
 pub use enroll_link::EnrollLink;
 pub use error::ClientError;
+/// The wire contract, for callers that need a body or id type by name.
+pub use latchkey_protocol as protocol;
+pub use latchkey_protocol::device::{
+    ChangeKind, IntegrationKind, ProviderOutcome, RevocationOrder, RevocationReason,
+};
+pub use latchkey_protocol::error::ErrorCode;
+pub use latchkey_protocol::ids::{DeviceId, EnvironmentName, IntegrationId, UserId};
 
 /// Largest response accepted from the server.
 const MAX_BODY: usize = 4 * 1024 * 1024;
@@ -51,86 +64,25 @@ pub struct Enrollment {
     /// Who this device belongs to.
     pub user: RemoteUser,
     /// The new device's id.
-    pub device_id: String,
+    pub device_id: DeviceId,
 }
 
-/// A user as the server describes them.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct RemoteUser {
-    /// Server-assigned id.
-    pub id: String,
-    /// Email address.
-    pub email: String,
-    /// Display name.
-    #[serde(default)]
-    pub display_name: Option<String>,
-}
-
-/// An integration the admin enabled for this user, with its public settings.
-#[derive(Deserialize)]
-pub struct RemoteIntegration {
-    /// Catalog id.
-    pub id: String,
-    /// `oauth` or `api_key`.
-    pub kind: String,
-    /// `production`, `sandbox` or a custom host.
-    pub environment: String,
-    /// The OAuth client id.
-    #[serde(default)]
-    pub client_id: Option<String>,
-    /// A client secret the provider demands (not confidential in a native
-    /// app, RFC 8252 §8.5).
-    #[serde(default)]
-    pub client_secret: Option<SecretString>,
-    /// Scopes to request.
-    #[serde(default)]
-    pub scopes: Vec<String>,
-    /// Values for catalog placeholders (tenant, subdomain, issuer).
-    #[serde(default)]
-    pub params: std::collections::BTreeMap<String, String>,
-    /// API-key integrations are connected by the admin.
-    #[serde(default)]
-    pub connected: Option<bool>,
-    /// The host in the registered loopback callback: `127.0.0.1` or `localhost`.
-    #[serde(default)]
-    pub redirect_host: Option<String>,
-    /// The home-screen widgets the admin offers by default (catalog widget ids);
-    /// absent from older servers (then: every widget the catalog offers).
-    #[serde(default)]
-    pub default_widgets: Option<Vec<String>>,
-}
-
-impl std::fmt::Debug for RemoteIntegration {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RemoteIntegration")
-            .field("id", &self.id)
-            .field("kind", &self.kind)
-            .field("environment", &self.environment)
-            .field("client_id", &self.client_id)
-            .field(
-                "client_secret",
-                &self.client_secret.as_ref().map(|_| "[set]"),
-            )
-            .finish()
+impl From<EnrollResponse> for Enrollment {
+    fn from(body: EnrollResponse) -> Self {
+        Self {
+            device_token: body.device_token,
+            server: body.server,
+            user: body.user,
+            device_id: body.device.id,
+        }
     }
 }
 
-/// An admin's order to this device: revoke a connection at the provider and wipe it.
-#[derive(Debug, Deserialize)]
-pub struct RevocationOrder {
-    /// The order's id, for the receipt.
-    pub id: String,
-    /// Catalog id.
-    pub integration_id: String,
-    /// The slot's environment.
-    pub environment: String,
-    /// `disconnect`, `integration_disabled`, `integration_removed` or `allow_list`.
-    pub reason: String,
-    /// The integration's public configuration, when the server still has it (a
-    /// disabled integration's too), so the device can reach the provider.
-    #[serde(default)]
-    pub integration: Option<RemoteIntegration>,
-}
+/// A user as the server describes them.
+pub type RemoteUser = latchkey_protocol::device::UserInfo;
+
+/// An integration the admin enabled for this user, with its public settings.
+pub type RemoteIntegration = latchkey_protocol::device::IntegrationConfig;
 
 /// What an API-key provider answered through the server's proxy.
 #[derive(Debug, Clone)]
@@ -154,7 +106,7 @@ pub struct RemoteRecord {
     /// The sealed envelope.
     pub envelope: Vec<u8>,
     /// The device that wrote it.
-    pub device_id: String,
+    pub device_id: DeviceId,
 }
 
 /// A record slot on the server: integration, environment, vault key id.
@@ -226,28 +178,14 @@ impl ServerClient {
         code: &SecretString,
         device_name: &str,
     ) -> Result<Enrollment, ClientError> {
-        #[derive(Deserialize)]
-        struct Device {
-            id: String,
-        }
-        #[derive(Deserialize)]
-        struct Body {
-            device_token: SecretString,
-            device: Device,
-            user: RemoteUser,
-            server: String,
-        }
-        let body = serde_json::json!({ "code": code.expose(), "device_name": device_name });
+        let body = EnrollRequest {
+            code: code.duplicate(),
+            device_name: device_name.to_owned(),
+        };
         let response = self
             .send(self.http.post(self.url("/v1/enroll")).json(&body))
             .await?;
-        let body: Body = parse(&response.1)?;
-        Ok(Enrollment {
-            device_token: body.device_token,
-            server: body.server,
-            user: body.user,
-            device_id: body.device.id,
-        })
+        Ok(parse::<EnrollResponse>(&response.1)?.into())
     }
 
     /// The address where a browser starts enrolling this device by company sign-in,
@@ -274,16 +212,10 @@ impl ServerClient {
     /// Whether this server offers company sign-in (`GET /v1/console/sso`), and the
     /// sign-in button's label when it does.
     pub async fn sso_label(&self) -> Result<Option<String>, ClientError> {
-        #[derive(Deserialize)]
-        struct Body {
-            enabled: bool,
-            #[serde(default)]
-            label: Option<String>,
-        }
         let response = self
             .send(self.http.get(self.url("/v1/console/sso")))
             .await?;
-        let body: Body = parse(&response.1)?;
+        let body: SsoInfo = parse(&response.1)?;
         Ok(body.enabled.then(|| {
             body.label
                 .unwrap_or_else(|| "your company account".to_owned())
@@ -298,22 +230,11 @@ impl ServerClient {
         code_verifier: &SecretString,
         device_name: &str,
     ) -> Result<Enrollment, ClientError> {
-        #[derive(Deserialize)]
-        struct Device {
-            id: String,
-        }
-        #[derive(Deserialize)]
-        struct Body {
-            device_token: SecretString,
-            device: Device,
-            user: RemoteUser,
-            server: String,
-        }
-        let body = serde_json::json!({
-            "code": code.expose(),
-            "code_verifier": code_verifier.expose(),
-            "device_name": device_name,
-        });
+        let body = SsoRedeemRequest {
+            code: code.duplicate(),
+            code_verifier: code_verifier.duplicate(),
+            device_name: device_name.to_owned(),
+        };
         let response = self
             .send(
                 self.http
@@ -321,37 +242,40 @@ impl ServerClient {
                     .json(&body),
             )
             .await?;
-        let body: Body = parse(&response.1)?;
-        Ok(Enrollment {
-            device_token: body.device_token,
-            server: body.server,
-            user: body.user,
-            device_id: body.device.id,
-        })
+        Ok(parse::<EnrollResponse>(&response.1)?.into())
     }
 
-    /// Who this device belongs to.
-    pub async fn me(&self) -> Result<RemoteUser, ClientError> {
-        #[derive(Deserialize)]
-        struct Body {
-            user: RemoteUser,
-        }
+    /// Who this device is: itself, its user and its org (`GET /v1/me`).
+    pub async fn me(&self) -> Result<Me, ClientError> {
         let response = self
             .send(self.authed(self.http.get(self.url("/v1/me")))?)
             .await?;
-        Ok(parse::<Body>(&response.1)?.user)
+        parse(&response.1)
     }
 
     /// The integrations enabled for this user.
     pub async fn integrations(&self) -> Result<Vec<RemoteIntegration>, ClientError> {
-        #[derive(Deserialize)]
-        struct Body {
-            integrations: Vec<RemoteIntegration>,
-        }
         let response = self
             .send(self.authed(self.http.get(self.url("/v1/integrations")))?)
             .await?;
-        Ok(parse::<Body>(&response.1)?.integrations)
+        Ok(parse::<IntegrationList>(&response.1)?.integrations)
+    }
+
+    /// This user's live records (envelopes included), optionally of one integration only.
+    pub async fn list_records(
+        &self,
+        integration: Option<&str>,
+    ) -> Result<Vec<Record>, ClientError> {
+        let mut url =
+            Url::parse(&self.url("/v1/records")).map_err(|e| ClientError::InvalidServer {
+                reason: e.to_string(),
+            })?;
+        if let Some(integration) = integration {
+            url.query_pairs_mut()
+                .append_pair("integration", integration);
+        }
+        let response = self.send(self.authed(self.http.get(url))?).await?;
+        Ok(parse::<RecordList>(&response.1)?.records)
     }
 
     fn record_url(&self, slot: RecordSlot<'_>) -> Result<String, ClientError> {
@@ -376,23 +300,23 @@ impl ServerClient {
         &self,
         slot: RecordSlot<'_>,
     ) -> Result<Option<RemoteRecord>, ClientError> {
-        #[derive(Deserialize)]
-        struct Body {
-            version: u64,
-            envelope: String,
-            device_id: String,
-        }
         let request = self.authed(self.http.get(self.record_url(slot)?))?;
         match self.send(request).await {
             Ok((_, bytes)) => {
-                let body: Body = parse(&bytes)?;
-                let envelope = STANDARD.decode(body.envelope.as_bytes()).map_err(|_| {
+                let body: Record = parse(&bytes)?;
+                let envelope = body
+                    .envelope
+                    .as_deref()
+                    .ok_or(ClientError::InvalidResponse {
+                        reason: "the record has no envelope".to_owned(),
+                    })?;
+                let envelope = STANDARD.decode(envelope.as_bytes()).map_err(|_| {
                     ClientError::InvalidResponse {
                         reason: "the envelope is not base64".to_owned(),
                     }
                 })?;
                 Ok(Some(RemoteRecord {
-                    version: body.version,
+                    version: version(body.version)?,
                     envelope,
                     device_id: body.device_id,
                 }))
@@ -415,14 +339,10 @@ impl ServerClient {
         expected: Option<u64>,
         new_grant: bool,
     ) -> Result<u64, ClientError> {
-        #[derive(Deserialize)]
-        struct Body {
-            version: u64,
-        }
-        let mut body = serde_json::json!({ "envelope": STANDARD.encode(envelope) });
-        if new_grant {
-            body["new_grant"] = true.into();
-        }
+        let body = PutRecordRequest {
+            envelope: STANDARD.encode(envelope),
+            new_grant,
+        };
         let mut request = self
             .authed(self.http.put(self.record_url(slot)?))?
             .json(&body);
@@ -431,7 +351,7 @@ impl ServerClient {
             None => request.header("If-None-Match", "*"),
         };
         let (_, bytes) = self.send(request).await?;
-        Ok(parse::<Body>(&bytes)?.version)
+        version(parse::<Record>(&bytes)?.version)
     }
 
     /// Deletes `slot` if it is still at `version`.
@@ -452,22 +372,17 @@ impl ServerClient {
     /// The kill switch: orders this device has not answered yet (an admin took a
     /// connection away), oldest first.
     pub async fn revocation_orders(&self) -> Result<Vec<RevocationOrder>, ClientError> {
-        #[derive(Deserialize)]
-        struct Body {
-            orders: Vec<RevocationOrder>,
-        }
         let response = self
             .send(self.authed(self.http.get(self.url("/v1/revocation-orders")))?)
             .await?;
-        Ok(parse::<Body>(&response.1)?.orders)
+        Ok(parse::<RevocationOrderList>(&response.1)?.orders)
     }
 
-    /// Answers one order: what the provider said (`revoked`, `not_supported`,
-    /// `queued`, `failed`, `no_copy`) and whether the local copy was wiped.
+    /// Answers one order: what the provider said and whether the local copy was wiped.
     pub async fn revocation_receipt(
         &self,
         order_id: &str,
-        provider: &str,
+        provider: ProviderOutcome,
         detail: &str,
         local_wiped: bool,
     ) -> Result<(), ClientError> {
@@ -478,7 +393,11 @@ impl ServerClient {
             })?
             .clear()
             .extend(["v1", "revocation-orders", order_id, "receipt"]);
-        let body = serde_json::json!({ "provider": provider, "detail": detail, "local_wiped": local_wiped });
+        let body = RevocationReceipt {
+            provider,
+            detail: detail.to_owned(),
+            local_wiped,
+        };
         self.send(self.authed(self.http.post(url))?.json(&body))
             .await?;
         Ok(())
@@ -588,6 +507,13 @@ impl ServerClient {
             retry_after,
         ))
     }
+}
+
+/// A record version from the server (always positive) as the device keeps it.
+fn version(v: i64) -> Result<u64, ClientError> {
+    u64::try_from(v).map_err(|_| ClientError::InvalidResponse {
+        reason: format!("the record version {v} is negative"),
+    })
 }
 
 fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ClientError> {

@@ -4,7 +4,10 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use latchkey_client::{ClientError, EnrollLink, RemoteIntegration, ServerClient};
+use latchkey_client::{
+    ClientError, EnrollLink, EnvironmentName, IntegrationId, IntegrationKind, RemoteIntegration,
+    ServerClient,
+};
 use latchkey_keychain::{Keychain, KeychainError, OsKeychain};
 use latchkey_secret::SecretString;
 use latchkey_vault::{DEFAULT_KEYCHAIN_SERVICE, UserIdentity, Vault, VaultError};
@@ -83,9 +86,9 @@ struct DeviceFile {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CachedIntegration {
-    id: String,
-    kind: String,
-    environment: String,
+    id: IntegrationId,
+    kind: IntegrationKind,
+    environment: EnvironmentName,
     client_id: Option<String>,
     scopes: Vec<String>,
     params: std::collections::BTreeMap<String, String>,
@@ -220,7 +223,10 @@ impl Device {
                 callback.responder.finish(false, &e.to_string()).await;
                 Err(match e {
                     ClientError::Unauthorized { code, message } if code.starts_with("sso.") => {
-                        DeviceError::SsoRefused { code, message }
+                        DeviceError::SsoRefused {
+                            code: code.into(),
+                            message,
+                        }
                     }
                     other => other.into(),
                 })
@@ -244,9 +250,9 @@ impl Device {
         )?;
         let file = DeviceFile {
             server,
-            user_id: enrollment.user.id,
+            user_id: enrollment.user.id.into(),
             email: enrollment.user.email,
-            device_id: enrollment.device_id,
+            device_id: enrollment.device_id.into(),
         };
         let device = Device {
             file,
@@ -407,7 +413,7 @@ impl Device {
             .iter()
             .map(|i| CachedIntegration {
                 id: i.id.clone(),
-                kind: i.kind.clone(),
+                kind: i.kind,
                 environment: i.environment.clone(),
                 client_id: i.client_id.clone(),
                 scopes: i.scopes.clone(),
@@ -432,21 +438,25 @@ impl Device {
             .unwrap_or_default();
         cached
             .into_iter()
-            .filter_map(|c| {
+            .map(|c| {
                 let secret = keychain
                     .get(&self.secret_account(&c.id))
                     .ok()
                     .flatten()
                     .and_then(|b| String::from_utf8(b.expose().to_vec()).ok());
-                let mut remote: RemoteIntegration = serde_json::from_value(serde_json::json!({
-                    "id": c.id, "kind": c.kind, "environment": c.environment,
-                    "client_id": c.client_id, "scopes": c.scopes, "params": c.params,
-                    "redirect_host": c.redirect_host,
-                    "default_widgets": c.default_widgets,
-                }))
-                .ok()?;
-                remote.client_secret = secret.map(SecretString::new);
-                Some(remote)
+                RemoteIntegration {
+                    id: c.id,
+                    kind: c.kind,
+                    environment: c.environment,
+                    client_id: c.client_id,
+                    client_secret: secret.map(SecretString::new),
+                    scopes: c.scopes,
+                    params: c.params,
+                    redirect_host: c.redirect_host,
+                    default_widgets: c.default_widgets,
+                    connected: None,
+                    updated_at: 0,
+                }
             })
             .collect()
     }

@@ -4,7 +4,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use latchkey_catalog::{Catalog, Environment, EnvironmentKind, RedirectHost};
-use latchkey_client::{ClientError, RemoteIntegration, ServerClient};
+use latchkey_client::{
+    ClientError, ErrorCode, IntegrationKind, ProviderOutcome, RemoteIntegration, ServerClient,
+};
 use latchkey_connect::http::HttpClient;
 use latchkey_connect::{
     ApiRequest, ApiResponse, BrowserLauncher, ConnectError, ConnectOptions, ConnectionState,
@@ -81,14 +83,14 @@ impl Session {
             }
             Err(e) if e.is_offline() => (device.cached_integrations(), Some(e.to_string())),
             Err(ClientError::Unauthorized { code, message })
-                if code == "device_revoked" || code == "invalid_token" =>
+                if code == ErrorCode::DEVICE_REVOKED || code == ErrorCode::INVALID_TOKEN =>
             {
                 // Revoked, or removed with its user: carry out the admin's last orders
                 // (the token still opens those), wipe every copy, forget the token.
                 let connector = Connector::new(Arc::new(vault), HttpClient::new()?, browser, dir)?;
                 // A revoked device's token is refused as revoked; a removed user's device
                 // is gone altogether, so its token is no longer known.
-                let removed = code == "invalid_token";
+                let removed = code == ErrorCode::INVALID_TOKEN;
                 if leave(device, &connector, &client, &previous, removed).await {
                     return Err(if removed {
                         DeviceError::RemovedByAdmin
@@ -125,7 +127,7 @@ impl Session {
             dir: dir.to_path_buf(),
             default_widgets: remote
                 .iter()
-                .map(|r| (r.id.clone(), r.default_widgets.clone()))
+                .map(|r| (r.id.to_string(), r.default_widgets.clone()))
                 .collect(),
         };
         if session.offline.is_none() {
@@ -343,10 +345,14 @@ async fn carry_out(
                     }
                 }
                 connector
-                    .apply_revocation_order(&integration, &order.reason)
+                    .apply_revocation_order(&integration, order.reason.as_str())
                     .await
             }
-            _ => connector.wipe_slot(&order.integration_id, &order.environment, &order.reason),
+            _ => connector.wipe_slot(
+                &order.integration_id,
+                &order.environment,
+                order.reason.as_str(),
+            ),
         };
         // The widgets' sealed snapshots of it go with the tokens.
         crate::widgets::wipe(connector.data_dir(), Some(&order.integration_id));
@@ -360,13 +366,17 @@ async fn carry_out(
                 continue;
             }
         };
+        // The connector names only the protocol's outcomes; anything else is a bug here,
+        // and the order stays pending rather than be answered wrongly.
+        let Ok(provider) = receipt.provider.parse::<ProviderOutcome>() else {
+            tracing::warn!(
+                provider = %receipt.provider,
+                "a revocation receipt names an outcome the server does not know; not sent"
+            );
+            continue;
+        };
         match server
-            .revocation_receipt(
-                &order.id,
-                &receipt.provider,
-                &receipt.detail,
-                receipt.local_wiped,
-            )
+            .revocation_receipt(&order.id, provider, &receipt.detail, receipt.local_wiped)
             .await
         {
             Ok(()) => answered += 1,
@@ -571,7 +581,7 @@ fn to_integration(r: &RemoteIntegration) -> Result<(Integration, bool), SessionE
     let environment = Environment::parse(&r.environment).map_err(ConnectError::from)?;
     Ok((
         Integration {
-            id: r.id.clone(),
+            id: r.id.to_string(),
             environment,
             params: r.params.clone().into_iter().collect(),
             client_id: r.client_id.clone().unwrap_or_default(),
@@ -583,7 +593,7 @@ fn to_integration(r: &RemoteIntegration) -> Result<(Integration, bool), SessionE
                 .and_then(RedirectHost::parse)
                 .unwrap_or_default(),
         },
-        r.kind == "api_key",
+        r.kind == IntegrationKind::ApiKey,
     ))
 }
 

@@ -13,3 +13,4 @@ pub mod admin;
 pub mod device;
 pub mod error;
 pub mod ids;
+pub mod secret;

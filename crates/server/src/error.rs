@@ -1,17 +1,19 @@
-//! The one error type of the HTTP API. Every failure reaches the client as
-//! `{"code": "...", "message": "..."}` with a stable `code` to branch on and a
-//! message saying what happened and what to do next. Messages never carry
-//! secret material: they are built from constants and validated identifiers.
+//! The one error type of the HTTP API. Every failure reaches the client as the
+//! protocol's [`ErrorBody`], `{"code": "...", "message": "..."}`, with a stable
+//! `code` ([`ErrorCode`]) to branch on and a message saying what happened and
+//! what to do next. Messages never carry secret material: they are built from
+//! constants and validated identifiers.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+pub use latchkey_protocol::error::{ErrorBody, ErrorCode};
+use latchkey_protocol::ids::IdError;
 use latchkey_server_database::{CodeProblem, DbError};
-use serde::Serialize;
 
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     /// For 412: the live version of the record (`None`: no live record).
     pub current_version: Option<Option<i64>>,
@@ -19,46 +21,38 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    code: &'a str,
-    message: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    current_version: Option<Option<i64>>,
-}
-
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: impl Into<ErrorCode>, message: impl Into<String>) -> Self {
         Self {
             status,
-            code,
+            code: code.into(),
             message: message.into(),
             current_version: None,
             retry_after: None,
         }
     }
 
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad_request(code: impl Into<ErrorCode>, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
 
-    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn unprocessable(code: impl Into<ErrorCode>, message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
     }
 
-    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn unauthorized(code: impl Into<ErrorCode>, message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, code, message)
     }
 
-    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn forbidden(code: impl Into<ErrorCode>, message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, code, message)
     }
 
-    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn not_found(code: impl Into<ErrorCode>, message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, code, message)
     }
 
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn conflict(code: impl Into<ErrorCode>, message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, code, message)
     }
 
@@ -73,7 +67,7 @@ impl ApiError {
             retry_after: Some(retry_after),
             ..Self::new(
                 StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
+                ErrorCode::RATE_LIMITED,
                 format!("Too many attempts. Wait {retry_after} seconds and try again."),
             )
         }
@@ -90,14 +84,18 @@ impl ApiError {
         };
         Self {
             current_version: Some(current),
-            ..Self::new(StatusCode::PRECONDITION_FAILED, "version_mismatch", message)
+            ..Self::new(
+                StatusCode::PRECONDITION_FAILED,
+                ErrorCode::VERSION_MISMATCH,
+                message,
+            )
         }
     }
 
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            ErrorCode::INTERNAL,
             "The server hit an internal error. Try again; if it persists, check the server logs.",
         )
     }
@@ -106,27 +104,27 @@ impl ApiError {
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
         match e {
-            DbError::NotFound => Self::not_found("not_found", "No such resource."),
+            DbError::NotFound => Self::not_found(ErrorCode::NOT_FOUND, "No such resource."),
             DbError::AlreadyExists(what) => {
-                Self::conflict("already_exists", format!("{what} already exists."))
+                Self::conflict(ErrorCode::ALREADY_EXISTS, format!("{what} already exists."))
             }
             DbError::VersionMismatch { current } => Self::version_mismatch(current),
             DbError::Code(problem) => {
                 let (code, message) = match problem {
                     CodeProblem::Unknown => (
-                        "enrollment_code_invalid",
+                        ErrorCode::ENROLLMENT_CODE_INVALID,
                         "This enrollment code is not valid. Check it, or ask your admin for a new invitation.",
                     ),
                     CodeProblem::Expired => (
-                        "enrollment_code_expired",
+                        ErrorCode::ENROLLMENT_CODE_EXPIRED,
                         "This enrollment code has expired. Ask your admin for a new invitation.",
                     ),
                     CodeProblem::AlreadyUsed => (
-                        "enrollment_code_used",
+                        ErrorCode::ENROLLMENT_CODE_USED,
                         "This enrollment code was already used. Ask your admin for a new invitation.",
                     ),
                     CodeProblem::UserInactive => (
-                        "user_inactive",
+                        ErrorCode::USER_INACTIVE,
                         "Your account was deactivated by your organisation's identity provider, so this computer cannot be enrolled. Ask your admin to reactivate it.",
                     ),
                 };
@@ -146,6 +144,13 @@ impl From<DbError> for ApiError {
     }
 }
 
+/// A caller's identifier refused by the protocol's rules: 400 with its code.
+impl From<IdError> for ApiError {
+    fn from(e: IdError) -> Self {
+        Self::bad_request(e.code, e.message)
+    }
+}
+
 impl From<crate::crypto::CryptoError> for ApiError {
     fn from(e: crate::crypto::CryptoError) -> Self {
         tracing::error!(error = %e, "crypto failure");
@@ -155,9 +160,9 @@ impl From<crate::crypto::CryptoError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Body {
+        let body = ErrorBody {
             code: self.code,
-            message: &self.message,
+            message: self.message,
             current_version: self.current_version,
         };
         let mut response = (self.status, axum::Json(body)).into_response();

@@ -43,6 +43,10 @@ impl Schema {
     pub fn name(&self) -> Cow<'static, str> {
         (self.name)()
     }
+
+    fn collect_into(&self, into: &mut Collected) {
+        (self.collect)(into);
+    }
 }
 
 impl fmt::Debug for Schema {
@@ -62,10 +66,6 @@ pub enum Body {
     OptionalJson(Schema),
     /// Raw bytes (`application/octet-stream`) described by a protocol type.
     Bytes(Schema),
-    /// A device body whose schema is still hand-written in [`legacy_device_schemas`],
-    /// by its name there. The lead swaps these for [`Body::Json`] once the device
-    /// protocol types are merged.
-    Legacy(&'static str),
     /// Not JSON, so no schema: text, server-sent events, proxied or raw bytes.
     Media(&'static str),
 }
@@ -86,7 +86,7 @@ impl Body {
     fn schema(&self) -> Option<Schema> {
         match self {
             Self::Json(s) | Self::OptionalJson(s) | Self::Bytes(s) => Some(*s),
-            Self::Empty | Self::Legacy(_) | Self::Media(_) => None,
+            Self::Empty | Self::Media(_) => None,
         }
     }
 
@@ -100,9 +100,6 @@ impl Body {
             }
             Self::Bytes(s) => {
                 Some(json!({ "application/octet-stream": { "schema": schema_ref(&s.name()) } }))
-            }
-            Self::Legacy(name) => {
-                Some(json!({ "application/json": { "schema": schema_ref(name) } }))
             }
             Self::Media(media) => Some(json!({ *media: {} })),
         }
@@ -122,67 +119,6 @@ fn path_params(path: &str) -> Vec<Value> {
         .collect()
 }
 
-/// PLACEHOLDER until the device protocol types are merged: the device bodies'
-/// schemas, hand-written, by the names the device routes give in the table (and
-/// the error body every route answers with). The lead replaces this function
-/// with the schemas generated from `latchkey_protocol::{device, error}`.
-pub fn legacy_device_schemas() -> Map<String, Value> {
-    let pending = |what: &str| {
-        json!({
-            "type": "object",
-            "description": format!("{what} Hand-written placeholder: generated from latchkey-protocol once the device types land.")
-        })
-    };
-    let schemas = json!({
-        "Error": {
-            "type": "object",
-            "required": ["code", "message"],
-            "properties": {
-                "code": { "type": "string", "description": "Stable machine-readable code." },
-                "message": { "type": "string", "description": "What happened and what to do next." },
-                "current_version": { "type": ["integer", "null"], "description": "On 412: the record's live version (null: no live record)." }
-            }
-        },
-        "Enroll": {
-            "type": "object", "additionalProperties": false, "required": ["code", "device_name"],
-            "properties": { "code": { "type": "string" }, "device_name": { "type": "string" } }
-        },
-        "SsoRedeem": {
-            "type": "object", "additionalProperties": false, "required": ["code", "code_verifier", "device_name"],
-            "properties": { "code": { "type": "string", "description": "The one-time code the device's loopback listener received (2 minutes, one use)." }, "code_verifier": { "type": "string", "description": "The PKCE verifier behind the code_challenge the device sent." }, "device_name": { "type": "string" } }
-        },
-        "PutRecord": {
-            "type": "object", "additionalProperties": false, "required": ["envelope"],
-            "properties": {
-                "envelope": { "type": "string", "contentEncoding": "base64", "description": "The sealed envelope (opaque to the server), at most max_envelope_bytes once decoded." },
-                "new_grant": { "type": "boolean", "default": false, "description": "Set right after a new sign-in. Without it, creating (If-None-Match: *) in a slot an admin emptied answers 410 revoked_by_admin: the device wipes its copy instead of retrying." }
-            }
-        },
-        "RevocationReceipt": {
-            "type": "object", "additionalProperties": false, "required": ["provider", "local_wiped"],
-            "properties": {
-                "provider": { "type": "string", "enum": ["revoked", "not_supported", "queued", "failed", "no_copy", "kept"] },
-                "detail": { "type": "string", "maxLength": 500 },
-                "local_wiped": { "type": "boolean" }
-            }
-        },
-        "Enrolled": pending("A new device's token (shown once), the device, its user and the server's URL."),
-        "Me": pending("The device, its user and org."),
-        "MyIntegrations": pending("The integrations enabled for this device's user, with their public configuration."),
-        "RecordList": pending("The user's sealed connection records."),
-        "Record": pending("One sealed connection record."),
-        "RecordWritten": pending("The record's new version."),
-        "RecordDeleted": pending("The deletion's tombstone version."),
-        "RevocationOrders": pending("The orders this device has not answered."),
-        "ReceiptRecorded": pending("The receipt was recorded."),
-        "UpdateManifest": pending("Tauri's update manifest: version, notes, pub_date, url, signature.")
-    });
-    match schemas {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    }
-}
-
 /// Every component schema: the hand-written device ones, then those generated from
 /// the protocol types the table names. Also returns the names given to two
 /// different schemas (a test requires none).
@@ -195,7 +131,9 @@ pub fn components() -> (Map<String, Value>, Vec<String>) {
             }
         }
     }
-    let mut map = legacy_device_schemas();
+    // Every route may answer with the error body.
+    Schema::of::<latchkey_protocol::error::ErrorBody>().collect_into(&mut collected);
+    let mut map = Map::new();
     let mut clashes = Vec::new();
     for (name, schema) in collected {
         let value = serde_json::to_value(&schema).unwrap_or(Value::Null);
@@ -264,7 +202,7 @@ pub fn document() -> Value {
                 doc.ok.to_string(): success,
                 "default": {
                     "description": "Error.",
-                    "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } }
+                    "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorBody" } } }
                 }
             }
         });

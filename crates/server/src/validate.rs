@@ -2,6 +2,7 @@
 //! the provider catalog plugs in.
 
 use crate::error::ApiError;
+use latchkey_protocol::ids::{EnvironmentName, IntegrationId, VaultKeyId};
 
 /// Checks an integration id against the provider catalog. The server binary uses
 /// the built-in catalog (`crate::catalog::ProviderCatalog`), which rejects unknown
@@ -68,65 +69,23 @@ impl CatalogLookup for WellFormedIds {
     }
 }
 
-/// `^[a-z0-9][a-z0-9-]{0,62}$`
+/// `^[a-z0-9][a-z0-9-]{0,62}$` (the protocol's [`IntegrationId::parse`]).
 pub fn integration_id(id: &str) -> Result<(), ApiError> {
-    let ok = !id.is_empty()
-        && id.len() <= 63
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !id.starts_with('-');
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(
-            "invalid_integration_id",
-            "Integration ids are 1-63 characters of a-z, 0-9 and '-', starting with a letter or digit.",
-        ))
-    }
+    IntegrationId::parse(id).map(drop).map_err(ApiError::from)
 }
 
-/// `production`, `sandbox`, or a custom login hostname such as `acme.my.salesforce.com`.
+/// `production`, `sandbox`, or a custom login hostname such as `acme.my.salesforce.com`
+/// (the protocol's [`EnvironmentName::parse`]).
 pub fn environment(env: &str) -> Result<(), ApiError> {
-    if env == "production" || env == "sandbox" || is_hostname(env) {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(
-            "invalid_environment",
-            "Environment must be 'production', 'sandbox', or a lowercase host name such as acme.my.salesforce.com.",
-        ))
-    }
+    EnvironmentName::parse(env)
+        .map(drop)
+        .map_err(ApiError::from)
 }
 
-fn is_hostname(host: &str) -> bool {
-    host.len() <= 253
-        && host.contains('.')
-        && host.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        })
-}
-
-/// `^[A-Za-z0-9_-]{1,128}$`: the id of the device-side vault key that sealed a record.
+/// `^[A-Za-z0-9_-]{1,128}$`: the id of the device-side vault key that sealed a record
+/// (the protocol's [`VaultKeyId::parse`]).
 pub fn vault_key_id(id: &str) -> Result<(), ApiError> {
-    if !id.is_empty()
-        && id.len() <= 128
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(
-            "invalid_vault_key_id",
-            "Vault key ids are 1-128 characters of A-Z, a-z, 0-9, '-' and '_'.",
-        ))
-    }
+    VaultKeyId::parse(id).map(drop).map_err(ApiError::from)
 }
 
 /// Bidirectional controls (embeddings, overrides, isolates, marks) that can make text

@@ -117,25 +117,6 @@ pub struct PasswordChange {
     pub new_password: SecretString,
 }
 
-/// Who may still sign in to the console with a password once company sign-in is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum PasswordSignIn {
-    All,
-    /// The owner only (the break-glass account).
-    OwnerOnly,
-}
-
-/// `GET /v1/console/sso`: whether company sign-in is on, and the button's words.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct ConsoleSso {
-    pub enabled: bool,
-    /// "Sign in with …"; null when company sign-in is off.
-    #[schema(required = true)]
-    pub label: Option<String>,
-    pub password_sign_in: PasswordSignIn,
-}
-
 // ---- admin API tokens ----
 
 /// The body may be left out entirely.

@@ -8,15 +8,8 @@ use utoipa::ToSchema;
 
 // ---- integrations and the catalog ----
 
-/// How a configured integration reaches its provider.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum IntegrationKind {
-    /// Each user signs in; the device keeps the sealed tokens.
-    Oauth,
-    /// One key held by the server, used through the proxy.
-    ApiKey,
-}
+/// The same kinds the device API names.
+pub use crate::device::IntegrationKind;
 
 /// A write-only secret as the admin API shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -152,7 +145,8 @@ pub struct Integration {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct IntegrationList {
+/// `GET /v1/admin/integrations`: every configured integration.
+pub struct ConfiguredIntegrations {
     pub integrations: Vec<Integration>,
 }
 
@@ -175,6 +169,27 @@ pub struct ConnectionTest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_endpoint: Option<String>,
     pub message: String,
+}
+
+impl ConnectionTest {
+    /// A test that did not pass, saying why.
+    pub fn failed(kind: IntegrationKind, issuer: Option<&str>, message: &str) -> Self {
+        Self {
+            ok: false,
+            kind,
+            status: None,
+            issuer: issuer.map(str::to_owned),
+            metadata_url: None,
+            authorization_endpoint: None,
+            token_endpoint: None,
+            message: message.to_owned(),
+        }
+    }
+
+    /// The same answer, passed or not.
+    pub fn with_ok(self, ok: bool) -> Self {
+        Self { ok, ..self }
+    }
 }
 
 /// How a catalog provider authenticates.

@@ -48,7 +48,10 @@ fn enums_keep_their_wire_spelling() {
     assert_eq!(json!(SecretState::NotSet), json!("not set"));
     assert_eq!(json!(RedirectHost::Loopback), json!("127.0.0.1"));
     assert_eq!(json!(IntegrationKind::ApiKey), json!("api_key"));
-    assert_eq!(json!(PasswordSignIn::OwnerOnly), json!("owner_only"));
+    assert_eq!(
+        json!(crate::device::PasswordSignIn::OwnerOnly),
+        json!("owner_only")
+    );
     for kind in [
         ActorKind::Admin,
         ActorKind::Device,

@@ -1,27 +1,76 @@
 //! The client API, for enrolled devices (Bearer device token): who am I, the
 //! integrations enabled for me, and my connection records with version CAS.
+//! Every body is a `latchkey_protocol::device` type, the ones `latchkey-client` reads.
 
 use crate::auth::DeviceAuth;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::ApiJson;
 use crate::state::{Actor, AppState, UserGroups, now_millis};
-use crate::validate;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use latchkey_server_database::{ConnectionRecord, Integration, Precondition, SlotKey};
-use serde::{Deserialize, Serialize};
+use latchkey_protocol::device::{
+    ChangeKind, DeletedRecord, DeviceInfo, IntegrationConfig, IntegrationKind, IntegrationList, Me,
+    MeDevice, MeUser, OrgInfo, ProviderOutcome, PutRecordRequest, ReceiptRecorded, Record,
+    RecordList, RecordListQuery, RevocationOrder, RevocationOrderList, RevocationReceipt, UserInfo,
+};
+use latchkey_protocol::ids::{EnvironmentName, IntegrationId, RevocationOrderId, VaultKeyId};
+use latchkey_server_database::{
+    ConnectionRecord, Device, Integration, Precondition, SlotKey, User,
+};
 use serde_json::{Value, json};
 
-pub async fn me(State(state): State<AppState>, auth: DeviceAuth) -> Json<Value> {
-    Json(json!({
-        "user": { "id": auth.user.id, "email": auth.user.email, "display_name": auth.user.display_name },
-        "device": { "id": auth.device.id, "name": auth.device.name, "created_at": auth.device.created_at },
-        "org": { "id": state.org.id, "name": state.org.name },
-    }))
+pub async fn me(State(state): State<AppState>, auth: DeviceAuth) -> Json<Me> {
+    Json(Me {
+        user: MeUser {
+            id: auth.user.id.into(),
+            email: auth.user.email,
+            display_name: auth.user.display_name,
+        },
+        device: MeDevice {
+            id: auth.device.id.into(),
+            name: auth.device.name,
+            created_at: auth.device.created_at,
+        },
+        org: OrgInfo {
+            id: state.org.id.clone().into(),
+            name: state.org.name.clone(),
+        },
+    })
+}
+
+/// A device as enrollment answers it (and the console lists it).
+pub fn device_info(d: &Device) -> DeviceInfo {
+    DeviceInfo {
+        id: d.id.clone().into(),
+        user_id: d.user_id.clone().into(),
+        name: d.name.clone(),
+        created_at: d.created_at,
+        last_seen_at: d.last_seen_at,
+        revoked_at: d.revoked_at,
+        update_channel: d.update_channel.clone(),
+        // What its app reported on its last update check (null: never checked).
+        app_version: d.app.as_ref().map(|a| a.version.clone()),
+        app_target: d.app.as_ref().map(|a| a.target.clone()),
+        app_arch: d.app.as_ref().map(|a| a.arch.clone()),
+        app_version_seen_at: d.app.as_ref().map(|a| a.seen_at),
+    }
+}
+
+/// A user as enrollment answers it (and the console lists them).
+pub fn user_info(u: &User) -> UserInfo {
+    UserInfo {
+        id: u.id.clone().into(),
+        email: u.email.clone(),
+        display_name: u.display_name.clone(),
+        created_at: u.created_at,
+        active: u.active,
+        external_id: u.external_id.clone(),
+        provisioned_by: u.provisioned_by.clone(),
+    }
 }
 
 /// Whether an integration is an API-key one (the key stays on the server).
@@ -32,32 +81,34 @@ pub fn is_api_key(i: &Integration) -> bool {
 /// The public configuration a device needs to connect. The OAuth client secret,
 /// when a provider demands one, is handed to devices: a native app cannot keep
 /// it confidential (RFC 8252 §8.5). API keys are never handed out.
-fn public_view(state: &AppState, i: &Integration) -> ApiResult<Value> {
+fn public_view(state: &AppState, i: &Integration) -> ApiResult<IntegrationConfig> {
     let client_secret = match &i.client_secret_sealed {
         Some(sealed) => Some(
             state
                 .key
-                .open(&secret_context(&i.org_id, &i.id, "client_secret"), sealed)?
-                .expose()
-                .to_owned(),
+                .open(&secret_context(&i.org_id, &i.id, "client_secret"), sealed)?,
         ),
         None => None,
     };
-    Ok(json!({
-        "id": i.id,
-        "kind": if is_api_key(i) { "api_key" } else { "oauth" },
-        "environment": i.environment,
-        "client_id": i.client_id,
-        "client_secret": client_secret,
-        "scopes": i.scopes,
-        "params": i.params,
-        "redirect_host": i.redirect_host,
+    Ok(IntegrationConfig {
+        id: i.id.clone().into(),
+        kind: if is_api_key(i) {
+            IntegrationKind::ApiKey
+        } else {
+            IntegrationKind::OAuth
+        },
+        environment: i.environment.clone().into(),
+        client_id: i.client_id.clone(),
+        client_secret,
+        scopes: i.scopes.clone(),
+        params: i.params.clone(),
+        redirect_host: Some(i.redirect_host.clone()),
         // The widgets the admin offers by default; null: every one the catalog offers.
-        "default_widgets": i.default_widgets,
+        default_widgets: i.default_widgets.clone(),
         // An API-key integration is connected for every permitted user with no action of theirs.
-        "connected": if is_api_key(i) { Some(true) } else { None },
-        "updated_at": i.updated_at,
-    }))
+        connected: is_api_key(i).then_some(true),
+        updated_at: i.updated_at,
+    })
 }
 
 pub use crate::crypto::secret_context;
@@ -65,7 +116,7 @@ pub use crate::crypto::secret_context;
 pub async fn integrations(
     State(state): State<AppState>,
     auth: DeviceAuth,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<IntegrationList>> {
     let mut out = Vec::new();
     let mut who = UserGroups::new(&auth.user.id);
     for i in state.db.list_integrations(&state.org.id).await? {
@@ -73,29 +124,16 @@ pub async fn integrations(
             out.push(public_view(&state, &i)?);
         }
     }
-    Ok(Json(json!({ "integrations": out })))
+    Ok(Json(IntegrationList { integrations: out }))
 }
 
-#[derive(Serialize)]
-struct RecordMeta<'a> {
-    integration_id: &'a str,
-    environment: &'a str,
-    vault_key_id: &'a str,
-    version: i64,
-    device_id: &'a str,
-    created_at: i64,
-    updated_at: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    envelope: Option<String>,
-}
-
-fn meta(r: &ConnectionRecord, with_envelope: bool) -> RecordMeta<'_> {
-    RecordMeta {
-        integration_id: &r.slot.integration_id,
-        environment: &r.slot.environment,
-        vault_key_id: &r.slot.vault_key_id,
+fn meta(r: &ConnectionRecord, with_envelope: bool) -> Record {
+    Record {
+        integration_id: r.slot.integration_id.clone().into(),
+        environment: r.slot.environment.clone().into(),
+        vault_key_id: r.slot.vault_key_id.clone().into(),
         version: r.version,
-        device_id: &r.device_id,
+        device_id: r.device_id.clone().into(),
         created_at: r.created_at,
         updated_at: r.updated_at,
         envelope: with_envelope.then(|| STANDARD.encode(&r.envelope)),
@@ -120,26 +158,21 @@ fn etag(version: i64) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    integration: Option<String>,
-}
-
 pub async fn list_records(
     State(state): State<AppState>,
     auth: DeviceAuth,
-    Query(q): Query<ListQuery>,
-) -> ApiResult<Json<Value>> {
-    if let Some(i) = &q.integration {
-        validate::integration_id(i)?;
-    }
+    Query(q): Query<RecordListQuery>,
+) -> ApiResult<Json<RecordList>> {
+    let integration = match &q.integration {
+        Some(i) => Some(IntegrationId::parse(i)?),
+        None => None,
+    };
     let records = state
         .db
-        .list_records(&auth.user.id, q.integration.as_deref())
+        .list_records(&auth.user.id, integration.as_deref())
         .await?;
-    let records: Vec<_> = records.iter().map(|r| meta(r, true)).collect();
-    Ok(Json(json!({ "records": records })))
+    let records = records.iter().map(|r| meta(r, true)).collect();
+    Ok(Json(RecordList { records }))
 }
 
 fn slot(
@@ -148,16 +181,16 @@ fn slot(
     environment: String,
     vault_key_id: String,
 ) -> ApiResult<SlotKey> {
-    validate::integration_id(&integration)?;
-    validate::environment(&environment)?;
-    validate::vault_key_id(&vault_key_id)?;
+    let integration = IntegrationId::parse(&integration)?;
+    let environment = EnvironmentName::parse(&environment)?;
+    let vault_key_id = VaultKeyId::parse(&vault_key_id)?;
     // The user always comes from the token, never from the request: a device can
     // only ever address its own user's slots.
     Ok(SlotKey {
         user_id: auth.user.id.clone(),
-        vault_key_id,
-        integration_id: integration,
-        environment,
+        vault_key_id: vault_key_id.into(),
+        integration_id: integration.into(),
+        environment: environment.into(),
     })
 }
 
@@ -169,7 +202,7 @@ pub async fn get_record(
     let slot = slot(&auth, integration, environment, vault_key_id)?;
     let Some(record) = state.db.get_record(&slot).await? else {
         return Err(ApiError::not_found(
-            "record_not_found",
+            ErrorCode::RECORD_NOT_FOUND,
             "There is no record in this slot. Create it with PUT and If-None-Match: *.",
         ));
     };
@@ -190,12 +223,12 @@ fn precondition(headers: &HeaderMap) -> ApiResult<Precondition> {
         .map(|v| v.to_str().unwrap_or(""));
     match (if_match, if_none) {
         (Some(_), Some(_)) => Err(ApiError::bad_request(
-            "conflicting_preconditions",
+            ErrorCode::CONFLICTING_PRECONDITIONS,
             "Send either If-Match: <version> (update) or If-None-Match: * (create), not both.",
         )),
         (None, Some(v)) if v.trim() == "*" => Ok(Precondition::Absent),
         (None, Some(_)) => Err(ApiError::bad_request(
-            "invalid_precondition",
+            ErrorCode::INVALID_PRECONDITION,
             "If-None-Match only supports '*' (create if absent).",
         )),
         (Some(v), None) => v
@@ -207,27 +240,16 @@ fn precondition(headers: &HeaderMap) -> ApiResult<Precondition> {
             .map(Precondition::Version)
             .ok_or_else(|| {
                 ApiError::bad_request(
-                    "invalid_precondition",
+                    ErrorCode::INVALID_PRECONDITION,
                     "If-Match must be the record's version, such as If-Match: 3.",
                 )
             }),
         (None, None) => Err(ApiError::new(
             StatusCode::PRECONDITION_REQUIRED,
-            "precondition_required",
+            ErrorCode::PRECONDITION_REQUIRED,
             "Writes are compare-and-swap: send If-Match: <version> to update or If-None-Match: * to create.",
         )),
     }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PutRecord {
-    /// The sealed envelope, standard base64.
-    envelope: String,
-    /// Set by a device right after a new sign-in (the user pressed Connect): only a new
-    /// grant may write a slot an admin emptied. An old push is refused with 410.
-    #[serde(default)]
-    new_grant: bool,
 }
 
 pub async fn put_record(
@@ -235,7 +257,7 @@ pub async fn put_record(
     auth: DeviceAuth,
     Path((integration, environment, vault_key_id)): Path<(String, String, String)>,
     headers: HeaderMap,
-    ApiJson(body): ApiJson<PutRecord>,
+    ApiJson(body): ApiJson<PutRecordRequest>,
 ) -> ApiResult<Response> {
     let slot = slot(&auth, integration, environment, vault_key_id)?;
     let pre = precondition(&headers)?;
@@ -245,7 +267,7 @@ pub async fn put_record(
     }
     let envelope = STANDARD.decode(body.envelope.as_bytes()).map_err(|_| {
         ApiError::unprocessable(
-            "invalid_envelope",
+            ErrorCode::INVALID_ENVELOPE,
             "The envelope must be standard base64 of the sealed record.",
         )
     })?;
@@ -254,7 +276,7 @@ pub async fn put_record(
     }
     if envelope.is_empty() {
         return Err(ApiError::unprocessable(
-            "invalid_envelope",
+            ErrorCode::INVALID_ENVELOPE,
             "The envelope is empty.",
         ));
     }
@@ -269,7 +291,7 @@ pub async fn put_record(
     };
     let Some(integration) = found.filter(|_| usable) else {
         return Err(ApiError::forbidden(
-            "integration_not_enabled",
+            ErrorCode::INTEGRATION_NOT_ENABLED,
             "Your admin has not enabled this integration for you. Ask them to enable it.",
         ));
     };
@@ -277,7 +299,7 @@ pub async fn put_record(
     // records for environments no one configured.
     if !same_environment(&slot.environment, &integration.environment) {
         return Err(ApiError::forbidden(
-            "environment_not_enabled",
+            ErrorCode::ENVIRONMENT_NOT_ENABLED,
             format!(
                 "Your admin enabled this integration for {} only, not {}. Connect without choosing an environment, or ask your admin.",
                 integration.environment, slot.environment
@@ -298,7 +320,7 @@ pub async fn put_record(
             .count();
         if live >= MAX_VAULT_KEYS_PER_SLOT {
             return Err(ApiError::conflict(
-                "too_many_records",
+                ErrorCode::TOO_MANY_RECORDS,
                 format!(
                     "You already have {live} stored connections to this integration, each under another vault key. Revoke the old ones (latchkey revoke, or Revoke in the menu) and connect again."
                 ),
@@ -309,7 +331,7 @@ pub async fn put_record(
         } else if state.db.admin_revoked(&slot).await? {
             return Err(ApiError::new(
                 StatusCode::GONE,
-                "revoked_by_admin",
+                ErrorCode::REVOKED_BY_ADMIN,
                 "Your admin disconnected this connection; an old copy cannot bring it back. Press Connect to sign in again.",
             ));
         }
@@ -319,7 +341,11 @@ pub async fn put_record(
         "record.put",
         Some(&auth.user.id),
         json!({ "integration_id": slot.integration_id, "environment": slot.environment, "vault_key_id": slot.vault_key_id }),
-        vec![(Some(auth.user.id.clone()), "connection.changed", Some(slot.integration_id.clone()))],
+        vec![(
+            Some(auth.user.id.clone()),
+            ChangeKind::ConnectionChanged.as_str(),
+            Some(slot.integration_id.clone()),
+        )],
     );
     let record = state
         .db
@@ -347,7 +373,7 @@ pub async fn put_record(
 fn envelope_too_large(max: usize) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
-        "envelope_too_large",
+        ErrorCode::ENVELOPE_TOO_LARGE,
         format!("Envelopes are limited to {max} bytes."),
     )
 }
@@ -357,11 +383,11 @@ pub async fn delete_record(
     auth: DeviceAuth,
     Path((integration, environment, vault_key_id)): Path<(String, String, String)>,
     headers: HeaderMap,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DeletedRecord>> {
     let slot = slot(&auth, integration, environment, vault_key_id)?;
     let Precondition::Version(version) = precondition(&headers)? else {
         return Err(ApiError::bad_request(
-            "invalid_precondition",
+            ErrorCode::INVALID_PRECONDITION,
             "Deletes need If-Match: <version> of the record you read.",
         ));
     };
@@ -370,7 +396,11 @@ pub async fn delete_record(
         "record.delete",
         Some(&auth.user.id),
         json!({ "integration_id": slot.integration_id, "environment": slot.environment, "vault_key_id": slot.vault_key_id }),
-        vec![(Some(auth.user.id.clone()), "connection.changed", Some(slot.integration_id.clone()))],
+        vec![(
+            Some(auth.user.id.clone()),
+            ChangeKind::ConnectionChanged.as_str(),
+            Some(slot.integration_id.clone()),
+        )],
     );
     let tombstone = state
         .db
@@ -378,12 +408,15 @@ pub async fn delete_record(
         .await
         .map_err(|e| match e {
             latchkey_server_database::DbError::NotFound => ApiError::not_found(
-                "record_not_found",
+                ErrorCode::RECORD_NOT_FOUND,
                 "There is no record in this slot; nothing to delete.",
             ),
             other => other.into(),
         })?;
-    Ok(Json(json!({ "deleted": true, "version": tombstone })))
+    Ok(Json(DeletedRecord {
+        deleted: true,
+        version: tombstone,
+    }))
 }
 
 /// The orders this device has not answered: revoke a connection at the provider and
@@ -393,7 +426,7 @@ pub async fn delete_record(
 pub async fn revocation_orders(
     State(state): State<AppState>,
     auth: crate::auth::RevocationAuth,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<RevocationOrderList>> {
     let orders = state.db.pending_revocation_orders(&auth.device_id).await?;
     let mut out = Vec::new();
     for o in &orders {
@@ -405,28 +438,43 @@ pub async fn revocation_orders(
             Some(i) if !is_api_key(i) => Some(public_view(&state, i)?),
             _ => None,
         };
-        out.push(json!({
-            "id": o.id,
-            "integration_id": o.integration_id,
-            "environment": o.environment,
-            "reason": o.reason,
-            "ordered_at": o.created_at,
-            "integration": config,
-        }));
+        out.push(RevocationOrder {
+            id: o.id.clone().into(),
+            integration_id: o.integration_id.clone().into(),
+            environment: o.environment.clone().into(),
+            reason: o.reason.clone().into(),
+            ordered_at: o.created_at,
+            integration: config,
+        });
     }
-    Ok(Json(json!({ "orders": out })))
+    Ok(Json(RevocationOrderList { orders: out }))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RevocationReceiptInput {
-    /// `revoked`, `not_supported`, `queued`, `failed` or `no_copy`.
-    provider: String,
-    /// Plain words (at most 500 characters).
-    #[serde(default)]
-    detail: String,
-    /// Whether the device wiped its sealed copy.
-    local_wiped: bool,
+/// Reads a receipt. A body that is right but for an outcome this server does not know
+/// is `invalid_receipt` (the device may be newer); any other wrong shape is
+/// `invalid_body`, as every body's is.
+fn receipt_body(raw: Value) -> ApiResult<RevocationReceipt> {
+    serde_json::from_value::<RevocationReceipt>(raw.clone()).map_err(|e| {
+        let mut known = raw;
+        let only_the_outcome = match known.get_mut("provider") {
+            Some(provider @ Value::String(_)) => {
+                *provider = json!(ProviderOutcome::Revoked);
+                serde_json::from_value::<RevocationReceipt>(known).is_ok()
+            }
+            _ => false,
+        };
+        if only_the_outcome {
+            ApiError::unprocessable(
+                ErrorCode::INVALID_RECEIPT,
+                "provider is one of revoked, not_supported, queued, failed, no_copy, kept.",
+            )
+        } else {
+            ApiError::unprocessable(
+                ErrorCode::INVALID_BODY,
+                format!("The request body does not have the expected fields: {e}"),
+            )
+        }
+    })
 }
 
 /// The device's receipt for one order. Answered once; the audit log keeps it.
@@ -434,20 +482,10 @@ pub async fn revocation_receipt(
     State(state): State<AppState>,
     auth: crate::auth::RevocationAuth,
     Path(id): Path<String>,
-    ApiJson(input): ApiJson<RevocationReceiptInput>,
-) -> ApiResult<Json<Value>> {
-    if !latchkey_server_database::RECEIPT_OUTCOMES.contains(&input.provider.as_str()) {
-        return Err(ApiError::unprocessable(
-            "invalid_receipt",
-            "provider is one of revoked, not_supported, queued, failed, no_copy, kept.",
-        ));
-    }
-    if id.len() > 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(ApiError::not_found(
-            "order_not_found",
-            "No such revocation order for this device.",
-        ));
-    }
+    ApiJson(raw): ApiJson<Value>,
+) -> ApiResult<Json<ReceiptRecorded>> {
+    let input = receipt_body(raw)?;
+    let id = RevocationOrderId::parse(&id).map_err(|e| ApiError::not_found(e.code, e.message))?;
     let detail: String = input
         .detail
         .chars()
@@ -456,7 +494,7 @@ pub async fn revocation_receipt(
         .collect();
     let receipt = latchkey_server_database::RevocationReceipt {
         at: now_millis(),
-        provider_outcome: input.provider.clone(),
+        provider_outcome: input.provider.as_str().to_owned(),
         provider_detail: detail.clone(),
         local_wiped: input.local_wiped,
     };
@@ -469,13 +507,13 @@ pub async fn revocation_receipt(
     );
     let recorded = state
         .db
-        .record_revocation_receipt(&auth.device_id, &id, &receipt, &journal)
+        .record_revocation_receipt(&auth.device_id, id.as_str(), &receipt, &journal)
         .await?;
     if !recorded {
         return Err(ApiError::not_found(
-            "order_not_found",
+            ErrorCode::ORDER_NOT_FOUND,
             "No such pending revocation order for this device (it may have been answered already).",
         ));
     }
-    Ok(Json(json!({ "recorded": true })))
+    Ok(Json(ReceiptRecorded { recorded: true }))
 }

@@ -10,20 +10,13 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
+use latchkey_protocol::device::{ChangeKind, FeedChange, FeedDeviceRevoked, FeedQuery, FeedReady};
 use latchkey_server_database::Change;
-use serde::Deserialize;
-use serde_json::json;
+use serde::Serialize;
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FeedQuery {
-    /// Resume after this seq (the `id` of the last event seen); `Last-Event-ID` also works.
-    since: Option<i64>,
-}
 
 struct Subscriber {
     state: AppState,
@@ -46,14 +39,30 @@ impl Drop for Subscriber {
     }
 }
 
+/// An event whose `data` is `body` as JSON.
+fn event(kind: ChangeKind, body: &impl Serialize) -> Event {
+    let data = serde_json::to_string(body).unwrap_or_else(|_| "{}".to_owned());
+    Event::default().event(kind.as_str()).data(data)
+}
+
+/// A change from the log as its event. Every writer names a [`ChangeKind`]; a kind
+/// this build does not know (a newer replica's) is passed on by its name.
 fn change_event(c: &Change) -> Event {
-    Event::default()
-        .id(c.seq.to_string())
-        .event(c.kind.clone())
-        .data(
-            json!({ "seq": c.seq, "kind": c.kind, "integration_id": c.integration_id, "at": c.at })
-                .to_string(),
-        )
+    let kind = ChangeKind::from_name(&c.kind);
+    if kind == ChangeKind::Unknown {
+        let data = serde_json::json!({ "seq": c.seq, "kind": c.kind, "integration_id": c.integration_id, "at": c.at });
+        return Event::default()
+            .id(c.seq.to_string())
+            .event(c.kind.clone())
+            .data(data.to_string());
+    }
+    let body = FeedChange {
+        seq: c.seq,
+        kind,
+        integration_id: c.integration_id.clone().map(Into::into),
+        at: c.at,
+    };
+    event(kind, &body).id(c.seq.to_string())
 }
 
 pub async fn events(
@@ -95,10 +104,8 @@ pub async fn events(
             }
             if sub.first {
                 sub.first = false;
-                let ready = Event::default()
-                    .id(sub.cursor.to_string())
-                    .event("ready")
-                    .data(json!({ "seq": sub.cursor }).to_string());
+                let ready = event(ChangeKind::Ready, &FeedReady { seq: sub.cursor })
+                    .id(sub.cursor.to_string());
                 return Some((Ok(ready), sub));
             }
             let poll = Duration::from_millis(sub.state.config.feed_poll_millis);
@@ -128,11 +135,12 @@ impl Subscriber {
             }
         };
         if !still_valid {
-            self.pending.push_back(
-                Event::default()
-                    .event("device.revoked")
-                    .data(json!({ "device_id": self.device_id }).to_string()),
-            );
+            self.pending.push_back(event(
+                ChangeKind::DeviceRevoked,
+                &FeedDeviceRevoked {
+                    device_id: self.device_id.clone().into(),
+                },
+            ));
             self.done = true;
             return;
         }

@@ -5,7 +5,7 @@
 //! redirects are not followed, and requests, responses and time are bounded.
 
 use crate::auth::DeviceAuth;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::routes::client::secret_context;
 use crate::state::{AppState, UserGroups};
 use crate::validate;
@@ -14,11 +14,17 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use futures_util::StreamExt;
+use latchkey_protocol::admin::ConnectionTest;
+use latchkey_protocol::device::IntegrationKind;
 
 /// An https URL with a host and an optional path prefix; nothing else.
 pub fn validate_base_url(url: &str, allow_http: bool) -> ApiResult<()> {
-    let bad =
-        |why: &str| ApiError::unprocessable("invalid_api_base_url", format!("api_base_url {why}."));
+    let bad = |why: &str| {
+        ApiError::unprocessable(
+            ErrorCode::INVALID_API_BASE_URL,
+            format!("api_base_url {why}."),
+        )
+    };
     let parsed = reqwest::Url::parse(url).map_err(|_| bad("is not a URL"))?;
     match parsed.scheme() {
         "https" => {}
@@ -40,7 +46,7 @@ pub fn validate_path_prefix(prefix: &str) -> ApiResult<()> {
         Ok(())
     } else {
         Err(ApiError::unprocessable(
-            "invalid_api_paths",
+            ErrorCode::INVALID_API_PATHS,
             "Each api_paths entry is a path prefix such as /v1/models (no '..', '//', '?', '#', '%' or '\\').",
         ))
     }
@@ -67,7 +73,7 @@ pub fn validate_key_header(name: &str) -> ApiResult<()> {
         Ok(())
     } else {
         Err(ApiError::unprocessable(
-            "invalid_api_key_header",
+            ErrorCode::INVALID_API_KEY_HEADER,
             "api_key_header is a lower-case header name such as x-api-key (or authorization for Bearer).",
         ))
     }
@@ -84,7 +90,7 @@ fn is_clean_path(path: &str) -> bool {
 
 fn path_not_allowed() -> ApiError {
     ApiError::forbidden(
-        "path_not_allowed",
+        ErrorCode::PATH_NOT_ALLOWED,
         "This path is not on the integration's allow-list. Ask your admin to allow it.",
     )
 }
@@ -101,7 +107,7 @@ pub async fn forward(
     validate::integration_id(&integration)?;
     let not_configured = || {
         ApiError::not_found(
-            "proxy_not_configured",
+            ErrorCode::PROXY_NOT_CONFIGURED,
             "This integration has no API key or base URL for the proxy. Ask your admin to configure it.",
         )
     };
@@ -117,7 +123,7 @@ pub async fn forward(
         .await?
     {
         return Err(ApiError::forbidden(
-            "integration_not_enabled",
+            ErrorCode::INTEGRATION_NOT_ENABLED,
             "Your admin has not enabled this integration for you.",
         ));
     }
@@ -127,7 +133,7 @@ pub async fn forward(
     let path = format!("/{path}");
     if !is_clean_path(&path) {
         return Err(ApiError::bad_request(
-            "invalid_path",
+            ErrorCode::INVALID_PATH,
             "The proxied path must not contain '..', '//', '%', '\\', '?' or '#'.",
         ));
     }
@@ -143,7 +149,7 @@ pub async fn forward(
         && (q.len() > 4096 || q.contains('#'))
     {
         return Err(ApiError::bad_request(
-            "invalid_query",
+            ErrorCode::INVALID_QUERY,
             "The query string is too long or malformed.",
         ));
     }
@@ -183,9 +189,9 @@ pub async fn forward(
         // Log the kind only: reqwest's error text holds the URL and its query.
         tracing::warn!(integration = %integration, timeout = e.is_timeout(), connect = e.is_connect(), "proxy request failed");
         if e.is_timeout() {
-            ApiError::new(StatusCode::GATEWAY_TIMEOUT, "upstream_timeout", "The provider did not answer in time. Try again later.")
+            ApiError::new(StatusCode::GATEWAY_TIMEOUT, ErrorCode::UPSTREAM_TIMEOUT, "The provider did not answer in time. Try again later.")
         } else {
-            ApiError::new(StatusCode::BAD_GATEWAY, "upstream_unreachable", "The provider could not be reached. Try again later.")
+            ApiError::new(StatusCode::BAD_GATEWAY, ErrorCode::UPSTREAM_UNREACHABLE, "The provider could not be reached. Try again later.")
         }
     })?;
     let status = upstream.status();
@@ -228,7 +234,7 @@ async fn read_capped(upstream: reqwest::Response, max: usize) -> ApiResult<Vec<u
         let chunk = chunk.map_err(|_| {
             ApiError::new(
                 StatusCode::BAD_GATEWAY,
-                "upstream_unreachable",
+                ErrorCode::UPSTREAM_UNREACHABLE,
                 "The provider's answer broke off. Try again.",
             )
         })?;
@@ -268,19 +274,19 @@ pub async fn test_connection(
     State(state): State<AppState>,
     auth: crate::auth::AdminAuth,
     Path(id): Path<String>,
-) -> ApiResult<axum::Json<serde_json::Value>> {
+) -> ApiResult<axum::Json<ConnectionTest>> {
     use serde_json::json;
     validate::integration_id(&id)?;
     let Some(i) = state.db.get_integration(&state.org.id, &id).await? else {
         return Err(ApiError::not_found(
-            "integration_not_found",
+            ErrorCode::INTEGRATION_NOT_FOUND,
             "This integration is not configured. Configure it with PUT first.",
         ));
     };
     let result = if let Some(sealed) = &i.api_key_sealed {
         let (Some(base), Some(path)) = (&i.api_base_url, i.api_paths.first()) else {
             return Err(ApiError::unprocessable(
-                "proxy_not_configured",
+                ErrorCode::PROXY_NOT_CONFIGURED,
                 "Set api_base_url and at least one api_paths entry to test this API key.",
             ));
         };
@@ -309,17 +315,23 @@ pub async fn test_connection(
                 } else {
                     format!("The provider answered HTTP {}.", status.as_u16())
                 };
-                json!({ "ok": status.is_success(), "kind": "api_key", "status": status.as_u16(), "message": message })
+                ConnectionTest {
+                    status: Some(status.as_u16()),
+                    ..ConnectionTest::failed(IntegrationKind::ApiKey, None, &message)
+                }
+                .with_ok(status.is_success())
             }
-            Err(e) => json!({ "ok": false, "kind": "api_key", "message": unreachable_message(&e) }),
+            Err(e) => {
+                ConnectionTest::failed(IntegrationKind::ApiKey, None, unreachable_message(&e))
+            }
         }
     } else {
         match state.catalog.issuer(&i.id, &i.environment) {
-            None => json!({
-                "ok": false,
-                "kind": "oauth",
-                "message": "The provider catalog names no authorization server for this integration in this environment, so there is nothing to test. Set a custom login host for it, or pick an environment the catalog lists."
-            }),
+            None => ConnectionTest::failed(
+                IntegrationKind::OAuth,
+                None,
+                "The provider catalog names no authorization server for this integration in this environment, so there is nothing to test. Set a custom login host for it, or pick an environment the catalog lists.",
+            ),
             Some(issuer) => oauth_metadata(&state, issuer.trim_end_matches('/')).await,
         }
     };
@@ -327,7 +339,7 @@ pub async fn test_connection(
         &crate::state::Actor::Admin(auth.admin.id.clone()),
         "integration.test",
         Some(&id),
-        json!({ "ok": result["ok"] }),
+        json!({ "ok": result.ok }),
         vec![],
     );
     state.db.append_audit(&journal.audit).await?;
@@ -342,11 +354,12 @@ fn unreachable_message(e: &reqwest::Error) -> &'static str {
     }
 }
 
-async fn oauth_metadata(state: &AppState, issuer: &str) -> serde_json::Value {
-    use serde_json::json;
+async fn oauth_metadata(state: &AppState, issuer: &str) -> ConnectionTest {
+    let failed =
+        |message: &str| ConnectionTest::failed(IntegrationKind::OAuth, Some(issuer), message);
     let allow_http = state.config.proxy_allow_http;
     if validate_base_url(issuer, allow_http).is_err() {
-        return json!({ "ok": false, "kind": "oauth", "issuer": issuer, "message": "The issuer is not an https URL." });
+        return failed("The issuer is not an https URL.");
     }
     let mut last = "The authorization server publishes no metadata document.".to_owned();
     for well_known in [
@@ -357,7 +370,7 @@ async fn oauth_metadata(state: &AppState, issuer: &str) -> serde_json::Value {
         let resp = match state.http.get(&url).send().await {
             Ok(r) => r,
             Err(e) => {
-                return json!({ "ok": false, "kind": "oauth", "issuer": issuer, "message": unreachable_message(&e) });
+                return failed(unreachable_message(&e));
             }
         };
         if !resp.status().is_success() {
@@ -400,23 +413,21 @@ async fn oauth_metadata(state: &AppState, issuer: &str) -> serde_json::Value {
         } else {
             format!("Metadata problems: {}.", problems.join("; "))
         };
-        return json!({
-            "ok": problems.is_empty(),
-            "kind": "oauth",
-            "issuer": issuer,
-            "metadata_url": url,
-            "authorization_endpoint": meta["authorization_endpoint"],
-            "token_endpoint": meta["token_endpoint"],
-            "message": message,
-        });
+        return ConnectionTest {
+            metadata_url: Some(url),
+            authorization_endpoint: meta["authorization_endpoint"].as_str().map(str::to_owned),
+            token_endpoint: meta["token_endpoint"].as_str().map(str::to_owned),
+            ..failed(&message)
+        }
+        .with_ok(problems.is_empty());
     }
-    json!({ "ok": false, "kind": "oauth", "issuer": issuer, "message": last })
+    failed(&last)
 }
 
 fn too_large(max: usize) -> ApiError {
     ApiError::new(
         StatusCode::BAD_GATEWAY,
-        "upstream_too_large",
+        ErrorCode::UPSTREAM_TOO_LARGE,
         format!("The provider's answer is larger than the proxy relays ({max} bytes)."),
     )
 }

@@ -9,7 +9,7 @@
 
 use crate::auth::cookie;
 use crate::crypto::TokenKind;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::ApiJson;
 use crate::extract::ClientIp;
 use crate::routes::admin::enrollment;
@@ -24,11 +24,11 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use latchkey_protocol::admin::{self as wire, ConsoleSso};
+use latchkey_protocol::device::{EnrollResponse, SsoInfo, SsoRedeemRequest, SsoStartQuery};
 use latchkey_secret::{SecretString, constant_time_eq};
 use latchkey_server_database::{Admin, AdminRole, DbError, User};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// The cookie holding the sealed sign-in in progress.
 const PENDING_COOKIE: &str = "latchkey_sso";
@@ -118,20 +118,21 @@ fn clear_pending(state: &Shared) -> HeaderValue {
 }
 
 /// Whether company sign-in is on, and the button's words (public: the sign-in page asks).
-pub async fn info(State(state): State<AppState>) -> Json<ConsoleSso> {
+pub async fn info(State(state): State<AppState>) -> Json<SsoInfo> {
+    use latchkey_protocol::device::PasswordSignIn as Wire;
     Json(match &state.sso {
-        Some(sso) => ConsoleSso {
+        Some(sso) => SsoInfo {
             enabled: true,
             label: Some(sso.config.label.clone()),
             password_sign_in: match sso.config.password_sign_in {
-                PasswordSignIn::All => wire::PasswordSignIn::All,
-                PasswordSignIn::OwnerOnly => wire::PasswordSignIn::OwnerOnly,
+                PasswordSignIn::All => Wire::All,
+                PasswordSignIn::OwnerOnly => Wire::OwnerOnly,
             },
         },
-        None => ConsoleSso {
+        None => SsoInfo {
             enabled: false,
             label: None,
-            password_sign_in: wire::PasswordSignIn::All,
+            password_sign_in: Wire::All,
         },
     })
 }
@@ -184,16 +185,11 @@ pub async fn console_start(State(state): State<AppState>) -> Response {
     start(&state, &sso, None).await
 }
 
-#[derive(Deserialize)]
-pub struct DeviceStart {
-    redirect_uri: String,
-    state: String,
-    code_challenge: String,
-    code_challenge_method: String,
-}
-
 /// `GET /v1/enroll/sso/start`: a device's company sign-in, back to its loopback listener.
-pub async fn enroll_start(State(state): State<AppState>, Query(q): Query<DeviceStart>) -> Response {
+pub async fn enroll_start(
+    State(state): State<AppState>,
+    Query(q): Query<SsoStartQuery>,
+) -> Response {
     let Some(sso) = state.sso.clone() else {
         return not_configured();
     };
@@ -382,7 +378,7 @@ pub async fn callback(
     };
     with_clear(match outcome {
         Ok(response) => response,
-        Err(e) => fail(&pending, e.code, &e.message),
+        Err(e) => fail(&pending, &e.code, &e.message),
     })
 }
 
@@ -468,7 +464,7 @@ async fn create_sso_admin(state: &Shared, email: &str) -> ApiResult<Admin> {
     {
         Ok(admin) => Ok(admin),
         // Created by a parallel sign-in a moment ago.
-        Err(e) if e.code == "admin_exists" => state
+        Err(e) if e.code == ErrorCode::ADMIN_EXISTS => state
             .db
             .admin_by_email(&state.org.id, email)
             .await?
@@ -557,17 +553,9 @@ async fn create_sso_user(state: &Shared, email: &str, name: Option<&str>) -> Api
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Redeem {
-    code: SecretString,
-    code_verifier: SecretString,
-    device_name: String,
-}
-
 fn code_invalid() -> ApiError {
     ApiError::unauthorized(
-        "sso.code_invalid",
+        ErrorCode::SSO_CODE_INVALID,
         "This sign-in code is not valid (it was not made by this server, or the device's proof does not match). Run `latchkey enroll --sso` again.",
     )
 }
@@ -577,15 +565,15 @@ fn code_invalid() -> ApiError {
 pub async fn redeem(
     State(state): State<AppState>,
     ClientIp(peer): ClientIp,
-    ApiJson(body): ApiJson<Redeem>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+    ApiJson(body): ApiJson<SsoRedeemRequest>,
+) -> ApiResult<(StatusCode, Json<EnrollResponse>)> {
     state
         .auth_limiter
         .check(&format!("enroll-ip:{peer}"))
         .map_err(ApiError::too_many)?;
     if state.sso.is_none() {
         return Err(ApiError::not_found(
-            "sso.not_configured",
+            ErrorCode::SSO_NOT_CONFIGURED,
             "This Latchkey server has no company sign-in configured. Enroll with the link from your admin.",
         ));
     }
@@ -596,7 +584,7 @@ pub async fn redeem(
     }
     if code.expires_at <= now_millis() {
         return Err(ApiError::unauthorized(
-            "sso.code_expired",
+            ErrorCode::SSO_CODE_EXPIRED,
             "This sign-in code has expired (they last 2 minutes). Run `latchkey enroll --sso` again.",
         ));
     }
@@ -611,17 +599,22 @@ pub async fn redeem(
         json!({ "method": "sso" }),
     )
     .await
-    .map_err(|e| match e.code {
-        "enrollment_code_used" => ApiError::unauthorized(
-            "sso.code_used",
-            "This sign-in code was already used; each works once. Run `latchkey enroll --sso` again.",
-        ),
-        "enrollment_code_expired" => ApiError::unauthorized(
-            "sso.code_expired",
-            "This sign-in code has expired (they last 2 minutes). Run `latchkey enroll --sso` again.",
-        ),
-        "enrollment_code_invalid" => code_invalid(),
-        _ => e,
+    .map_err(|e| {
+        if e.code == ErrorCode::ENROLLMENT_CODE_USED {
+            ApiError::unauthorized(
+                ErrorCode::SSO_CODE_USED,
+                "This sign-in code was already used; each works once. Run `latchkey enroll --sso` again.",
+            )
+        } else if e.code == ErrorCode::ENROLLMENT_CODE_EXPIRED {
+            ApiError::unauthorized(
+                ErrorCode::SSO_CODE_EXPIRED,
+                "This sign-in code has expired (they last 2 minutes). Run `latchkey enroll --sso` again.",
+            )
+        } else if e.code == ErrorCode::ENROLLMENT_CODE_INVALID {
+            code_invalid()
+        } else {
+            e
+        }
     })?;
     Ok((StatusCode::CREATED, Json(enrolled)))
 }

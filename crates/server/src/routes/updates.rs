@@ -4,15 +4,15 @@
 //! the same headers on the download as on the check.
 
 use crate::auth::DeviceAuth;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::state::{AppState, now_millis};
 use crate::updates;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use latchkey_protocol::device::UpdateManifest;
 use latchkey_server_database::{AppReport, Release};
-use serde_json::json;
 
 /// The newest release for this device's platform and channel when it is newer than
 /// `current_version` (200 with Tauri's manifest), else 204. Every call records what the
@@ -24,7 +24,7 @@ pub async fn check(
 ) -> ApiResult<Response> {
     let target = updates::target(&target).ok_or_else(|| {
         ApiError::bad_request(
-            "update.bad_target",
+            ErrorCode::UPDATE_BAD_TARGET,
             format!(
                 "The update target must be one of {}: put Tauri's {{{{target}}}} in the updater endpoint.",
                 updates::TARGETS.join(", ")
@@ -33,7 +33,7 @@ pub async fn check(
     })?;
     let arch = updates::arch(&arch).ok_or_else(|| {
         ApiError::bad_request(
-            "update.bad_arch",
+            ErrorCode::UPDATE_BAD_ARCH,
             format!(
                 "The update arch must be one of {}: put Tauri's {{{{arch}}}} in the updater endpoint.",
                 updates::ARCHES.join(", ")
@@ -42,7 +42,7 @@ pub async fn check(
     })?;
     let current = updates::version(&current_version).ok_or_else(|| {
         ApiError::bad_request(
-            "update.bad_version",
+            ErrorCode::UPDATE_BAD_VERSION,
             "The current version is not semver (such as 1.2.3): put Tauri's {{current_version}} in the updater endpoint.",
         )
     })?;
@@ -63,13 +63,13 @@ pub async fn check(
     let Some(release) = newest_above(offered, &current) else {
         return Ok(StatusCode::NO_CONTENT.into_response());
     };
-    Ok(Json(json!({
-        "version": release.version,
-        "notes": release.notes,
-        "pub_date": pub_date(release.created_at),
-        "url": artifact_url(&state, &release.id),
-        "signature": release.signature,
-    }))
+    Ok(Json(UpdateManifest {
+        pub_date: pub_date(release.created_at),
+        url: artifact_url(&state, &release.id),
+        version: release.version,
+        notes: release.notes,
+        signature: release.signature,
+    })
     .into_response())
 }
 
@@ -109,7 +109,7 @@ pub async fn artifact(
         .await?
         .ok_or_else(|| {
             ApiError::not_found(
-                "update.no_such_artifact",
+                ErrorCode::UPDATE_NO_SUCH_ARTIFACT,
                 "There is no such release, or it was withdrawn. Check for updates again to get the current one.",
             )
         })?;

@@ -6,6 +6,7 @@
 pub mod stories;
 pub mod update_stories;
 
+use latchkey_client::ServerClient;
 use latchkey_secret::SecretString;
 use latchkey_server::{Config, RunningServer};
 use reqwest::header::HeaderMap;
@@ -298,13 +299,28 @@ impl TestServer {
     }
 
     pub async fn enroll_existing(&self, user_id: &str, code: &str) -> TestDevice {
-        let r = self.enroll(code, "Test laptop").await;
-        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        let enrolled = self
+            .anonymous()
+            .enroll(&SecretString::from(code), "Test laptop")
+            .await
+            .unwrap_or_else(|e| panic!("enrollment failed: {} ({e})", e.code()));
+        assert_eq!(enrolled.user.id, user_id);
         TestDevice {
-            id: r.body["device"]["id"].as_str().unwrap().to_owned(),
+            id: enrolled.device_id.into_string(),
             user_id: user_id.to_owned(),
-            token: r.body["device_token"].as_str().unwrap().to_owned(),
+            token: enrolled.device_token.expose().to_owned(),
         }
+    }
+
+    /// The device client (`latchkey-client`) for this server, not yet enrolled.
+    pub fn anonymous(&self) -> ServerClient {
+        ServerClient::new(&self.base).expect("a loopback server address")
+    }
+
+    /// The device client as `d`, the way an enrolled device talks to this server.
+    pub fn client(&self, d: &TestDevice) -> ServerClient {
+        self.anonymous()
+            .with_token(SecretString::from(d.token.as_str()))
     }
 
     /// Enables an OAuth integration for everyone.

@@ -4,6 +4,7 @@
 pub use super::update_stories::*;
 use super::{Backend, Reply, TestDevice, TestServer, b64, unb64};
 use futures_util::StreamExt;
+use latchkey_client::{ClientError, ErrorCode, ProviderOutcome};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::collections::HashSet;
@@ -45,10 +46,14 @@ pub async fn enrollment_codes_are_single_use_and_expire(backend: Backend) {
     let garbage = s.enroll("not a code", "x").await;
     assert_eq!(garbage.code(), "enrollment_code_invalid");
 
-    let me = s.call(Method::GET, "/v1/me", Some(&token), None, &[]).await;
-    assert_eq!(me.status, StatusCode::OK);
-    assert_eq!(me.body["user"]["email"], "ada@example.com");
-    assert_eq!(me.body["device"]["name"], "Ada's laptop");
+    let me = s
+        .anonymous()
+        .with_token(token.as_str().into())
+        .me()
+        .await
+        .unwrap();
+    assert_eq!(me.user.email, "ada@example.com");
+    assert_eq!(me.device.name, "Ada's laptop");
 
     // A fresh code for the same user expires unused.
     let fresh = s
@@ -90,8 +95,8 @@ pub async fn a_device_only_ever_reaches_its_own_users_records(backend: Backend) 
     // Bob addresses the very same path: it names his own slot, which is empty.
     let read = s.device(&bob, Method::GET, SLOT, None, &[]).await;
     assert_eq!(read.status, StatusCode::NOT_FOUND);
-    let list = s.device(&bob, Method::GET, "/v1/records", None, &[]).await;
-    assert_eq!(list.body["records"], json!([]));
+    let list = s.client(&bob).list_records(None).await.unwrap();
+    assert_eq!(list, []);
     let stale = s
         .device(
             &bob,
@@ -146,26 +151,8 @@ pub async fn a_device_only_ever_reaches_its_own_users_records(backend: Backend) 
         )
         .await;
     assert_eq!(limited.status, StatusCode::OK, "{:?}", limited.body);
-    let ids = |r: &super::Reply| -> Vec<String> {
-        r.body["integrations"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["id"].as_str().unwrap().to_owned())
-            .collect()
-    };
-    assert_eq!(
-        ids(&s
-            .device(&ada, Method::GET, "/v1/integrations", None, &[])
-            .await),
-        ["github", "salesforce"]
-    );
-    assert_eq!(
-        ids(&s
-            .device(&bob, Method::GET, "/v1/integrations", None, &[])
-            .await),
-        ["salesforce"]
-    );
+    assert_eq!(offered(&s, &ada).await, ["github", "salesforce"]);
+    assert_eq!(offered(&s, &bob).await, ["salesforce"]);
     let denied = s
         .device(
             &bob,
@@ -209,12 +196,7 @@ pub async fn revoked_devices_and_removed_users_fail_at_once(backend: Backend) {
     s.enable("salesforce").await;
     let ada = s.new_user_device("ada@example.com").await;
     let bob = s.new_user_device("bob@example.com").await;
-    assert_eq!(
-        s.device(&ada, Method::GET, "/v1/me", None, &[])
-            .await
-            .status,
-        StatusCode::OK
-    );
+    s.client(&ada).me().await.unwrap();
 
     let devices = s
         .admin(
@@ -234,9 +216,10 @@ pub async fn revoked_devices_and_removed_users_fail_at_once(backend: Backend) {
     assert_eq!(revoked.status, StatusCode::OK);
     assert!(revoked.body["revoked_at"].is_i64());
 
-    let r = s.device(&ada, Method::GET, "/v1/me", None, &[]).await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(r.code(), "device_revoked");
+    match s.client(&ada).me().await {
+        Err(ClientError::Unauthorized { code, .. }) => assert_eq!(code, ErrorCode::DEVICE_REVOKED),
+        other => panic!("a revoked device was not refused with 401: {other:?}"),
+    }
     let w = s
         .device(
             &ada,
@@ -261,12 +244,10 @@ pub async fn revoked_devices_and_removed_users_fail_at_once(backend: Backend) {
         )
         .await;
     assert_eq!(removed.status, StatusCode::NO_CONTENT);
-    assert_eq!(
-        s.device(&bob, Method::GET, "/v1/me", None, &[])
-            .await
-            .status,
-        StatusCode::UNAUTHORIZED
-    );
+    assert!(matches!(
+        s.client(&bob).me().await,
+        Err(ClientError::Unauthorized { .. })
+    ));
     assert_eq!(
         s.admin(
             Method::DELETE,
@@ -832,6 +813,28 @@ impl TestServer {
     }
 }
 
+/// Checks one change-feed event against the protocol's types, the ones a device's
+/// client reads, so a renamed event or field fails here too.
+fn follows_the_protocol(name: &str, data: &Value) {
+    use latchkey_protocol::device::{ChangeKind, FeedChange, FeedDeviceRevoked, FeedReady};
+    let parsed = match ChangeKind::from_name(name) {
+        ChangeKind::Ready => serde_json::from_value::<FeedReady>(data.clone()).map(drop),
+        ChangeKind::Unknown => panic!("the feed sent {name}, which the protocol does not name"),
+        ChangeKind::DeviceRevoked if data.get("device_id").is_some() => {
+            serde_json::from_value::<FeedDeviceRevoked>(data.clone()).map(drop)
+        }
+        kind => serde_json::from_value::<FeedChange>(data.clone()).map(|change| {
+            assert_eq!(
+                change.kind, kind,
+                "the event name and its data's kind differ"
+            );
+        }),
+    };
+    if let Err(e) = parsed {
+        panic!("the {name} event does not follow the protocol ({e}): {data}");
+    }
+}
+
 /// Reads server-sent events until `want` arrives or the deadline passes.
 pub struct Feed {
     stream: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<Vec<u8>>> + Send>>,
@@ -880,7 +883,9 @@ impl Feed {
                 if data.is_empty() && name == "message" {
                     continue; // keep-alive comment
                 }
-                return Some((name, serde_json::from_str(&data).unwrap_or(Value::Null)));
+                let data = serde_json::from_str(&data).unwrap_or(Value::Null);
+                follows_the_protocol(&name, &data);
+                return Some((name, data));
             }
             match tokio::time::timeout_at(deadline, self.stream.next()).await {
                 Ok(Some(Ok(chunk))) => self.buf.push_str(&String::from_utf8_lossy(&chunk)),
@@ -2003,13 +2008,11 @@ pub async fn a_salesforce_callback_may_name_localhost(backend: Backend) {
     assert_eq!(put.status, StatusCode::OK, "{:?}", put.body);
     assert_eq!(put.body["redirect_host"], "localhost");
     let d = s.new_user_device("ada@example.com").await;
-    let mine = s
-        .device(&d, Method::GET, "/v1/integrations", None, &[])
-        .await;
+    let mine = s.client(&d).integrations().await.unwrap();
     assert_eq!(
-        mine.body["integrations"][0]["redirect_host"], "localhost",
-        "{:?}",
-        mine.body
+        mine[0].redirect_host.as_deref(),
+        Some("localhost"),
+        "{mine:?}"
     );
 
     // The default stays the IP literal.
@@ -2093,14 +2096,8 @@ pub async fn an_admins_disconnect_orders_every_device_and_an_old_push_cannot_rev
         assert_eq!(put.status, StatusCode::CREATED, "{:?}", put.body);
     }
     for d in [&laptop, &desktop, &other] {
-        let none = s
-            .device(d, Method::GET, "/v1/revocation-orders", None, &[])
-            .await;
-        assert_eq!(
-            none.body["orders"],
-            json!([]),
-            "no order before the admin acts"
-        );
+        let none = s.client(d).revocation_orders().await.unwrap();
+        assert_eq!(none, [], "no order before the admin acts");
     }
 
     let cut = s
@@ -2115,20 +2112,16 @@ pub async fn an_admins_disconnect_orders_every_device_and_an_old_push_cannot_rev
     // Both of Ada's devices have the order, with what they need to reach the provider;
     // Bob's has none.
     for d in [&laptop, &desktop] {
-        let orders = s
-            .device(d, Method::GET, "/v1/revocation-orders", None, &[])
-            .await;
-        let list = orders.body["orders"].as_array().unwrap().clone();
-        assert_eq!(list.len(), 1, "{:?}", orders.body);
-        assert_eq!(list[0]["integration_id"], "salesforce");
-        assert_eq!(list[0]["environment"], "production");
-        assert_eq!(list[0]["reason"], "disconnect");
-        assert_eq!(list[0]["integration"]["client_id"], "client-123");
+        let list = s.client(d).revocation_orders().await.unwrap();
+        assert_eq!(list.len(), 1, "{list:?}");
+        assert_eq!(list[0].integration_id, "salesforce");
+        assert_eq!(list[0].environment, "production");
+        assert_eq!(list[0].reason, "disconnect");
+        let config = list[0].integration.as_ref().unwrap();
+        assert_eq!(config.client_id.as_deref(), Some("client-123"));
     }
-    let bob = s
-        .device(&other, Method::GET, "/v1/revocation-orders", None, &[])
-        .await;
-    assert_eq!(bob.body["orders"], json!([]));
+    let bob = s.client(&other).revocation_orders().await.unwrap();
+    assert_eq!(bob, []);
 
     // The console: pending on two devices until the receipts are in.
     let view = s
@@ -2145,26 +2138,35 @@ pub async fn an_admins_disconnect_orders_every_device_and_an_old_push_cannot_rev
     );
 
     // The laptop answers; a second answer for the same order is refused.
-    let orders = s
-        .device(&laptop, Method::GET, "/v1/revocation-orders", None, &[])
-        .await;
-    let order = orders.body["orders"][0]["id"].as_str().unwrap().to_owned();
-    let receipt =
-        json!({ "provider": "revoked", "detail": "Salesforce confirmed", "local_wiped": true });
+    let orders = s.client(&laptop).revocation_orders().await.unwrap();
+    let order = orders[0].id.to_string();
+    let answer = |d: &TestDevice| {
+        let client = s.client(d);
+        let order = order.clone();
+        async move {
+            client
+                .revocation_receipt(
+                    &order,
+                    ProviderOutcome::Revoked,
+                    "Salesforce confirmed",
+                    true,
+                )
+                .await
+        }
+    };
     let path = format!("/v1/revocation-orders/{order}/receipt");
-    let done = s
-        .device(&laptop, Method::POST, &path, Some(receipt.clone()), &[])
-        .await;
-    assert_eq!(done.status, StatusCode::OK, "{:?}", done.body);
-    let again = s
-        .device(&laptop, Method::POST, &path, Some(receipt.clone()), &[])
-        .await;
-    assert_eq!(again.status, StatusCode::NOT_FOUND);
+    answer(&laptop).await.unwrap();
+    let again = answer(&laptop).await;
+    assert!(
+        matches!(again, Err(ClientError::NotFound { .. })),
+        "{again:?}"
+    );
     // Another device cannot answer for it, and nonsense is refused.
-    let foreign = s
-        .device(&desktop, Method::POST, &path, Some(receipt), &[])
-        .await;
-    assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+    let foreign = answer(&desktop).await;
+    assert!(
+        matches!(foreign, Err(ClientError::NotFound { .. })),
+        "{foreign:?}"
+    );
     let bad = s
         .device(
             &desktop,
@@ -2175,10 +2177,8 @@ pub async fn an_admins_disconnect_orders_every_device_and_an_old_push_cannot_rev
         )
         .await;
     assert_eq!(bad.code(), "invalid_receipt");
-    let left = s
-        .device(&laptop, Method::GET, "/v1/revocation-orders", None, &[])
-        .await;
-    assert_eq!(left.body["orders"], json!([]));
+    let left = s.client(&laptop).revocation_orders().await.unwrap();
+    assert_eq!(left, []);
     let view = s
         .admin(
             Method::GET,
@@ -2333,38 +2333,22 @@ pub async fn a_revoked_device_and_a_removed_users_devices_still_get_their_last_o
         )
         .await;
     assert_eq!(revoked.status, StatusCode::OK, "{:?}", revoked.body);
-    let cut = s
-        .device(&desktop, Method::GET, "/v1/integrations", None, &[])
-        .await;
-    assert_eq!(cut.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(cut.code(), "device_revoked");
-    let orders = s
-        .device(&desktop, Method::GET, "/v1/revocation-orders", None, &[])
-        .await;
-    assert_eq!(orders.status, StatusCode::OK, "{:?}", orders.body);
-    let list = orders.body["orders"].as_array().unwrap().clone();
-    assert_eq!(list.len(), 1, "{:?}", orders.body);
-    assert_eq!(list[0]["reason"], "device_revoked");
-    let id = list[0]["id"].as_str().unwrap().to_owned();
-    let answered = s
-        .device(
-            &desktop,
-            Method::POST,
-            &format!("/v1/revocation-orders/{id}/receipt"),
-            Some(json!({ "provider": "kept", "detail": "wiped here", "local_wiped": true })),
-            &[],
-        )
-        .await;
-    assert_eq!(answered.status, StatusCode::OK, "{:?}", answered.body);
+    match s.client(&desktop).integrations().await {
+        Err(ClientError::Unauthorized { code, .. }) => assert_eq!(code, ErrorCode::DEVICE_REVOKED),
+        other => panic!("a revoked device was not refused with 401: {other:?}"),
+    }
+    let list = s.client(&desktop).revocation_orders().await.unwrap();
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0].reason, "device_revoked");
+    s.client(&desktop)
+        .revocation_receipt(&list[0].id, ProviderOutcome::Kept, "wiped here", true)
+        .await
+        .unwrap();
     // The laptop keeps working and has no order; the record is still there.
-    let none = s
-        .device(&laptop, Method::GET, "/v1/revocation-orders", None, &[])
-        .await;
-    assert_eq!(none.body["orders"], json!([]));
-    let records = s
-        .device(&laptop, Method::GET, "/v1/records", None, &[])
-        .await;
-    assert_eq!(records.body["records"].as_array().unwrap().len(), 1);
+    let none = s.client(&laptop).revocation_orders().await.unwrap();
+    assert_eq!(none, []);
+    let records = s.client(&laptop).list_records(None).await.unwrap();
+    assert_eq!(records.len(), 1);
 
     // Ada leaves: the admin removes her. Her laptop's token opens nothing but its order.
     let removed = s
@@ -2379,31 +2363,29 @@ pub async fn a_revoked_device_and_a_removed_users_devices_still_get_their_last_o
         .device(&laptop, Method::GET, "/v1/records", None, &[])
         .await;
     assert_eq!(cut.status, StatusCode::UNAUTHORIZED);
-    let orders = s
-        .device(&laptop, Method::GET, "/v1/revocation-orders", None, &[])
-        .await;
-    assert_eq!(orders.status, StatusCode::OK, "{:?}", orders.body);
-    let list = orders.body["orders"].as_array().unwrap().clone();
-    assert_eq!(list.len(), 1, "{:?}", orders.body);
-    assert_eq!(list[0]["reason"], "user_removed");
-    assert_eq!(list[0]["integration"]["client_id"], "client-123");
-    let id = list[0]["id"].as_str().unwrap().to_owned();
+    let list = s.client(&laptop).revocation_orders().await.unwrap();
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0].reason, "user_removed");
+    let config = list[0].integration.as_ref().unwrap();
+    assert_eq!(config.client_id.as_deref(), Some("client-123"));
     // Bob cannot answer it; the laptop can, once.
-    let path = format!("/v1/revocation-orders/{id}/receipt");
-    let receipt =
-        json!({ "provider": "revoked", "detail": "Salesforce confirmed", "local_wiped": true });
-    let foreign = s
-        .device(&bob, Method::POST, &path, Some(receipt.clone()), &[])
-        .await;
-    assert_eq!(foreign.status, StatusCode::NOT_FOUND);
-    let done = s
-        .device(&laptop, Method::POST, &path, Some(receipt.clone()), &[])
-        .await;
-    assert_eq!(done.status, StatusCode::OK, "{:?}", done.body);
-    let left = s
-        .device(&laptop, Method::GET, "/v1/revocation-orders", None, &[])
-        .await;
-    assert_eq!(left.body["orders"], json!([]));
+    let answer = |d: &TestDevice| {
+        let client = s.client(d);
+        let id = list[0].id.clone();
+        async move {
+            client
+                .revocation_receipt(&id, ProviderOutcome::Revoked, "Salesforce confirmed", true)
+                .await
+        }
+    };
+    let foreign = answer(&bob).await;
+    assert!(
+        matches!(foreign, Err(ClientError::NotFound { .. })),
+        "{foreign:?}"
+    );
+    answer(&laptop).await.unwrap();
+    let left = s.client(&laptop).revocation_orders().await.unwrap();
+    assert_eq!(left, []);
     // A made-up token opens nothing.
     let stranger = TestDevice {
         id: "x".into(),
@@ -2413,10 +2395,11 @@ pub async fn a_revoked_device_and_a_removed_users_devices_still_get_their_last_o
             format!("{head}{}", if last == "A" { "B" } else { "A" })
         },
     };
-    let nope = s
-        .device(&stranger, Method::GET, "/v1/revocation-orders", None, &[])
-        .await;
-    assert_eq!(nope.status, StatusCode::UNAUTHORIZED);
+    let nope = s.client(&stranger).revocation_orders().await;
+    assert!(
+        matches!(nope, Err(ClientError::Unauthorized { .. })),
+        "{nope:?}"
+    );
     // The audit log keeps both receipts.
     let audit = s
         .admin(
@@ -3406,14 +3389,11 @@ pub async fn scim_provisions_users_and_groups_and_deactivation_is_the_leaver_flo
         .device(&laptop, Method::GET, "/v1/records", None, &[])
         .await;
     assert_eq!(cut.status, StatusCode::UNAUTHORIZED);
-    let orders = s
-        .device(&laptop, Method::GET, "/v1/revocation-orders", None, &[])
-        .await;
-    assert_eq!(orders.status, StatusCode::OK, "{:?}", orders.body);
-    let list = orders.body["orders"].as_array().unwrap().clone();
-    assert_eq!(list.len(), 1, "{:?}", orders.body);
-    assert_eq!(list[0]["reason"], "user_removed");
-    assert_eq!(list[0]["integration"]["client_id"], "client-123");
+    let list = s.client(&laptop).revocation_orders().await.unwrap();
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0].reason, "user_removed");
+    let config = list[0].integration.as_ref().unwrap();
+    assert_eq!(config.client_id.as_deref(), Some("client-123"));
     // The row stays, inactive; no code works and no new one is issued.
     let got = scim(&s, &token, Method::GET, &format!("/Users/{ada_id}"), None).await;
     assert_eq!(got.body["active"], false);
@@ -3638,34 +3618,16 @@ pub async fn scim_tokens_open_only_scim_until_revoked_or_expired(backend: Backen
 
 /// The ids of the integrations `device` is offered.
 async fn offered(s: &TestServer, device: &TestDevice) -> Vec<String> {
-    let r = s
-        .device(device, Method::GET, "/v1/integrations", None, &[])
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    r.body["integrations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["id"].as_str().unwrap().to_owned())
-        .collect()
+    let list = s.client(device).integrations().await.unwrap();
+    list.into_iter().map(|i| i.id.into_string()).collect()
 }
 
 /// The (integration, reason) of the revocation orders `device` has not answered.
 async fn pending_orders(s: &TestServer, device: &TestDevice) -> Vec<(String, String)> {
-    let r = s
-        .device(device, Method::GET, "/v1/revocation-orders", None, &[])
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    r.body["orders"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| {
-            (
-                o["integration_id"].as_str().unwrap().to_owned(),
-                o["reason"].as_str().unwrap().to_owned(),
-            )
-        })
+    let orders = s.client(device).revocation_orders().await.unwrap();
+    orders
+        .into_iter()
+        .map(|o| (o.integration_id.into_string(), o.reason.as_str().to_owned()))
         .collect()
 }
 
@@ -3825,11 +3787,8 @@ pub async fn an_allow_list_of_groups_follows_scim_membership(backend: Backend) {
         vec![("salesforce".to_owned(), "allow_list".to_owned())]
     );
     assert!(offered(&s, ann_dev).await.is_empty());
-    let gone = s
-        .device(ann_dev, Method::GET, "/v1/records", None, &[])
-        .await;
-    assert_eq!(gone.status, StatusCode::OK, "{:?}", gone.body);
-    assert_eq!(gone.body["records"], json!([]), "{:?}", gone.body);
+    let gone = s.client(ann_dev).list_records(None).await.unwrap();
+    assert_eq!(gone, [], "{gone:?}");
     assert!(pending_orders(&s, ben_dev).await.is_empty());
     assert_eq!(offered(&s, ben_dev).await, vec!["salesforce"]);
     let again = record(ann_dev).await;

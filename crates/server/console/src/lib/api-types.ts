@@ -942,6 +942,10 @@ export interface components {
             /** @description An update channel, such as stable or beta. */
             channel: string;
         };
+        /** @description `GET /v1/admin/integrations`: every configured integration. */
+        ConfiguredIntegrations: {
+            integrations: components["schemas"]["Integration"][];
+        };
         /** @description One of a user's connections, by its kind (never any token material). */
         Connection: (components["schemas"]["OauthConnection"] & {
             /** @enum {string} */
@@ -968,13 +972,6 @@ export interface components {
              */
             status?: number | null;
             token_endpoint?: string | null;
-        };
-        /** @description `GET /v1/console/sso`: whether company sign-in is on, and the button's words. */
-        ConsoleSso: {
-            enabled: boolean;
-            /** @description "Sign in with …"; null when company sign-in is off. */
-            label: string | null;
-            password_sign_in: components["schemas"]["PasswordSignIn"];
         };
         /** @description The body may be left out entirely. */
         CreateScimToken: {
@@ -1012,6 +1009,19 @@ export interface components {
             name: string;
             token: components["schemas"]["ShownOnce"];
         };
+        /**
+         * @description `DELETE /v1/records/{integration}/{environment}/{vault_key_id}` (with
+         *     `If-Match: <version>`, required): the slot is tombstoned at a new version.
+         */
+        DeletedRecord: {
+            /** @description Always `true`. */
+            deleted: boolean;
+            /**
+             * Format: int64
+             * @description The tombstone's version.
+             */
+            version: number;
+        };
         /** @description An enrolled device (never its token). */
         Device: {
             app_arch: string | null;
@@ -1032,6 +1042,33 @@ export interface components {
             update_channel: string;
             user_id: string;
         };
+        /**
+         * @description A device, as the server numbered it at enrollment.
+         * @example 5f0c9a1e2b3d4c5e
+         */
+        DeviceId: string;
+        /** @description A device as the server describes it (the console's device list shows the same). */
+        DeviceInfo: {
+            /** @description The architecture it reported. */
+            app_arch?: string | null;
+            /** @description The platform it reported (`linux`, `darwin`, `windows`). */
+            app_target?: string | null;
+            /** @description The app version it reported on its last update check (`null`: never checked). */
+            app_version?: string | null;
+            app_version_seen_at?: null | components["schemas"]["i64"];
+            /** @description When it enrolled. */
+            created_at: components["schemas"]["i64"];
+            /** @description The device's id. */
+            id: components["schemas"]["DeviceId"];
+            last_seen_at?: null | components["schemas"]["i64"];
+            /** @description What the user called it. */
+            name: string;
+            revoked_at?: null | components["schemas"]["i64"];
+            /** @description The update channel it is offered releases from (`stable` unless changed). */
+            update_channel: string;
+            /** @description Its user. */
+            user_id: components["schemas"]["UserId"];
+        };
         DeviceList: {
             devices: components["schemas"]["Device"][];
         };
@@ -1040,12 +1077,33 @@ export interface components {
             /** Format: int64 */
             deleted_records: number;
         };
-        Enroll: {
+        /**
+         * @description `POST /v1/enroll`: trade a one-time enrollment code (from the admin's
+         *     `latchkey://enroll` link) for a device token.
+         */
+        EnrollRequest: {
+            /**
+             * Format: password
+             * @description The one-time code.
+             */
             code: string;
+            /** @description What the user calls this computer (1-200 printable characters). */
             device_name: string;
         };
-        /** @description A new device's token (shown once), the device, its user and the server's URL. Hand-written placeholder: generated from latchkey-protocol once the device types land. */
-        Enrolled: Record<string, never>;
+        /** @description The answer to both enrollments (201): the device token, shown this once. */
+        EnrollResponse: {
+            /** @description The new device. */
+            device: components["schemas"]["DeviceInfo"];
+            /**
+             * Format: password
+             * @description The device's bearer token; keep it in the OS keychain.
+             */
+            device_token: string;
+            /** @description The server's canonical origin (the one enrollment links carry). */
+            server: string;
+            /** @description Who the device belongs to. */
+            user: components["schemas"]["UserInfo"];
+        };
         /** @description A one-time enrollment code and its `latchkey://` link (which holds the code). */
         Enrollment: {
             code: components["schemas"]["ShownOnce"];
@@ -1069,14 +1127,36 @@ export interface components {
         };
         /** @enum {string} */
         EnrollmentCodeStatus: "waiting" | "expired" | "redeemed";
-        Error: {
-            /** @description Stable machine-readable code. */
-            code: string;
-            /** @description On 412: the record's live version (null: no live record). */
+        /**
+         * @description Where an integration signs in: `production`, `sandbox`, or a custom login host
+         *     in lower case such as `acme.my.salesforce.com`.
+         * @example production
+         */
+        EnvironmentName: string;
+        /**
+         * @description The body of every error answer (4xx and 5xx).
+         *
+         *     `current_version` is only in a 412 `version_mismatch`: the record's live
+         *     version, or `null` when there is no live record. Other errors leave it out.
+         *     Messages never hold secret material.
+         */
+        ErrorBody: {
+            /** @description What went wrong, to branch on. */
+            code: components["schemas"]["ErrorCode"];
+            /**
+             * Format: int64
+             * @description 412 only: the record's live version (`null`: no live record).
+             */
             current_version?: number | null;
-            /** @description What happened and what to do next. */
+            /** @description What happened and what to do next, for a person. */
             message: string;
         };
+        /**
+         * @description A stable error code such as `revoked_by_admin`: snake case, some with an area
+         *     prefix (`sso.`, `update.`, `release.`).
+         * @example version_mismatch
+         */
+        ErrorCode: string;
         /** @description A SCIM group the identity provider pushed. */
         Group: {
             display_name: string;
@@ -1121,6 +1201,51 @@ export interface components {
             /** Format: int64 */
             updated_at: number;
         };
+        /**
+         * @description An integration's public configuration: what a device needs to connect. An API
+         *     key is never in it.
+         */
+        IntegrationConfig: {
+            /** @description The OAuth client id. */
+            client_id?: string | null;
+            /**
+             * Format: password
+             * @description A client secret the provider demands. Handed to devices: a native app cannot
+             *     keep it confidential (RFC 8252 §8.5).
+             */
+            client_secret?: string | null;
+            /**
+             * @description `true` for an API-key integration (connected for every permitted user with no
+             *     action of theirs); `null` for OAuth.
+             */
+            connected?: boolean | null;
+            /**
+             * @description The widgets the admin offers by default (catalog widget ids); `null`: every
+             *     one the catalog offers.
+             */
+            default_widgets?: string[] | null;
+            /** @description The environment the admin enabled. */
+            environment: components["schemas"]["EnvironmentName"];
+            /** @description Catalog id. */
+            id: components["schemas"]["IntegrationId"];
+            /** @description OAuth or API key. */
+            kind: components["schemas"]["IntegrationKind"];
+            /** @description Values for the catalog's placeholders (tenant, subdomain, issuer). */
+            params?: {
+                [key: string]: string;
+            };
+            /** @description The host in the registered loopback callback: `127.0.0.1` or `localhost`. */
+            redirect_host?: string | null;
+            /** @description Scopes to request. */
+            scopes?: string[];
+            /** @description When the admin last changed it. */
+            updated_at?: components["schemas"]["i64"];
+        };
+        /**
+         * @description A provider catalog id such as `salesforce`: `^[a-z0-9][a-z0-9-]{0,62}$`.
+         * @example salesforce
+         */
+        IntegrationId: string;
         /** @description `PUT /v1/admin/integrations/{id}`. */
         IntegrationInput: {
             /**
@@ -1165,12 +1290,14 @@ export interface components {
             scopes?: string[];
         };
         /**
-         * @description How a configured integration reaches its provider.
+         * @description How an integration connects.
          * @enum {string}
          */
         IntegrationKind: "oauth" | "api_key";
+        /** @description `GET /v1/integrations`: the integrations enabled for this device's user. */
         IntegrationList: {
-            integrations: components["schemas"]["Integration"][];
+            /** @description Each with its public configuration. */
+            integrations: components["schemas"]["IntegrationConfig"][];
         };
         InviteUser: {
             display_name: string;
@@ -1186,10 +1313,33 @@ export interface components {
             /** Format: password */
             password: string;
         };
-        /** @description The device, its user and org. Hand-written placeholder: generated from latchkey-protocol once the device types land. */
-        Me: Record<string, never>;
-        /** @description The integrations enabled for this device's user, with their public configuration. Hand-written placeholder: generated from latchkey-protocol once the device types land. */
-        MyIntegrations: Record<string, never>;
+        /** @description `GET /v1/me`: the device, its user and org. */
+        Me: {
+            /** @description This device. */
+            device: components["schemas"]["MeDevice"];
+            /** @description The organisation. */
+            org: components["schemas"]["OrgInfo"];
+            /** @description The device's user. */
+            user: components["schemas"]["MeUser"];
+        };
+        /** @description The device in [`Me`]. */
+        MeDevice: {
+            /** @description When it enrolled. */
+            created_at: components["schemas"]["i64"];
+            /** @description The device's id. */
+            id: components["schemas"]["DeviceId"];
+            /** @description What the user called it. */
+            name: string;
+        };
+        /** @description The user in [`Me`]. */
+        MeUser: {
+            /** @description Their name. */
+            display_name: string;
+            /** @description Their email address. */
+            email: string;
+            /** @description The user's id. */
+            id: components["schemas"]["UserId"];
+        };
         NewAdmin: {
             email: string;
             /**
@@ -1219,6 +1369,18 @@ export interface components {
             /** Format: int64 */
             version: number;
         };
+        /**
+         * @description The organisation a server serves.
+         * @example 1a2b3c4d5e6f7a8b
+         */
+        OrgId: string;
+        /** @description The organisation in [`Me`]. */
+        OrgInfo: {
+            /** @description The org's id. */
+            id: components["schemas"]["OrgId"];
+            /** @description Its name. */
+            name: string;
+        };
         PasswordChange: {
             /** Format: password */
             current_password: string;
@@ -1226,16 +1388,32 @@ export interface components {
             new_password: string;
         };
         /**
-         * @description Who may still sign in to the console with a password once company sign-in is on.
+         * @description Who may still sign in to the console with a password when company sign-in is on.
          * @enum {string}
          */
         PasswordSignIn: "all" | "owner_only";
-        PutRecord: {
-            /** @description The sealed envelope (opaque to the server), at most max_envelope_bytes once decoded. */
+        /**
+         * @description What the provider said when the device revoked its grant.
+         * @enum {string}
+         */
+        ProviderOutcome: "revoked" | "not_supported" | "queued" | "failed" | "no_copy" | "kept";
+        /**
+         * @description `PUT /v1/records/{integration}/{environment}/{vault_key_id}`: write a sealed
+         *     record with compare-and-swap.
+         *
+         *     Send `If-None-Match: *` to create (201; 412 `version_mismatch` if a record
+         *     exists) or `If-Match: <version>` (bare or quoted) to replace the version you
+         *     read (200; 412 `version_mismatch` with `current_version` when it changed).
+         *     Neither is 428 `precondition_required`; both is 400. The answer's `ETag` is the
+         *     new version. A create into a slot an admin emptied is 410 `revoked_by_admin`
+         *     unless `new_grant` is set.
+         */
+        PutRecordRequest: {
+            /** @description The sealed envelope, standard base64 (at most the server's envelope limit). */
             envelope: string;
             /**
-             * @description Set right after a new sign-in. Without it, creating (If-None-Match: *) in a slot an admin emptied answers 410 revoked_by_admin: the device wipes its copy instead of retrying.
-             * @default false
+             * @description Set right after a new sign-in (the user pressed Connect): only a new grant may
+             *     write a slot an admin emptied. Left out when false.
              */
             new_grant?: boolean;
         };
@@ -1251,16 +1429,45 @@ export interface components {
          * @enum {string}
          */
         ReadyStatus: "ready";
-        /** @description The receipt was recorded. Hand-written placeholder: generated from latchkey-protocol once the device types land. */
-        ReceiptRecorded: Record<string, never>;
-        /** @description One sealed connection record. Hand-written placeholder: generated from latchkey-protocol once the device types land. */
-        Record: Record<string, never>;
-        /** @description The deletion's tombstone version. Hand-written placeholder: generated from latchkey-protocol once the device types land. */
-        RecordDeleted: Record<string, never>;
-        /** @description The user's sealed connection records. Hand-written placeholder: generated from latchkey-protocol once the device types land. */
-        RecordList: Record<string, never>;
-        /** @description The record's new version. Hand-written placeholder: generated from latchkey-protocol once the device types land. */
-        RecordWritten: Record<string, never>;
+        /** @description The answer to a receipt. */
+        ReceiptRecorded: {
+            /** @description Always `true`. */
+            recorded: boolean;
+        };
+        /**
+         * @description A sealed connection record and its metadata. The server never sees inside the
+         *     envelope.
+         *
+         *     `GET /v1/records/{integration}/{environment}/{vault_key_id}` answers one with
+         *     `ETag: "<version>"`. A write's answer (`PUT`) has no `envelope`: the device
+         *     just sent it.
+         */
+        Record: {
+            /** @description When the slot was first written. */
+            created_at: components["schemas"]["i64"];
+            /** @description The device that wrote this version. */
+            device_id: components["schemas"]["DeviceId"];
+            /** @description The sealed envelope, standard base64. Left out of a write's answer. */
+            envelope?: string | null;
+            /** @description The environment. */
+            environment: components["schemas"]["EnvironmentName"];
+            /** @description The integration. */
+            integration_id: components["schemas"]["IntegrationId"];
+            /** @description When this version was written. */
+            updated_at: components["schemas"]["i64"];
+            /** @description The vault key that sealed the envelope. */
+            vault_key_id: components["schemas"]["VaultKeyId"];
+            /**
+             * Format: int64
+             * @description The compare-and-swap version: 1 on create, one more on each write.
+             */
+            version: number;
+        };
+        /** @description `GET /v1/records`: the user's live records, envelopes included. */
+        RecordList: {
+            /** @description Every live record of this user. */
+            records: components["schemas"]["Record"][];
+        };
         /**
          * @description The host in an OAuth integration's loopback callback.
          * @enum {string}
@@ -1311,13 +1518,56 @@ export interface components {
             reason: string;
             receipt: null | components["schemas"]["RevocationReceiptView"];
         };
-        /** @description The orders this device has not answered. Hand-written placeholder: generated from latchkey-protocol once the device types land. */
-        RevocationOrders: Record<string, never>;
+        /**
+         * @description Revoke one connection at the provider and wipe the sealed copy, then answer with
+         *     a [`RevocationReceipt`].
+         */
+        RevocationOrder: {
+            /** @description The slot's environment. */
+            environment: components["schemas"]["EnvironmentName"];
+            /** @description The order's id, for the receipt. */
+            id: components["schemas"]["RevocationOrderId"];
+            integration?: null | components["schemas"]["IntegrationConfig"];
+            /** @description The integration. */
+            integration_id: components["schemas"]["IntegrationId"];
+            /** @description When the admin acted. */
+            ordered_at: components["schemas"]["i64"];
+            /** @description Why. */
+            reason: components["schemas"]["RevocationReason"];
+        };
+        /**
+         * @description An admin's order to one device (revoke a connection and wipe it): hex, at most
+         *     64 characters.
+         * @example 0f1e2d3c4b5a6978
+         */
+        RevocationOrderId: string;
+        /**
+         * @description `GET /v1/revocation-orders`: the orders this device has not answered, oldest
+         *     first. A revoked device's token (or a removed user's) still opens this and the
+         *     receipt, for its own orders only.
+         */
+        RevocationOrderList: {
+            /** @description The pending orders. */
+            orders: components["schemas"]["RevocationOrder"][];
+        };
+        /**
+         * @description Why an admin's action revoked a connection. An open set (a newer server may
+         *     have a new reason, and an order must still be carried out), with the reasons
+         *     the server gives today as constants.
+         * @example disconnect
+         */
+        RevocationReason: string;
+        /**
+         * @description `POST /v1/revocation-orders/{id}/receipt`: the device's answer to one order,
+         *     accepted once; the audit log keeps it.
+         */
         RevocationReceipt: {
+            /** @description Plain words, never a secret (the server keeps at most 500 characters). */
             detail?: string;
+            /** @description Whether the device wiped its sealed copy. */
             local_wiped: boolean;
-            /** @enum {string} */
-            provider: "revoked" | "not_supported" | "queued" | "failed" | "no_copy" | "kept";
+            /** @description What the provider said. */
+            provider: components["schemas"]["ProviderOutcome"];
         };
         /** @description A device's answer to a revocation order. */
         RevocationReceiptView: {
@@ -1379,18 +1629,56 @@ export interface components {
             /** Format: int64 */
             expires_at: number;
         };
-        SsoRedeem: {
-            /** @description The one-time code the device's loopback listener received (2 minutes, one use). */
+        /**
+         * @description `GET /v1/console/sso` (public): whether company sign-in is on. The console shows
+         *     the button; `latchkey enroll --sso` asks before opening a browser.
+         */
+        SsoInfo: {
+            /** @description Whether company sign-in is configured. */
+            enabled: boolean;
+            /** @description The button's words (`null` when off; always sent). */
+            label: string | null;
+            /** @description Who may still use a password. */
+            password_sign_in: components["schemas"]["PasswordSignIn"];
+        };
+        /**
+         * @description `POST /v1/enroll/sso/redeem`: trade the one-time code a company sign-in sent to
+         *     the device's loopback listener, with the PKCE verifier only the device knows,
+         *     for a device token.
+         */
+        SsoRedeemRequest: {
+            /**
+             * Format: password
+             * @description The sealed one-time code from the redirect.
+             */
             code: string;
-            /** @description The PKCE verifier behind the code_challenge the device sent. */
+            /**
+             * Format: password
+             * @description The PKCE verifier whose S256 challenge started the sign-in.
+             */
             code_verifier: string;
+            /** @description What the user calls this computer. */
             device_name: string;
         };
         TokenList: {
             tokens: components["schemas"]["AdminToken"][];
         };
-        /** @description Tauri's update manifest: version, notes, pub_date, url, signature. Hand-written placeholder: generated from latchkey-protocol once the device types land. */
-        UpdateManifest: Record<string, never>;
+        /**
+         * @description `GET /v1/updates/{target}/{arch}/{current_version}` (200; 204 when there is
+         *     nothing newer): Tauri's dynamic-server update manifest.
+         */
+        UpdateManifest: {
+            /** @description Release notes. */
+            notes: string;
+            /** @description RFC 3339 in whole seconds. */
+            pub_date?: string | null;
+            /** @description The minisign signature Tauri checks against the app's built-in key. */
+            signature: string;
+            /** @description Where to download the artifact (it needs the device token too). */
+            url: string;
+            /** @description The release's semver. */
+            version: string;
+        };
         User: {
             /** @description `false` once the identity provider deactivated them (SCIM). */
             active: boolean;
@@ -1417,9 +1705,38 @@ export interface components {
         UserDetail: components["schemas"]["User"] & {
             enrollment_codes: components["schemas"]["EnrollmentCode"][];
         };
+        /**
+         * @description A user of the organisation.
+         * @example 9a8b7c6d5e4f3a2b
+         */
+        UserId: string;
+        /** @description A user as the server describes them (the console's user list shows the same). */
+        UserInfo: {
+            /** @description `false` once the identity provider deactivated them. */
+            active: boolean;
+            /** @description When they were added. */
+            created_at: components["schemas"]["i64"];
+            /** @description Their name. */
+            display_name: string;
+            /** @description Their email address (normalised: lower case, NFC). */
+            email: string;
+            /** @description The identity provider's id for them (SCIM `externalId`). */
+            external_id?: string | null;
+            /** @description The user's id. */
+            id: components["schemas"]["UserId"];
+            /** @description Who created them when not an admin (`scim`). */
+            provisioned_by?: string | null;
+        };
         UserList: {
             users: components["schemas"]["User"][];
         };
+        /**
+         * @description The id of the device-side vault key that sealed a record: `^[A-Za-z0-9_-]{1,128}$`.
+         * @example k1
+         */
+        VaultKeyId: string;
+        /** Format: int64 */
+        i64: number;
     };
     responses: never;
     parameters: never;
@@ -1453,7 +1770,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1482,7 +1799,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1511,7 +1828,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1540,7 +1857,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1573,7 +1890,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1602,7 +1919,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1631,7 +1948,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1660,7 +1977,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1689,7 +2006,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1720,7 +2037,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1755,7 +2072,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1784,7 +2101,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1804,7 +2121,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["IntegrationList"];
+                    "application/json": components["schemas"]["ConfiguredIntegrations"];
                 };
             };
             /** @description Error. */
@@ -1813,7 +2130,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1844,7 +2161,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1879,7 +2196,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1908,7 +2225,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1939,7 +2256,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1972,7 +2289,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1999,7 +2316,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2030,7 +2347,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2059,7 +2376,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2105,7 +2422,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2136,7 +2453,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2171,7 +2488,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2200,7 +2517,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2233,7 +2550,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2262,7 +2579,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2295,7 +2612,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2324,7 +2641,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2357,7 +2674,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2386,7 +2703,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2415,7 +2732,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2448,7 +2765,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2479,7 +2796,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2508,7 +2825,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2539,7 +2856,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2571,7 +2888,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2602,7 +2919,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2622,7 +2939,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ConsoleSso"];
+                    "application/json": components["schemas"]["SsoInfo"];
                 };
             };
             /** @description Error. */
@@ -2631,7 +2948,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2658,7 +2975,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2685,7 +3002,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2699,7 +3016,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["Enroll"];
+                "application/json": components["schemas"]["EnrollRequest"];
             };
         };
         responses: {
@@ -2709,7 +3026,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Enrolled"];
+                    "application/json": components["schemas"]["EnrollResponse"];
                 };
             };
             /** @description Error. */
@@ -2718,7 +3035,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2732,7 +3049,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["SsoRedeem"];
+                "application/json": components["schemas"]["SsoRedeemRequest"];
             };
         };
         responses: {
@@ -2742,7 +3059,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Enrolled"];
+                    "application/json": components["schemas"]["EnrollResponse"];
                 };
             };
             /** @description Error. */
@@ -2751,7 +3068,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2778,7 +3095,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2807,7 +3124,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2827,7 +3144,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["MyIntegrations"];
+                    "application/json": components["schemas"]["IntegrationList"];
                 };
             };
             /** @description Error. */
@@ -2836,7 +3153,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2865,7 +3182,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2894,7 +3211,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2926,7 +3243,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2962,7 +3279,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2998,7 +3315,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -3030,7 +3347,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -3059,7 +3376,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -3092,7 +3409,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -3110,7 +3427,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["PutRecord"];
+                "application/json": components["schemas"]["PutRecordRequest"];
             };
         };
         responses: {
@@ -3120,7 +3437,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RecordWritten"];
+                    "application/json": components["schemas"]["Record"];
                 };
             };
             /** @description Error. */
@@ -3129,7 +3446,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -3153,7 +3470,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RecordDeleted"];
+                    "application/json": components["schemas"]["DeletedRecord"];
                 };
             };
             /** @description Error. */
@@ -3162,7 +3479,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -3182,7 +3499,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RevocationOrders"];
+                    "application/json": components["schemas"]["RevocationOrderList"];
                 };
             };
             /** @description Error. */
@@ -3191,7 +3508,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -3226,7 +3543,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -3257,7 +3574,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -3297,7 +3614,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };

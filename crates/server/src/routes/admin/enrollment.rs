@@ -3,21 +3,22 @@
 //! its device token. Issuing and redeeming live together so the code's format,
 //! lifetime and hashing are decided in one file.
 
-use super::users::{device_view, user_not_found, user_view};
+use super::users::user_not_found;
 use super::validate;
 use crate::auth::AdminAuth;
 use crate::crypto::{TokenKind, new_id, new_token, token_hash};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use crate::extract::ClientIp;
+use crate::routes::client::{device_info, user_info};
 use crate::state::{Actor, AppState, Shared, now_millis};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use latchkey_protocol::admin::{Enrollment, NewEnrollment, ShownOnce};
+use latchkey_protocol::device::{EnrollRequest, EnrollResponse};
 use latchkey_secret::SecretString;
 use latchkey_server_database::{DbError, Device, EnrollmentCode, User};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 /// Percent-encodes everything but RFC 3986 unreserved characters.
@@ -103,18 +104,11 @@ pub async fn new_enrollment(
     Ok((StatusCode::CREATED, Json(NewEnrollment { enrollment })))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Enroll {
-    code: SecretString,
-    device_name: String,
-}
-
 pub async fn enroll(
     State(state): State<AppState>,
     ClientIp(peer): ClientIp,
-    ApiJson(body): ApiJson<Enroll>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+    ApiJson(body): ApiJson<EnrollRequest>,
+) -> ApiResult<(StatusCode, Json<EnrollResponse>)> {
     state
         .auth_limiter
         .check(&format!("enroll-ip:{}", peer))
@@ -134,7 +128,7 @@ pub(crate) async fn redeem(
     code: &SecretString,
     device_name: &str,
     how: Value,
-) -> ApiResult<Value> {
+) -> ApiResult<EnrollResponse> {
     let token = new_token(TokenKind::Device)?;
     let now = now_millis();
     let device = Device {
@@ -158,10 +152,10 @@ pub(crate) async fn redeem(
         .db
         .redeem_enrollment_code(&token_hash(code.expose()), now, &device, &journal)
         .await?;
-    Ok(json!({
-        "device_token": token.expose(),
-        "device": device_view(&device),
-        "user": user_view(&user),
-        "server": state.origin,
-    }))
+    Ok(EnrollResponse {
+        device_token: token,
+        device: device_info(&device),
+        user: user_info(&user),
+        server: state.origin.clone(),
+    })
 }

@@ -13,8 +13,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use latchkey_protocol::admin::{
-    self as wire, CatalogList, IntegrationInput, IntegrationKind, IntegrationList, RedirectHost,
-    SecretState,
+    self as wire, CatalogList, ConfiguredIntegrations, IntegrationInput, IntegrationKind,
+    RedirectHost, SecretState,
 };
 use latchkey_secret::SecretString;
 use latchkey_server_database::{DbError, ExcludedUser, Integration, ScimGroup, User};
@@ -32,7 +32,7 @@ fn admin_view(i: &Integration) -> ApiResult<wire::Integration> {
         kind: if is_api_key(i) {
             IntegrationKind::ApiKey
         } else {
-            IntegrationKind::Oauth
+            IntegrationKind::OAuth
         },
         enabled: i.enabled,
         environment: i.environment.clone(),
@@ -56,7 +56,7 @@ fn admin_view(i: &Integration) -> ApiResult<wire::Integration> {
 pub async fn list_integrations(
     State(state): State<AppState>,
     _auth: AdminAuth,
-) -> ApiResult<Json<IntegrationList>> {
+) -> ApiResult<Json<ConfiguredIntegrations>> {
     let integrations = state
         .db
         .list_integrations(&state.org.id)
@@ -64,7 +64,7 @@ pub async fn list_integrations(
         .iter()
         .map(admin_view)
         .collect::<ApiResult<_>>()?;
-    Ok(Json(IntegrationList { integrations }))
+    Ok(Json(ConfiguredIntegrations { integrations }))
 }
 
 /// The provider catalog: every integration an admin can enable, with what its

@@ -159,7 +159,7 @@ pub(in crate::routes) fn routes() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             Admin,
             200,
             Body::Empty,
-            Body::json::<admin::IntegrationList>(),
+            Body::json::<admin::ConfiguredIntegrations>(),
             "Configured integrations (secrets shown as set / not set).",
             crate::routes::admin::integrations::list_integrations
         ),

@@ -15,7 +15,7 @@ pub(in crate::routes) fn routes() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             Device,
             200,
             Body::Empty,
-            Body::Legacy("Me"),
+            Body::json::<latchkey_protocol::device::Me>(),
             "Who am I: the device, its user and org.",
             crate::routes::client::me
         ),
@@ -26,7 +26,7 @@ pub(in crate::routes) fn routes() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             Device,
             200,
             Body::Empty,
-            Body::Legacy("MyIntegrations"),
+            Body::json::<latchkey_protocol::device::IntegrationList>(),
             "Integrations enabled for me, with their public configuration.",
             crate::routes::client::integrations
         ),
@@ -37,7 +37,7 @@ pub(in crate::routes) fn routes() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             Device,
             200,
             Body::Empty,
-            Body::Legacy("RecordList"),
+            Body::json::<latchkey_protocol::device::RecordList>(),
             "My connection records (optionally ?integration=ID).",
             crate::routes::client::list_records
         ),
@@ -48,7 +48,7 @@ pub(in crate::routes) fn routes() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             Device,
             200,
             Body::Empty,
-            Body::Legacy("Record"),
+            Body::json::<latchkey_protocol::device::Record>(),
             "One connection record; ETag is its version.",
             crate::routes::client::get_record
         ),
@@ -58,8 +58,8 @@ pub(in crate::routes) fn routes() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             "putRecord",
             Device,
             200,
-            Body::Legacy("PutRecord"),
-            Body::Legacy("RecordWritten"),
+            Body::json::<latchkey_protocol::device::PutRecordRequest>(),
+            Body::json::<latchkey_protocol::device::Record>(),
             "Write a record: If-None-Match: * to create (201), If-Match: <version> to update; stale → 412.",
             crate::routes::client::put_record
         ),
@@ -70,7 +70,7 @@ pub(in crate::routes) fn routes() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             Device,
             200,
             Body::Empty,
-            Body::Legacy("RecordDeleted"),
+            Body::json::<latchkey_protocol::device::DeletedRecord>(),
             "Delete a record (If-Match: <version> required).",
             crate::routes::client::delete_record
         ),
@@ -81,7 +81,7 @@ pub(in crate::routes) fn routes() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             Device,
             200,
             Body::Empty,
-            Body::Legacy("RevocationOrders"),
+            Body::json::<latchkey_protocol::device::RevocationOrderList>(),
             "The kill switch: orders this device has not answered (revoke a connection at the provider and wipe it), with the integration's public configuration.",
             crate::routes::client::revocation_orders
         ),
@@ -91,8 +91,8 @@ pub(in crate::routes) fn routes() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             "revocationReceipt",
             Device,
             200,
-            Body::Legacy("RevocationReceipt"),
-            Body::Legacy("ReceiptRecorded"),
+            Body::json::<latchkey_protocol::device::RevocationReceipt>(),
+            Body::json::<latchkey_protocol::device::ReceiptRecorded>(),
             "The device's receipt for one order: what the provider said and whether the local copy was wiped.",
             crate::routes::client::revocation_receipt
         ),
@@ -147,7 +147,7 @@ pub(in crate::routes) fn routes() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             Device,
             200,
             Body::Empty,
-            Body::Legacy("UpdateManifest"),
+            Body::json::<latchkey_protocol::device::UpdateManifest>(),
             "Tauri updater (dynamic server): the newest release for this platform on the device's channel when newer than current_version (Tauri's manifest: version, notes, pub_date, url, signature), else 204. Records the reported version for the console.",
             crate::routes::updates::check
         ),

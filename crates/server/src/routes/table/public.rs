@@ -59,8 +59,8 @@ pub(in crate::routes) fn routes() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             "enroll",
             Public,
             201,
-            Body::Legacy("Enroll"),
-            Body::Legacy("Enrolled"),
+            Body::json::<latchkey_protocol::device::EnrollRequest>(),
+            Body::json::<latchkey_protocol::device::EnrollResponse>(),
             "Exchange a one-time enrollment code for a device token.",
             crate::routes::admin::enrollment::enroll
         ),
@@ -71,7 +71,7 @@ pub(in crate::routes) fn routes() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             Public,
             200,
             Body::Empty,
-            Body::json::<admin::ConsoleSso>(),
+            Body::json::<latchkey_protocol::device::SsoInfo>(),
             "Whether company sign-in (OpenID Connect) is on, the sign-in button's label, and who may still use a password.",
             crate::routes::sso::info
         ),
@@ -114,8 +114,8 @@ pub(in crate::routes) fn routes() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             "enrollSsoRedeem",
             Public,
             201,
-            Body::Legacy("SsoRedeem"),
-            Body::Legacy("Enrolled"),
+            Body::json::<latchkey_protocol::device::SsoRedeemRequest>(),
+            Body::json::<latchkey_protocol::device::EnrollResponse>(),
             "Trade the one-time code from a company sign-in (with the PKCE verifier) for a device token; answers like /v1/enroll.",
             crate::routes::sso::redeem
         ),
