@@ -85,23 +85,29 @@ pub struct DeviceInfo {
     pub created_at: Millis,
     /// When it last called (kept to the minute).
     #[serde(default)]
+    #[schema(required = true)]
     pub last_seen_at: Option<Millis>,
     /// When an admin revoked it.
     #[serde(default)]
+    #[schema(required = true)]
     pub revoked_at: Option<Millis>,
     /// The update channel it is offered releases from (`stable` unless changed).
     pub update_channel: String,
     /// The app version it reported on its last update check (`null`: never checked).
     #[serde(default)]
+    #[schema(required = true)]
     pub app_version: Option<String>,
     /// The platform it reported (`linux`, `darwin`, `windows`).
     #[serde(default)]
+    #[schema(required = true)]
     pub app_target: Option<String>,
     /// The architecture it reported.
     #[serde(default)]
+    #[schema(required = true)]
     pub app_arch: Option<String>,
     /// When it last reported its app.
     #[serde(default)]
+    #[schema(required = true)]
     pub app_version_seen_at: Option<Millis>,
 }
 
@@ -120,9 +126,11 @@ pub struct UserInfo {
     pub active: bool,
     /// The identity provider's id for them (SCIM `externalId`).
     #[serde(default)]
+    #[schema(required = true)]
     pub external_id: Option<String>,
     /// Who created them when not an admin (`scim`).
     #[serde(default)]
+    #[schema(required = true)]
     pub provisioned_by: Option<String>,
 }
 

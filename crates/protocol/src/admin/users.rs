@@ -14,20 +14,8 @@ pub struct InviteUser {
     pub display_name: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct User {
-    pub id: String,
-    pub email: String,
-    pub display_name: String,
-    pub created_at: i64,
-    /// `false` once the identity provider deactivated them (SCIM).
-    pub active: bool,
-    #[schema(required = true)]
-    pub external_id: Option<String>,
-    /// `scim` when the identity provider created them.
-    #[schema(required = true)]
-    pub provisioned_by: Option<String>,
-}
+/// A user as the console lists them: the same body enrollment answers with.
+pub use crate::device::UserInfo as User;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct UserList {
@@ -162,29 +150,8 @@ pub struct Disconnected {
 
 // ---- devices and releases ----
 
-/// An enrolled device (never its token).
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct Device {
-    pub id: String,
-    pub user_id: String,
-    pub name: String,
-    pub created_at: i64,
-    #[schema(required = true)]
-    pub last_seen_at: Option<i64>,
-    #[schema(required = true)]
-    pub revoked_at: Option<i64>,
-    /// The update channel its app is offered releases from.
-    pub update_channel: String,
-    /// What its app reported on its last update check (null: never checked).
-    #[schema(required = true)]
-    pub app_version: Option<String>,
-    #[schema(required = true)]
-    pub app_target: Option<String>,
-    #[schema(required = true)]
-    pub app_arch: Option<String>,
-    #[schema(required = true)]
-    pub app_version_seen_at: Option<i64>,
-}
+/// A device as the console lists it: the same body enrollment answers with.
+pub use crate::device::DeviceInfo as Device;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct DeviceList {

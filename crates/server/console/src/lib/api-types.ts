@@ -1022,26 +1022,6 @@ export interface components {
              */
             version: number;
         };
-        /** @description An enrolled device (never its token). */
-        Device: {
-            app_arch: string | null;
-            app_target: string | null;
-            /** @description What its app reported on its last update check (null: never checked). */
-            app_version: string | null;
-            /** Format: int64 */
-            app_version_seen_at: number | null;
-            /** Format: int64 */
-            created_at: number;
-            id: string;
-            /** Format: int64 */
-            last_seen_at: number | null;
-            name: string;
-            /** Format: int64 */
-            revoked_at: number | null;
-            /** @description The update channel its app is offered releases from. */
-            update_channel: string;
-            user_id: string;
-        };
         /**
          * @description A device, as the server numbered it at enrollment.
          * @example 5f0c9a1e2b3d4c5e
@@ -1050,27 +1030,27 @@ export interface components {
         /** @description A device as the server describes it (the console's device list shows the same). */
         DeviceInfo: {
             /** @description The architecture it reported. */
-            app_arch?: string | null;
+            app_arch: string | null;
             /** @description The platform it reported (`linux`, `darwin`, `windows`). */
-            app_target?: string | null;
+            app_target: string | null;
             /** @description The app version it reported on its last update check (`null`: never checked). */
-            app_version?: string | null;
-            app_version_seen_at?: null | components["schemas"]["i64"];
+            app_version: string | null;
+            app_version_seen_at: null | components["schemas"]["i64"];
             /** @description When it enrolled. */
             created_at: components["schemas"]["i64"];
             /** @description The device's id. */
             id: components["schemas"]["DeviceId"];
-            last_seen_at?: null | components["schemas"]["i64"];
+            last_seen_at: null | components["schemas"]["i64"];
             /** @description What the user called it. */
             name: string;
-            revoked_at?: null | components["schemas"]["i64"];
+            revoked_at: null | components["schemas"]["i64"];
             /** @description The update channel it is offered releases from (`stable` unless changed). */
             update_channel: string;
             /** @description Its user. */
             user_id: components["schemas"]["UserId"];
         };
         DeviceList: {
-            devices: components["schemas"]["Device"][];
+            devices: components["schemas"]["DeviceInfo"][];
         };
         /** @description `DELETE /v1/admin/users/{id}/connections/{integration}`. */
         Disconnected: {
@@ -1306,7 +1286,7 @@ export interface components {
         /** @description `POST /v1/admin/users`. */
         Invited: {
             enrollment: components["schemas"]["Enrollment"];
-            user: components["schemas"]["User"];
+            user: components["schemas"]["UserInfo"];
         };
         Login: {
             email: string;
@@ -1679,18 +1659,6 @@ export interface components {
             /** @description The release's semver. */
             version: string;
         };
-        User: {
-            /** @description `false` once the identity provider deactivated them (SCIM). */
-            active: boolean;
-            /** Format: int64 */
-            created_at: number;
-            display_name: string;
-            email: string;
-            external_id: string | null;
-            id: string;
-            /** @description `scim` when the identity provider created them. */
-            provisioned_by: string | null;
-        };
         /** @description `GET /v1/admin/users/{id}/connections`. */
         UserConnections: {
             connections: components["schemas"]["Connection"][];
@@ -1699,10 +1667,10 @@ export interface components {
             revocations_pending: {
                 [key: string]: number;
             };
-            user: components["schemas"]["User"];
+            user: components["schemas"]["UserInfo"];
         };
         /** @description `GET /v1/admin/users/{id}`: the user and their enrollment codes. */
-        UserDetail: components["schemas"]["User"] & {
+        UserDetail: components["schemas"]["UserInfo"] & {
             enrollment_codes: components["schemas"]["EnrollmentCode"][];
         };
         /**
@@ -1721,14 +1689,14 @@ export interface components {
             /** @description Their email address (normalised: lower case, NFC). */
             email: string;
             /** @description The identity provider's id for them (SCIM `externalId`). */
-            external_id?: string | null;
+            external_id: string | null;
             /** @description The user's id. */
             id: components["schemas"]["UserId"];
             /** @description Who created them when not an admin (`scim`). */
-            provisioned_by?: string | null;
+            provisioned_by: string | null;
         };
         UserList: {
-            users: components["schemas"]["User"][];
+            users: components["schemas"]["UserInfo"][];
         };
         /**
          * @description The id of the device-side vault key that sealed a record: `^[A-Za-z0-9_-]{1,128}$`.
@@ -2028,7 +1996,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Device"];
+                    "application/json": components["schemas"]["DeviceInfo"];
                 };
             };
             /** @description Error. */
@@ -2063,7 +2031,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Device"];
+                    "application/json": components["schemas"]["DeviceInfo"];
                 };
             };
             /** @description Error. */

@@ -171,8 +171,8 @@ export type CatalogEntry = Schemas['CatalogEntry'];
 export type Configured = Schemas['Integration'];
 /** A SCIM group the identity provider pushed (GET /v1/admin/groups). */
 export type Group = Schemas['Group'];
-export type User = Schemas['User'];
-export type Device = Schemas['Device'];
+export type User = Schemas['UserInfo'];
+export type Device = Schemas['DeviceInfo'];
 /** A signed desktop-app release (never its bytes). */
 export type Release = Schemas['Release'];
 

@@ -26,15 +26,7 @@ use serde_json::json;
 // ---- users ----
 
 pub(super) fn user_view(u: &User) -> wire::User {
-    wire::User {
-        id: u.id.clone(),
-        email: u.email.clone(),
-        display_name: u.display_name.clone(),
-        created_at: u.created_at,
-        active: u.active,
-        external_id: u.external_id.clone(),
-        provisioned_by: u.provisioned_by.clone(),
-    }
+    crate::routes::client::user_info(u)
 }
 
 pub(super) fn user_not_found() -> ApiError {
@@ -281,20 +273,9 @@ pub async fn disconnect(
 
 // ---- devices ----
 
+/// A device as the console lists it (the body enrollment answers with, too).
 pub(super) fn device_view(d: &Device) -> wire::Device {
-    wire::Device {
-        id: d.id.clone(),
-        user_id: d.user_id.clone(),
-        name: d.name.clone(),
-        created_at: d.created_at,
-        last_seen_at: d.last_seen_at,
-        revoked_at: d.revoked_at,
-        update_channel: d.update_channel.clone(),
-        app_version: d.app.as_ref().map(|a| a.version.clone()),
-        app_target: d.app.as_ref().map(|a| a.target.clone()),
-        app_arch: d.app.as_ref().map(|a| a.arch.clone()),
-        app_version_seen_at: d.app.as_ref().map(|a| a.seen_at),
-    }
+    crate::routes::client::device_info(d)
 }
 
 #[derive(Deserialize)]
