@@ -24,10 +24,10 @@ use latchkey_server_database::rows::{self, backend};
 use latchkey_server_database::{
     ConnectionRecord, DbResult, Pools, Precondition, RecordWrite, SqlBackend,
 };
-use sqlx::Postgres;
 use sqlx::Transaction;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPoolOptions, PgQueryResult};
+use sqlx::{Connection, Postgres};
 use std::time::Duration;
 
 /// A PostgreSQL-backed store.
@@ -43,6 +43,19 @@ impl PostgresDatabase {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(30))
+            // sqlx pings every connection before handing it out: a round trip
+            // per query, as many as the queries themselves on the hot paths.
+            // Ping only a connection idle long enough to have been dropped by
+            // a restart or a proxy; a busy one answered a moment ago.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > STALE_AFTER {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect(url)
             .await
             .map_err(backend)?;
@@ -54,6 +67,9 @@ impl PostgresDatabase {
         })
     }
 }
+
+/// How long a pooled connection may sit idle before it is pinged again.
+const STALE_AFTER: Duration = Duration::from_secs(10);
 
 /// The advisory-lock key that serialises creating the organisation ("LKORG").
 const ORG_LOCK: i64 = 0x004C_4B4F_5247;

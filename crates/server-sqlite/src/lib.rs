@@ -62,8 +62,12 @@ impl SqliteDatabase {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
+        // No ping before handing out a connection (sqlx's default): a SQLite
+        // connection is a file handle in this process, it cannot go stale, and
+        // each ping is one more hand-off to sqlx's worker thread per query.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options.clone())
             .await
@@ -71,6 +75,7 @@ impl SqliteDatabase {
         let puts = record_writer::start(options.get_filename(), is_in_memory(url), write.clone())?;
         let read = SqlitePoolOptions::new()
             .max_connections(8)
+            .test_before_acquire(false)
             .connect_with(options.read_only(false))
             .await
             .map_err(backend)?;
