@@ -22,7 +22,7 @@
 use async_trait::async_trait;
 use latchkey_server_database::rows::{self, backend};
 use latchkey_server_database::{
-    ConnectionRecord, DbResult, Pools, Precondition, RecordWrite, SqlBackend,
+    ConnectionRecord, DbResult, Pools, Precondition, RecordWrite, SqlBackend, sql,
 };
 use sqlx::Transaction;
 use sqlx::migrate::Migrator;
@@ -188,22 +188,9 @@ impl SqlBackend for PostgresDatabase {
                 Precondition::Absent => 0,
                 Precondition::Version(v) => v,
             });
-        let a = &put.journal.audit;
-        query = query
-            .bind(&a.org_id)
-            .bind(a.at)
-            .bind(&a.actor_kind)
-            .bind(&a.actor_id)
-            .bind(&a.action)
-            .bind(&a.target)
-            .bind(&a.detail);
+        query = sql::bind_audit(query, &put.journal.audit);
         for c in &put.journal.changes {
-            query = query
-                .bind(&c.org_id)
-                .bind(&c.user_id)
-                .bind(&c.kind)
-                .bind(&c.integration_id)
-                .bind(c.at);
+            query = sql::bind_change(query, c);
         }
         let written = query.fetch_optional(self.write()).await.map_err(backend)?;
         written.as_ref().map(rows::record).transpose()

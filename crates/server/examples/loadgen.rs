@@ -82,8 +82,8 @@ async fn run(
     let deadline = Instant::now() + Duration::from_secs(a.seconds);
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for c in 0..a.connections {
-        let (http, token, base) = (http.clone(), tokens[c].clone(), a.url.clone());
+    for (c, token) in tokens.iter().enumerate() {
+        let (http, token, base) = (http.clone(), token.clone(), a.url.clone());
         tasks.push(tokio::spawn(async move {
             let slot = format!("{base}/v1/records/salesforce/production/vk{c}");
             let mut version: i64 = {

@@ -6,7 +6,9 @@
 
 use super::SqlBackend;
 use crate::rows::{Columns, backend};
-use crate::sql::{INSERT_AUDIT, INSERT_CHANGE, LIVE_VERSION, revocation_sql};
+use crate::sql::{
+    INSERT_AUDIT, INSERT_CHANGE, LIVE_VERSION, bind_audit, bind_change, revocation_sql,
+};
 use crate::{
     DbError, DbResult, ExcludedUser, Integration, Journal, Millis, NewAudit, Orders,
     RevocationReceipt, SlotKey, encode_list, encode_map, revocation_reason,
@@ -50,12 +52,7 @@ where
     pub(super) async fn journal(&mut self, journal: &Journal) -> DbResult<()> {
         self.audit(&journal.audit).await?;
         for c in &journal.changes {
-            sqlx::query(INSERT_CHANGE)
-                .bind(&c.org_id)
-                .bind(&c.user_id)
-                .bind(&c.kind)
-                .bind(&c.integration_id)
-                .bind(c.at)
+            bind_change(sqlx::query(INSERT_CHANGE), c)
                 .execute(&mut *self.tx)
                 .await
                 .map_err(backend)?;
@@ -64,14 +61,7 @@ where
     }
 
     async fn audit(&mut self, a: &NewAudit) -> DbResult<()> {
-        sqlx::query(INSERT_AUDIT)
-            .bind(&a.org_id)
-            .bind(a.at)
-            .bind(&a.actor_kind)
-            .bind(&a.actor_id)
-            .bind(&a.action)
-            .bind(&a.target)
-            .bind(&a.detail)
+        bind_audit(sqlx::query(INSERT_AUDIT), a)
             .execute(&mut *self.tx)
             .await
             .map_err(backend)?;
