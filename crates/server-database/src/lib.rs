@@ -14,14 +14,20 @@
 //! hear of it, the change-feed entry) is written in the same transaction as the
 //! change itself, so the audit trail and the feed can never disagree with the data.
 
+mod error;
+mod journal;
 mod model;
+mod revocation;
 pub mod rows;
 pub mod sql;
 mod sql_store;
 
+pub use error::*;
+pub use journal::*;
 pub use model::*;
+pub use revocation::*;
 pub use sql::{RESEAL_SQL, admin_sql, revocation_sql};
-pub use sql_store::SqlBackend;
+pub use sql_store::{Pools, RecordWrite, SqlBackend};
 
 use async_trait::async_trait;
 

@@ -1,4 +1,7 @@
-//! The rows storage keeps, as the server sees them, and the one error type storage returns.
+//! The rows storage keeps, as the server sees them, and how list and map columns
+//! are encoded.
+
+use crate::{DbError, DbResult};
 
 /// Milliseconds since the Unix epoch; the only time representation in storage,
 /// identical on both backends.
@@ -336,114 +339,12 @@ pub struct ConnectionRecord {
     pub updated_at: Millis,
 }
 
-/// Why an admin's action revoked a connection (the order's `reason`).
-pub mod revocation_reason {
-    /// The admin disconnected this user from the integration.
-    pub const DISCONNECT: &str = "disconnect";
-    /// The integration was disabled.
-    pub const INTEGRATION_DISABLED: &str = "integration_disabled";
-    /// The integration was removed.
-    pub const INTEGRATION_REMOVED: &str = "integration_removed";
-    /// The user was taken off the integration's allow-list.
-    pub const ALLOW_LIST: &str = "allow_list";
-    /// The user was removed or deactivated (a leaver): every connection, on every device.
-    pub const USER_REMOVED: &str = "user_removed";
-    /// This device was revoked: it wipes its copies; the user's grants stay for their
-    /// other devices.
-    pub const DEVICE_REVOKED: &str = "device_revoked";
-}
-
-/// An order to one device: revoke one connection at the provider and wipe its sealed copy,
-/// then answer with a receipt. Created with the admin's action, in its transaction.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RevocationOrder {
-    pub id: String,
-    pub user_id: String,
-    pub device_id: String,
-    pub integration_id: String,
-    pub environment: String,
-    /// One of [`revocation_reason`].
-    pub reason: String,
-    pub created_at: Millis,
-    /// The device's answer, once it came.
-    pub receipt: Option<RevocationReceipt>,
-}
-
-/// What a device did with an order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RevocationReceipt {
-    pub at: Millis,
-    /// `revoked`, `not_supported` (the provider has no revocation; `detail` says where to
-    /// remove access), `queued` (the provider was unreachable; the device retries),
-    /// `failed`, `no_copy` (this device held no tokens), or `kept` (a revoked device wiped
-    /// its copy; the grant stays for the user's other devices).
-    pub provider_outcome: String,
-    /// Plain words, never a secret.
-    pub provider_detail: String,
-    /// Whether the device wiped its sealed copy.
-    pub local_wiped: bool,
-}
-
-/// The provider outcomes a receipt may report.
-pub const RECEIPT_OUTCOMES: &[&str] = &[
-    "revoked",
-    "not_supported",
-    "queued",
-    "failed",
-    "no_copy",
-    "kept",
-];
-
 /// One integration's secrets sealed under a new server key (`latchkey-server rotate-key`).
 #[derive(Clone)]
 pub struct ResealedSecrets {
     pub integration_id: String,
     pub client_secret_sealed: Option<Vec<u8>>,
     pub api_key_sealed: Option<Vec<u8>>,
-}
-
-/// Which revocation orders to write: the admin action's reason, and the records it
-/// concerns narrowed by integration, user and device (each `None`: any).
-#[derive(Debug, Clone, Copy)]
-pub struct Orders<'a> {
-    pub org_id: &'a str,
-    pub reason: &'a str,
-    pub now: Millis,
-    pub integration_id: Option<&'a str>,
-    pub user_id: Option<&'a str>,
-    pub device_id: Option<&'a str>,
-}
-
-impl<'a> Orders<'a> {
-    /// Orders for every live record of the org (narrow them with the methods below).
-    pub fn new(org_id: &'a str, reason: &'a str, now: Millis) -> Self {
-        Self {
-            org_id,
-            reason,
-            now,
-            integration_id: None,
-            user_id: None,
-            device_id: None,
-        }
-    }
-
-    /// Only records of this integration.
-    pub fn integration(mut self, id: &'a str) -> Self {
-        self.integration_id = Some(id);
-        self
-    }
-
-    /// Only records of this user.
-    pub fn user(mut self, id: &'a str) -> Self {
-        self.user_id = Some(id);
-        self
-    }
-
-    /// Only for this device.
-    pub fn device(mut self, id: &'a str) -> Self {
-        self.device_id = Some(id);
-        self
-    }
 }
 
 /// The compare-and-swap condition of a record write.
@@ -454,153 +355,6 @@ pub enum Precondition {
     /// `If-Match: <version>`: succeed only if the live record has this version.
     Version(i64),
 }
-
-/// An audit event to append. `detail` is a JSON object that never holds secret material.
-#[derive(Debug, Clone)]
-pub struct NewAudit {
-    pub org_id: String,
-    pub at: Millis,
-    /// `admin`, `device`, `scim` or `system`.
-    pub actor_kind: String,
-    pub actor_id: Option<String>,
-    pub action: String,
-    pub target: Option<String>,
-    pub detail: String,
-}
-
-/// A stored audit event.
-#[derive(Debug, Clone)]
-pub struct AuditEvent {
-    pub id: i64,
-    pub org_id: String,
-    pub at: Millis,
-    pub actor_kind: String,
-    pub actor_id: Option<String>,
-    pub action: String,
-    pub target: Option<String>,
-    pub detail: String,
-}
-
-/// Which audit events to list, newest first; every filter is optional.
-#[derive(Debug, Clone, Default)]
-pub struct AuditQuery {
-    /// At most this many events.
-    pub limit: i64,
-    /// Only events older than this id: the cursor of the next page.
-    pub before_id: Option<i64>,
-    /// Only this action (`integration.put`).
-    pub action: Option<String>,
-    /// Only events where this id is the actor or the target, or the detail's `user_id`.
-    pub subject: Option<String>,
-    /// Only events about this integration: the target of `integration.*` events, or the
-    /// detail's `integration_id`.
-    pub integration: Option<String>,
-    /// Only events at or after this time.
-    pub since: Option<Millis>,
-    /// Only events at or before this time.
-    pub until: Option<Millis>,
-}
-
-impl AuditQuery {
-    /// The one SQL statement both backends run (`$N` placeholders, LIKE over the
-    /// compact JSON detail), binds in the order of `AuditQuery::binds`.
-    pub const SQL: &'static str = "SELECT * FROM audit_events WHERE org_id = $1 \
-        AND ($2 IS NULL OR id < $2) \
-        AND ($3 IS NULL OR action = $3) \
-        AND ($4 IS NULL OR actor_id = $4 OR target = $4 OR detail LIKE $5) \
-        AND ($6 IS NULL OR (target = $6 AND action LIKE 'integration.%') OR detail LIKE $7) \
-        AND ($8 IS NULL OR at >= $8) \
-        AND ($9 IS NULL OR at <= $9) \
-        ORDER BY id DESC LIMIT $10";
-
-    /// The LIKE patterns for `$5` and `$7`: the detail is compact JSON
-    /// (`{"user_id":"…"}`); ids hold no LIKE wildcards once validated.
-    pub fn detail_patterns(&self) -> (Option<String>, Option<String>) {
-        (
-            self.subject
-                .as_ref()
-                .map(|s| format!("%\"user_id\":\"{s}\"%")),
-            self.integration
-                .as_ref()
-                .map(|i| format!("%\"integration_id\":\"{i}\"%")),
-        )
-    }
-}
-
-/// A change-feed entry to append: what changed, for whom (`None`: every user).
-#[derive(Debug, Clone)]
-pub struct NewChange {
-    pub org_id: String,
-    pub user_id: Option<String>,
-    pub kind: String,
-    pub integration_id: Option<String>,
-    pub at: Millis,
-}
-
-/// A stored change-feed entry. `seq` is strictly increasing in commit order,
-/// which is what lets a poller on any replica resume from the last seq it saw.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Change {
-    pub seq: i64,
-    pub org_id: String,
-    pub user_id: Option<String>,
-    pub kind: String,
-    pub integration_id: Option<String>,
-    pub at: Millis,
-}
-
-/// A user an integration's allow-list leaves out, and what is journalled if
-/// that user loses records by it.
-#[derive(Debug, Clone)]
-pub struct ExcludedUser {
-    pub user_id: String,
-    pub journal: Journal,
-}
-
-/// A user a SCIM group change takes an integration away from (it names the group in
-/// `allowed_groups`); revoked like an [`ExcludedUser`], in the group change's transaction.
-#[derive(Debug, Clone)]
-pub struct LostAccess {
-    pub integration_id: String,
-    pub user: ExcludedUser,
-}
-
-/// What a mutation records beside itself, in the same transaction.
-#[derive(Debug, Clone)]
-pub struct Journal {
-    pub audit: NewAudit,
-    pub changes: Vec<NewChange>,
-}
-
-/// Why an enrollment code could not be redeemed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CodeProblem {
-    Unknown,
-    Expired,
-    AlreadyUsed,
-    /// The code's user was deactivated by the identity provider (SCIM `active: false`).
-    UserInactive,
-}
-
-/// Errors of the storage layer.
-#[derive(Debug, thiserror::Error)]
-pub enum DbError {
-    #[error("not found")]
-    NotFound,
-    #[error("{0} already exists")]
-    AlreadyExists(&'static str),
-    /// A compare-and-swap lost; `current` is the live version (`None`: no live record).
-    #[error("version mismatch")]
-    VersionMismatch { current: Option<i64> },
-    #[error("enrollment code rejected: {0:?}")]
-    Code(CodeProblem),
-    #[error("stored data is invalid: {0}")]
-    Corrupt(String),
-    #[error("database error: {0}")]
-    Backend(String),
-}
-
-pub type DbResult<T> = Result<T, DbError>;
 
 /// Encodes a list of strings for a TEXT column (JSON array), identically on every backend.
 pub fn encode_list(items: &[String]) -> String {

@@ -1,6 +1,10 @@
 //! SQL text both backends run as it is: SQLite and PostgreSQL both accept `$N` binds,
 //! so a statement written once here cannot drift between them.
 
+use crate::{NewAudit, NewChange};
+use sqlx::query::Query;
+use sqlx::{Encode, Type};
+
 /// The SQL both backends run for revocation orders (both accept `$N` binds); only the id
 /// expression differs (`{id}`).
 pub mod revocation_sql {
@@ -83,6 +87,47 @@ pub const INSERT_AUDIT: &str = "INSERT INTO audit_events (org_id, at, actor_kind
 /// Binds: $1 org, $2 user, $3 kind, $4 integration, $5 at.
 pub const INSERT_CHANGE: &str =
     "INSERT INTO changes (org_id, user_id, kind, integration_id, at) VALUES ($1, $2, $3, $4, $5)";
+
+/// The binds of an audit row, in [`INSERT_AUDIT`]'s order, after whatever `query`
+/// already has: one place for the order both backends' journal writes use.
+pub fn bind_audit<'q, DB>(
+    query: Query<'q, DB, DB::Arguments<'q>>,
+    a: &'q NewAudit,
+) -> Query<'q, DB, DB::Arguments<'q>>
+where
+    DB: sqlx::Database,
+    String: Encode<'q, DB> + Type<DB>,
+    Option<String>: Encode<'q, DB> + Type<DB>,
+    i64: Encode<'q, DB> + Type<DB>,
+{
+    query
+        .bind(&a.org_id)
+        .bind(a.at)
+        .bind(&a.actor_kind)
+        .bind(&a.actor_id)
+        .bind(&a.action)
+        .bind(&a.target)
+        .bind(&a.detail)
+}
+
+/// The binds of a change-log row, in [`INSERT_CHANGE`]'s order (see [`bind_audit`]).
+pub fn bind_change<'q, DB>(
+    query: Query<'q, DB, DB::Arguments<'q>>,
+    c: &'q NewChange,
+) -> Query<'q, DB, DB::Arguments<'q>>
+where
+    DB: sqlx::Database,
+    String: Encode<'q, DB> + Type<DB>,
+    Option<String>: Encode<'q, DB> + Type<DB>,
+    i64: Encode<'q, DB> + Type<DB>,
+{
+    query
+        .bind(&c.org_id)
+        .bind(&c.user_id)
+        .bind(&c.kind)
+        .bind(&c.integration_id)
+        .bind(c.at)
+}
 
 /// The columns of a connection record, in the order of [`crate::rows::record`]'s reads.
 pub const RECORD_COLUMNS: &str = "user_id, vault_key_id, integration_id, environment, envelope, version, device_id, created_at, updated_at";

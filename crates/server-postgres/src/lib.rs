@@ -2,29 +2,40 @@
 //! share one PostgreSQL.
 //!
 //! The shared SQL implementation of `latchkey-server-database` (both engines take
-//! `$N` parameters), with the two
-//! differences PostgreSQL needs: appends to the change log take a
-//! transaction-scoped advisory lock, so the identity `seq` becomes visible in
-//! commit order (a poller on any replica that resumes after seq N can never
-//! miss a row committed later with a smaller seq); and CAS relies on
-//! row locks: a concurrent `UPDATE ... WHERE version = $v` waits for the first
-//! writer, then re-checks the version and matches nothing.
+//! `$N` parameters), with the differences PostgreSQL needs:
+//!
+//! - **Change-feed order without a lock.** Writers append to the change log
+//!   concurrently, so a later `seq` can commit before an earlier one. A change's
+//!   `seq` carries the id of the transaction that wrote it in its high bits
+//!   (migration `…12_change_feed_without_lock`), and a feed serves only entries
+//!   of transactions that have finished ([`SETTLED_CHANGES_SQL`]): a transaction
+//!   still running has an id at least the snapshot's oldest running one, so
+//!   whatever it commits sorts after every cursor already handed out. A poller on
+//!   any replica that resumes after seq N never misses a change, and record
+//!   writes commit (and share WAL flushes) side by side instead of queueing
+//!   behind one advisory lock.
+//! - **CAS** relies on row locks: a concurrent `UPDATE ... WHERE version = $v`
+//!   waits for the first writer, then re-checks the version and matches nothing.
+//! - Creating the organisation takes an advisory lock, so replicas starting
+//!   together on an empty database agree on one.
 
 use async_trait::async_trait;
-use latchkey_server_database::rows::{self, Columns, backend};
+use latchkey_server_database::rows::{self, backend};
 use latchkey_server_database::{
-    ConnectionRecord, DbError, DbResult, Journal, Millis, Precondition, SlotKey, SqlBackend, sql,
+    ConnectionRecord, DbResult, Pools, Precondition, RecordWrite, SqlBackend, sql,
 };
-use sqlx::Postgres;
 use sqlx::Transaction;
-use sqlx::postgres::{PgPool, PgPoolOptions, PgQueryResult};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgPoolOptions, PgQueryResult};
+use sqlx::{Connection, Postgres};
 use std::time::Duration;
 
 /// A PostgreSQL-backed store.
 pub struct PostgresDatabase {
-    read: PgPool,
-    write: PgPool,
+    pools: Pools<Postgres>,
 }
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 impl PostgresDatabase {
     /// Connects to `url` (`postgres://…`).
@@ -32,31 +43,45 @@ impl PostgresDatabase {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(30))
+            // sqlx pings every connection before handing it out: a round trip
+            // per query, as many as the queries themselves on the hot paths.
+            // Ping only a connection idle long enough to have been dropped by
+            // a restart or a proxy; a busy one answered a moment ago.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > STALE_AFTER {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect(url)
             .await
             .map_err(backend)?;
         Ok(Self {
-            read: pool.clone(),
-            write: pool,
+            pools: Pools {
+                read: pool.clone(),
+                write: pool,
+            },
         })
     }
 }
 
-/// The advisory-lock key that serialises change-log appends ("LKCHANGE").
-const CHANGE_LOG_LOCK: i64 = 0x4C4B_4348_414E_4745;
+/// How long a pooled connection may sit idle before it is pinged again.
+const STALE_AFTER: Duration = Duration::from_secs(10);
 
 /// The advisory-lock key that serialises creating the organisation ("LKORG").
 const ORG_LOCK: i64 = 0x004C_4B4F_5247;
 
-/// Takes a transaction-scoped advisory lock.
-async fn advisory_lock(tx: &mut Transaction<'_, Postgres>, key: i64) -> DbResult<()> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(key)
-        .execute(&mut **tx)
-        .await
-        .map_err(backend)?;
-    Ok(())
-}
+/// The change-log entries a feed may serve: those written by transactions that
+/// have finished. A `seq` is `transaction id << 20 | ordinal`, and every
+/// transaction not finished when this statement's snapshot was taken has an id
+/// of at least the snapshot's `xmin`. (The ordinal is drawn from one cycling
+/// sequence; a transaction would need 2^20 entries drawn while it runs before
+/// two of its own collide, and the primary key would refuse that write.)
+pub const SETTLED_CHANGES_SQL: &str =
+    "seq < (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 20)";
 
 const PUT_ABSENT_SQL: &str = "INSERT INTO connection_records \
      (user_id, vault_key_id, integration_id, environment, envelope, version, device_id, created_at, updated_at, deleted) \
@@ -75,8 +100,8 @@ const PUT_MATCH_SQL: &str = "UPDATE connection_records SET envelope = $5, versio
 
 /// The single statement of a record write: the CAS (`$1`-`$8`; `$8` is the
 /// expected version, unused but bound for a create), then the audit row
-/// (`$9`-`$15`), the change-log lock key (`$16`) and `changes` rows (five
-/// parameters each). Every later part reads `upd`, so a lost CAS writes nothing.
+/// (`$9`-`$15`) and `changes` rows (five parameters each). Every later part
+/// reads `upd`, so a lost CAS writes nothing.
 fn put_record_sql(precondition: Precondition, changes: usize) -> String {
     let cas = match precondition {
         Precondition::Absent => PUT_ABSENT_SQL.replace(
@@ -88,13 +113,12 @@ fn put_record_sql(precondition: Precondition, changes: usize) -> String {
     let mut sql = format!(
         "WITH upd AS ({cas}), \
          aud AS (INSERT INTO audit_events (org_id, at, actor_kind, actor_id, action, target, detail) \
-         SELECT $9, $10, $11, $12, $13, $14, $15 FROM upd), \
-         lk AS (SELECT pg_advisory_xact_lock($16) AS locked FROM upd)"
+         SELECT $9, $10, $11, $12, $13, $14, $15 FROM upd)"
     );
     if changes > 0 {
         let rows: Vec<String> = (0..changes)
             .map(|i| {
-                let b = 17 + i * 5;
+                let b = 16 + i * 5;
                 format!(
                     "(${b}::text, ${}::text, ${}::text, ${}::text, ${}::bigint)",
                     b + 1,
@@ -106,7 +130,7 @@ fn put_record_sql(precondition: Precondition, changes: usize) -> String {
             .collect();
         sql.push_str(&format!(
             ", chg AS (INSERT INTO changes (org_id, user_id, kind, integration_id, at) \
-             SELECT v.org_id, v.user_id, v.kind, v.integration_id, v.at FROM lk, \
+             SELECT v.org_id, v.user_id, v.kind, v.integration_id, v.at FROM upd, \
              (VALUES {}) AS v(org_id, user_id, kind, integration_id, at))",
             rows.join(", ")
         ));
@@ -115,99 +139,60 @@ fn put_record_sql(precondition: Precondition, changes: usize) -> String {
     sql
 }
 
-/// PostgreSQL's side of the shared SQL implementation: one pool, the advisory
-/// locks, and the record write as a single statement.
+/// PostgreSQL's side of the shared SQL implementation: one pool, the org lock,
+/// the change-feed horizon, and the record write as a single statement.
 #[async_trait]
 impl SqlBackend for PostgresDatabase {
     type Db = Postgres;
     const NAME: &'static str = "postgres";
     const ORDER_ID_SQL: &'static str =
         "md5(random()::text || clock_timestamp()::text || t.device_id)";
+    const SETTLED_CHANGES_SQL: &'static str = SETTLED_CHANGES_SQL;
 
-    fn read(&self) -> &PgPool {
-        &self.read
+    fn pools(&self) -> &Pools<Postgres> {
+        &self.pools
     }
 
-    fn write(&self) -> &PgPool {
-        &self.write
+    fn migrator() -> &'static Migrator {
+        &MIGRATOR
     }
 
     fn rows_affected(done: &PgQueryResult) -> u64 {
         done.rows_affected()
     }
 
-    async fn run_migrations(&self) -> DbResult<()> {
-        sqlx::migrate!("./migrations")
-            .run(&self.write)
-            .await
-            .map_err(|e| DbError::Backend(format!("migration failed: {e}")))
-    }
-
     async fn lock_org(&self, tx: &mut Transaction<'_, Postgres>) -> DbResult<()> {
-        advisory_lock(tx, ORG_LOCK).await
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(ORG_LOCK)
+            .execute(&mut **tx)
+            .await
+            .map_err(backend)?;
+        Ok(())
     }
 
-    async fn lock_change_log(&self, tx: &mut Transaction<'_, Postgres>) -> DbResult<()> {
-        advisory_lock(tx, CHANGE_LOG_LOCK).await
-    }
-
-    async fn write_record(
-        &self,
-        slot: &SlotKey,
-        envelope: &[u8],
-        device_id: &str,
-        precondition: Precondition,
-        now: Millis,
-        journal: &Journal,
-    ) -> DbResult<ConnectionRecord> {
+    async fn write_record(&self, put: RecordWrite<'_>) -> DbResult<Option<ConnectionRecord>> {
         // One statement, one round trip: the CAS write, its audit row and its
-        // change rows (after the change-log lock) commit together, or none do.
-        let sql = put_record_sql(precondition, journal.changes.len());
+        // change rows commit together, or none do.
+        let sql = put_record_sql(put.precondition, put.journal.changes.len());
+        let slot = put.slot;
         // A new slot starts at version 1; a tombstone is revived at its version + 1.
         let mut query = sqlx::query(&sql)
             .bind(&slot.user_id)
             .bind(&slot.vault_key_id)
             .bind(&slot.integration_id)
             .bind(&slot.environment)
-            .bind(envelope)
-            .bind(device_id)
-            .bind(now)
-            .bind(match precondition {
+            .bind(put.envelope)
+            .bind(put.device_id)
+            .bind(put.now)
+            .bind(match put.precondition {
                 Precondition::Absent => 0,
                 Precondition::Version(v) => v,
             });
-        let a = &journal.audit;
-        query = query
-            .bind(&a.org_id)
-            .bind(a.at)
-            .bind(&a.actor_kind)
-            .bind(&a.actor_id)
-            .bind(&a.action)
-            .bind(&a.target)
-            .bind(&a.detail)
-            .bind(CHANGE_LOG_LOCK);
-        for c in &journal.changes {
-            query = query
-                .bind(&c.org_id)
-                .bind(&c.user_id)
-                .bind(&c.kind)
-                .bind(&c.integration_id)
-                .bind(c.at);
+        query = sql::bind_audit(query, &put.journal.audit);
+        for c in &put.journal.changes {
+            query = sql::bind_change(query, c);
         }
-        let written = query.fetch_optional(&self.write).await.map_err(backend)?;
-        let Some(row) = written else {
-            let current = sqlx::query(sql::LIVE_VERSION)
-                .bind(&slot.user_id)
-                .bind(&slot.vault_key_id)
-                .bind(&slot.integration_id)
-                .bind(&slot.environment)
-                .fetch_optional(&self.read)
-                .await
-                .map_err(backend)?
-                .map(|r| r.int("version"))
-                .transpose()?;
-            return Err(DbError::VersionMismatch { current });
-        };
-        rows::record(&row)
+        let written = query.fetch_optional(self.write()).await.map_err(backend)?;
+        written.as_ref().map(rows::record).transpose()
     }
 }

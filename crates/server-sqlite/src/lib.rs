@@ -20,12 +20,13 @@ mod record_writer;
 use async_trait::async_trait;
 use latchkey_server_database::rows::backend;
 use latchkey_server_database::{
-    ConnectionRecord, DbError, DbResult, Device, Integration, Journal, Millis, Precondition,
-    SlotKey, SqlBackend, User,
+    ConnectionRecord, DbError, DbResult, Device, Integration, Millis, Pools, RecordWrite,
+    SqlBackend, User,
 };
 use sqlx::Sqlite;
+use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteQueryResult,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult,
     SqliteSynchronous,
 };
 use std::future::Future;
@@ -36,10 +37,11 @@ use tokio::sync::{mpsc, oneshot};
 use crate::hot_cache::HotCache;
 use crate::record_writer::PutJob;
 
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
 /// A SQLite-backed store.
 pub struct SqliteDatabase {
-    read: SqlitePool,
-    write: SqlitePool,
+    pools: Pools<Sqlite>,
     puts: mpsc::Sender<PutJob>,
     /// Only in the serving process (see [`SqliteDatabase::serve`]).
     hot: Option<HotCache>,
@@ -60,8 +62,12 @@ impl SqliteDatabase {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
+        // No ping before handing out a connection (sqlx's default): a SQLite
+        // connection is a file handle in this process, it cannot go stale, and
+        // each ping is one more hand-off to sqlx's worker thread per query.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options.clone())
             .await
@@ -69,12 +75,12 @@ impl SqliteDatabase {
         let puts = record_writer::start(options.get_filename(), is_in_memory(url), write.clone())?;
         let read = SqlitePoolOptions::new()
             .max_connections(8)
+            .test_before_acquire(false)
             .connect_with(options.read_only(false))
             .await
             .map_err(backend)?;
         Ok(Self {
-            read,
-            write,
+            pools: Pools { read, write },
             puts,
             hot: None,
             serving: std::sync::Mutex::new(None),
@@ -151,42 +157,27 @@ impl SqlBackend for SqliteDatabase {
     const NAME: &'static str = "sqlite";
     const ORDER_ID_SQL: &'static str = "lower(hex(randomblob(16)))";
 
-    fn read(&self) -> &SqlitePool {
-        &self.read
+    fn pools(&self) -> &Pools<Sqlite> {
+        &self.pools
     }
 
-    fn write(&self) -> &SqlitePool {
-        &self.write
+    fn migrator() -> &'static Migrator {
+        &MIGRATOR
     }
 
     fn rows_affected(done: &SqliteQueryResult) -> u64 {
         done.rows_affected()
     }
 
-    async fn run_migrations(&self) -> DbResult<()> {
-        sqlx::migrate!("./migrations")
-            .run(&self.write)
-            .await
-            .map_err(|e| DbError::Backend(format!("migration failed: {e}")))
-    }
-
-    async fn write_record(
-        &self,
-        slot: &SlotKey,
-        envelope: &[u8],
-        device_id: &str,
-        precondition: Precondition,
-        now: Millis,
-        journal: &Journal,
-    ) -> DbResult<ConnectionRecord> {
+    async fn write_record(&self, put: RecordWrite<'_>) -> DbResult<Option<ConnectionRecord>> {
         let (reply, outcome) = oneshot::channel();
         let job = PutJob {
-            slot: slot.clone(),
-            envelope: envelope.to_vec(),
-            device_id: device_id.to_owned(),
-            precondition,
-            now,
-            journal: journal.clone(),
+            slot: put.slot.clone(),
+            envelope: put.envelope.to_vec(),
+            device_id: put.device_id.to_owned(),
+            precondition: put.precondition,
+            now: put.now,
+            journal: put.journal.clone(),
             reply,
         };
         self.puts.send(job).await.map_err(|_| writer_stopped())?;

@@ -17,7 +17,8 @@
 //! keeps it across back-to-back batches for at most [`GATE_WINDOW`], then
 //! hands it back so that other writes wait no longer than that.
 //!
-//! A lost CAS changes nothing, so it needs no savepoint; if the batch fails,
+//! A lost CAS changes nothing, so it needs no savepoint (its caller hears
+//! `None` and looks up the live version); if the batch fails,
 //! it is rolled back, every caller gets the error and nothing of it was
 //! acknowledged.
 
@@ -46,7 +47,7 @@ pub(crate) struct PutJob {
     pub precondition: Precondition,
     pub now: Millis,
     pub journal: Journal,
-    pub reply: oneshot::Sender<DbResult<ConnectionRecord>>,
+    pub reply: oneshot::Sender<DbResult<Option<ConnectionRecord>>>,
 }
 
 /// Opens the writer's connection to `file` and starts its thread; the
@@ -143,7 +144,7 @@ impl Writer {
                                 created_at,
                                 updated_at,
                             });
-                        let _ = job.reply.send(result);
+                        let _ = job.reply.send(Ok(result));
                     }
                 }
                 Err(e) => answer_all(batch, &e),
@@ -193,11 +194,12 @@ fn answer_all(batch: Vec<PutJob>, e: &DbError) {
 /// A won CAS's new version and times; the caller already has the rest.
 type Written = (i64, Millis, Millis);
 
-/// Runs one batch in one transaction; on any error nothing of it is kept.
+/// Runs one batch in one transaction, each write's outcome in order (`None`: its
+/// CAS lost); on any error nothing of it is kept.
 fn write_batch(
     conn: &mut rusqlite::Connection,
     batch: &[PutJob],
-) -> DbResult<Vec<DbResult<Written>>> {
+) -> DbResult<Vec<Option<Written>>> {
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(backend)?;
@@ -229,24 +231,10 @@ fn write_batch(
             })
             .optional()
             .map_err(backend)?;
-        match written {
-            Some(w) => {
-                write_journal(&tx, &job.journal)?;
-                outcomes.push(Ok(w));
-            }
-            None => {
-                let current = tx
-                    .prepare_cached(LIVE_VERSION_SQL)
-                    .map_err(backend)?
-                    .query_row(
-                        params![s.user_id, s.vault_key_id, s.integration_id, s.environment],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                    .map_err(backend)?;
-                outcomes.push(Err(DbError::VersionMismatch { current }));
-            }
+        if written.is_some() {
+            write_journal(&tx, &job.journal)?;
         }
+        outcomes.push(written);
     }
     tx.commit().map_err(backend)?;
     Ok(outcomes)
@@ -299,9 +287,6 @@ const PUT_MATCH_SQL: &str = "UPDATE connection_records SET envelope = ?5, versio
      updated_at = ?7 WHERE user_id = ?1 AND vault_key_id = ?2 AND integration_id = ?3 \
      AND environment = ?4 AND deleted = FALSE AND version = ?8 \
      RETURNING version, created_at, updated_at";
-
-const LIVE_VERSION_SQL: &str = "SELECT version FROM connection_records WHERE user_id = ?1 \
-     AND vault_key_id = ?2 AND integration_id = ?3 AND environment = ?4 AND deleted = FALSE";
 
 #[cfg(test)]
 mod tests {
@@ -372,7 +357,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (db, slot, j) = database(dir.path()).await;
         let db = std::sync::Arc::new(db);
-        let held = db.write.acquire().await.unwrap();
+        let held = db.pools.write.acquire().await.unwrap();
         let put = tokio::spawn({
             let (db, slot, j) = (db.clone(), slot.clone(), j.clone());
             async move {

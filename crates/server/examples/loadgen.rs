@@ -73,11 +73,16 @@ struct Outcome {
     latencies_us: Vec<u64>,
 }
 
-async fn run(a: &Args, http: &reqwest::Client, token: &Arc<String>, scenario: Scenario) -> Outcome {
+async fn run(
+    a: &Args,
+    http: &reqwest::Client,
+    tokens: &[Arc<String>],
+    scenario: Scenario,
+) -> Outcome {
     let deadline = Instant::now() + Duration::from_secs(a.seconds);
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for c in 0..a.connections {
+    for (c, token) in tokens.iter().enumerate() {
         let (http, token, base) = (http.clone(), token.clone(), a.url.clone());
         tasks.push(tokio::spawn(async move {
             let slot = format!("{base}/v1/records/salesforce/production/vk{c}");
@@ -179,35 +184,38 @@ async fn main() {
             .bearer_auth(&a.admin_token)
     };
 
-    // Arrange: one enabled integration, one enrolled device, one record per connection.
+    // Arrange: one enabled integration, then a device and its record per connection.
     let r = admin(reqwest::Method::PUT, "/v1/admin/integrations/salesforce")
         .json(&json!({ "enabled": true }))
         .send()
         .await
         .unwrap();
     assert!(r.status().is_success(), "{}", r.status());
-    let invited: Value = admin(reqwest::Method::POST, "/v1/admin/users")
-        .json(&json!({ "email": format!("bench-{}@example.com", std::process::id()), "display_name": "Bench" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let code = invited["enrollment"]["code"]
-        .as_str()
-        .expect("invite worked");
-    let enrolled: Value = http
-        .post(format!("{}/v1/enroll", a.url))
-        .json(&json!({ "code": code, "device_name": "bench" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = Arc::new(enrolled["device_token"].as_str().unwrap().to_owned());
+    // One user with one enrolled device per connection, as many devices would
+    // be (a user keeps at most five live records per integration and environment).
+    let mut tokens = Vec::with_capacity(a.connections);
     for c in 0..a.connections {
+        let invited: Value = admin(reqwest::Method::POST, "/v1/admin/users")
+            .json(&json!({ "email": format!("bench-{}-{c}@example.com", std::process::id()), "display_name": "Bench" }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let code = invited["enrollment"]["code"]
+            .as_str()
+            .expect("invite worked");
+        let enrolled: Value = http
+            .post(format!("{}/v1/enroll", a.url))
+            .json(&json!({ "code": code, "device_name": format!("bench {c}") }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = Arc::new(enrolled["device_token"].as_str().unwrap().to_owned());
         let r = http
             .put(format!("{}/v1/records/salesforce/production/vk{c}", a.url))
             .bearer_auth(token.as_str())
@@ -217,6 +225,7 @@ async fn main() {
             .await
             .unwrap();
         assert_eq!(r.status(), StatusCode::CREATED);
+        tokens.push(token);
     }
 
     let mut baseline_rps = 0.0;
@@ -235,7 +244,7 @@ async fn main() {
         {
             continue;
         }
-        let o = run(&a, &http, &token, scenario).await;
+        let o = run(&a, &http, &tokens, scenario).await;
         let rps = o.requests as f64 / o.elapsed.as_secs_f64();
         if scenario == Scenario::Static {
             baseline_rps = rps;

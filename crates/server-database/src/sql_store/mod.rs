@@ -4,101 +4,28 @@
 //! Both engines accept `$N` binds and the same statements, so the queries, the
 //! journal writes and the revocation orders are written once here. A backend
 //! implements [`SqlBackend`]: its pools, its migrations, its record write, and the
-//! hooks where the engines really differ (PostgreSQL's advisory locks, SQLite's
-//! in-memory lookups of the serving process); every [`SqlBackend`] is then a
-//! [`Database`].
+//! hooks where the engines really differ (PostgreSQL's org lock and change-feed
+//! horizon, SQLite's in-memory lookups of the serving process); every
+//! [`SqlBackend`] is then a [`Database`].
 
 use crate::rows::{Columns, backend};
 use crate::{
     Admin, AdminCredential, AppReport, AuditEvent, AuditQuery, Change, ConnectionRecord, Database,
-    DbResult, Device, EnrollmentCode, EnrollmentCodeStatus, ExcludedUser, Integration, Journal,
-    LostAccess, Millis, NewAudit, Org, Precondition, Release, ResealedSecrets, RevocationOrder,
-    RevocationReceipt, ScimGroup, ScimToken, SlotKey, User,
+    DbError, DbResult, Device, EnrollmentCode, EnrollmentCodeStatus, ExcludedUser, Integration,
+    Journal, LostAccess, Millis, NewAudit, Org, Precondition, Release, ResealedSecrets,
+    RevocationOrder, RevocationReceipt, ScimGroup, ScimToken, SlotKey, User,
 };
 use async_trait::async_trait;
-use sqlx::{Encode, Executor, IntoArguments, Pool, Transaction, Type};
-use std::future::Future;
+use sqlx::{Encode, Executor, IntoArguments, Type};
 
-/// What a SQL engine brings to the shared [`Database`] implementation.
-#[async_trait]
-pub trait SqlBackend: Send + Sync + 'static {
-    /// The sqlx driver.
-    type Db: sqlx::Database;
-    /// `sqlite` or `postgres`, for logs and metrics.
-    const NAME: &'static str;
-    /// A SQL expression for a fresh random revocation-order id (`{id}` of
-    /// `revocation_sql::INSERT_ORDERS`); the engines have no common one.
-    const ORDER_ID_SQL: &'static str;
-
-    /// The pool reads go to.
-    fn read(&self) -> &Pool<Self::Db>;
-    /// The pool writes go to (SQLite: its one writer connection).
-    fn write(&self) -> &Pool<Self::Db>;
-    /// The rows a statement changed (sqlx has no driver-independent accessor).
-    fn rows_affected(done: &<Self::Db as sqlx::Database>::QueryResult) -> u64;
-    /// Runs this backend's own migrations.
-    async fn run_migrations(&self) -> DbResult<()>;
-    /// Writes a connection record with its journal, in one transaction; the hot path,
-    /// which each engine does its own fastest way.
-    async fn write_record(
-        &self,
-        slot: &SlotKey,
-        envelope: &[u8],
-        device_id: &str,
-        precondition: Precondition,
-        now: Millis,
-        journal: &Journal,
-    ) -> DbResult<ConnectionRecord>;
-
-    /// Whether this backend can serve, beyond answering a query.
-    fn ready(&self) -> DbResult<()> {
-        Ok(())
-    }
-    /// Called once both pools are closed.
-    fn closed(&self) {}
-    /// Taken at the start of the transaction that creates the organisation.
-    async fn lock_org(&self, _tx: &mut Transaction<'_, Self::Db>) -> DbResult<()> {
-        Ok(())
-    }
-    /// Taken before a transaction appends to the change log.
-    async fn lock_change_log(&self, _tx: &mut Transaction<'_, Self::Db>) -> DbResult<()> {
-        Ok(())
-    }
-    /// Integrations changed (committed).
-    fn integrations_changed(&self) {}
-    /// Devices changed (committed).
-    fn devices_changed(&self) {}
-    /// A device was seen at `now` (committed).
-    fn device_touched(&self, _id: &str, _now: Millis) {}
-    /// An integration lookup: `load` reads it from the database.
-    async fn cached_integration<F>(
-        &self,
-        _org_id: &str,
-        _id: &str,
-        load: F,
-    ) -> DbResult<Option<Integration>>
-    where
-        F: Future<Output = DbResult<Option<Integration>>> + Send,
-    {
-        load.await
-    }
-    /// A device-token lookup: `load` reads it from the database.
-    async fn cached_device<F>(
-        &self,
-        _token_hash: &[u8],
-        load: F,
-    ) -> DbResult<Option<(Device, User)>>
-    where
-        F: Future<Output = DbResult<Option<(Device, User)>>> + Send,
-    {
-        load.await
-    }
-}
-
+mod admins;
+mod backend;
+mod people;
 mod queries;
 mod releases;
 mod writes;
 
+pub use backend::{Pools, RecordWrite, SqlBackend};
 use queries::Queries;
 use writes::Writes;
 
@@ -106,6 +33,7 @@ use writes::Writes;
 impl<B> Database for B
 where
     B: SqlBackend,
+    <B::Db as sqlx::Database>::Connection: sqlx::migrate::Migrate,
     for<'c> &'c mut <B::Db as sqlx::Database>::Connection: Executor<'c, Database = B::Db>,
     for<'q> <B::Db as sqlx::Database>::Arguments<'q>: IntoArguments<'q, B::Db>,
     <B::Db as sqlx::Database>::Row: Columns,
@@ -125,7 +53,10 @@ where
     }
 
     async fn migrate(&self) -> DbResult<()> {
-        self.run_migrations().await
+        B::migrator()
+            .run(self.write())
+            .await
+            .map_err(|e| DbError::Backend(format!("migration failed: {e}")))
     }
 
     async fn ping(&self) -> DbResult<()> {
@@ -165,8 +96,23 @@ where
         now: Millis,
         journal: &Journal,
     ) -> DbResult<ConnectionRecord> {
-        self.write_record(slot, envelope, device_id, precondition, now, journal)
-            .await
+        let put = RecordWrite {
+            slot,
+            envelope,
+            device_id,
+            precondition,
+            now,
+            journal,
+        };
+        match self.write_record(put).await? {
+            Some(written) => Ok(written),
+            None => {
+                let live = Queries { owner: self }.get_record(slot).await?;
+                Err(DbError::VersionMismatch {
+                    current: live.map(|r| r.version),
+                })
+            }
+        }
     }
 
     async fn ensure_org(&self, new_id: &str, name: &str, now: Millis) -> DbResult<Org> {

@@ -568,24 +568,30 @@ where
         since: i64,
         limit: i64,
     ) -> DbResult<Vec<Change>> {
-        sqlx::query(
+        let sql = format!(
             "SELECT * FROM changes WHERE org_id = $1 AND seq > $2 AND (user_id IS NULL OR user_id = $3) \
-             ORDER BY seq LIMIT $4",
-        )
-        .bind(org_id)
-        .bind(since)
-        .bind(user_id)
-        .bind(limit)
-        .fetch_all(self.owner.read())
-        .await
-        .map_err(backend)?
-        .iter()
-        .map(rows::change)
-        .collect()
+             AND {} ORDER BY seq LIMIT $4",
+            B::SETTLED_CHANGES_SQL
+        );
+        sqlx::query(&sql)
+            .bind(org_id)
+            .bind(since)
+            .bind(user_id)
+            .bind(limit)
+            .fetch_all(self.owner.read())
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(rows::change)
+            .collect()
     }
 
     pub(super) async fn latest_change_seq(&self, org_id: &str) -> DbResult<i64> {
-        let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS seq FROM changes WHERE org_id = $1")
+        let sql = format!(
+            "SELECT COALESCE(MAX(seq), 0) AS seq FROM changes WHERE org_id = $1 AND {}",
+            B::SETTLED_CHANGES_SQL
+        );
+        let row = sqlx::query(&sql)
             .bind(org_id)
             .fetch_one(self.owner.read())
             .await
