@@ -52,10 +52,11 @@ async fn connect_and_revoke_through_the_real_window(backend: Backend) {
     if !window_tools_ready(&[]) {
         return;
     }
+    // One window at a time; the deadline starts once this test has the display.
+    let _one_window = ONE_WINDOW.lock().await;
     let Some(_deadline) = peers_ready() else {
         return;
     };
-    let _one_window = ONE_WINDOW.lock().await;
     let shots = repo_root().join("test-output/desktop");
     std::fs::create_dir_all(&shots).unwrap();
 
@@ -518,10 +519,11 @@ async fn search_through_the_real_window() {
     if !window_tools_ready(&[("xdotool", have("xdotool"))]) {
         return;
     }
+    // One window at a time; the deadline starts once this test has the display.
+    let _one_window = ONE_WINDOW.lock().await;
     let Some(_deadline) = peers_ready() else {
         return;
     };
-    let _one_window = ONE_WINDOW.lock().await;
     let shots = repo_root().join("test-output/desktop");
     std::fs::create_dir_all(&shots).unwrap();
 
