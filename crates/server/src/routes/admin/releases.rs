@@ -317,5 +317,5 @@ pub async fn set_device_channel(
             ),
             other => other.into(),
         })?;
-    Ok(Json(super::users::device_view(&device)))
+    Ok(Json(crate::routes::client::device_info(&device)))
 }

@@ -9,7 +9,7 @@ use crate::auth::AdminAuth;
 use crate::crypto::new_id;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
-use crate::routes::client::is_api_key;
+use crate::routes::client::{device_info, is_api_key, user_info};
 use crate::state::{Actor, AppState, Shared, UserGroups, now_millis};
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -19,15 +19,11 @@ use latchkey_protocol::admin::{
     EnrollmentCodeStatus, Invited, OauthConnection, Revocation, RevocationReceiptView,
     UserConnections, UserDetail, UserList,
 };
-use latchkey_server_database::{DbError, Device, User, revocation_reason};
+use latchkey_server_database::{DbError, User, revocation_reason};
 use serde::Deserialize;
 use serde_json::json;
 
 // ---- users ----
-
-pub(super) fn user_view(u: &User) -> wire::User {
-    crate::routes::client::user_info(u)
-}
 
 pub(super) fn user_not_found() -> ApiError {
     ApiError::not_found(
@@ -68,7 +64,7 @@ pub async fn invite_user(
     Ok((
         StatusCode::CREATED,
         Json(Invited {
-            user: user_view(&user),
+            user: user_info(&user),
             enrollment,
         }),
     ))
@@ -83,7 +79,7 @@ pub async fn list_users(
         .list_users(&state.org.id)
         .await?
         .iter()
-        .map(user_view)
+        .map(user_info)
         .collect();
     Ok(Json(UserList { users }))
 }
@@ -123,7 +119,7 @@ pub async fn get_user(
         })
         .collect();
     Ok(Json(UserDetail {
-        user: user_view(&user),
+        user: user_info(&user),
         enrollment_codes,
     }))
 }
@@ -226,7 +222,7 @@ pub async fn user_connections(
         })
         .collect();
     Ok(Json(UserConnections {
-        user: user_view(&user),
+        user: user_info(&user),
         connections,
         revocations,
         revocations_pending: pending,
@@ -273,11 +269,6 @@ pub async fn disconnect(
 
 // ---- devices ----
 
-/// A device as the console lists it (the body enrollment answers with, too).
-pub(super) fn device_view(d: &Device) -> wire::Device {
-    crate::routes::client::device_info(d)
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceQuery {
@@ -294,7 +285,7 @@ pub async fn list_devices(
         .list_devices(&state.org.id, q.user_id.as_deref())
         .await?
         .iter()
-        .map(device_view)
+        .map(device_info)
         .collect();
     Ok(Json(DeviceList { devices }))
 }
@@ -327,5 +318,5 @@ pub async fn revoke_device(
         .db
         .revoke_device(&state.org.id, &id, now_millis(), &journal)
         .await?;
-    Ok(Json(device_view(&device)))
+    Ok(Json(device_info(&device)))
 }
