@@ -91,16 +91,12 @@ pub async fn run(
     slurp: bool,
 ) -> Result<(), SessionError> {
     let options = ConnectOptions::default();
-    let errors = latchkey_catalog::Catalog::builtin()
-        .ok()
-        .and_then(|c| c.get(integration).ok())
+    let errors = session
+        .catalog_entry(integration)
         .and_then(|p| p.api.as_ref())
         .map(|a| a.errors)
         .unwrap_or_default();
-    let name = latchkey_catalog::Catalog::builtin()
-        .ok()
-        .and_then(|c| c.get(integration).ok())
-        .map_or_else(|| integration.to_owned(), |p| p.name.clone());
+    let name = session.display_name(integration);
     let mut pages: Vec<serde_json::Value> = Vec::new();
     let mut current = request;
     let mut stdout = std::io::stdout().lock();

@@ -97,6 +97,8 @@ fn calls(c: &mut Criterion) {
     .unwrap();
     let demo = Integration {
         id: "demo-oauth".into(),
+        provider: "demo-oauth".into(),
+        display_name: None,
         environment: Environment::Production,
         params: Params::from([("issuer".to_owned(), origin.clone())]),
         client_id: "latchkey".into(),

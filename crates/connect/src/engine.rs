@@ -37,8 +37,15 @@ pub(crate) const IDENTITY_KEY: &str = "latchkey:identity";
 
 /// An integration the admin enabled for this user, with its public settings.
 pub struct Integration {
-    /// Catalog id (`salesforce`).
+    /// The connection's id (`salesforce`, `salesforce-uat`): the vault slot and the
+    /// server's records are keyed by it, so two connections of one provider never
+    /// share (or swap) a sealed record.
     pub id: String,
+    /// The catalog provider (`salesforce`): endpoints, API and wording come from it.
+    pub provider: String,
+    /// What the admin named the connection ("Salesforce — UAT sandbox"); `None`: the
+    /// catalog's name.
+    pub display_name: Option<String>,
     /// Production, Sandbox or a custom login host.
     pub environment: Environment,
     /// Values for the catalog placeholders (tenant, subdomain, issuer).
@@ -59,6 +66,7 @@ impl std::fmt::Debug for Integration {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Integration")
             .field("id", &self.id)
+            .field("provider", &self.provider)
             .field("environment", &self.environment.to_string())
             .field("client_id", &self.client_id)
             .field(
@@ -247,7 +255,7 @@ impl<K: Keychain> Connector<K> {
 
     pub(crate) fn resolve(&self, integration: &Integration) -> Result<Resolved, ConnectError> {
         let provider = self.catalog.resolve(
-            &integration.id,
+            &integration.provider,
             &integration.environment,
             &integration.params,
         )?;
@@ -269,7 +277,7 @@ impl<K: Keychain> Connector<K> {
         let slot = SlotId::new(&integration.id, &provider.environment.to_string())?;
         let manage_access_url = self
             .catalog
-            .get(&integration.id)
+            .get(&integration.provider)
             .ok()
             .and_then(|p| p.manage_access_url.clone());
         Ok(Resolved {

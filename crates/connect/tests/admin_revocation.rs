@@ -117,6 +117,8 @@ async fn a_refresh_after_the_admin_disconnected_revokes_and_wipes_instead_of_rev
     .with_remote(server.clone());
     let demo = Integration {
         id: "demo-oauth".into(),
+        provider: "demo-oauth".into(),
+        display_name: None,
         environment: Environment::Production,
         params: Params::from([("issuer".to_owned(), provider.issuer.clone())]),
         client_id: "latchkey-static".into(),

@@ -125,6 +125,8 @@ impl Drop for Device {
 fn integration(server: &AuthServer, client_id: &str) -> Integration {
     Integration {
         id: "demo-oauth".into(),
+        provider: "demo-oauth".into(),
+        display_name: None,
         environment: Environment::Production,
         params: Params::from([("issuer".to_owned(), server.issuer.clone())]),
         client_id: client_id.into(),
@@ -546,6 +548,8 @@ async fn a_provider_with_an_exact_callback_gets_its_fixed_port_and_path() {
     let device = Device::new(vec![]);
     let fixed = Integration {
         id: "demo-oauth-fixed-port".into(),
+        provider: "demo-oauth-fixed-port".into(),
+        display_name: None,
         ..integration(&server, "latchkey-fixed-port")
     };
     // The authorization server accepts only http://127.0.0.1:17171/callback/demo-oauth-fixed-port

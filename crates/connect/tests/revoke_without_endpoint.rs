@@ -44,6 +44,8 @@ async fn revoking_microsoft_365_deletes_locally_and_says_where_to_remove_access(
     .unwrap();
     let microsoft = Integration {
         id: "microsoft-365".into(),
+        provider: "microsoft-365".into(),
+        display_name: None,
         environment: Environment::Production,
         params: Params::new(),
         client_id: "6731de76-14a6-49ae-97bc-6eba6914391e".into(),

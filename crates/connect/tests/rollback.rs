@@ -90,6 +90,8 @@ async fn an_older_record_from_the_server_is_refused() {
     .with_remote(server.clone());
     let demo = Integration {
         id: "demo-oauth".into(),
+        provider: "demo-oauth".into(),
+        display_name: None,
         environment: Environment::Production,
         params: Params::from([("issuer".to_owned(), "http://127.0.0.1:9".to_owned())]),
         client_id: "c".into(),

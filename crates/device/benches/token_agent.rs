@@ -38,6 +38,8 @@ mod bench {
     fn demo() -> Integration {
         Integration {
             id: "demo-oauth".into(),
+            provider: "demo-oauth".into(),
+            display_name: None,
             environment: Environment::Production,
             params: Params::from([("issuer".to_owned(), "http://127.0.0.1:9".to_owned())]),
             client_id: "latchkey".into(),

@@ -87,6 +87,12 @@ struct DeviceFile {
 #[serde(deny_unknown_fields)]
 struct CachedIntegration {
     id: IntegrationId,
+    /// Absent in files written before named connections (then `id` is the provider).
+    #[serde(default)]
+    provider: Option<IntegrationId>,
+    /// Absent in files written before named connections (then the catalog's name).
+    #[serde(default)]
+    display_name: Option<String>,
     kind: IntegrationKind,
     environment: EnvironmentName,
     client_id: Option<String>,
@@ -413,6 +419,8 @@ impl Device {
             .iter()
             .map(|i| CachedIntegration {
                 id: i.id.clone(),
+                provider: i.provider.clone(),
+                display_name: i.display_name.clone(),
                 kind: i.kind,
                 environment: i.environment.clone(),
                 client_id: i.client_id.clone(),
@@ -446,6 +454,8 @@ impl Device {
                     .and_then(|b| String::from_utf8(b.expose().to_vec()).ok());
                 RemoteIntegration {
                     id: c.id,
+                    provider: c.provider,
+                    display_name: c.display_name,
                     kind: c.kind,
                     environment: c.environment,
                     client_id: c.client_id,

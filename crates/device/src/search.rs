@@ -23,7 +23,7 @@ pub fn search_targets(session: &Arc<Session>) -> Vec<Target> {
     };
     let mut targets = Vec::new();
     for view in views {
-        let Ok(provider) = catalog.get(&view.id) else {
+        let Ok(provider) = catalog.get(&view.provider) else {
             continue;
         };
         let Some(search) = &provider.search else {
@@ -59,6 +59,7 @@ pub fn search_targets(session: &Arc<Session>) -> Vec<Target> {
         });
         targets.push(Target {
             integration: view.id.clone(),
+            provider: view.provider.clone(),
             name: view.name.clone(),
             adapter,
             web_hosts: search.web_hosts.clone(),
@@ -78,12 +79,9 @@ pub(crate) fn session_call(
     session: &Arc<Session>,
     id: &str,
 ) -> Result<Arc<dyn ProviderCall>, SessionError> {
-    // The display name is the catalog's; the session's views would open every record.
+    // The connection's name without the session's views (they would open every record).
     session.find_any(id, None)?;
-    let name = Catalog::builtin()
-        .ok()
-        .and_then(|c| c.get(id).ok())
-        .map_or_else(|| id.to_owned(), |p| p.name.clone());
+    let name = session.display_name(id);
     Ok(Arc::new(SessionCall {
         session: Arc::clone(session),
         id: id.to_owned(),

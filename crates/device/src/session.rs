@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use crate::{Device, DeviceError};
 
+mod connections;
 mod error;
 
 pub use error::SessionError;
@@ -25,9 +26,12 @@ pub use error::SessionError;
 /// One integration as a UI shows it. No secret ever appears here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IntegrationView {
-    /// Catalog id (`salesforce`).
+    /// The connection's id (`salesforce`, `salesforce-uat`).
     pub id: String,
-    /// Display name (`Salesforce`).
+    /// The catalog provider (`salesforce`).
+    pub provider: String,
+    /// Display name: the admin's name for the connection ("Salesforce — UAT
+    /// sandbox"), else the catalog's (`Salesforce`).
     pub name: String,
     /// Icon name from the catalog.
     pub icon: String,
@@ -107,7 +111,7 @@ impl Session {
             development_providers_allowed(device.server(), &|k| std::env::var(k).ok());
         let mut integrations = Vec::new();
         for r in &remote {
-            if !development && is_development_provider(&r.id) {
+            if !development && is_development_provider(r.provider_id()) {
                 tracing::warn!(
                     integration = %r.id,
                     "skipping a development provider: this device only uses those with a server on this computer or LATCHKEY_ALLOW_DEVELOPMENT_PROVIDERS=true"
@@ -165,13 +169,9 @@ impl Session {
 
     /// The integration `id`, optionally in another environment.
     pub fn find(&self, id: &str, environment: Option<&str>) -> Result<Integration, SessionError> {
-        let (found, api_key) = self
-            .integrations
-            .iter()
-            .find(|(i, _)| i.id == id)
-            .ok_or_else(|| SessionError::UnknownIntegration(id.to_owned()))?;
+        let (found, api_key) = self.connection(id)?;
         if *api_key {
-            return Err(SessionError::ApiKey(id.to_owned()));
+            return Err(SessionError::ApiKey(self.display_name(&found.id)));
         }
         let mut integration = clone_integration(found);
         if let Some(env) = environment {
@@ -185,7 +185,7 @@ impl Session {
         let catalog = Catalog::builtin().map_err(ConnectError::from)?;
         let mut views = Vec::new();
         for (integration, api_key) in &self.integrations {
-            let provider = catalog.get(&integration.id).ok();
+            let provider = catalog.get(&integration.provider).ok();
             let status = if *api_key {
                 serde_json::json!({ "state": "connected_by_admin" })
             } else {
@@ -193,7 +193,10 @@ impl Session {
             };
             views.push(IntegrationView {
                 id: integration.id.clone(),
-                name: provider.map_or_else(|| integration.id.clone(), |p| p.name.clone()),
+                provider: integration.provider.clone(),
+                name: integration.display_name.clone().unwrap_or_else(|| {
+                    provider.map_or_else(|| integration.id.clone(), |p| p.name.clone())
+                }),
                 icon: provider.map_or_else(String::new, |p| p.icon.clone()),
                 environment: integration.environment.to_string(),
                 environment_label: match integration.environment.kind() {
@@ -396,11 +399,7 @@ impl Session {
         id: &str,
         environment: Option<&str>,
     ) -> Result<(Integration, bool), SessionError> {
-        let (found, api_key) = self
-            .integrations
-            .iter()
-            .find(|(i, _)| i.id == id)
-            .ok_or_else(|| SessionError::UnknownIntegration(id.to_owned()))?;
+        let (found, api_key) = self.connection(id)?;
         let mut integration = clone_integration(found);
         if let Some(env) = environment {
             integration.environment = Environment::parse(env).map_err(ConnectError::from)?;
@@ -582,6 +581,8 @@ fn to_integration(r: &RemoteIntegration) -> Result<(Integration, bool), SessionE
     Ok((
         Integration {
             id: r.id.to_string(),
+            provider: r.provider_id().to_string(),
+            display_name: r.display_name.clone(),
             environment,
             params: r.params.clone().into_iter().collect(),
             client_id: r.client_id.clone().unwrap_or_default(),
@@ -600,6 +601,8 @@ fn to_integration(r: &RemoteIntegration) -> Result<(Integration, bool), SessionE
 fn clone_integration(i: &Integration) -> Integration {
     Integration {
         id: i.id.clone(),
+        provider: i.provider.clone(),
+        display_name: i.display_name.clone(),
         environment: i.environment.clone(),
         params: i.params.clone(),
         client_id: i.client_id.clone(),

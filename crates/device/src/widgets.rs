@@ -84,7 +84,11 @@ impl Session {
             if view.status["state"].as_str() != Some("connected") {
                 continue;
             }
-            let Some(search) = catalog.get(&view.id).ok().and_then(|p| p.search.as_ref()) else {
+            let Some(search) = catalog
+                .get(&view.provider)
+                .ok()
+                .and_then(|p| p.search.as_ref())
+            else {
                 continue;
             };
             // The admin's defaults where they chose, else every widget the catalog offers.
@@ -144,7 +148,7 @@ impl Session {
         let previous = self.load_snapshot(integration, &environment, kind);
         let web_hosts = Catalog::builtin()
             .ok()
-            .and_then(|c| c.get(integration).ok())
+            .and_then(|c| c.get(&found.provider).ok())
             .and_then(|p| p.search.as_ref())
             .map(|s| s.web_hosts.clone())
             .unwrap_or_default();

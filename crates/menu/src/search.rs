@@ -86,7 +86,7 @@ pub(crate) fn search_apps(views: &[IntegrationView]) -> Vec<SearchApp> {
             )
         })
         .filter_map(|v| {
-            let search = catalog.get(&v.id).ok()?.search.as_ref()?;
+            let search = catalog.get(&v.provider).ok()?.search.as_ref()?;
             latchkey_search::adapter(&search.adapter)?;
             Some(SearchApp {
                 id: v.id.clone(),
@@ -201,7 +201,7 @@ impl MenuSearch {
         let apps = targets
             .iter()
             .map(|t| {
-                let provider = catalog.and_then(|c| c.get(&t.integration).ok());
+                let provider = catalog.and_then(|c| c.get(&t.provider).ok());
                 SearchApp {
                     id: t.integration.clone(),
                     name: t.name.clone(),

@@ -107,6 +107,12 @@ codes! {
     BODY_TOO_LARGE = "body_too_large";
     /// `conflicting_preconditions`
     CONFLICTING_PRECONDITIONS = "conflicting_preconditions";
+    /// `connection_exists`: 409: another connection of the org already reaches this provider's system in this environment.
+    CONNECTION_EXISTS = "connection_exists";
+    /// `connection_name_taken`: 409: another connection of the org has this name; give this one its own.
+    CONNECTION_NAME_TAKEN = "connection_name_taken";
+    /// `connection_provider_fixed`: 409: a connection's provider never changes; create another connection.
+    CONNECTION_PROVIDER_FIXED = "connection_provider_fixed";
     /// `csrf_failed`
     CSRF_FAILED = "csrf_failed";
     /// `database_unavailable`
@@ -145,6 +151,8 @@ codes! {
     INVALID_CLIENT_ID = "invalid_client_id";
     /// `invalid_credentials`
     INVALID_CREDENTIALS = "invalid_credentials";
+    /// `invalid_display_name`: 422: a connection's name is 1-80 characters without control characters.
+    INVALID_DISPLAY_NAME = "invalid_display_name";
     /// `invalid_email`
     INVALID_EMAIL = "invalid_email";
     /// `invalid_envelope`

@@ -73,6 +73,7 @@ fn targets() -> Vec<Target> {
         .iter()
         .map(|ms| Target {
             integration: format!("p{ms}"),
+            provider: format!("p{ms}"),
             name: format!("P{ms}"),
             adapter: Arc::new(TenHits),
             web_hosts: vec!["app.example.com".to_owned()],
@@ -177,6 +178,7 @@ async fn main() {
             .iter()
             .map(|t| Target {
                 integration: t.integration.clone(),
+                provider: t.provider.clone(),
                 name: t.name.clone(),
                 adapter: Arc::clone(&t.adapter),
                 web_hosts: t.web_hosts.clone(),

@@ -46,7 +46,10 @@ impl Default for SearchSettings {
 
 /// One integration to search.
 pub struct Target {
+    /// The connection's id (`salesforce-uat`): results and chips are keyed by it.
     pub integration: String,
+    /// Its catalog provider (`salesforce`): icon and wording come from it.
+    pub provider: String,
     /// Its display name ("Salesforce").
     pub name: String,
     pub adapter: Arc<dyn Adapter>,

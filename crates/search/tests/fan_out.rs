@@ -136,6 +136,7 @@ impl Provider {
     fn target(&self) -> Target {
         Target {
             integration: self.call.name.to_lowercase(),
+            provider: self.call.name.to_lowercase(),
             name: self.call.name.clone(),
             adapter: Arc::new(FakeAdapter),
             web_hosts: vec!["app.example.com".to_owned()],

@@ -251,13 +251,22 @@ pub struct Release {
     pub withdrawn_at: Option<Millis>,
 }
 
-/// This org's configuration of one catalog integration. Client secrets and API
-/// keys are stored sealed by the server key (the server crate seals them);
-/// storage only ever sees ciphertext.
+/// One *connection*: this org's configuration of a catalog provider for one system
+/// and environment. An org may have several connections of one provider (its
+/// production org and its UAT sandbox); `id` names the connection everywhere
+/// (records, feed events, sealed envelopes) and `provider` the catalog entry. Client
+/// secrets and API keys are stored sealed by the server key (the server crate seals
+/// them); storage only ever sees ciphertext.
 #[derive(Clone)]
 pub struct Integration {
     pub org_id: String,
+    /// The connection's id (`salesforce`, `salesforce-uat`).
     pub id: String,
+    /// The catalog provider's id (`salesforce`).
+    pub provider: String,
+    /// What tells this connection apart ("Salesforce — UAT sandbox"); `None`: the
+    /// catalog's name for the provider.
+    pub display_name: Option<String>,
     pub enabled: bool,
     /// `production`, `sandbox`, or a custom login host.
     pub environment: String,
@@ -393,6 +402,8 @@ mod tests {
         let mut i = Integration {
             org_id: "o".into(),
             id: "salesforce".into(),
+            provider: "salesforce".into(),
+            display_name: None,
             enabled: true,
             environment: "production".into(),
             client_id: None,
@@ -426,6 +437,8 @@ mod tests {
         let mut i = Integration {
             org_id: "o".into(),
             id: "salesforce".into(),
+            provider: "salesforce".into(),
+            display_name: None,
             enabled: true,
             environment: "production".into(),
             client_id: None,

@@ -207,6 +207,8 @@ pub fn integration(r: &impl Columns) -> DbResult<Integration> {
     Ok(Integration {
         org_id: r.text("org_id")?,
         id: r.text("id")?,
+        provider: r.text("provider")?,
+        display_name: r.opt_text("display_name")?,
         enabled: r.flag("enabled")?,
         environment: r.text("environment")?,
         client_id: r.opt_text("client_id")?,

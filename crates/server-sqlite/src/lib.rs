@@ -73,12 +73,14 @@ impl SqliteDatabase {
             .await
             .map_err(backend)?;
         let puts = record_writer::start(options.get_filename(), is_in_memory(url), write.clone())?;
+        // Read connections open on first use, after `migrate`: one opened before would
+        // keep the schema it first saw, and sqlx would read a migrated table's rows with
+        // the old column list (an upgraded server failing on its first `SELECT *`). The
+        // writer above has already proved the file opens.
         let read = SqlitePoolOptions::new()
             .max_connections(8)
             .test_before_acquire(false)
-            .connect_with(options.read_only(false))
-            .await
-            .map_err(backend)?;
+            .connect_lazy_with(options.read_only(false));
         Ok(Self {
             pools: Pools { read, write },
             puts,

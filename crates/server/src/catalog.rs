@@ -74,6 +74,10 @@ impl CatalogLookup for ProviderCatalog {
         resolved.oauth2()?.issuer.clone()
     }
 
+    fn name(&self, provider: &str) -> Option<String> {
+        self.catalog.get(provider).ok().map(|p| p.name.clone())
+    }
+
     fn entries(&self) -> Vec<CatalogEntry> {
         self.catalog.providers().iter().map(entry).collect()
     }

@@ -85,7 +85,7 @@ impl Shared {
         integration: &Integration,
         who: &mut UserGroups<'_>,
     ) -> Result<bool, DbError> {
-        if !integration.enabled || !self.offers(&integration.id) {
+        if !integration.enabled || !self.offers(&integration.provider) {
             return Ok(false);
         }
         if !integration.needs_groups_of(who.user_id) {
@@ -102,6 +102,16 @@ impl Shared {
 
     /// Whether this deployment offers the catalog provider `id` (development providers
     /// only when `allow_development_providers` is on).
+    /// What menus and the console call `connection`: the admin's name for it, else
+    /// the catalog's name for its provider, else its id.
+    pub fn display_name(&self, connection: &Integration) -> String {
+        connection
+            .display_name
+            .clone()
+            .or_else(|| self.catalog.name(&connection.provider))
+            .unwrap_or_else(|| connection.id.clone())
+    }
+
     pub fn offers(&self, id: &str) -> bool {
         self.config.allow_development_providers || !self.catalog.is_development(id)
     }

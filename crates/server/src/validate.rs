@@ -20,6 +20,12 @@ pub trait CatalogLookup: Send + Sync + 'static {
             .then(|| format!("https://{environment}"))
     }
 
+    /// The provider's name in the catalog ("Salesforce"), what a connection the admin
+    /// did not name is called. Without a catalog: none (the id stands in).
+    fn name(&self, _provider: &str) -> Option<String> {
+        None
+    }
+
     /// Every integration the catalog offers, as the console's integrations page
     /// shows them (see `ProviderCatalog`). Without a catalog: none.
     fn entries(&self) -> Vec<latchkey_protocol::admin::CatalogEntry> {

@@ -148,6 +148,7 @@ async fn the_console_runs_in_a_real_browser_over_the_admin_api() {
         "sign-in",
         "integrations",
         "integration-salesforce",
+        "integrations-two-salesforce",
         "integration-openai",
         "users-invite",
         "users",

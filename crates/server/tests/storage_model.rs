@@ -426,6 +426,8 @@ async fn allow_list_revokes_with_the_save(backend: Backend) {
     let mut integration = Integration {
         org_id: org.clone(),
         id: "salesforce".into(),
+        provider: "salesforce".into(),
+        display_name: None,
         enabled: true,
         environment: "production".into(),
         client_id: Some("client".into()),
@@ -678,5 +680,160 @@ async fn sqlite_releases_round_trip() {
 async fn postgres_releases_round_trip() {
     if let Some(backend) = Backend::postgres() {
         releases_round_trip(backend).await;
+    }
+}
+
+/// The first migration of named connections: what a database below it holds is
+/// what the release before named connections wrote.
+const NAMED_CONNECTIONS: i64 = 20261130000013;
+
+/// Runs `backend`'s migrations older than `before` on the empty database at `url`,
+/// as the release that shipped them did.
+async fn migrate_as_an_older_release(backend: &Backend, url: &str, before: i64) {
+    let crate_dir = match backend {
+        Backend::Sqlite => "server-sqlite",
+        Backend::Postgres(_) => "server-postgres",
+    };
+    let all = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(crate_dir)
+        .join("migrations");
+    let older = tempfile::tempdir().unwrap();
+    let mut copied = 0;
+    for entry in std::fs::read_dir(&all).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        let version: i64 = name.split('_').next().unwrap().parse().unwrap();
+        if version < before {
+            std::fs::copy(&path, older.path().join(&name)).unwrap();
+            copied += 1;
+        }
+    }
+    assert!(
+        copied > 10,
+        "found the older migrations in {}",
+        all.display()
+    );
+    let migrator = sqlx::migrate::Migrator::new(older.path()).await.unwrap();
+    match backend {
+        Backend::Sqlite => {
+            let options: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
+            let pool = sqlx::SqlitePool::connect_with(options.create_if_missing(true))
+                .await
+                .unwrap();
+            migrator.run(&pool).await.unwrap();
+            pool.close().await;
+        }
+        Backend::Postgres(_) => {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            migrator.run(&pool).await.unwrap();
+            pool.close().await;
+        }
+    }
+}
+
+/// A database written by the release before named connections opens without a
+/// reconnect: its one configuration per provider becomes that provider's first
+/// connection under the same id, and the users' sealed records stay where they were.
+async fn named_connections_migrate_an_older_database(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = backend.fresh_database_url(dir.path()).await.unwrap();
+    migrate_as_an_older_release(&backend, &url, NAMED_CONNECTIONS).await;
+    let config = latchkey_server::Config::for_tests(dir.path(), Some(url.clone())).unwrap();
+    let db =
+        latchkey_server::server::open_database(&config, latchkey_server::server::Opener::Command)
+            .await
+            .unwrap();
+    // The older schema's org, user, integration and record (none of these statements
+    // touch what the migration changes).
+    let org = db.ensure_org("org-old", "Old", 0).await.unwrap().id;
+    let j = journal(&org, "ada");
+    db.create_user(&user(&org, "ada"), &j).await.unwrap();
+    // What that release stored for its one Salesforce configuration.
+    let insert = "INSERT INTO integrations (org_id, id, enabled, environment, client_id, scopes, created_at, updated_at) \
+                  VALUES ($1, 'salesforce', TRUE, 'sandbox', 'cid', '[\"api\"]', 1, 2)";
+    match backend {
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+            sqlx::query(insert).bind(&org).execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+        Backend::Postgres(_) => {
+            let pool = sqlx::PgPool::connect(&url).await.unwrap();
+            sqlx::query(insert).bind(&org).execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+    }
+    let slot = SlotKey {
+        user_id: "ada".into(),
+        vault_key_id: "vk1".into(),
+        integration_id: "salesforce".into(),
+        environment: "sandbox".into(),
+    };
+    db.put_record(&slot, b"sealed before", "d1", Precondition::Absent, 3, &j)
+        .await
+        .unwrap();
+    db.close().await;
+
+    // The new release opens it and migrates first, as the server does at start.
+    let db =
+        latchkey_server::server::open_database(&config, latchkey_server::server::Opener::Command)
+            .await
+            .unwrap();
+    db.migrate().await.unwrap();
+    let i = db
+        .get_integration(&org, "salesforce")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(i.provider, "salesforce");
+    assert_eq!(i.display_name, None);
+    assert_eq!(i.environment, "sandbox");
+    assert_eq!(i.client_id.as_deref(), Some("cid"));
+    let record = db.get_record(&slot).await.unwrap().unwrap();
+    assert_eq!(record.envelope, b"sealed before");
+    assert_eq!(record.version, 1);
+    // A second connection of the provider fits beside it; the same system twice does not.
+    let mut uat = i.clone();
+    uat.id = "salesforce-uat".into();
+    let saved = db.put_integration_excluding(&uat, &j, &[]).await;
+    assert!(
+        matches!(saved, Err(DbError::AlreadyExists(_))),
+        "{:?}",
+        saved.err()
+    );
+    uat.environment = "uat.sandbox.my.salesforce.com".into();
+    uat.display_name = Some("Salesforce — UAT".into());
+    db.put_integration_excluding(&uat, &j, &[]).await.unwrap();
+    let listed: Vec<(String, String, Option<String>)> = db
+        .list_integrations(&org)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| (i.id, i.provider, i.display_name))
+        .collect();
+    assert_eq!(
+        listed,
+        vec![
+            ("salesforce".into(), "salesforce".into(), None),
+            (
+                "salesforce-uat".into(),
+                "salesforce".into(),
+                Some("Salesforce — UAT".into())
+            ),
+        ]
+    );
+    db.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_named_connections_migrate_an_older_database() {
+    named_connections_migrate_an_older_database(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_named_connections_migrate_an_older_database() {
+    if let Some(backend) = Backend::postgres() {
+        named_connections_migrate_an_older_database(backend).await;
     }
 }

@@ -149,3 +149,41 @@ fn shared_vault(
     )
     .unwrap()
 }
+
+/// Two connections of one provider in one environment (an org's Salesforce EMEA and
+/// US production orgs) are two slots: a record sealed for one does not open as the
+/// other's, so a server (or anyone with its database) cannot move a user's sign-in
+/// from one connection to the other.
+#[test]
+fn a_record_cannot_move_between_two_connections_of_one_provider() {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = std::sync::Arc::new(latchkey_keychain::MemoryKeychain::new());
+    let vault = shared_vault(&kc, dir.path());
+    let emea = SlotId::new("salesforce", "production").unwrap();
+    let us = SlotId::new("salesforce-us", "production").unwrap();
+    let tokens = TokenSet {
+        access_token: "00D-emea-access".to_owned().into(),
+        refresh_token: Some("5Aep-emea-refresh".to_owned().into()),
+        id_token: None,
+        token_type: "Bearer".into(),
+        scopes: vec!["api".into()],
+        expires_at: None,
+        issued_at: 1,
+        instance_url: Some("https://emea.my.salesforce.com".into()),
+        extras: Default::default(),
+    };
+    let sealed = vault.seal_tokens(&emea, 3, &tokens).unwrap();
+    assert_eq!(
+        vault
+            .open_tokens(&emea, 3, &sealed)
+            .unwrap()
+            .access_token
+            .expose(),
+        "00D-emea-access"
+    );
+    let moved = vault.open_tokens(&us, 3, &sealed);
+    assert!(
+        matches!(moved, Err(latchkey_vault::VaultError::Tampered)),
+        "{moved:?}"
+    );
+}

@@ -25,6 +25,7 @@ function integrations(): IntegrationView[] {
   return [
     {
       id: 'salesforce',
+      provider: 'salesforce',
       name: 'Salesforce',
       icon: 'salesforce',
       environment: 'production',
@@ -34,7 +35,8 @@ function integrations(): IntegrationView[] {
     },
     {
       id: 'salesforce-sandbox',
-      name: 'Salesforce',
+      provider: 'salesforce',
+      name: 'Salesforce — UAT sandbox',
       icon: 'salesforce',
       environment: 'acme--uat.sandbox.my.salesforce.com',
       environment_label: 'acme--uat.sandbox.my.salesforce.com',
@@ -43,6 +45,7 @@ function integrations(): IntegrationView[] {
     },
     {
       id: 'google',
+      provider: 'google-workspace',
       name: 'Google Workspace',
       icon: 'google',
       environment: 'production',
@@ -52,6 +55,7 @@ function integrations(): IntegrationView[] {
     },
     {
       id: 'github',
+      provider: 'github',
       name: 'GitHub',
       icon: 'github',
       environment: 'production',
@@ -61,6 +65,7 @@ function integrations(): IntegrationView[] {
     },
     {
       id: 'pagerduty',
+      provider: 'pagerduty',
       name: 'PagerDuty',
       icon: 'pagerduty',
       environment: 'production',
@@ -70,6 +75,7 @@ function integrations(): IntegrationView[] {
     },
     {
       id: 'slack',
+      provider: 'slack',
       name: 'Slack',
       icon: 'slack',
       environment: 'sandbox',
@@ -79,6 +85,7 @@ function integrations(): IntegrationView[] {
     },
     {
       id: 'demo',
+      provider: 'demo-oauth',
       name: 'Demo CRM',
       icon: 'demo',
       environment: 'sandbox',

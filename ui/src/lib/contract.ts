@@ -38,7 +38,11 @@ export type Status =
 export type StatusState = Status['state'];
 
 export interface IntegrationView {
+  /** The connection's id ('salesforce', 'salesforce-uat'): commands take it. */
   id: string;
+  /** The catalog provider ('salesforce'); an org may have several connections of one. */
+  provider: string;
+  /** The admin's name for the connection ('Salesforce — UAT sandbox'), else the catalog's. */
   name: string;
   /** Catalog icon name: salesforce, google, microsoft, slack, github, atlassian, demo, ... */
   icon: string;

@@ -23,6 +23,13 @@ pub enum SessionError {
         "Your admin has not enabled {0} for you. Run `latchkey list` to see what is available."
     )]
     UnknownIntegration(String),
+    /// A name that several connections share (two Salesforce orgs): the ids tell them apart.
+    #[error(
+        "\"{given}\" could mean {}. Name one by its id, such as `latchkey connect {}`.",
+        ids.join(" or "),
+        ids.first().map_or("", String::as_str)
+    )]
+    AmbiguousConnection { given: String, ids: Vec<String> },
     #[error(
         "{0} is connected by your admin with an API key; there is nothing to do on this computer."
     )]
@@ -60,6 +67,7 @@ impl SessionError {
             Self::Client(e) => e.code().to_owned(),
             Self::Vault(e) => e.code().to_owned(),
             Self::UnknownIntegration(_) => "session.unknown_integration".to_owned(),
+            Self::AmbiguousConnection { .. } => "session.ambiguous_connection".to_owned(),
             Self::ApiKey(_) => "session.api_key_integration".to_owned(),
             Self::EnvironmentNotEnabled { .. } => "session.environment_not_enabled".to_owned(),
             Self::Search(_) => "session.search".to_owned(),

@@ -69,12 +69,11 @@ pub(crate) struct Inner {
     enrolling_sso: Option<CancellationToken>,
 }
 
-/// The catalog's callback path for `id` (one per provider), which keys its sign-in link.
-fn callback_path(id: &str) -> Option<String> {
-    latchkey_catalog::Catalog::builtin()
-        .ok()?
-        .get(id)
-        .ok()?
+/// The catalog's callback path for the connection `id` (one per provider), which keys
+/// its sign-in link.
+fn callback_path(session: &Session, id: &str) -> Option<String> {
+    session
+        .catalog_entry(id)?
         .oauth2
         .as_ref()
         .map(|o| o.redirect.path.clone())
@@ -234,7 +233,11 @@ impl Menu {
         let mut search_apps = search_apps(&integrations);
         for view in &mut integrations {
             if inner.connecting.contains_key(&view.id) {
-                let link = callback_path(&view.id).and_then(|p| self.browser.get(&p));
+                let link = inner
+                    .session
+                    .as_deref()
+                    .and_then(|session| callback_path(session, &view.id))
+                    .and_then(|p| self.browser.get(&p));
                 view.status = serde_json::json!({
                     "state": "connecting",
                     // The card offers "Copy sign-in link" once there is one; the link
@@ -317,7 +320,7 @@ impl Menu {
             ..ConnectOptions::default()
         };
         let result = session.connect(id, None, &options).await;
-        if let Some(path) = callback_path(id) {
+        if let Some(path) = callback_path(&session, id) {
             self.browser.forget(&path);
         }
         {
@@ -343,15 +346,13 @@ impl Menu {
     /// The link of the sign-in waiting for `id`, for the clipboard (never the
     /// webview): the user opens it in a browser when the system one did not open.
     pub fn sign_in_link(&self, id: &str) -> Result<Url, MenuError> {
+        let session = self.session()?;
         let waiting = self.inner().connecting.contains_key(id);
-        let link = callback_path(id).and_then(|p| self.browser.get(&p));
+        let link = callback_path(&session, id).and_then(|p| self.browser.get(&p));
         match (waiting, link) {
             (true, Some(link)) => Ok(link.url),
             _ => Err(MenuError::NoSignIn {
-                name: latchkey_catalog::Catalog::builtin()
-                    .ok()
-                    .and_then(|c| c.get(id).ok())
-                    .map_or_else(|| id.to_owned(), |p| p.name.clone()),
+                name: session.display_name(id),
             }),
         }
     }
@@ -546,10 +547,6 @@ impl Menu {
     }
 
     fn name_of(&self, session: &Session, id: &str) -> String {
-        session
-            .views()
-            .ok()
-            .and_then(|v| v.into_iter().find(|v| v.id == id).map(|v| v.name))
-            .unwrap_or_else(|| id.to_owned())
+        session.display_name(id)
     }
 }

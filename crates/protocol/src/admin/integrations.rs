@@ -58,10 +58,21 @@ impl RedirectHost {
     }
 }
 
-/// `PUT /v1/admin/integrations/{id}`.
+/// `PUT /v1/admin/integrations/{id}`: creates or updates the connection `{id}`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IntegrationInput {
+    /// The catalog provider this connection is of. Absent: `{id}` itself names the
+    /// provider (the first connection of a provider, as before named connections). A
+    /// connection's provider never changes.
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// What tells this connection apart in menus and the console ("Salesforce — UAT
+    /// sandbox"), 1-80 characters, unique in the org. Absent: keep; null: the catalog's
+    /// name for the provider.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub display_name: Option<Option<String>>,
     pub enabled: bool,
     /// production, sandbox, or a custom login host.
     #[serde(default = "production")]
@@ -114,10 +125,17 @@ fn production() -> String {
     "production".to_owned()
 }
 
-/// A configured integration, secrets shown as set / not set.
+/// A configured connection, secrets shown as set / not set.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Integration {
+    /// The connection's id.
     pub id: String,
+    /// The catalog provider it is a connection of.
+    pub provider: String,
+    /// Its name in menus and the console: the admin's, or the catalog's.
+    pub display_name: String,
+    /// Whether the admin named it (`false`: `display_name` is the catalog's name).
+    pub named: bool,
     pub kind: IntegrationKind,
     pub enabled: bool,
     pub environment: String,

@@ -24,7 +24,9 @@ fn refuses_unknown_fields<T: DeserializeOwned + fmt::Debug>(mut body: Value) {
 
 fn config() -> IntegrationConfig {
     IntegrationConfig {
-        id: "salesforce".into(),
+        id: "salesforce-uat".into(),
+        provider: Some("salesforce".into()),
+        display_name: Some("Salesforce — UAT sandbox".into()),
         kind: IntegrationKind::OAuth,
         environment: EnvironmentName::production(),
         client_id: Some("3MVG9".into()),
@@ -40,7 +42,8 @@ fn config() -> IntegrationConfig {
 
 fn config_json() -> Value {
     json!({
-        "id": "salesforce", "kind": "oauth", "environment": "production",
+        "id": "salesforce-uat", "provider": "salesforce",
+        "display_name": "Salesforce — UAT sandbox", "kind": "oauth", "environment": "production",
         "client_id": "3MVG9", "client_secret": "s3cret",
         "scopes": ["api", "refresh_token"], "params": { "tenant": "acme" },
         "redirect_host": null, "default_widgets": null, "connected": null, "updated_at": 7,
@@ -203,6 +206,10 @@ fn an_older_servers_integration_without_the_newer_fields_still_reads() {
     assert_eq!(old.default_widgets, None);
     assert_eq!(old.redirect_host, None);
     assert_eq!(old.updated_at, 0);
+    // Before named connections the id was the provider's.
+    assert_eq!(old.provider, None);
+    assert_eq!(old.provider_id().as_str(), "salesforce");
+    assert_eq!(config().provider_id().as_str(), "salesforce");
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //! admins are in `admins`, users, devices and SCIM in `people`, releases in `releases`.
 
 use super::SqlBackend;
-use crate::rows::{Columns, backend};
+use crate::rows::{Columns, backend, unique};
 use crate::sql::{
     INSERT_AUDIT, INSERT_CHANGE, LIVE_VERSION, bind_audit, bind_change, revocation_sql,
 };
@@ -166,8 +166,8 @@ where
     ) -> DbResult<u64> {
         sqlx::query(
             "INSERT INTO integrations (org_id, id, enabled, environment, client_id, client_secret_sealed, \
-             scopes, allowed_users, api_key_sealed, created_at, updated_at, api_base_url, api_paths, api_key_header, params, redirect_host, default_widgets, allowed_groups) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+             scopes, allowed_users, api_key_sealed, created_at, updated_at, api_base_url, api_paths, api_key_header, params, redirect_host, default_widgets, allowed_groups, provider, display_name) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
              ON CONFLICT (org_id, id) DO UPDATE SET enabled = excluded.enabled, environment = excluded.environment, \
              client_id = excluded.client_id, client_secret_sealed = excluded.client_secret_sealed, \
              scopes = excluded.scopes, allowed_users = excluded.allowed_users, \
@@ -175,7 +175,7 @@ where
              api_base_url = excluded.api_base_url, api_paths = excluded.api_paths, \
              api_key_header = excluded.api_key_header, params = excluded.params, \
              redirect_host = excluded.redirect_host, default_widgets = excluded.default_widgets, \
-             allowed_groups = excluded.allowed_groups",
+             allowed_groups = excluded.allowed_groups, display_name = excluded.display_name",
         )
         .bind(&i.org_id)
         .bind(&i.id)
@@ -195,9 +195,11 @@ where
         .bind(&i.redirect_host)
         .bind(i.default_widgets.as_deref().map(encode_list))
         .bind(i.allowed_groups.as_deref().map(encode_list))
+        .bind(&i.provider)
+        .bind(&i.display_name)
         .execute(&mut *self.tx)
         .await
-        .map_err(backend)?;
+        .map_err(unique("a connection to this system and environment"))?;
         if !i.enabled {
             let reason = revocation_reason::INTEGRATION_DISABLED;
             self.tombstone_integration(&i.org_id, &i.id, None, reason, i.updated_at)

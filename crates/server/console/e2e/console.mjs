@@ -140,6 +140,35 @@ try {
   assert.match(await page.locator('[data-error=environment]').textContent(), /.+/);
   await page.check('input[name=environment][value=sandbox]');
 
+  step('a second Salesforce connection, production beside the sandbox, named and unique');
+  await page.click('nav >> text=Integrations');
+  await page.locator('li[data-integration=salesforce] button', { hasText: 'Add connection' }).click();
+  await page.getByRole('heading', { name: 'New Salesforce connection', exact: true }).waitFor();
+  await page.fill('input[name=client_id]', 'prod-client-id');
+  await page.click('form button[type=submit]');
+  assert.match(await page.locator('[data-error=display_name]').textContent(), /Name this connection/);
+  assert.match(await page.locator('[data-error=connection_id]').textContent(), /lowercase letters/);
+  // The same system (Salesforce sandbox) under another name and id is refused by the server.
+  await page.fill('input[name=display_name]', 'Salesforce — second sandbox');
+  await page.fill('input[name=connection_id]', 'salesforce-sandbox-2');
+  await page.check('input[name=environment][value=sandbox]');
+  await page.click('form button[type=submit]');
+  await page.locator('.confirm button', { hasText: 'Enable' }).click();
+  assert.match(await page.locator('[data-error=environment]').textContent(), /already connects to this system/);
+  await page.check('input[name=environment][value=production]');
+  await page.fill('input[name=display_name]', 'Salesforce — Production');
+  await page.fill('input[name=connection_id]', 'salesforce-prod');
+  await page.click('form button[type=submit]');
+  await page.locator('.confirm', { hasText: 'Enable Salesforce — Production?' }).waitFor();
+  await page.locator('.confirm button', { hasText: 'Enable' }).click();
+  await page.getByRole('heading', { name: 'Salesforce — Production', exact: true }).waitFor();
+  await page.locator('[data-testid=status]', { hasText: /^Enabled$/ }).waitFor();
+  assert.equal(await page.locator('[data-testid=connection-id]').textContent(), 'salesforce-prod');
+  await page.click('nav >> text=Integrations');
+  await page.locator('li[data-integration=salesforce] li[data-connection=salesforce-prod]', { hasText: 'Production' }).waitFor();
+  assert.match(await page.locator('li[data-integration=salesforce] li[data-connection=salesforce]').textContent(), /Sandbox/);
+  await shot('integrations-two-salesforce');
+
   step('enable an API-key integration (OpenAI)');
   await page.goto(`${base}/console/integrations/openai`);
   await page.getByRole('heading', { name: 'OpenAI', exact: true }).waitFor();
@@ -205,6 +234,12 @@ try {
   const sf = mine.body.integrations.find((i) => i.id === 'salesforce');
   assert.equal(sf.environment, 'sandbox');
   assert.equal(sf.client_id, 'console-client-id');
+  const prod = mine.body.integrations.find((i) => i.id === 'salesforce-prod');
+  assert.equal(prod.provider, 'salesforce');
+  assert.equal(prod.display_name, 'Salesforce — Production');
+  assert.equal(prod.environment, 'production');
+  assert.equal(prod.client_id, 'prod-client-id');
+  assert.equal(sf.display_name, 'Salesforce');
   const oa = mine.body.integrations.find((i) => i.id === 'openai');
   assert.equal(oa.kind, 'api_key');
   assert.ok(!JSON.stringify(mine.body).includes('sk-console-test-key'), 'API keys never reach devices');

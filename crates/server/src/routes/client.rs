@@ -92,6 +92,8 @@ fn public_view(state: &AppState, i: &Integration) -> ApiResult<IntegrationConfig
     };
     Ok(IntegrationConfig {
         id: i.id.clone().into(),
+        provider: Some(i.provider.clone().into()),
+        display_name: Some(state.display_name(i)),
         kind: if is_api_key(i) {
             IntegrationKind::ApiKey
         } else {

@@ -165,7 +165,7 @@ pub async fn forward(
     let key_value = key_header(
         header_name,
         &key,
-        state.catalog.api_key_format(&i.id, header_name),
+        state.catalog.api_key_format(&i.provider, header_name),
     )?;
 
     let method_name = method.as_str().to_owned();
@@ -297,7 +297,7 @@ pub async fn test_connection(
         let value = key_header(
             header_name,
             &key,
-            state.catalog.api_key_format(&i.id, header_name),
+            state.catalog.api_key_format(&i.provider, header_name),
         )?;
         match state
             .http
@@ -326,7 +326,7 @@ pub async fn test_connection(
             }
         }
     } else {
-        match state.catalog.issuer(&i.id, &i.environment) {
+        match state.catalog.issuer(&i.provider, &i.environment) {
             None => ConnectionTest::failed(
                 IntegrationKind::OAuth,
                 None,

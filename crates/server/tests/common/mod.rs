@@ -3,6 +3,7 @@
 //! `tests/sqlite.rs` and `tests/postgres.rs`).
 #![allow(dead_code)]
 
+pub mod connection_stories;
 pub mod stories;
 pub mod update_stories;
 
@@ -391,6 +392,7 @@ macro_rules! conformance_suite {
             scim_provisions_users_and_groups_and_deactivation_is_the_leaver_flow,
             scim_tokens_open_only_scim_until_revoked_or_expired,
             an_allow_list_of_groups_follows_scim_membership,
+            one_provider_can_be_connected_several_times_by_name,
         );
     };
     (@tests $backend:expr; $($name:ident),* $(,)?) => {

@@ -1,5 +1,7 @@
 //! The stories, each readable as: arrange, act, assert on what a client sees.
 
+#[allow(unused_imports)]
+pub use super::connection_stories::*;
 #[allow(unused_imports)] // used by the conformance suite, not by every test binary
 pub use super::update_stories::*;
 use super::{Backend, Reply, TestDevice, TestServer, b64, unb64};

@@ -1155,7 +1155,7 @@ export interface components {
          * @enum {string}
          */
         HealthStatus: "ok";
-        /** @description A configured integration, secrets shown as set / not set. */
+        /** @description A configured connection, secrets shown as set / not set. */
         Integration: {
             allowed_groups: string[] | null;
             allowed_users: string[] | null;
@@ -1169,13 +1169,20 @@ export interface components {
             created_at: number;
             /** @description null: every widget the catalog offers. */
             default_widgets: string[] | null;
+            /** @description Its name in menus and the console: the admin's, or the catalog's. */
+            display_name: string;
             enabled: boolean;
             environment: string;
+            /** @description The connection's id. */
             id: string;
             kind: components["schemas"]["IntegrationKind"];
+            /** @description Whether the admin named it (`false`: `display_name` is the catalog's name). */
+            named: boolean;
             params: {
                 [key: string]: string;
             };
+            /** @description The catalog provider it is a connection of. */
+            provider: string;
             redirect_host: components["schemas"]["RedirectHost"];
             scopes: string[];
             /** Format: int64 */
@@ -1204,9 +1211,11 @@ export interface components {
              *     one the catalog offers.
              */
             default_widgets?: string[] | null;
+            /** @description What the menu calls it ("Salesforce — UAT sandbox"). Absent: the catalog's name. */
+            display_name?: string | null;
             /** @description The environment the admin enabled. */
             environment: components["schemas"]["EnvironmentName"];
-            /** @description Catalog id. */
+            /** @description The connection's id: records, feed events and sealed envelopes name it. */
             id: components["schemas"]["IntegrationId"];
             /** @description OAuth or API key. */
             kind: components["schemas"]["IntegrationKind"];
@@ -1214,6 +1223,7 @@ export interface components {
             params?: {
                 [key: string]: string;
             };
+            provider?: null | components["schemas"]["IntegrationId"];
             /** @description The host in the registered loopback callback: `127.0.0.1` or `localhost`. */
             redirect_host?: string | null;
             /** @description Scopes to request. */
@@ -1226,7 +1236,7 @@ export interface components {
          * @example salesforce
          */
         IntegrationId: string;
-        /** @description `PUT /v1/admin/integrations/{id}`. */
+        /** @description `PUT /v1/admin/integrations/{id}`: creates or updates the connection `{id}`. */
         IntegrationInput: {
             /**
              * @description SCIM group ids (GET /v1/admin/groups) whose members may use the integration,
@@ -1251,6 +1261,12 @@ export interface components {
              *     null: every widget the catalog offers; a list: those.
              */
             default_widgets?: string[] | null;
+            /**
+             * @description What tells this connection apart in menus and the console ("Salesforce — UAT
+             *     sandbox"), 1-80 characters, unique in the org. Absent: keep; null: the catalog's
+             *     name for the provider.
+             */
+            display_name?: string | null;
             enabled: boolean;
             /**
              * @description production, sandbox, or a custom login host.
@@ -1261,6 +1277,12 @@ export interface components {
             params?: {
                 [key: string]: string;
             };
+            /**
+             * @description The catalog provider this connection is of. Absent: `{id}` itself names the
+             *     provider (the first connection of a provider, as before named connections). A
+             *     connection's provider never changes.
+             */
+            provider?: string | null;
             /**
              * @description The host in the loopback callback registered at the provider: "127.0.0.1"
              *     (default) or "localhost" where the catalog allows it (Salesforce). A string, so

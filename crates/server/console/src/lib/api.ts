@@ -120,6 +120,11 @@ export async function api<K extends keyof operations>(
 export function fieldOf(code: string): string {
   const map: Record<string, string> = {
     invalid_client_id: 'client_id',
+    invalid_display_name: 'display_name',
+    connection_name_taken: 'display_name',
+    connection_exists: 'environment',
+    invalid_integration_id: 'connection_id',
+    connection_provider_fixed: 'form',
     invalid_scopes: 'scopes',
     invalid_params: 'params',
     invalid_environment: 'environment',

@@ -21,7 +21,7 @@ use latchkey_server_database::{DbError, ExcludedUser, Integration, ScimGroup, Us
 use serde_json::json;
 
 /// The admin view: secrets are write-only and shown as "set" / "not set".
-fn admin_view(i: &Integration) -> ApiResult<wire::Integration> {
+fn admin_view(state: &Shared, i: &Integration) -> ApiResult<wire::Integration> {
     // Only validated hosts are stored: another one is a damaged row.
     let redirect_host = RedirectHost::parse(&i.redirect_host).ok_or_else(|| {
         tracing::error!(integration = %i.id, "stored integration with an unknown redirect_host");
@@ -29,6 +29,9 @@ fn admin_view(i: &Integration) -> ApiResult<wire::Integration> {
     })?;
     Ok(wire::Integration {
         id: i.id.clone(),
+        provider: i.provider.clone(),
+        display_name: state.display_name(i),
+        named: i.display_name.is_some(),
         kind: if is_api_key(i) {
             IntegrationKind::ApiKey
         } else {
@@ -62,7 +65,7 @@ pub async fn list_integrations(
         .list_integrations(&state.org.id)
         .await?
         .iter()
-        .map(admin_view)
+        .map(|i| admin_view(&state, i))
         .collect::<ApiResult<_>>()?;
     Ok(Json(ConfiguredIntegrations { integrations }))
 }
@@ -93,7 +96,7 @@ pub async fn get_integration(
         .get_integration(&state.org.id, &id)
         .await?
         .ok_or_else(integration_not_found)?;
-    Ok(Json(admin_view(&i)?))
+    Ok(Json(admin_view(&state, &i)?))
 }
 
 fn integration_not_found() -> ApiError {
@@ -110,8 +113,18 @@ pub async fn put_integration(
     ApiJson(input): ApiJson<IntegrationInput>,
 ) -> ApiResult<Json<wire::Integration>> {
     validate::integration_id(&id)?;
+    let existing = state.db.get_integration(&state.org.id, &id).await?;
+    let provider = validate::connection_provider(
+        &id,
+        input.provider.as_deref(),
+        existing.as_ref().map(|e| e.provider.as_str()),
+    )?;
+    let display_name = match &input.display_name {
+        None => existing.as_ref().and_then(|e| e.display_name.clone()),
+        Some(name) => validate::display_name(name.as_deref())?,
+    };
     validate::environment(&input.environment)?;
-    validate::offered_provider(&state, &id, &input.environment)?;
+    validate::offered_provider(&state, &provider, &input.environment)?;
     validate::scopes(&input.scopes)?;
     validate::params(&input.params)?;
     validate::client_id(input.client_id.as_deref())?;
@@ -134,16 +147,15 @@ pub async fn put_integration(
         validate::allowed_groups(allowed, &groups)?;
     }
     if let Some(url) = &input.api_base_url {
-        validate::api_base_url(&state, &id, url)?;
+        validate::api_base_url(&state, &provider, url)?;
     }
     validate::api_paths(&input.api_paths)?;
     validate::api_key_header(input.api_key_header.as_deref())?;
-    let redirect_host = validate::redirect_host(&state, &id, input.redirect_host.as_deref())?;
-    let existing = state.db.get_integration(&state.org.id, &id).await?;
+    let redirect_host = validate::redirect_host(&state, &provider, input.redirect_host.as_deref())?;
     let default_widgets = match input.default_widgets {
         None => existing.as_ref().and_then(|e| e.default_widgets.clone()),
         Some(None) => None,
-        Some(Some(list)) => Some(validate::default_widgets(&state, &id, list)?),
+        Some(Some(list)) => Some(validate::default_widgets(&state, &provider, list)?),
     };
     let seal = |field: &str,
                 update: Option<Option<SecretString>>,
@@ -184,6 +196,8 @@ pub async fn put_integration(
     let integration = Integration {
         org_id: state.org.id.clone(),
         id: id.clone(),
+        provider,
+        display_name,
         enabled: input.enabled,
         environment: input.environment,
         client_id: input.client_id,
@@ -211,6 +225,8 @@ pub async fn put_integration(
         created_at: existing.as_ref().map_or(now, |e| e.created_at),
         updated_at: now,
     };
+    let others = state.db.list_integrations(&state.org.id).await?;
+    validate::distinct_connection(&state, &integration, &others)?;
     let was_enabled = existing.as_ref().is_some_and(|e| e.enabled);
     let kind = match (was_enabled, integration.enabled) {
         (false, true) => Some("integration.enabled"),
@@ -224,6 +240,8 @@ pub async fn put_integration(
         "integration.put",
         Some(&id),
         json!({
+            "provider": integration.provider,
+            "display_name": integration.display_name,
             "enabled": integration.enabled,
             "environment": integration.environment,
             "client_secret": SecretState::of(&integration.client_secret_sealed),
@@ -243,7 +261,7 @@ pub async fn put_integration(
         .db
         .put_integration_excluding(&integration, &journal, &excluded)
         .await?;
-    Ok(Json(admin_view(&integration)?))
+    Ok(Json(admin_view(&state, &integration)?))
 }
 
 /// The users an integration's allow-list leaves out, each with the journal of

@@ -3,10 +3,11 @@
 //! admin-only ones (integration settings, audit filters). Handlers call them in
 //! a fixed order, and that order decides which error an admin sees first.
 
+use crate::error::ErrorCode;
 use crate::error::{ApiError, ApiResult};
 use crate::routes::proxy;
 use crate::state::Shared;
-use latchkey_server_database::{ScimGroup, User};
+use latchkey_server_database::{Integration, ScimGroup, User};
 use std::collections::{BTreeMap, HashSet};
 
 pub use crate::validate::{environment, integration_id, name, normalize_email};
@@ -23,6 +24,86 @@ pub fn offered_provider(state: &Shared, id: &str, environment: &str) -> ApiResul
             "development_provider",
             format!(
                 "{id} is a development provider (a test server on this computer), not offered in production. Set allow_development_providers = true (LATCHKEY_ALLOW_DEVELOPMENT_PROVIDERS=true) only on a development server."
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The catalog provider of the connection `id`: what the admin sent, else the one it
+/// already has, else `id` itself (a provider's first connection is named after it). A
+/// connection's provider never changes: its records were sealed for that provider.
+pub fn connection_provider(
+    id: &str,
+    sent: Option<&str>,
+    stored: Option<&str>,
+) -> ApiResult<String> {
+    let provider = sent.or(stored).unwrap_or(id);
+    integration_id(provider).map_err(|_| {
+        ApiError::unprocessable(
+            ErrorCode::UNKNOWN_INTEGRATION,
+            format!(
+                "provider {provider:?} is not a catalog id. List them with GET /v1/admin/catalog."
+            ),
+        )
+    })?;
+    match stored {
+        Some(stored) if stored != provider => Err(ApiError::conflict(
+            ErrorCode::CONNECTION_PROVIDER_FIXED,
+            format!(
+                "Connection {id:?} is a {stored} connection and stays one. To connect {provider}, create another connection with its own id."
+            ),
+        )),
+        _ => Ok(provider.to_owned()),
+    }
+}
+
+/// A connection's display name, when given: trimmed, 1-80 characters, no control
+/// characters. `None` (or only spaces): the catalog's name.
+pub fn display_name(name: Option<&str>) -> ApiResult<Option<String>> {
+    let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) else {
+        return Ok(None);
+    };
+    if name.chars().count() > 80 || name.chars().any(char::is_control) {
+        return Err(ApiError::unprocessable(
+            ErrorCode::INVALID_DISPLAY_NAME,
+            "A connection's name is 1-80 characters without control characters, such as \"Salesforce — UAT sandbox\".",
+        ));
+    }
+    Ok(Some(name.to_owned()))
+}
+
+/// `candidate` is a system and a name of its own among the org's connections `others`
+/// (itself, by id, excluded): the same provider, environment and placeholder values
+/// under another id would be two cards for one account, and two cards of one name could
+/// not be told apart.
+pub fn distinct_connection(
+    state: &Shared,
+    candidate: &Integration,
+    others: &[Integration],
+) -> ApiResult<()> {
+    let others = || others.iter().filter(|o| o.id != candidate.id);
+    if let Some(twin) = others().find(|o| {
+        o.provider == candidate.provider
+            && o.environment == candidate.environment
+            && o.params == candidate.params
+    }) {
+        return Err(ApiError::conflict(
+            ErrorCode::CONNECTION_EXISTS,
+            format!(
+                "\"{}\" ({}) already connects to this system in this environment. Edit that connection, or choose another environment, login host or parameter values for this one.",
+                state.display_name(twin),
+                twin.id
+            ),
+        ));
+    }
+    let name = state.display_name(candidate);
+    if let Some(namesake) = others().find(|o| state.display_name(o).eq_ignore_ascii_case(&name)) {
+        return Err(ApiError::conflict(
+            ErrorCode::CONNECTION_NAME_TAKEN,
+            format!(
+                "Connection {} is already called \"{name}\". Give this one a name of its own, such as \"{name} — sandbox\".",
+                namesake.id
             ),
         ));
     }

@@ -1,0 +1,71 @@
+//! Finding one of the user's connections by what a person types: its id
+//! (`salesforce-uat`) or its name ("Salesforce — UAT sandbox"), and what the
+//! catalog says of its provider. An org may have several connections of one
+//! provider, so a provider's name alone can be ambiguous; the error lists the ids.
+
+use latchkey_catalog::{Catalog, Provider};
+use latchkey_connect::Integration;
+
+use super::{Session, SessionError};
+
+impl Session {
+    /// The connection `given` names: the one with that id; else the one whose name
+    /// (the admin's, else the catalog's) matches, ignoring case and spaces around; else
+    /// the only connection of the provider with that id or name (`salesforce` when the
+    /// org's one Salesforce connection is `salesforce-emea`). Several matches are an
+    /// error that lists their ids.
+    pub(crate) fn connection(&self, given: &str) -> Result<&(Integration, bool), SessionError> {
+        if let Some(found) = self.integrations.iter().find(|(i, _)| i.id == given) {
+            return Ok(found);
+        }
+        let wanted = given.trim();
+        let by_name = |name: &str| name.eq_ignore_ascii_case(wanted);
+        let named: Vec<&(Integration, bool)> = self
+            .integrations
+            .iter()
+            .filter(|(i, _)| by_name(&self.display_name(&i.id)))
+            .collect();
+        let matches = if named.is_empty() {
+            self.integrations
+                .iter()
+                .filter(|(i, _)| {
+                    by_name(&i.provider)
+                        || Catalog::builtin()
+                            .ok()
+                            .and_then(|c| c.get(&i.provider).ok())
+                            .is_some_and(|p| by_name(&p.name))
+                })
+                .collect()
+        } else {
+            named
+        };
+        match matches.as_slice() {
+            [one] => Ok(one),
+            [] => Err(SessionError::UnknownIntegration(given.to_owned())),
+            several => Err(SessionError::AmbiguousConnection {
+                given: given.to_owned(),
+                ids: several.iter().map(|(i, _)| i.id.clone()).collect(),
+            }),
+        }
+    }
+
+    /// The catalog entry of the connection `id` (its provider's), if the session has
+    /// that connection and the catalog knows the provider.
+    pub fn catalog_entry(&self, id: &str) -> Option<&'static Provider> {
+        let (found, _) = self.integrations.iter().find(|(i, _)| i.id == id)?;
+        Catalog::builtin().ok()?.get(&found.provider).ok()
+    }
+
+    /// What the user calls the connection `id`: the admin's name for it, else its
+    /// provider's name in the catalog, else the id.
+    pub fn display_name(&self, id: &str) -> String {
+        let named = self
+            .integrations
+            .iter()
+            .find(|(i, _)| i.id == id)
+            .and_then(|(i, _)| i.display_name.clone());
+        named
+            .or_else(|| self.catalog_entry(id).map(|p| p.name.clone()))
+            .unwrap_or_else(|| id.to_owned())
+    }
+}
