@@ -73,6 +73,8 @@ enum Command {
     },
     /// Connect an integration: sign in in your browser
     Connect {
+        /// The connection's id (`latchkey list` shows it), its name, or a provider the
+        /// org has one connection of
         integration: String,
         /// production, sandbox, or a custom login host (default: your admin's choice)
         #[arg(long = "env")]
@@ -395,8 +397,10 @@ async fn run(cli: Cli) -> Result<(), SessionError> {
             environment,
             timeout,
         } => {
+            let id = session.resolve_id(integration)?;
+            let name = session.display_name(&id);
             eprintln!(
-                "Opening your browser to sign in to {integration}… (waiting up to {timeout} s; press Ctrl-C to cancel)"
+                "Opening your browser to sign in to {name}… (waiting up to {timeout} s; press Ctrl-C to cancel)"
             );
             let options = ConnectOptions {
                 callback_timeout: Duration::from_secs(*timeout),
@@ -409,10 +413,10 @@ async fn run(cli: Cli) -> Result<(), SessionError> {
                 }
             });
             let state = session
-                .connect(integration, environment.as_deref(), &options)
+                .connect(&id, environment.as_deref(), &options)
                 .await?;
             println!(
-                "{integration}: {}",
+                "{name}: {}",
                 describe(&serde_json::to_value(state).unwrap_or_default())
             );
             Ok(())
@@ -422,7 +426,8 @@ async fn run(cli: Cli) -> Result<(), SessionError> {
             environment,
             json,
         } => {
-            let report = session.revoke(integration, environment.as_deref()).await?;
+            let id = session.resolve_id(integration)?;
+            let report = session.revoke(&id, environment.as_deref()).await?;
             if *json {
                 println!(
                     "{}",
@@ -441,8 +446,9 @@ async fn run(cli: Cli) -> Result<(), SessionError> {
             json,
             refresh,
         } => {
+            let id = session.resolve_id(integration)?;
             let info = session
-                .token_info(integration, environment.as_deref(), *refresh)
+                .token_info(&id, environment.as_deref(), *refresh)
                 .await?;
             print_token(&info, *json);
             Ok(())
@@ -467,7 +473,7 @@ async fn run(cli: Cli) -> Result<(), SessionError> {
             )?;
             api_command::run(
                 &session,
-                integration,
+                &session.resolve_id(integration)?,
                 environment.as_deref(),
                 request,
                 *paginate,
@@ -514,9 +520,11 @@ fn list(session: &Session, device: &Device, json: bool, status: bool) -> Result<
     if views.is_empty() {
         println!("Your admin has not enabled any integration for you yet.");
     }
+    // The id first: it is what `latchkey connect` and friends take.
     for view in &views {
         println!(
-            "{:<24} {:<28} {}",
+            "{:<20} {:<28} {:<28} {}",
+            view.id,
             view.name,
             view.environment_label,
             describe(&view.status)

@@ -241,7 +241,7 @@ impl Session {
         let integration = self.find(id, environment)?;
         let report = self.connector.revoke(&integration).await?;
         // What the widgets showed of it goes too.
-        crate::widgets::wipe(&self.dir, Some(id));
+        crate::widgets::wipe(&self.dir, Some(&integration.id));
         Ok(report)
     }
 

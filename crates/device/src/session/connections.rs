@@ -49,6 +49,12 @@ impl Session {
         }
     }
 
+    /// The id of the connection `given` names (see [`Session::connection`]), for
+    /// commands that take what a person typed.
+    pub fn resolve_id(&self, given: &str) -> Result<String, SessionError> {
+        self.connection(given).map(|(i, _)| i.id.clone())
+    }
+
     /// The catalog entry of the connection `id` (its provider's), if the session has
     /// that connection and the catalog knows the provider.
     pub fn catalog_entry(&self, id: &str) -> Option<&'static Provider> {

@@ -1,0 +1,89 @@
+//! Two connections of one provider in the real desktop window (tauri-driver over
+//! WebKitWebDriver on a private Xvfb display): an org's two systems of the same kind
+//! (two oidc-provider servers standing in for two Salesforce orgs) are two cards with
+//! the admin's names; connecting one leaves the other as it was, and the server keeps
+//! one record per connection.
+//! Linux only: it needs Xvfb, tauri-driver and WebKitWebDriver (docs/platforms.md).
+#![cfg(target_os = "linux")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::Display;
+use common::webdriver::{AppHome, card, launch, window_tools_ready};
+use latchkey_test_peers::{AuthServer, TestStore, browser_script, peers_ready, repo_root};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_cards_of_one_provider_connect_apart() {
+    if !window_tools_ready(&[]) {
+        return;
+    }
+    let Some(_deadline) = peers_ready() else {
+        return;
+    };
+    let shots = repo_root().join("test-output/desktop");
+    std::fs::create_dir_all(&shots).unwrap();
+    let emea = AuthServer::start(3600);
+    let us = AuthServer::start(3600);
+    let store = TestStore::start().await;
+    for (id, name, issuer) in [
+        ("demo-emea", "Demo — EMEA", &emea.issuer),
+        ("demo-us", "Demo — US", &us.issuer),
+    ] {
+        store
+            .admin(
+                reqwest::Method::PUT,
+                &format!("/v1/admin/integrations/{id}"),
+                Some(json!({
+                    "provider": "demo-oauth", "display_name": name,
+                    "enabled": true, "environment": "production",
+                    "client_id": "latchkey-static", "params": { "issuer": issuer },
+                })),
+            )
+            .await;
+    }
+    let (link, user_id) = store.invite("ada@acme.example").await;
+    let home = AppHome::new(|_| format!("exec '{}' \"$@\"\n", browser_script().display()));
+    let (data, browser) = (home.data.clone(), home.browser.clone());
+    let display = Display::start();
+    let (_driver, ui) = launch(&display, home.path(), &data, &browser, &link).await;
+    ui.wait("[data-phase=\"onboarding\"]", Duration::from_secs(60))
+        .await;
+    ui.click("[data-action=\"enroll\"]").await;
+
+    // Two cards, each with the admin's name for it.
+    ui.wait(&card("demo-emea", "not_connected"), Duration::from_secs(60))
+        .await;
+    ui.wait(&card("demo-us", "not_connected"), Duration::from_secs(10))
+        .await;
+    let emea_card = ui.text("[data-integration=\"demo-emea\"]").await;
+    let us_card = ui.text("[data-integration=\"demo-us\"]").await;
+    assert!(emea_card.contains("Demo — EMEA"), "{emea_card}");
+    assert!(us_card.contains("Demo — US"), "{us_card}");
+
+    // Connecting the US system signs in there; the EMEA card stays as it was.
+    ui.click("[data-integration=\"demo-us\"] [data-action=\"connect\"]")
+        .await;
+    ui.wait(&card("demo-us", "connected"), Duration::from_secs(90))
+        .await;
+    assert!(
+        ui.visible(&card("demo-emea", "not_connected")).await,
+        "the other connection is untouched"
+    );
+    ui.screenshot(&shots, "two-connections-of-one-provider")
+        .await;
+    let view = store.connections(&user_id).await;
+    let records: Vec<&str> = view["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["kind"] == "oauth")
+        .map(|c| c["integration_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(records, vec!["demo-us"], "{view}");
+    assert!(us.stats().await["token_total"].as_u64().unwrap() > 0);
+    assert_eq!(emea.stats().await["token_total"].as_u64().unwrap(), 0);
+}
