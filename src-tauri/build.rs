@@ -14,6 +14,7 @@ const COMMANDS: &[&str] = &[
     "connect",
     "cancel_connect",
     "copy_sign_in_link",
+    "set_connection_values",
     "revoke",
     "reset_vault",
     "get_settings",

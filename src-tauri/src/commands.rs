@@ -52,6 +52,16 @@ pub async fn connect(menu: State<'_, Arc<Menu>>, id: String) -> Result<Integrati
     menu.connect(&id).await
 }
 
+/// The values a connection asks of the user (a login host, a subdomain); not secret.
+#[tauri::command]
+pub async fn set_connection_values(
+    menu: State<'_, Arc<Menu>>,
+    id: String,
+    values: std::collections::BTreeMap<String, String>,
+) -> Result<MenuState> {
+    menu.set_connection_values(&id, values).await
+}
+
 #[tauri::command]
 pub fn cancel_connect(menu: State<'_, Arc<Menu>>, id: String) {
     menu.cancel_connect(&id);

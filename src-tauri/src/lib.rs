@@ -96,6 +96,7 @@ pub fn run() -> Result<(), tauri::Error> {
             commands::connect,
             commands::cancel_connect,
             commands::copy_sign_in_link,
+            commands::set_connection_values,
             commands::revoke,
             commands::reset_vault,
             commands::get_settings,

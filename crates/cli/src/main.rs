@@ -82,6 +82,10 @@ enum Command {
         /// Give up waiting for the browser after this many seconds
         #[arg(long, default_value_t = 300)]
         timeout: u64,
+        /// A value the connection asks of you, such as `--set login_host=acme.my.salesforce.com`
+        /// (repeat for several); `latchkey list` shows what is asked
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        values: Vec<String>,
     },
     /// Revoke an integration at the provider and delete it everywhere
     Revoke {
@@ -396,8 +400,19 @@ async fn run(cli: Cli) -> Result<(), SessionError> {
             integration,
             environment,
             timeout,
+            values,
         } => {
-            let id = session.resolve_id(integration)?;
+            let mut id = session.resolve_id(integration)?;
+            // Values asked at connect go to the server first; the session is then opened
+            // again so the connection has them.
+            let mut reopened = None;
+            if !values.is_empty() {
+                session.set_values(&id, parse_values(values)?).await?;
+                let fresh = Session::open(&device, &dir, Arc::new(LinkPrintingBrowser)).await?;
+                id = fresh.resolve_id(&id)?;
+                reopened = Some(fresh);
+            }
+            let session = reopened.as_ref().unwrap_or(&session);
             let name = session.display_name(&id);
             eprintln!(
                 "Opening your browser to sign in to {name}… (waiting up to {timeout} s; press Ctrl-C to cancel)"
@@ -490,6 +505,25 @@ async fn run(cli: Cli) -> Result<(), SessionError> {
         | Command::Search { .. }
         | Command::Widgets { .. } => Ok(()),
     }
+}
+
+/// `NAME=VALUE` pairs from `--set`.
+fn parse_values(
+    pairs: &[String],
+) -> Result<std::collections::BTreeMap<String, String>, SessionError> {
+    let mut values = std::collections::BTreeMap::new();
+    for pair in pairs {
+        let Some((name, value)) = pair
+            .split_once('=')
+            .filter(|(n, v)| !n.is_empty() && !v.is_empty())
+        else {
+            return Err(SessionError::BadArgument(format!(
+                "--set takes NAME=VALUE, such as --set login_host=acme.my.salesforce.com; got {pair:?}"
+            )));
+        };
+        values.insert(name.trim().to_owned(), value.trim().to_owned());
+    }
+    Ok(values)
 }
 
 fn list(session: &Session, device: &Device, json: bool, status: bool) -> Result<(), SessionError> {

@@ -129,3 +129,71 @@ async fn two_connections_of_one_provider_are_connected_used_and_revoked_apart() 
     assert_eq!(state_of("demo-us"), "connected", "{status}");
     assert_ne!(state_of("demo-emea"), "connected", "{status}");
 }
+
+/// A value the admin leaves blank (here the test server's issuer, as a Salesforce My
+/// Domain would be) is asked of the user: `latchkey connect` says which and how, refuses
+/// what the catalog's rules refuse, and connects with a good one, which the admin sees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_value_left_blank_is_asked_at_connect() {
+    let Some(_deadline) = peers_ready() else {
+        return;
+    };
+    let provider = AuthServer::start(3600);
+    let store = TestStore::start().await;
+    store
+        .admin(
+            reqwest::Method::PUT,
+            "/v1/admin/integrations/demo-oauth",
+            Some(json!({
+                "enabled": true, "environment": "production", "client_id": "latchkey-static",
+                "asked_at_connect": ["issuer"],
+            })),
+        )
+        .await;
+    let (link, user_id) = store.invite("ada@acme.example").await;
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path();
+    let out = latchkey(data, &["enroll", &link]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = latchkey(data, &["list"]);
+    assert!(text(&out).contains("needs"), "{}", text(&out));
+
+    // Not given: the command says what and how.
+    let out = latchkey(data, &["connect", "demo-oauth", "--timeout", "60"]);
+    assert!(!out.status.success());
+    let said = text(&out);
+    assert!(
+        said.contains("--set issuer=") && said.contains("session.values_needed"),
+        "{said}"
+    );
+    // Refused by the catalog's rules, or malformed: said, nothing kept.
+    let out = latchkey(
+        data,
+        &["connect", "demo-oauth", "--set", "issuer=ftp://127.0.0.1:1"],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("invalid_connection_value"),
+        "{}",
+        text(&out)
+    );
+    let out = latchkey(data, &["connect", "demo-oauth", "--set", "issuer"]);
+    assert!(text(&out).contains("session.bad_argument"), "{}", text(&out));
+    // Given: signed in at that server.
+    let set = format!("issuer={}", provider.issuer);
+    let out = latchkey(
+        data,
+        &["connect", "demo-oauth", "--set", &set, "--timeout", "60"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let out = latchkey(data, &["token", "demo-oauth"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(provider.active("latchkey-static", &token).await);
+    let view = store.connections(&user_id).await;
+    assert_eq!(
+        view["values"]["demo-oauth"]["issuer"].as_str(),
+        Some(provider.issuer.as_str()),
+        "{view}"
+    );
+}

@@ -18,8 +18,8 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use latchkey_protocol::device::{
-    EnrollRequest, EnrollResponse, IntegrationList, Me, PutRecordRequest, Record, RecordList,
-    RevocationOrderList, RevocationReceipt, SsoInfo, SsoRedeemRequest,
+    ConnectionValuesInput, EnrollRequest, EnrollResponse, IntegrationList, Me, PutRecordRequest,
+    Record, RecordList, RevocationOrderList, RevocationReceipt, SsoInfo, SsoRedeemRequest,
 };
 use latchkey_secret::SecretString;
 use url::Url;
@@ -259,6 +259,21 @@ impl ServerClient {
             .send(self.authed(self.http.get(self.url("/v1/integrations")))?)
             .await?;
         Ok(parse::<IntegrationList>(&response.1)?.integrations)
+    }
+
+    /// Gives the values the connection `id` asks at connect (a login host, a subdomain);
+    /// answers the connection as this user now sees it, the values filled in.
+    pub async fn put_connection_values(
+        &self,
+        id: &str,
+        values: std::collections::BTreeMap<String, String>,
+    ) -> Result<RemoteIntegration, ClientError> {
+        let body = ConnectionValuesInput { values };
+        let url = self.url(&format!("/v1/integrations/{id}/values"));
+        let response = self
+            .send(self.authed(self.http.put(url))?.json(&body))
+            .await?;
+        parse::<RemoteIntegration>(&response.1)
     }
 
     /// This user's live records (envelopes included), optionally of one integration only.

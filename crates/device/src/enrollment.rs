@@ -93,6 +93,9 @@ struct CachedIntegration {
     /// Absent in files written before named connections (then the catalog's name).
     #[serde(default)]
     display_name: Option<String>,
+    /// What the connection still asks of the user (absent in older files: nothing).
+    #[serde(default)]
+    ask: Vec<latchkey_client::protocol::device::AskedValue>,
     kind: IntegrationKind,
     environment: EnvironmentName,
     client_id: Option<String>,
@@ -421,6 +424,7 @@ impl Device {
                 id: i.id.clone(),
                 provider: i.provider.clone(),
                 display_name: i.display_name.clone(),
+                ask: i.ask.clone(),
                 kind: i.kind,
                 environment: i.environment.clone(),
                 client_id: i.client_id.clone(),
@@ -466,6 +470,7 @@ impl Device {
                     default_widgets: c.default_widgets,
                     connected: None,
                     updated_at: 0,
+                    ask: c.ask,
                 }
             })
             .collect()

@@ -4,6 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use latchkey_catalog::{Catalog, Environment, EnvironmentKind, RedirectHost};
+use latchkey_client::protocol::device::AskedValue;
 use latchkey_client::{
     ClientError, ErrorCode, IntegrationKind, ProviderOutcome, RemoteIntegration, ServerClient,
 };
@@ -56,6 +57,9 @@ pub struct Session {
     dir: std::path::PathBuf,
     /// The widgets the admin offers by default, per integration (`None`: all).
     default_widgets: std::collections::HashMap<String, Option<Vec<String>>>,
+    /// What each connection still asks of this user before it can connect (a login
+    /// host, a subdomain); absent or empty: nothing.
+    asks: std::collections::HashMap<String, Vec<AskedValue>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -133,6 +137,11 @@ impl Session {
                 .iter()
                 .map(|r| (r.id.to_string(), r.default_widgets.clone()))
                 .collect(),
+            asks: remote
+                .iter()
+                .filter(|r| !r.ask.is_empty())
+                .map(|r| (r.id.to_string(), r.ask.clone()))
+                .collect(),
         };
         if session.offline.is_none() {
             // The admin's orders first: a queued write for a slot the admin emptied is
@@ -188,6 +197,9 @@ impl Session {
             let provider = catalog.get(&integration.provider).ok();
             let status = if *api_key {
                 serde_json::json!({ "state": "connected_by_admin" })
+            } else if let Some(ask) = self.asks.get(&integration.id) {
+                // Nothing can be connected before the user gives what the admin left out.
+                serde_json::json!({ "state": "needs_values", "ask": ask })
             } else {
                 serde_json::to_value(self.connector.state(integration)?).unwrap_or_default()
             };
@@ -219,6 +231,13 @@ impl Session {
         options: &ConnectOptions,
     ) -> Result<ConnectionState, SessionError> {
         let integration = self.find(id, environment)?;
+        if let Some(ask) = self.asks.get(&integration.id) {
+            return Err(SessionError::ValuesNeeded {
+                id: integration.id.clone(),
+                name: self.display_name(&integration.id),
+                asks: ask.clone(),
+            });
+        }
         // The server keeps records only where the admin enabled the integration: say so
         // before the browser opens, not after the user signed in.
         let enabled = self.find(id, None)?.environment;
@@ -624,6 +643,18 @@ pub fn describe(state: &serde_json::Value) -> String {
             state["reason"].as_str().unwrap_or("")
         ),
         Some("connected_by_admin") => "connected by your admin".to_owned(),
+        Some("needs_values") => {
+            let names: Vec<String> = state["ask"]
+                .as_array()
+                .map(|ask| {
+                    ask.iter()
+                        .filter_map(|a| a["name"].as_str())
+                        .map(|n| format!("--set {n}=…"))
+                        .collect()
+                })
+                .unwrap_or_default();
+            format!("needs values to connect ({})", names.join(" "))
+        }
         Some("disconnected_by_admin") => state["reason"]
             .as_str()
             .unwrap_or("your admin disconnected it")

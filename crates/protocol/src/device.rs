@@ -293,6 +293,33 @@ pub struct IntegrationConfig {
     /// When the admin last changed it.
     #[serde(default)]
     pub updated_at: Millis,
+    /// Values the admin left for this user to give before connecting (a Salesforce My
+    /// Domain, a Zendesk subdomain): `PUT /v1/integrations/{id}/values`. Empty once given;
+    /// `environment` and `params` then include them.
+    #[serde(default)]
+    pub ask: Vec<AskedValue>,
+}
+
+/// One value a connection asks of the user at connect.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AskedValue {
+    /// The catalog placeholder's name (`login_host`), what `latchkey connect --set` takes.
+    pub name: String,
+    /// What it is, from the catalog ("the Salesforce login host: … or the org's My Domain").
+    pub description: String,
+    /// An example value (`acme.my.salesforce.com`).
+    #[serde(default)]
+    pub example: Option<String>,
+}
+
+/// `PUT /v1/integrations/{id}/values`: the user's values for what the connection asks.
+/// Checked with the rules the console uses (a host under the provider's domains, no
+/// credentials in it); not secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionValuesInput {
+    /// Placeholder name to value; only names the connection asks.
+    pub values: BTreeMap<String, String>,
 }
 
 impl IntegrationConfig {

@@ -109,6 +109,8 @@ codes! {
     CONFLICTING_PRECONDITIONS = "conflicting_preconditions";
     /// `connection_exists`: 409: another connection of the org already reaches this provider's system in this environment.
     CONNECTION_EXISTS = "connection_exists";
+    /// `connection_in_use`: 409: the user holds records made with the values they gave before; revoke first.
+    CONNECTION_IN_USE = "connection_in_use";
     /// `connection_name_taken`: 409: another connection of the org has this name; give this one its own.
     CONNECTION_NAME_TAKEN = "connection_name_taken";
     /// `connection_provider_fixed`: 409: a connection's provider never changes; create another connection.
@@ -147,10 +149,14 @@ codes! {
     INVALID_API_PATHS = "invalid_api_paths";
     /// `invalid_body`: 422: the JSON body does not have the expected fields (unknown fields included).
     INVALID_BODY = "invalid_body";
+    /// `invalid_asked_at_connect`: 422: asked_at_connect names a value the provider does not have, twice, or one also in params.
+    INVALID_ASKED_AT_CONNECT = "invalid_asked_at_connect";
     /// `invalid_client_id`
     INVALID_CLIENT_ID = "invalid_client_id";
     /// `invalid_credentials`
     INVALID_CREDENTIALS = "invalid_credentials";
+    /// `invalid_connection_value`: 422: a value given at connect breaks the catalog's rules (a host outside the provider's domains, credentials in a host).
+    INVALID_CONNECTION_VALUE = "invalid_connection_value";
     /// `invalid_display_name`: 422: a connection's name is 1-80 characters without control characters.
     INVALID_DISPLAY_NAME = "invalid_display_name";
     /// `invalid_email`
@@ -305,6 +311,8 @@ codes! {
     USER_INACTIVE = "user_inactive";
     /// `user_not_found`
     USER_NOT_FOUND = "user_not_found";
+    /// `value_not_asked`: 422: the connection does not ask the user for this value.
+    VALUE_NOT_ASKED = "value_not_asked";
     /// `version_mismatch`: 412: the record changed since it was read; the body's `current_version` says to what (`null`: it is gone).
     VERSION_MISMATCH = "version_mismatch";
     /// `weak_password`

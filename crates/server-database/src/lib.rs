@@ -169,6 +169,19 @@ pub trait Database: Send + Sync + 'static {
     ) -> DbResult<u64>;
     async fn get_integration(&self, org_id: &str, id: &str) -> DbResult<Option<Integration>>;
     async fn list_integrations(&self, org_id: &str) -> DbResult<Vec<Integration>>;
+    /// What `user_id` gave for the values their connections ask at connect, one entry
+    /// per connection they answered.
+    async fn connection_values(
+        &self,
+        org_id: &str,
+        user_id: &str,
+    ) -> DbResult<Vec<ConnectionValues>>;
+    /// Saves one user's values for one connection (replacing what they gave before).
+    async fn put_connection_values(
+        &self,
+        values: &ConnectionValues,
+        journal: &Journal,
+    ) -> DbResult<()>;
     /// Removes the configuration and every record of the integration. `NotFound` if absent.
     async fn delete_integration(&self, org_id: &str, id: &str, journal: &Journal) -> DbResult<()>;
 

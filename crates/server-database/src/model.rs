@@ -297,6 +297,20 @@ pub struct Integration {
     pub default_widgets: Option<Vec<String>>,
     pub created_at: Millis,
     pub updated_at: Millis,
+    /// Catalog placeholders each user fills when they connect (a Salesforce My Domain,
+    /// a Zendesk subdomain), by name; empty: the admin set everything.
+    pub asked_at_connect: Vec<String>,
+}
+
+/// What one user gave for a connection's values asked at connect (see
+/// [`Integration::asked_at_connect`]). Not secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionValues {
+    pub org_id: String,
+    pub user_id: String,
+    pub integration_id: String,
+    pub values: std::collections::BTreeMap<String, String>,
+    pub updated_at: Millis,
 }
 
 impl Integration {
@@ -420,6 +434,7 @@ mod tests {
             api_key_header: None,
             created_at: 0,
             updated_at: 0,
+            asked_at_connect: Vec::new(),
         };
         let sales = vec!["sales".to_owned()];
         assert!(i.allows("anyone", &[]));
@@ -455,6 +470,7 @@ mod tests {
             api_key_header: None,
             created_at: 0,
             updated_at: 0,
+            asked_at_connect: Vec::new(),
         };
         let sales = vec!["eng".to_owned(), "sales".to_owned()];
         let eng = vec!["eng".to_owned()];

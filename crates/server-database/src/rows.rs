@@ -3,9 +3,9 @@
 
 use crate::{
     Admin, AdminCredential, AdminRole, AppReport, AuditEvent, Change, ConnectionRecord,
-    CredentialKind, DbError, DbResult, Device, EnrollmentCodeStatus, Integration, Millis, Org,
-    Release, RevocationOrder, RevocationReceipt, ScimGroup, ScimToken, SlotKey, User, decode_list,
-    decode_map,
+    ConnectionValues, CredentialKind, DbError, DbResult, Device, EnrollmentCodeStatus, Integration,
+    Millis, Org, Release, RevocationOrder, RevocationReceipt, ScimGroup, ScimToken, SlotKey, User,
+    decode_list, decode_map,
 };
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
@@ -236,6 +236,17 @@ pub fn integration(r: &impl Columns) -> DbResult<Integration> {
             .map(decode_list)
             .transpose()?,
         created_at: r.int("created_at")?,
+        updated_at: r.int("updated_at")?,
+        asked_at_connect: decode_list(&r.text("asked_at_connect")?)?,
+    })
+}
+
+pub fn connection_values(r: &impl Columns) -> DbResult<ConnectionValues> {
+    Ok(ConnectionValues {
+        org_id: r.text("org_id")?,
+        user_id: r.text("user_id")?,
+        integration_id: r.text("integration_id")?,
+        values: decode_map(&r.text("values")?)?,
         updated_at: r.int("updated_at")?,
     })
 }

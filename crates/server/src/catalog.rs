@@ -9,7 +9,7 @@ use latchkey_protocol::admin::{
     CatalogApiKey, CatalogAuth, CatalogEntry, CatalogOauth2, CatalogPlaceholder, CatalogSearch,
 };
 
-use crate::validate::CatalogLookup;
+use crate::validate::{CatalogLookup, PlaceholderInfo};
 
 /// The built-in provider catalog.
 #[derive(Debug, Clone, Copy)]
@@ -72,6 +72,34 @@ impl CatalogLookup for ProviderCatalog {
             .resolve(integration_id, &env, &Params::new())
             .ok()?;
         resolved.oauth2()?.issuer.clone()
+    }
+
+    fn placeholder(&self, provider: &str, name: &str) -> Option<PlaceholderInfo> {
+        let p = self.catalog.get(provider).ok()?.placeholders.get(name)?;
+        Some(PlaceholderInfo {
+            description: p.description.clone(),
+            example: Some(p.example.clone()).filter(|e| !e.is_empty()),
+            custom_host: p.custom_host,
+        })
+    }
+
+    fn check_connection(
+        &self,
+        provider: &str,
+        environment: &str,
+        params: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(String, std::collections::BTreeMap<String, String>), String> {
+        self.check(provider, environment)?;
+        let env = Environment::parse(environment).map_err(|e| e.to_string())?;
+        let params: Params = params.clone().into_iter().collect();
+        let resolved = self
+            .catalog
+            .resolve(provider, &env, &params)
+            .map_err(|e| e.to_string())?;
+        Ok((
+            resolved.environment.to_string(),
+            resolved.values.into_iter().collect(),
+        ))
     }
 
     fn name(&self, provider: &str) -> Option<String> {

@@ -8,6 +8,16 @@ use latchkey_protocol::ids::{EnvironmentName, IntegrationId, VaultKeyId};
 /// the built-in catalog (`crate::catalog::ProviderCatalog`), which rejects unknown
 /// providers and environments; [`WellFormedIds`], which accepts any well-formed id,
 /// serves one-shot commands (admin, migrate) and tests that invent integrations.
+/// What the catalog says of one placeholder, for asking a user its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlaceholderInfo {
+    pub description: String,
+    pub example: Option<String>,
+    /// Filled by a custom environment's host (a Salesforce login host): the user's
+    /// value is the connection's environment.
+    pub custom_host: bool,
+}
+
 pub trait CatalogLookup: Send + Sync + 'static {
     /// `Err(message)` if the catalog has no such integration or it cannot run in `environment`.
     fn check(&self, integration_id: &str, environment: &str) -> Result<(), String>;
@@ -18,6 +28,28 @@ pub trait CatalogLookup: Send + Sync + 'static {
     fn issuer(&self, _integration_id: &str, environment: &str) -> Option<String> {
         (environment != "production" && environment != "sandbox")
             .then(|| format!("https://{environment}"))
+    }
+
+    /// One of the provider's placeholders, for asking a user its value at connect.
+    /// Without a catalog: none.
+    fn placeholder(&self, _provider: &str, _name: &str) -> Option<PlaceholderInfo> {
+        None
+    }
+
+    /// The connection `provider` in `environment` with `params` as the catalog's rules
+    /// normalise it (hosts lower-cased): the environment and every placeholder's value.
+    /// `Err(message)` when the rules refuse it (a missing value, a host outside the
+    /// provider's domains, credentials in a host). Without a catalog: a custom host
+    /// must parse, and the values are as given.
+    fn check_connection(
+        &self,
+        _provider: &str,
+        environment: &str,
+        params: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(String, std::collections::BTreeMap<String, String>), String> {
+        latchkey_catalog::Environment::parse(environment)
+            .map(|env| (env.to_string(), params.clone()))
+            .map_err(|e| e.to_string())
     }
 
     /// The provider's name in the catalog ("Salesforce"), what a connection the admin

@@ -444,6 +444,7 @@ async fn allow_list_revokes_with_the_save(backend: Backend) {
         default_widgets: None,
         created_at: 0,
         updated_at: 0,
+        asked_at_connect: Vec::new(),
     };
     db.put_integration(&integration, &j).await.unwrap();
     for id in ["kept", "dropped"] {

@@ -94,6 +94,11 @@ export function connect(id: string): Promise<IntegrationView> {
   return call('connect', { id });
 }
 
+/** Gives the values a connection asks of the user (checked by the server), then the new state. */
+export function setConnectionValues(id: string, values: Record<string, string>): Promise<MenuState> {
+  return call('set_connection_values', { id, values });
+}
+
 export function cancelConnect(id: string): Promise<void> {
   return call('cancel_connect', { id });
 }

@@ -32,10 +32,21 @@ export type Status =
   | { state: 'disconnected_by_admin'; reason: string }
   /** API-key integrations: the admin holds the key, there is nothing to connect. */
   | { state: 'connected_by_admin' }
+  /** The admin left values for the user to give before connecting (a login host). */
+  | { state: 'needs_values'; ask: AskedValue[] }
   /** The last action on this card failed. */
   | { state: 'error'; code: string; message: string };
 
 export type StatusState = Status['state'];
+
+/** One value a connection asks of the user at connect; not secret. */
+export interface AskedValue {
+  /** The catalog placeholder's name ('login_host'). */
+  name: string;
+  /** What it is, from the catalog. */
+  description: string;
+  example: string | null;
+}
 
 export interface IntegrationView {
   /** The connection's id ('salesforce', 'salesforce-uat'): commands take it. */

@@ -46,6 +46,8 @@ export function statusLine(s: Status): string {
       return s.reason ? `Needs reconnect — ${s.reason}` : 'Needs reconnect';
     case 'connected_by_admin':
       return 'Connected by your admin';
+    case 'needs_values':
+      return s.ask.length === 1 ? `Needs ${s.ask[0].description} to connect` : 'Needs a few values to connect';
     case 'disconnected_by_admin':
       return s.reason;
     case 'error':

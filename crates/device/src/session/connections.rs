@@ -3,6 +3,8 @@
 //! catalog says of its provider. An org may have several connections of one
 //! provider, so a provider's name alone can be ambiguous; the error lists the ids.
 
+use std::collections::BTreeMap;
+
 use latchkey_catalog::{Catalog, Provider};
 use latchkey_connect::Integration;
 
@@ -47,6 +49,19 @@ impl Session {
                 ids: several.iter().map(|(i, _)| i.id.clone()).collect(),
             }),
         }
+    }
+
+    /// Gives the server this user's values for what the connection `id` asks at connect
+    /// (a login host, a subdomain). The server checks them with the catalog's rules and
+    /// keeps them; open the session again to connect with them.
+    pub async fn set_values(
+        &self,
+        id: &str,
+        values: BTreeMap<String, String>,
+    ) -> Result<(), SessionError> {
+        let id = self.resolve_id(id)?;
+        self.server.put_connection_values(&id, values).await?;
+        Ok(())
     }
 
     /// The id of the connection `given` names (see [`Session::connection`]), for

@@ -30,6 +30,19 @@ pub enum SessionError {
         ids.first().map_or("", String::as_str)
     )]
     AmbiguousConnection { given: String, ids: Vec<String> },
+    /// The connection asks this user for values the admin left out (a login host).
+    #[error(
+        "{name} needs {} before you connect: {}. Give {} with `latchkey connect {id} {}`, or in the menu.",
+        if asks.len() == 1 { "a value" } else { "values" },
+        asks.iter().map(|a| a.description.as_str()).collect::<Vec<_>>().join("; "),
+        if asks.len() == 1 { "it" } else { "them" },
+        asks.iter().map(|a| format!("--set {}={}", a.name, a.example.as_deref().unwrap_or("…"))).collect::<Vec<_>>().join(" ")
+    )]
+    ValuesNeeded {
+        id: String,
+        name: String,
+        asks: Vec<latchkey_client::protocol::device::AskedValue>,
+    },
     #[error(
         "{0} is connected by your admin with an API key; there is nothing to do on this computer."
     )]
@@ -42,6 +55,9 @@ pub enum SessionError {
         enabled: String,
         asked: String,
     },
+    /// A command's argument is malformed; the text says what it takes.
+    #[error("{0}")]
+    BadArgument(String),
     /// Search could not run at all (nothing to search, no words); the text says why.
     #[error("{0}")]
     Search(String),
@@ -68,9 +84,11 @@ impl SessionError {
             Self::Vault(e) => e.code().to_owned(),
             Self::UnknownIntegration(_) => "session.unknown_integration".to_owned(),
             Self::AmbiguousConnection { .. } => "session.ambiguous_connection".to_owned(),
+            Self::ValuesNeeded { .. } => "session.values_needed".to_owned(),
             Self::ApiKey(_) => "session.api_key_integration".to_owned(),
             Self::EnvironmentNotEnabled { .. } => "session.environment_not_enabled".to_owned(),
             Self::Search(_) => "session.search".to_owned(),
+            Self::BadArgument(_) => "session.bad_argument".to_owned(),
             Self::Widget(_) => "session.widget".to_owned(),
             Self::WidgetRefresh(e) => e.code().to_owned(),
             Self::Agent(e) => e.code().to_owned(),

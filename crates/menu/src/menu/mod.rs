@@ -300,6 +300,19 @@ impl Menu {
         self.load().await
     }
 
+    /// Gives the server the values the connection `id` asks of this user (a login host,
+    /// a subdomain), checked there with the catalog's rules, then loads the cards again
+    /// so the card can connect with them. A refused value comes back as the error.
+    pub async fn set_connection_values(
+        &self,
+        id: &str,
+        values: std::collections::BTreeMap<String, String>,
+    ) -> Result<MenuState, MenuError> {
+        let session = self.session()?;
+        session.set_values(id, values).await?;
+        Ok(self.load().await)
+    }
+
     /// Signs in to `id` through the system browser. Resolves when the tokens
     /// are stored (or the sign-in failed or was cancelled).
     pub async fn connect(&self, id: &str) -> Result<IntegrationView, MenuError> {

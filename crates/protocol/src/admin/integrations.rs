@@ -89,6 +89,10 @@ pub struct IntegrationInput {
     /// Values for the catalog's placeholders (tenant, subdomain, issuer).
     #[serde(default)]
     pub params: BTreeMap<String, String>,
+    /// Placeholders each user fills when they connect, by name (`login_host` for a
+    /// Salesforce My Domain, `subdomain`, `tenant`), instead of a value in `params`.
+    #[serde(default)]
+    pub asked_at_connect: Vec<String>,
     /// User ids allowed to use the integration. null (with allowed_groups null): every user.
     #[serde(default)]
     pub allowed_users: Option<Vec<String>>,
@@ -144,6 +148,8 @@ pub struct Integration {
     pub client_secret: SecretState,
     pub scopes: Vec<String>,
     pub params: BTreeMap<String, String>,
+    /// Placeholders each user fills when they connect.
+    pub asked_at_connect: Vec<String>,
     #[schema(required = true)]
     pub allowed_users: Option<Vec<String>>,
     #[schema(required = true)]

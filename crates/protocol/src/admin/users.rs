@@ -140,6 +140,9 @@ pub struct UserConnections {
     pub revocations: Vec<Revocation>,
     /// Per integration, how many devices have not answered their order yet.
     pub revocations_pending: BTreeMap<String, u64>,
+    /// Per connection, the values this user gave for what it asks at connect.
+    #[serde(default)]
+    pub values: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// `DELETE /v1/admin/users/{id}/connections/{integration}`.

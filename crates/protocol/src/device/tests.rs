@@ -37,6 +37,11 @@ fn config() -> IntegrationConfig {
         default_widgets: None,
         connected: None,
         updated_at: 7,
+        ask: vec![AskedValue {
+            name: "login_host".into(),
+            description: "the Salesforce login host".into(),
+            example: Some("acme.my.salesforce.com".into()),
+        }],
     }
 }
 
@@ -47,6 +52,7 @@ fn config_json() -> Value {
         "client_id": "3MVG9", "client_secret": "s3cret",
         "scopes": ["api", "refresh_token"], "params": { "tenant": "acme" },
         "redirect_host": null, "default_widgets": null, "connected": null, "updated_at": 7,
+        "ask": [{ "name": "login_host", "description": "the Salesforce login host", "example": "acme.my.salesforce.com" }],
     })
 }
 
@@ -208,6 +214,7 @@ fn an_older_servers_integration_without_the_newer_fields_still_reads() {
     assert_eq!(old.updated_at, 0);
     // Before named connections the id was the provider's.
     assert_eq!(old.provider, None);
+    assert!(old.ask.is_empty());
     assert_eq!(old.provider_id().as_str(), "salesforce");
     assert_eq!(config().provider_id().as_str(), "salesforce");
 }

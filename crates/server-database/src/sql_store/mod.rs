@@ -10,10 +10,10 @@
 
 use crate::rows::{Columns, backend};
 use crate::{
-    Admin, AdminCredential, AppReport, AuditEvent, AuditQuery, Change, ConnectionRecord, Database,
-    DbError, DbResult, Device, EnrollmentCode, EnrollmentCodeStatus, ExcludedUser, Integration,
-    Journal, LostAccess, Millis, NewAudit, Org, Precondition, Release, ResealedSecrets,
-    RevocationOrder, RevocationReceipt, ScimGroup, ScimToken, SlotKey, User,
+    Admin, AdminCredential, AppReport, AuditEvent, AuditQuery, Change, ConnectionRecord,
+    ConnectionValues, Database, DbError, DbResult, Device, EnrollmentCode, EnrollmentCodeStatus,
+    ExcludedUser, Integration, Journal, LostAccess, Millis, NewAudit, Org, Precondition, Release,
+    ResealedSecrets, RevocationOrder, RevocationReceipt, ScimGroup, ScimToken, SlotKey, User,
 };
 use async_trait::async_trait;
 use sqlx::{Encode, Executor, IntoArguments, Type};
@@ -23,6 +23,7 @@ mod backend;
 mod people;
 mod queries;
 mod releases;
+mod values;
 mod writes;
 
 pub use backend::{Pools, RecordWrite, SqlBackend};
@@ -347,6 +348,27 @@ where
 
     async fn list_integrations(&self, org_id: &str) -> DbResult<Vec<Integration>> {
         Queries { owner: self }.list_integrations(org_id).await
+    }
+
+    async fn connection_values(
+        &self,
+        org_id: &str,
+        user_id: &str,
+    ) -> DbResult<Vec<ConnectionValues>> {
+        Queries { owner: self }
+            .connection_values(org_id, user_id)
+            .await
+    }
+
+    async fn put_connection_values(
+        &self,
+        values: &ConnectionValues,
+        journal: &Journal,
+    ) -> DbResult<()> {
+        Writes::begin(self)
+            .await?
+            .put_connection_values(values, journal)
+            .await
     }
 
     async fn delete_integration(&self, org_id: &str, id: &str, journal: &Journal) -> DbResult<()> {

@@ -166,8 +166,8 @@ where
     ) -> DbResult<u64> {
         sqlx::query(
             "INSERT INTO integrations (org_id, id, enabled, environment, client_id, client_secret_sealed, \
-             scopes, allowed_users, api_key_sealed, created_at, updated_at, api_base_url, api_paths, api_key_header, params, redirect_host, default_widgets, allowed_groups, provider, display_name) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
+             scopes, allowed_users, api_key_sealed, created_at, updated_at, api_base_url, api_paths, api_key_header, params, redirect_host, default_widgets, allowed_groups, provider, display_name, asked_at_connect) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) \
              ON CONFLICT (org_id, id) DO UPDATE SET enabled = excluded.enabled, environment = excluded.environment, \
              client_id = excluded.client_id, client_secret_sealed = excluded.client_secret_sealed, \
              scopes = excluded.scopes, allowed_users = excluded.allowed_users, \
@@ -175,7 +175,8 @@ where
              api_base_url = excluded.api_base_url, api_paths = excluded.api_paths, \
              api_key_header = excluded.api_key_header, params = excluded.params, \
              redirect_host = excluded.redirect_host, default_widgets = excluded.default_widgets, \
-             allowed_groups = excluded.allowed_groups, display_name = excluded.display_name",
+             allowed_groups = excluded.allowed_groups, display_name = excluded.display_name, \
+             asked_at_connect = excluded.asked_at_connect",
         )
         .bind(&i.org_id)
         .bind(&i.id)
@@ -197,6 +198,7 @@ where
         .bind(i.allowed_groups.as_deref().map(encode_list))
         .bind(&i.provider)
         .bind(&i.display_name)
+        .bind(encode_list(&i.asked_at_connect))
         .execute(&mut *self.tx)
         .await
         .map_err(unique("a connection to this system and environment"))?;

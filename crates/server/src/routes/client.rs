@@ -19,7 +19,7 @@ use latchkey_protocol::device::{
 };
 use latchkey_protocol::ids::{EnvironmentName, IntegrationId, RevocationOrderId, VaultKeyId};
 use latchkey_server_database::{
-    ConnectionRecord, Device, Integration, Precondition, SlotKey, User,
+    ConnectionRecord, ConnectionValues, Device, Integration, Precondition, SlotKey, User,
 };
 use serde_json::{Value, json};
 
@@ -81,7 +81,15 @@ pub fn is_api_key(i: &Integration) -> bool {
 /// The public configuration a device needs to connect. The OAuth client secret,
 /// when a provider demands one, is handed to devices: a native app cannot keep
 /// it confidential (RFC 8252 §8.5). API keys are never handed out.
-fn public_view(state: &AppState, i: &Integration) -> ApiResult<IntegrationConfig> {
+///
+/// `given`: what this user gave for the values the connection asks at connect (see
+/// [`super::connection_values`]); they are filled into `environment` and `params`.
+pub fn public_view(
+    state: &AppState,
+    i: &Integration,
+    given: Option<&ConnectionValues>,
+) -> ApiResult<IntegrationConfig> {
+    let view = super::connection_values::effective(state, i, given);
     let client_secret = match &i.client_secret_sealed {
         Some(sealed) => Some(
             state
@@ -99,17 +107,18 @@ fn public_view(state: &AppState, i: &Integration) -> ApiResult<IntegrationConfig
         } else {
             IntegrationKind::OAuth
         },
-        environment: i.environment.clone().into(),
+        environment: view.environment.into(),
         client_id: i.client_id.clone(),
         client_secret,
         scopes: i.scopes.clone(),
-        params: i.params.clone(),
+        params: view.params,
         redirect_host: Some(i.redirect_host.clone()),
         // The widgets the admin offers by default; null: every one the catalog offers.
         default_widgets: i.default_widgets.clone(),
         // An API-key integration is connected for every permitted user with no action of theirs.
         connected: is_api_key(i).then_some(true),
         updated_at: i.updated_at,
+        ask: view.ask,
     })
 }
 
@@ -121,9 +130,20 @@ pub async fn integrations(
 ) -> ApiResult<Json<IntegrationList>> {
     let mut out = Vec::new();
     let mut who = UserGroups::new(&auth.user.id);
-    for i in state.db.list_integrations(&state.org.id).await? {
+    let integrations = state.db.list_integrations(&state.org.id).await?;
+    // Read only when some connection asks the user for values.
+    let given = if integrations.iter().any(|i| !i.asked_at_connect.is_empty()) {
+        state
+            .db
+            .connection_values(&state.org.id, &auth.user.id)
+            .await?
+    } else {
+        Vec::new()
+    };
+    for i in integrations {
         if state.usable_by(&i, &mut who).await? {
-            out.push(public_view(&state, &i)?);
+            let mine = given.iter().find(|v| v.integration_id == i.id);
+            out.push(public_view(&state, &i, mine)?);
         }
     }
     Ok(Json(IntegrationList { integrations: out }))
@@ -297,14 +317,17 @@ pub async fn put_record(
             "Your admin has not enabled this integration for you. Ask them to enable it.",
         ));
     };
-    // A slot only where the admin enabled the integration: a device cannot grow
-    // records for environments no one configured.
-    if !same_environment(&slot.environment, &integration.environment) {
+    // A slot only where the admin enabled the integration (or at the login host this
+    // user gave, where the connection asks for one): a device cannot grow records for
+    // environments no one configured.
+    let enabled =
+        super::connection_values::environment_for(&state, &integration, &auth.user.id).await?;
+    if !same_environment(&slot.environment, &enabled) {
         return Err(ApiError::forbidden(
             ErrorCode::ENVIRONMENT_NOT_ENABLED,
             format!(
-                "Your admin enabled this integration for {} only, not {}. Connect without choosing an environment, or ask your admin.",
-                integration.environment, slot.environment
+                "Your admin enabled this integration for {enabled} only, not {}. Connect without choosing an environment, or ask your admin.",
+                slot.environment
             ),
         ));
     }
@@ -437,7 +460,19 @@ pub async fn revocation_orders(
             .get_integration(&state.org.id, &o.integration_id)
             .await?;
         let config = match &integration {
-            Some(i) if !is_api_key(i) => Some(public_view(&state, i)?),
+            Some(i) if !is_api_key(i) => {
+                // The values the user gave (a login host) say where to revoke.
+                let given = if i.asked_at_connect.is_empty() {
+                    Vec::new()
+                } else {
+                    state
+                        .db
+                        .connection_values(&state.org.id, &o.user_id)
+                        .await?
+                };
+                let mine = given.iter().find(|v| v.integration_id == i.id);
+                Some(public_view(&state, i, mine)?)
+            }
             _ => None,
         };
         out.push(RevocationOrder {

@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod admin_accounts;
 pub mod client;
+pub mod connection_values;
 pub mod feed;
 pub mod ops;
 pub mod proxy;

@@ -243,3 +243,193 @@ pub async fn one_provider_can_be_connected_several_times_by_name(backend: Backen
     );
     s.stop().await;
 }
+
+/// Values an admin leaves blank are asked of each user at connect: the user's login
+/// host (a Salesforce My Domain) or subdomain, checked with the catalog's rules the
+/// console's values get, remembered per user and connection, and from then on part of
+/// that user's connection (its environment, its records' slot); the admin sees them.
+pub async fn values_left_blank_are_asked_of_each_user_at_connect(backend: Backend) {
+    let s = TestServer::start_with_builtin_catalog(&backend, |_| {}).await;
+    // What an admin may leave to users, checked.
+    for (body, why) in [
+        (
+            json!({ "enabled": true, "client_id": "c", "asked_at_connect": ["tenant"] }),
+            "not a Salesforce placeholder",
+        ),
+        (
+            json!({ "enabled": true, "client_id": "c", "environment": "acme.my.salesforce.com", "asked_at_connect": ["login_host"] }),
+            "a login host of its own",
+        ),
+        (
+            json!({ "enabled": true, "client_id": "c", "asked_at_connect": ["login_host", "login_host"] }),
+            "twice",
+        ),
+    ] {
+        let r = put_connection(&s, "salesforce", body).await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{why}: {:?}",
+            r.body
+        );
+        assert_eq!(r.code(), "invalid_asked_at_connect", "{why}");
+    }
+    let r = put_connection(
+        &s,
+        "salesforce",
+        json!({ "enabled": true, "client_id": "c", "scopes": ["api"], "asked_at_connect": ["login_host"] }),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["asked_at_connect"], json!(["login_host"]));
+    let r = put_connection(
+        &s,
+        "zendesk",
+        json!({ "enabled": true, "client_id": "z", "asked_at_connect": ["subdomain"] }),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+
+    let d = s.new_user_device("ada@example.com").await;
+    let client = s.client(&d);
+    let mine = client.integrations().await.unwrap();
+    let sf = mine.iter().find(|i| i.id.as_str() == "salesforce").unwrap();
+    assert_eq!(sf.ask.len(), 1);
+    assert_eq!(sf.ask[0].name, "login_host");
+    assert!(sf.ask[0].description.contains("My Domain"), "{:?}", sf.ask);
+    assert_eq!(sf.ask[0].example.as_deref(), Some("acme.my.salesforce.com"));
+
+    // Bad values are refused with the catalog's reason; nothing is kept.
+    let put = |id: &'static str, values: Value| {
+        let s = &s;
+        let d = &d;
+        async move {
+            s.device(
+                d,
+                Method::PUT,
+                &format!("/v1/integrations/{id}/values"),
+                Some(values),
+                &[],
+            )
+            .await
+        }
+    };
+    for (values, code) in [
+        (
+            json!({ "values": { "login_host": "login.evil.example" } }),
+            "invalid_connection_value",
+        ),
+        (
+            json!({ "values": { "login_host": "ada:pw@acme.my.salesforce.com" } }),
+            "invalid_connection_value",
+        ),
+        (json!({ "values": { "tenant": "acme" } }), "value_not_asked"),
+        (
+            json!({ "values": { "login_host": "acme.my.salesforce.com" }, "extra": 1 }),
+            "invalid_body",
+        ),
+    ] {
+        let r = put("salesforce", values.clone()).await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{values}: {:?}",
+            r.body
+        );
+        assert_eq!(r.code(), code, "{values}");
+    }
+    let r = put(
+        "zendesk",
+        json!({ "values": { "subdomain": "not a label!" } }),
+    )
+    .await;
+    assert_eq!(r.code(), "invalid_connection_value", "{:?}", r.body);
+    let still = client.integrations().await.unwrap();
+    assert_eq!(
+        still
+            .iter()
+            .find(|i| i.id.as_str() == "salesforce")
+            .unwrap()
+            .ask
+            .len(),
+        1
+    );
+
+    // Good values: the connection, as this user sees it, is at their My Domain.
+    let r = put(
+        "salesforce",
+        json!({ "values": { "login_host": "Acme.My.Salesforce.com " } }),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["ask"], json!([]));
+    let r = put("zendesk", json!({ "values": { "subdomain": "acme" } })).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["params"]["subdomain"], "acme");
+    let mine = client.integrations().await.unwrap();
+    let sf = mine.iter().find(|i| i.id.as_str() == "salesforce").unwrap();
+    assert!(sf.ask.is_empty());
+    assert_eq!(sf.environment.as_str(), "acme.my.salesforce.com");
+    // Another user is still asked.
+    let grace = s.new_user_device("grace@example.com").await;
+    let theirs = s.client(&grace).integrations().await.unwrap();
+    assert_eq!(
+        theirs
+            .iter()
+            .find(|i| i.id.as_str() == "salesforce")
+            .unwrap()
+            .ask
+            .len(),
+        1
+    );
+
+    // Records live at the user's login host, not the admin's default.
+    let record = |env: &'static str| {
+        let s = &s;
+        let d = &d;
+        async move {
+            s.device(
+                d,
+                Method::PUT,
+                &format!("/v1/records/salesforce/{env}/vk1"),
+                Some(json!({ "envelope": b64(b"sealed") })),
+                &[("If-None-Match", "*")],
+            )
+            .await
+        }
+    };
+    assert_eq!(record("production").await.status, StatusCode::FORBIDDEN);
+    let r = record("acme.my.salesforce.com").await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    // Connected with them: another value first needs a revoke.
+    let r = put(
+        "salesforce",
+        json!({ "values": { "login_host": "other.my.salesforce.com" } }),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{:?}", r.body);
+    assert_eq!(r.code(), "connection_in_use");
+    // The same values again change nothing and are fine.
+    let r = put(
+        "salesforce",
+        json!({ "values": { "login_host": "acme.my.salesforce.com" } }),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+
+    // The admin sees what Ada gave.
+    let view = s
+        .admin(
+            Method::GET,
+            &format!("/v1/admin/users/{}/connections", d.user_id),
+            None,
+        )
+        .await;
+    assert_eq!(
+        view.body["values"]["salesforce"]["login_host"], "acme.my.salesforce.com",
+        "{:?}",
+        view.body
+    );
+    assert_eq!(view.body["values"]["zendesk"]["subdomain"], "acme");
+    s.stop().await;
+}

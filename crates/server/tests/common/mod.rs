@@ -393,6 +393,7 @@ macro_rules! conformance_suite {
             scim_tokens_open_only_scim_until_revoked_or_expired,
             an_allow_list_of_groups_follows_scim_membership,
             one_provider_can_be_connected_several_times_by_name,
+            values_left_blank_are_asked_of_each_user_at_connect,
         );
     };
     (@tests $backend:expr; $($name:ident),* $(,)?) => {

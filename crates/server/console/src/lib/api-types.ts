@@ -645,6 +645,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/integrations/{id}/values": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Gives the values a connection asks at connect (a login host, a subdomain), checked with the catalog's rules; answers the connection as this user now sees it. 409 connection_in_use while the user holds records made with other values. */
+        put: operations["putMyConnectionValues"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/me": {
         parameters: {
             query?: never;
@@ -854,6 +871,15 @@ export interface components {
             environment: string;
             integration_id: string;
         };
+        /** @description One value a connection asks of the user at connect. */
+        AskedValue: {
+            /** @description What it is, from the catalog ("the Salesforce login host: … or the org's My Domain"). */
+            description: string;
+            /** @description An example value (`acme.my.salesforce.com`). */
+            example?: string | null;
+            /** @description The catalog placeholder's name (`login_host`), what `latchkey connect --set` takes. */
+            name: string;
+        };
         AuditEvent: {
             /** @description Such as `integration.put`. */
             action: string;
@@ -972,6 +998,17 @@ export interface components {
              */
             status?: number | null;
             token_endpoint?: string | null;
+        };
+        /**
+         * @description `PUT /v1/integrations/{id}/values`: the user's values for what the connection asks.
+         *     Checked with the rules the console uses (a host under the provider's domains, no
+         *     credentials in it); not secret.
+         */
+        ConnectionValuesInput: {
+            /** @description Placeholder name to value; only names the connection asks. */
+            values: {
+                [key: string]: string;
+            };
         };
         /** @description The body may be left out entirely. */
         CreateScimToken: {
@@ -1163,6 +1200,8 @@ export interface components {
             api_key: components["schemas"]["SecretState"];
             api_key_header: string | null;
             api_paths: string[];
+            /** @description Placeholders each user fills when they connect. */
+            asked_at_connect: string[];
             client_id: string | null;
             client_secret: components["schemas"]["SecretState"];
             /** Format: int64 */
@@ -1193,6 +1232,12 @@ export interface components {
          *     key is never in it.
          */
         IntegrationConfig: {
+            /**
+             * @description Values the admin left for this user to give before connecting (a Salesforce My
+             *     Domain, a Zendesk subdomain): `PUT /v1/integrations/{id}/values`. Empty once given;
+             *     `environment` and `params` then include them.
+             */
+            ask?: components["schemas"]["AskedValue"][];
             /** @description The OAuth client id. */
             client_id?: string | null;
             /**
@@ -1253,6 +1298,11 @@ export interface components {
             api_key_header?: string | null;
             /** @description API-key proxy: allowed path prefixes under the base URL, such as "/v1/models". */
             api_paths?: string[];
+            /**
+             * @description Placeholders each user fills when they connect, by name (`login_host` for a
+             *     Salesforce My Domain, `subdomain`, `tenant`), instead of a value in `params`.
+             */
+            asked_at_connect?: string[];
             client_id?: string | null;
             /** @description Absent: keep; null: clear. Handed to enrolled devices (non-confidential, RFC 8252 §8.5). */
             client_secret?: string | null;
@@ -1690,6 +1740,12 @@ export interface components {
                 [key: string]: number;
             };
             user: components["schemas"]["UserInfo"];
+            /** @description Per connection, the values this user gave for what it asks at connect. */
+            values?: {
+                [key: string]: {
+                    [key: string]: string;
+                };
+            };
         };
         /** @description `GET /v1/admin/users/{id}`: the user and their enrollment codes. */
         UserDetail: components["schemas"]["UserInfo"] & {
@@ -3135,6 +3191,41 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["IntegrationList"];
+                };
+            };
+            /** @description Error. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    putMyConnectionValues: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConnectionValuesInput"];
+            };
+        };
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IntegrationConfig"];
                 };
             };
             /** @description Error. */

@@ -121,6 +121,7 @@ export function fieldOf(code: string): string {
   const map: Record<string, string> = {
     invalid_client_id: 'client_id',
     invalid_display_name: 'display_name',
+    invalid_asked_at_connect: 'form',
     connection_name_taken: 'display_name',
     connection_exists: 'environment',
     invalid_integration_id: 'connection_id',

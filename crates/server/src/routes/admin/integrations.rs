@@ -43,6 +43,7 @@ fn admin_view(state: &Shared, i: &Integration) -> ApiResult<wire::Integration> {
         client_secret: SecretState::of(&i.client_secret_sealed),
         scopes: i.scopes.clone(),
         params: i.params.clone(),
+        asked_at_connect: i.asked_at_connect.clone(),
         allowed_users: i.allowed_users.clone(),
         allowed_groups: i.allowed_groups.clone(),
         api_key: SecretState::of(&i.api_key_sealed),
@@ -127,6 +128,7 @@ pub async fn put_integration(
     validate::offered_provider(&state, &provider, &input.environment)?;
     validate::scopes(&input.scopes)?;
     validate::params(&input.params)?;
+    validate::asked_at_connect(&state, &provider, &input)?;
     validate::client_id(input.client_id.as_deref())?;
     // One read of the users (and of the groups) serves both the allow-list checks and
     // the revocations.
@@ -224,6 +226,7 @@ pub async fn put_integration(
         default_widgets,
         created_at: existing.as_ref().map_or(now, |e| e.created_at),
         updated_at: now,
+        asked_at_connect: input.asked_at_connect,
     };
     let others = state.db.list_integrations(&state.org.id).await?;
     validate::distinct_connection(&state, &integration, &others)?;

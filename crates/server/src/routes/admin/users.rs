@@ -221,11 +221,20 @@ pub async fn user_connections(
             }),
         })
         .collect();
+    // What the user gave for values their connections ask at connect (the matrix shows it).
+    let values = state
+        .db
+        .connection_values(&state.org.id, &user.id)
+        .await?
+        .into_iter()
+        .map(|v| (v.integration_id, v.values))
+        .collect();
     Ok(Json(UserConnections {
         user: user_info(&user),
         connections,
         revocations,
         revocations_pending: pending,
+        values,
     }))
 }
 

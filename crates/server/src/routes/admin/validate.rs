@@ -110,6 +110,42 @@ pub fn distinct_connection(
     Ok(())
 }
 
+/// The placeholders a connection asks each user at connect: the provider's, not also
+/// given a value in `params`, each once; a login host (a custom-host placeholder) only
+/// where the connection's environment is production or sandbox, which it then replaces
+/// for the user.
+pub fn asked_at_connect(
+    state: &Shared,
+    provider: &str,
+    input: &latchkey_protocol::admin::IntegrationInput,
+) -> ApiResult<()> {
+    let invalid = |m: String| ApiError::unprocessable(ErrorCode::INVALID_ASKED_AT_CONNECT, m);
+    let mut seen = HashSet::new();
+    for name in &input.asked_at_connect {
+        if !seen.insert(name.as_str()) {
+            return Err(invalid(format!("asked_at_connect names {name:?} twice.")));
+        }
+        let Some(placeholder) = state.catalog.placeholder(provider, name) else {
+            return Err(invalid(format!(
+                "{provider} has no value called {name:?} to ask users for. The catalog (GET /v1/admin/catalog) lists its placeholders."
+            )));
+        };
+        if input.params.contains_key(name) {
+            return Err(invalid(format!(
+                "{name:?} has a value in params and is asked of users too: keep one."
+            )));
+        }
+        if placeholder.custom_host
+            && !matches!(input.environment.as_str(), "production" | "sandbox")
+        {
+            return Err(invalid(format!(
+                "Users can give their own {name} only where the connection's environment is production or sandbox (their value replaces it), not a login host of its own."
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// OAuth scopes: each 1-256 characters without whitespace.
 pub fn scopes(scopes: &[String]) -> ApiResult<()> {
     if scopes

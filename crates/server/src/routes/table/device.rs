@@ -31,6 +31,17 @@ pub(in crate::routes) fn routes() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             crate::routes::client::integrations
         ),
         route!(
+            PUT,
+            "/v1/integrations/{id}/values",
+            "putMyConnectionValues",
+            Device,
+            200,
+            Body::json::<latchkey_protocol::device::ConnectionValuesInput>(),
+            Body::json::<latchkey_protocol::device::IntegrationConfig>(),
+            "Gives the values a connection asks at connect (a login host, a subdomain), checked with the catalog's rules; answers the connection as this user now sees it. 409 connection_in_use while the user holds records made with other values.",
+            crate::routes::connection_values::put_values
+        ),
+        route!(
             GET,
             "/v1/records",
             "listMyRecords",
