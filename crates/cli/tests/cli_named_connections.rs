@@ -172,8 +172,9 @@ async fn a_value_left_blank_is_asked_at_connect() {
         &["connect", "demo-oauth", "--set", "issuer=ftp://127.0.0.1:1"],
     );
     assert!(!out.status.success());
+    // The server's reason, in the catalog's words.
     assert!(
-        text(&out).contains("invalid_connection_value"),
+        text(&out).contains("not a valid value for {issuer}") && text(&out).contains("https"),
         "{}",
         text(&out)
     );

@@ -164,6 +164,13 @@ try {
   await page.getByRole('heading', { name: 'Salesforce — Production', exact: true }).waitFor();
   await page.locator('[data-testid=status]', { hasText: /^Enabled$/ }).waitFor();
   assert.equal(await page.locator('[data-testid=connection-id]').textContent(), 'salesforce-prod');
+  // Each user gives their own My Domain when they connect.
+  await page.check('input[name=ask_login_host]');
+  await page.locator('form button', { hasText: 'Save changes' }).click();
+  await page.getByText('Saved. Salesforce — Production is enabled.').waitFor();
+  await page.reload();
+  await page.getByRole('heading', { name: 'Salesforce — Production', exact: true }).waitFor();
+  assert.ok(await page.isChecked('input[name=ask_login_host]'), 'asking users for their login host was saved');
   await page.click('nav >> text=Integrations');
   await page.locator('li[data-integration=salesforce] li[data-connection=salesforce-prod]', { hasText: 'Production' }).waitFor();
   assert.match(await page.locator('li[data-integration=salesforce] li[data-connection=salesforce]').textContent(), /Sandbox/);
@@ -239,6 +246,7 @@ try {
   assert.equal(prod.display_name, 'Salesforce — Production');
   assert.equal(prod.environment, 'production');
   assert.equal(prod.client_id, 'prod-client-id');
+  assert.deepEqual(prod.ask.map((a) => a.name), ['login_host'], 'the device is asked for its My Domain');
   assert.equal(sf.display_name, 'Salesforce');
   const oa = mine.body.integrations.find((i) => i.id === 'openai');
   assert.equal(oa.kind, 'api_key');
