@@ -35,6 +35,7 @@ fn config() -> IntegrationConfig {
         default_widgets: None,
         connected: None,
         updated_at: 7,
+        org_wide: false,
     }
 }
 

@@ -82,13 +82,14 @@ pub fn is_api_key(i: &Integration) -> bool {
 /// when a provider demands one, is handed to devices: a native app cannot keep
 /// it confidential (RFC 8252 §8.5). API keys are never handed out.
 fn public_view(state: &AppState, i: &Integration) -> ApiResult<IntegrationConfig> {
+    // An org connection's client is the server's: a device never runs its OAuth flow.
     let client_secret = match &i.client_secret_sealed {
-        Some(sealed) => Some(
+        Some(sealed) if !i.org_wide => Some(
             state
                 .key
                 .open(&secret_context(&i.org_id, &i.id, "client_secret"), sealed)?,
         ),
-        None => None,
+        _ => None,
     };
     Ok(IntegrationConfig {
         id: i.id.clone().into(),
@@ -98,16 +99,18 @@ fn public_view(state: &AppState, i: &Integration) -> ApiResult<IntegrationConfig
             IntegrationKind::OAuth
         },
         environment: i.environment.clone().into(),
-        client_id: i.client_id.clone(),
+        client_id: (!i.org_wide).then(|| i.client_id.clone()).flatten(),
         client_secret,
         scopes: i.scopes.clone(),
         params: i.params.clone(),
         redirect_host: Some(i.redirect_host.clone()),
         // The widgets the admin offers by default; null: every one the catalog offers.
         default_widgets: i.default_widgets.clone(),
-        // An API-key integration is connected for every permitted user with no action of theirs.
-        connected: is_api_key(i).then_some(true),
+        // An API-key integration, or an org connection, is connected for every permitted
+        // user with no action of theirs.
+        connected: (is_api_key(i) || i.org_wide).then_some(true),
         updated_at: i.updated_at,
+        org_wide: i.org_wide,
     })
 }
 

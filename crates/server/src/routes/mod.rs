@@ -8,6 +8,8 @@ pub mod admin_accounts;
 pub mod client;
 pub mod feed;
 pub mod ops;
+pub mod org_oauth;
+pub mod org_proxy;
 pub mod proxy;
 pub mod scim;
 pub mod sso;
