@@ -98,6 +98,9 @@ struct CachedIntegration {
     /// Absent in files written before it existed (then: all the catalog offers).
     #[serde(default)]
     default_widgets: Option<Vec<String>>,
+    /// An org connection (absent in older files: false).
+    #[serde(default)]
+    org_wide: bool,
 }
 
 /// An enrolled computer.
@@ -420,6 +423,7 @@ impl Device {
                 params: i.params.clone(),
                 redirect_host: i.redirect_host.clone(),
                 default_widgets: i.default_widgets.clone(),
+                org_wide: i.org_wide,
             })
             .collect();
         let path = self.dir.join("integrations.json");
@@ -456,6 +460,7 @@ impl Device {
                     default_widgets: c.default_widgets,
                     connected: None,
                     updated_at: 0,
+                    org_wide: c.org_wide,
                 }
             })
             .collect()

@@ -251,15 +251,13 @@ async fn story(backend: Backend) {
         url1.contains("code_challenge_method=S256") && url1.contains("state="),
         "{url1}"
     );
-    assert!(
-        url1.contains(&format!(
+    assert!(url1.contains(&format!(
             "redirect_uri={}",
             url::form_urlencoded::byte_serialize(
                 format!("{}/v1/oauth/callback", store.url()).as_bytes()
             )
             .collect::<String>()
-        ))
-    );
+        )));
     let cb1 = idp.authorize_headless(&url1, "ada@acme.example").await;
     assert!(
         cb1.starts_with(&format!("{}/v1/oauth/callback?", store.url())),
