@@ -111,12 +111,19 @@ async fn two_cards_of_one_provider_connect_apart() {
     let ask = "[data-integration=\"demo-ask\"]";
     ui.wait(&card("demo-ask", "needs_values"), Duration::from_secs(10))
         .await;
-    ui.type_into(&format!("{ask} input[data-value=\"issuer\"]"), "ftp://127.0.0.1:1")
-        .await;
+    ui.type_into(
+        &format!("{ask} input[data-value=\"issuer\"]"),
+        "ftp://127.0.0.1:1",
+    )
+    .await;
     ui.click(&format!("{ask} [data-action=\"give-values\"]"))
         .await;
-    ui.wait_text(&format!("{ask} .card-error"), "issuer", Duration::from_secs(20))
-        .await;
+    ui.wait_text(
+        &format!("{ask} .card-error"),
+        "issuer",
+        Duration::from_secs(20),
+    )
+    .await;
     ui.screenshot(&shots, "value-asked-at-connect").await;
     let field = format!("{ask} input[data-value=\"issuer\"]");
     let e = ui.wait(&field, Duration::from_secs(5)).await;

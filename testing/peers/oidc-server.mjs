@@ -125,6 +125,9 @@ function emptyStats() {
 let stats = emptyStats();
 let failRules = []; // {path, method?, status, count, retry_after?, delay_ms?, body?}
 let sfForeignNext; // when set (POST /__test/salesforce), nextRecordsUrl points at this origin
+// The signed-in user's permissions (POST /__test/salesforce {"permissions": {...}}), as the
+// UserPermissionAccess object reports them; without "API Enabled" every REST call is refused.
+const sfPermissions = { PermissionsApiEnabled: true, PermissionsCustomizeApplication: true };
 
 function endpointOf(path) {
   switch (path) {
@@ -171,6 +174,12 @@ async function controlRoute(ctx) {
       body = JSON.parse(await readRaw(ctx.req));
     } catch (err) {
       return json(ctx, 400, { error: `body must be JSON: ${err.message}` });
+    }
+    if (body.permissions && typeof body.permissions === 'object') {
+      for (const [k, v] of Object.entries(body.permissions)) {
+        if (k in sfPermissions) sfPermissions[k] = Boolean(v);
+      }
+      return json(ctx, 200, { ok: true, permissions: sfPermissions });
     }
     sfForeignNext = typeof body.foreign_next === 'string' ? body.foreign_next : undefined;
     // The org changes, as the widget sync sees it: rename (and touch) or delete Accounts.
@@ -435,10 +444,25 @@ const salesforceApi = (provider) => async (ctx, next) => {
     ctx.type = 'application/json';
     ctx.body = JSON.stringify(body);
   };
+  // A user without "API Enabled" is refused on every REST call, as Salesforce does.
+  if (!sfPermissions.PermissionsApiEnabled) {
+    return sfError(ctx, 403, 'API_CURRENTLY_DISABLED', 'API is disabled for this User');
+  }
   const rest = ctx.path.slice('/services/data/v62.0'.length);
   if (ctx.method === 'GET' && (rest === '/query' || rest === '/queryAll')) {
     const q = String(ctx.query.q ?? '');
     if (!/^select\s+/i.test(q)) return sfError(ctx, 400, 'MALFORMED_QUERY', 'unexpected token: the query must start with SELECT');
+    // UserPermissionAccess: the current user's permissions, one record, only the fields asked.
+    const perm = /^SELECT\s+(.+?)\s+FROM\s+UserPermissionAccess\s*$/i.exec(q);
+    if (perm) {
+      const fields = perm[1].split(',').map((f) => f.trim());
+      const unknown = fields.find((f) => !(f in sfPermissions));
+      if (unknown) return sfError(ctx, 400, 'INVALID_FIELD', `No such column '${unknown}' on entity 'UserPermissionAccess'.`);
+      stats.api.permission_queries = (stats.api.permission_queries ?? 0) + 1;
+      const record = { attributes: { type: 'UserPermissionAccess', url: '/services/data/v62.0/sobjects/UserPermissionAccess/000000000000000AAA' } };
+      for (const f of fields) record[f] = sfPermissions[f];
+      return json200({ totalSize: 1, done: true, records: [record] });
+    }
     if (/SystemModstamp/.test(q)) {
       const since = /WHERE\s+SystemModstamp\s*>\s*(\S+)/i.exec(q);
       if (since) {

@@ -179,7 +179,11 @@ async fn a_value_left_blank_is_asked_at_connect() {
         text(&out)
     );
     let out = latchkey(data, &["connect", "demo-oauth", "--set", "issuer"]);
-    assert!(text(&out).contains("session.bad_argument"), "{}", text(&out));
+    assert!(
+        text(&out).contains("session.bad_argument"),
+        "{}",
+        text(&out)
+    );
     // Given: signed in at that server.
     let set = format!("issuer={}", provider.issuer);
     let out = latchkey(

@@ -107,6 +107,9 @@ struct CachedIntegration {
     /// Absent in files written before it existed (then: all the catalog offers).
     #[serde(default)]
     default_widgets: Option<Vec<String>>,
+    /// An org connection (absent in older files: false).
+    #[serde(default)]
+    org_wide: bool,
 }
 
 /// An enrolled computer.
@@ -432,6 +435,7 @@ impl Device {
                 params: i.params.clone(),
                 redirect_host: i.redirect_host.clone(),
                 default_widgets: i.default_widgets.clone(),
+                org_wide: i.org_wide,
             })
             .collect();
         let path = self.dir.join("integrations.json");
@@ -471,6 +475,7 @@ impl Device {
                     connected: None,
                     updated_at: 0,
                     ask: c.ask,
+                    org_wide: c.org_wide,
                 }
             })
             .collect()

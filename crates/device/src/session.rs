@@ -613,7 +613,9 @@ fn to_integration(r: &RemoteIntegration) -> Result<(Integration, bool), SessionE
                 .and_then(RedirectHost::parse)
                 .unwrap_or_default(),
         },
-        r.kind == IntegrationKind::ApiKey,
+        // An org connection is used like an API key: through the server, connected by
+        // the admin, never an OAuth flow on this device.
+        r.kind == IntegrationKind::ApiKey || r.org_wide,
     ))
 }
 

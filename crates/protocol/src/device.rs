@@ -298,6 +298,11 @@ pub struct IntegrationConfig {
     /// `environment` and `params` then include them.
     #[serde(default)]
     pub ask: Vec<AskedValue>,
+    /// An org connection: the admin connected it for everyone and the server keeps the
+    /// tokens; the device never starts an OAuth flow for it and calls it only through
+    /// `/v1/proxy/{integration}/…` ("Connected by your admin"). Left out when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub org_wide: bool,
 }
 
 /// One value a connection asks of the user at connect.

@@ -215,6 +215,18 @@ codes! {
     OWNER_ONLY = "owner_only";
     /// `password_sign_in_disabled`
     PASSWORD_SIGN_IN_DISABLED = "password_sign_in_disabled";
+    /// `org.authorize_needs_session`: 403: Authorize runs in a signed-in console session (a browser), not with an API token.
+    ORG_AUTHORIZE_NEEDS_SESSION = "org.authorize_needs_session";
+    /// `org.not_org_wide`: 409: the integration is not an org connection.
+    ORG_NOT_ORG_WIDE = "org.not_org_wide";
+    /// `org.not_authorized`: 409: no admin has authorized this org connection yet.
+    ORG_NOT_AUTHORIZED = "org.not_authorized";
+    /// `org.needs_reauthorization`: 409: the provider refused the server's refresh token; an admin must press Authorize again.
+    ORG_NEEDS_REAUTHORIZATION = "org.needs_reauthorization";
+    /// `org.unsupported_provider`: 422: the catalog has no OAuth endpoints or API for this provider here.
+    ORG_UNSUPPORTED_PROVIDER = "org.unsupported_provider";
+    /// `org.not_enabled`: 409: enable the integration before authorizing it.
+    ORG_NOT_ENABLED = "org.not_enabled";
     /// `path_not_allowed`
     PATH_NOT_ALLOWED = "path_not_allowed";
     /// `precondition_required`: 428: a record write sent neither `If-Match` nor `If-None-Match`.

@@ -368,4 +368,33 @@ pub trait Database: Send + Sync + 'static {
     ) -> DbResult<Vec<Change>>;
     /// The newest change seq (0 when the log is empty).
     async fn latest_change_seq(&self, org_id: &str) -> DbResult<i64>;
+
+    // ---- org connections (server-held tokens) ----
+    async fn get_org_token(&self, org_id: &str, integration_id: &str)
+    -> DbResult<Option<OrgToken>>;
+    /// Stores a fresh authorization, replacing any earlier one (health reset).
+    async fn put_org_token(&self, token: &OrgToken, journal: &Journal) -> DbResult<()>;
+    /// Deletes the tokens and returns them, to revoke at the provider.
+    async fn take_org_token(
+        &self,
+        org_id: &str,
+        integration_id: &str,
+        journal: &Journal,
+    ) -> DbResult<Option<OrgToken>>;
+    /// Records a use at `now` (to the minute).
+    async fn touch_org_token(
+        &self,
+        org_id: &str,
+        integration_id: &str,
+        now: Millis,
+    ) -> DbResult<()>;
+    /// Runs `refresher` holding the row's lock (one refresh across callers and replicas),
+    /// unless the row changed since `seen_version`; returns the row as it then is.
+    async fn refresh_org_token(
+        &self,
+        org_id: &str,
+        integration_id: &str,
+        seen_version: i64,
+        refresher: OrgRefresher,
+    ) -> DbResult<Option<OrgToken>>;
 }

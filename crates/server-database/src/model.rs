@@ -300,6 +300,12 @@ pub struct Integration {
     /// Catalog placeholders each user fills when they connect (a Salesforce My Domain,
     /// a Zendesk subdomain), by name; empty: the admin set everything.
     pub asked_at_connect: Vec<String>,
+    /// An org connection: the admin authorizes it once in the console and the server
+    /// keeps its tokens ([`OrgToken`]); devices use it only through the server's proxy.
+    pub org_wide: bool,
+    /// Salesforce org connections: "Test connection" also demands "Customize Application"
+    /// of the authorizing user (beside "API Enabled").
+    pub require_customize_application: bool,
 }
 
 /// What one user gave for a connection's values asked at connect (see
@@ -312,6 +318,56 @@ pub struct ConnectionValues {
     pub values: std::collections::BTreeMap<String, String>,
     pub updated_at: Millis,
 }
+
+/// The tokens of an org connection, sealed with the server key. The server opens them only
+/// to call the provider; no API returns them. `version` grows with each write, so a refresh
+/// under the row lock sees whether another replica refreshed first.
+#[derive(Clone)]
+pub struct OrgToken {
+    pub org_id: String,
+    pub integration_id: String,
+    pub environment: String,
+    pub access_sealed: Vec<u8>,
+    pub refresh_sealed: Option<Vec<u8>>,
+    /// Where API calls go (Salesforce's `instance_url`), never the login host.
+    pub instance_url: Option<String>,
+    /// `None`: the provider gave no `expires_in` (Salesforce): refresh on 401.
+    pub expires_at: Option<Millis>,
+    /// The admin who authorized it (email).
+    pub authorized_by: String,
+    pub authorized_at: Millis,
+    pub last_used_at: Option<Millis>,
+    pub refreshed_at: Option<Millis>,
+    /// Why the admin must authorize again (`invalid_grant`, …); `None`: healthy.
+    pub needs_reauth: Option<String>,
+    pub version: i64,
+}
+
+/// What a refresh under the row lock decided (see [`crate::Database::refresh_org_token`]).
+pub enum OrgTokenChange {
+    /// New tokens from the provider; `refresh_sealed: None` keeps the old refresh token.
+    Refreshed {
+        access_sealed: Vec<u8>,
+        refresh_sealed: Option<Vec<u8>>,
+        expires_at: Option<Millis>,
+        instance_url: Option<String>,
+        now: Millis,
+    },
+    /// The provider refused the refresh token for good: the admin must authorize again.
+    NeedsReauth(String),
+    /// Nothing to write (the provider could not be reached: tokens kept).
+    Unchanged,
+}
+
+/// The step a refresh runs while holding the row lock: given the current row, ask the
+/// provider and say what to write.
+pub type OrgRefresher = Box<
+    dyn FnOnce(
+            OrgToken,
+        )
+            -> std::pin::Pin<Box<dyn std::future::Future<Output = OrgTokenChange> + Send>>
+        + Send,
+>;
 
 impl Integration {
     /// Whether `user_id`, a member of the SCIM groups `groups`, may use this integration
@@ -435,6 +491,8 @@ mod tests {
             created_at: 0,
             updated_at: 0,
             asked_at_connect: Vec::new(),
+            org_wide: false,
+            require_customize_application: false,
         };
         let sales = vec!["sales".to_owned()];
         assert!(i.allows("anyone", &[]));
@@ -471,6 +529,8 @@ mod tests {
             created_at: 0,
             updated_at: 0,
             asked_at_connect: Vec::new(),
+            org_wide: false,
+            require_customize_application: false,
         };
         let sales = vec!["eng".to_owned(), "sales".to_owned()];
         let eng = vec!["eng".to_owned()];

@@ -124,6 +124,24 @@ pub fn scim_group(r: &impl Columns) -> DbResult<ScimGroup> {
     })
 }
 
+pub fn org_token(r: &impl Columns) -> DbResult<crate::OrgToken> {
+    Ok(crate::OrgToken {
+        org_id: r.text("org_id")?,
+        integration_id: r.text("integration_id")?,
+        environment: r.text("environment")?,
+        access_sealed: r.bytes("access_sealed")?,
+        refresh_sealed: r.opt_bytes("refresh_sealed")?,
+        instance_url: r.opt_text("instance_url")?,
+        expires_at: r.opt_int("expires_at")?,
+        authorized_by: r.text("authorized_by")?,
+        authorized_at: r.int("authorized_at")?,
+        last_used_at: r.opt_int("last_used_at")?,
+        refreshed_at: r.opt_int("refreshed_at")?,
+        needs_reauth: r.opt_text("needs_reauth")?,
+        version: r.int("version")?,
+    })
+}
+
 pub fn scim_token(r: &impl Columns) -> DbResult<ScimToken> {
     Ok(ScimToken {
         id: r.text("id")?,
@@ -238,6 +256,8 @@ pub fn integration(r: &impl Columns) -> DbResult<Integration> {
         created_at: r.int("created_at")?,
         updated_at: r.int("updated_at")?,
         asked_at_connect: decode_list(&r.text("asked_at_connect")?)?,
+        org_wide: r.flag("org_wide")?,
+        require_customize_application: r.flag("require_customize_application")?,
     })
 }
 

@@ -127,6 +127,16 @@ impl CatalogLookup for ProviderCatalog {
             .unwrap_or_default()
     }
 
+    fn resolve(
+        &self,
+        provider: &str,
+        environment: &str,
+        params: &std::collections::BTreeMap<String, String>,
+    ) -> Option<latchkey_catalog::ResolvedProvider> {
+        let env = Environment::parse(environment).ok()?;
+        self.catalog.resolve(provider, &env, params).ok()
+    }
+
     fn is_development(&self, integration_id: &str) -> bool {
         self.catalog
             .get(integration_id)

@@ -210,6 +210,41 @@ impl ServerKey {
         Ok(out)
     }
 
+    /// Seals `plaintext` under explicit associated data (for envelopes that carry their
+    /// own versioned header, such as org tokens). Layout: 24-byte nonce || ciphertext+tag.
+    pub fn seal_with_aad(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let mut nonce = [0u8; 24];
+        random_bytes(&mut nonce)?;
+        let ct = self
+            .cipher()
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad,
+                },
+            )
+            .map_err(|_| CryptoError::Open)?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&ct);
+        Ok(out)
+    }
+
+    /// Opens a value sealed by [`ServerKey::seal_with_aad`] with the same `aad`.
+    pub fn open_with_aad(&self, aad: &[u8], sealed: &[u8]) -> Result<SecretString, CryptoError> {
+        if sealed.len() < 24 + 16 {
+            return Err(CryptoError::Open);
+        }
+        let (nonce, ct) = sealed.split_at(24);
+        let plain = self
+            .cipher()
+            .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad })
+            .map_err(|_| CryptoError::Open)?;
+        String::from_utf8(plain)
+            .map(SecretString::new)
+            .map_err(|_| CryptoError::Open)
+    }
+
     /// Opens a value sealed by [`ServerKey::seal`] with the same `context`.
     pub fn open(&self, context: &str, sealed: &[u8]) -> Result<SecretString, CryptoError> {
         if sealed.len() < 24 + 16 {

@@ -348,6 +348,8 @@ mod tests {
                 "revokeDevice",
                 "newEnrollment",
                 "testIntegration",
+                "authorizeOrgConnection",
+                "revokeOrgConnection",
             ];
             assert!(
                 has_body || !writes || bodyless_writes.contains(&route.operation_id),

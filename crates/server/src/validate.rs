@@ -95,6 +95,17 @@ pub trait CatalogLookup: Send + Sync + 'static {
     fn widgets(&self, _integration_id: &str) -> Vec<String> {
         Vec::new()
     }
+
+    /// The provider with every endpoint filled in for `environment` and `params`, for the
+    /// OAuth flows the server runs itself (org connections). Without a catalog: `None`.
+    fn resolve(
+        &self,
+        _provider: &str,
+        _environment: &str,
+        _params: &std::collections::BTreeMap<String, String>,
+    ) -> Option<latchkey_catalog::ResolvedProvider> {
+        None
+    }
 }
 
 /// Accepts every syntactically valid integration id.

@@ -445,6 +445,8 @@ async fn allow_list_revokes_with_the_save(backend: Backend) {
         created_at: 0,
         updated_at: 0,
         asked_at_connect: Vec::new(),
+        org_wide: false,
+        require_customize_application: false,
     };
     db.put_integration(&integration, &j).await.unwrap();
     for id in ["kept", "dropped"] {

@@ -237,6 +237,86 @@ impl AuthServer {
             .await;
     }
 
+    /// Sets the Salesforce-shaped user's permissions as `UserPermissionAccess` reports them
+    /// ("API Enabled", "Customize Application"); without API Enabled every REST call is 403.
+    pub async fn salesforce_permissions(&self, api_enabled: bool, customize_application: bool) {
+        self.salesforce_control(serde_json::json!({ "permissions": {
+            "PermissionsApiEnabled": api_enabled,
+            "PermissionsCustomizeApplication": customize_application,
+        } }))
+        .await;
+    }
+
+    /// Goes through the authorization at `authorization_url` as a browser would, without
+    /// one: signs in on the development login page as `login`, consents, and returns the
+    /// redirect to the client's callback (`…?code=…&state=…&iss=…`) without following it.
+    pub async fn authorize_headless(&self, authorization_url: &str, login: &str) -> String {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        let mut cookies: Vec<(String, String)> = Vec::new();
+        let mut next = (
+            reqwest::Method::GET,
+            authorization_url.to_owned(),
+            None::<Vec<(String, String)>>,
+        );
+        for _ in 0..20 {
+            let (method, url, form) = next.clone();
+            let jar = cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            let mut request = http.request(method, &url).header("cookie", jar);
+            if let Some(form) = &form {
+                request = request.form(form);
+            }
+            let response = request.send().await.unwrap();
+            for c in response.headers().get_all("set-cookie") {
+                let pair = c.to_str().unwrap().split(';').next().unwrap();
+                if let Some((k, v)) = pair.split_once('=') {
+                    cookies.retain(|(name, _)| name != k);
+                    cookies.push((k.to_owned(), v.to_owned()));
+                }
+            }
+            if let Some(location) = response.headers().get("location") {
+                let target = reqwest::Url::parse(&url)
+                    .unwrap()
+                    .join(location.to_str().unwrap())
+                    .unwrap();
+                if !target.as_str().starts_with(&self.issuer) {
+                    return target.to_string();
+                }
+                next = (reqwest::Method::GET, target.to_string(), None);
+                continue;
+            }
+            let page_url = reqwest::Url::parse(&url).unwrap();
+            let html = response.text().await.unwrap();
+            let action = html
+                .split("action=\"")
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .unwrap_or_else(|| panic!("no form on the provider's page: {html}"));
+            let action = page_url
+                .join(&action.replace("&amp;", "&"))
+                .unwrap()
+                .to_string();
+            let form = if html.contains("name=\"login\"") {
+                vec![
+                    ("prompt".to_owned(), "login".to_owned()),
+                    ("login".to_owned(), login.to_owned()),
+                    ("password".to_owned(), "secret".to_owned()),
+                ]
+            } else {
+                vec![("prompt".to_owned(), "consent".to_owned())]
+            };
+            next = (reqwest::Method::POST, action, Some(form));
+        }
+        panic!("the authorization did not reach the callback");
+    }
+
     /// `POST /__test/salesforce` with `body`.
     async fn salesforce_control(&self, body: Value) {
         let status = self

@@ -233,6 +233,22 @@ impl TestStore {
         }
     }
 
+    /// The admin API token of the store's admin.
+    pub fn admin_token(&self) -> &str {
+        &self.admin_token
+    }
+
+    /// The database URL (`None`: SQLite in [`TestStore::dir`]).
+    pub fn database_url(&self) -> Option<String> {
+        self.database_url.clone()
+    }
+
+    /// The running server's shared state (its key and storage), for checks a test makes
+    /// from the inside, such as opening what it sealed.
+    pub fn state(&self) -> &latchkey_server::state::AppState {
+        self.server.as_ref().unwrap().state()
+    }
+
     /// `http://127.0.0.1:PORT`
     pub fn url(&self) -> String {
         format!("http://{}", self.addr.unwrap())

@@ -44,7 +44,7 @@ pub enum SessionError {
         asks: Vec<latchkey_client::protocol::device::AskedValue>,
     },
     #[error(
-        "{0} is connected by your admin with an API key; there is nothing to do on this computer."
+        "{0} is connected by your admin (an API key or an org connection, used through the Latchkey server); there is nothing to do on this computer."
     )]
     ApiKey(String),
     #[error(

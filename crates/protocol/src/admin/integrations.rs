@@ -123,6 +123,13 @@ pub struct IntegrationInput {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<Vec<String>>)]
     pub default_widgets: Option<Option<Vec<String>>>,
+    /// An org connection: the admin authorizes it once (POST …/authorize) and the server
+    /// keeps the tokens; devices use it only through the proxy. Turning it off revokes them.
+    #[serde(default)]
+    pub org_wide: bool,
+    /// Salesforce org connections: Test connection also demands "Customize Application".
+    #[serde(default)]
+    pub require_customize_application: bool,
 }
 
 fn production() -> String {
@@ -166,6 +173,43 @@ pub struct Integration {
     pub default_widgets: Option<Vec<String>>,
     pub created_at: i64,
     pub updated_at: i64,
+    pub org_wide: bool,
+    pub require_customize_application: bool,
+    /// An org connection's authorization (never its tokens); null: not authorized.
+    #[schema(required = true)]
+    pub org_connection: Option<OrgConnectionHealth>,
+}
+
+/// How an org connection's server-held authorization is doing, as the console shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OrgConnectionHealth {
+    /// The admin who pressed Authorize (email).
+    pub authorized_by: String,
+    pub authorized_at: i64,
+    #[schema(required = true)]
+    pub last_used_at: Option<i64>,
+    #[schema(required = true)]
+    pub refreshed_at: Option<i64>,
+    /// The provider refused the refresh token: an admin must press Authorize again.
+    pub needs_reauthorization: bool,
+    /// Why (`invalid_grant`, `server_key_changed`); null when healthy.
+    #[schema(required = true)]
+    pub reason: Option<String>,
+}
+
+/// `POST /v1/admin/integrations/{id}/authorize`: where the console sends the browser
+/// (the flow's state travels in an HttpOnly cookie set with this answer).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OrgAuthorizeStart {
+    pub authorization_url: String,
+}
+
+/// `POST /v1/admin/integrations/{id}/revoke`: what happened at the provider. The
+/// server's copy is gone either way.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OrgRevoked {
+    pub revoked_at_provider: bool,
+    pub message: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

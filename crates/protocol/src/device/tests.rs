@@ -42,6 +42,7 @@ fn config() -> IntegrationConfig {
             description: "the Salesforce login host".into(),
             example: Some("acme.my.salesforce.com".into()),
         }],
+        org_wide: false,
     }
 }
 

@@ -12,14 +12,16 @@ use crate::rows::{Columns, backend};
 use crate::{
     Admin, AdminCredential, AppReport, AuditEvent, AuditQuery, Change, ConnectionRecord,
     ConnectionValues, Database, DbError, DbResult, Device, EnrollmentCode, EnrollmentCodeStatus,
-    ExcludedUser, Integration, Journal, LostAccess, Millis, NewAudit, Org, Precondition, Release,
-    ResealedSecrets, RevocationOrder, RevocationReceipt, ScimGroup, ScimToken, SlotKey, User,
+    ExcludedUser, Integration, Journal, LostAccess, Millis, NewAudit, Org, OrgRefresher, OrgToken,
+    Precondition, Release, ResealedSecrets, RevocationOrder, RevocationReceipt, ScimGroup,
+    ScimToken, SlotKey, User,
 };
 use async_trait::async_trait;
 use sqlx::{Encode, Executor, IntoArguments, Type};
 
 mod admins;
 mod backend;
+mod org_tokens;
 mod people;
 mod queries;
 mod releases;
@@ -27,6 +29,7 @@ mod values;
 mod writes;
 
 pub use backend::{Pools, RecordWrite, SqlBackend};
+use org_tokens::OrgTokens;
 use queries::Queries;
 use writes::Writes;
 
@@ -650,5 +653,38 @@ where
 
     async fn latest_change_seq(&self, org_id: &str) -> DbResult<i64> {
         Queries { owner: self }.latest_change_seq(org_id).await
+    }
+
+    async fn get_org_token(&self, org_id: &str, id: &str) -> DbResult<Option<OrgToken>> {
+        OrgTokens { owner: self }.get(org_id, id).await
+    }
+
+    async fn put_org_token(&self, token: &OrgToken, journal: &Journal) -> DbResult<()> {
+        OrgTokens { owner: self }.put(token, journal).await
+    }
+
+    async fn take_org_token(
+        &self,
+        org_id: &str,
+        id: &str,
+        journal: &Journal,
+    ) -> DbResult<Option<OrgToken>> {
+        OrgTokens { owner: self }.take(org_id, id, journal).await
+    }
+
+    async fn touch_org_token(&self, org_id: &str, id: &str, now: Millis) -> DbResult<()> {
+        OrgTokens { owner: self }.touch(org_id, id, now).await
+    }
+
+    async fn refresh_org_token(
+        &self,
+        org_id: &str,
+        id: &str,
+        seen_version: i64,
+        refresher: OrgRefresher,
+    ) -> DbResult<Option<OrgToken>> {
+        OrgTokens { owner: self }
+            .refresh(org_id, id, seen_version, refresher)
+            .await
     }
 }

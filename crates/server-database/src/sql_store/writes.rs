@@ -166,8 +166,8 @@ where
     ) -> DbResult<u64> {
         sqlx::query(
             "INSERT INTO integrations (org_id, id, enabled, environment, client_id, client_secret_sealed, \
-             scopes, allowed_users, api_key_sealed, created_at, updated_at, api_base_url, api_paths, api_key_header, params, redirect_host, default_widgets, allowed_groups, provider, display_name, asked_at_connect) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) \
+             scopes, allowed_users, api_key_sealed, created_at, updated_at, api_base_url, api_paths, api_key_header, params, redirect_host, default_widgets, allowed_groups, provider, display_name, asked_at_connect, org_wide, require_customize_application) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23) \
              ON CONFLICT (org_id, id) DO UPDATE SET enabled = excluded.enabled, environment = excluded.environment, \
              client_id = excluded.client_id, client_secret_sealed = excluded.client_secret_sealed, \
              scopes = excluded.scopes, allowed_users = excluded.allowed_users, \
@@ -176,7 +176,8 @@ where
              api_key_header = excluded.api_key_header, params = excluded.params, \
              redirect_host = excluded.redirect_host, default_widgets = excluded.default_widgets, \
              allowed_groups = excluded.allowed_groups, display_name = excluded.display_name, \
-             asked_at_connect = excluded.asked_at_connect",
+             asked_at_connect = excluded.asked_at_connect, org_wide = excluded.org_wide, \
+             require_customize_application = excluded.require_customize_application",
         )
         .bind(&i.org_id)
         .bind(&i.id)
@@ -199,6 +200,8 @@ where
         .bind(&i.provider)
         .bind(&i.display_name)
         .bind(encode_list(&i.asked_at_connect))
+        .bind(i.org_wide)
+        .bind(i.require_customize_application)
         .execute(&mut *self.tx)
         .await
         .map_err(unique("a connection to this system and environment"))?;

@@ -90,13 +90,14 @@ pub fn public_view(
     given: Option<&ConnectionValues>,
 ) -> ApiResult<IntegrationConfig> {
     let view = super::connection_values::effective(state, i, given);
+    // An org connection's client is the server's: a device never runs its OAuth flow.
     let client_secret = match &i.client_secret_sealed {
-        Some(sealed) => Some(
+        Some(sealed) if !i.org_wide => Some(
             state
                 .key
                 .open(&secret_context(&i.org_id, &i.id, "client_secret"), sealed)?,
         ),
-        None => None,
+        _ => None,
     };
     Ok(IntegrationConfig {
         id: i.id.clone().into(),
@@ -108,17 +109,19 @@ pub fn public_view(
             IntegrationKind::OAuth
         },
         environment: view.environment.into(),
-        client_id: i.client_id.clone(),
+        client_id: (!i.org_wide).then(|| i.client_id.clone()).flatten(),
         client_secret,
         scopes: i.scopes.clone(),
         params: view.params,
         redirect_host: Some(i.redirect_host.clone()),
         // The widgets the admin offers by default; null: every one the catalog offers.
         default_widgets: i.default_widgets.clone(),
-        // An API-key integration is connected for every permitted user with no action of theirs.
-        connected: is_api_key(i).then_some(true),
+        // An API-key integration, or an org connection, is connected for every permitted
+        // user with no action of theirs.
+        connected: (is_api_key(i) || i.org_wide).then_some(true),
         updated_at: i.updated_at,
         ask: view.ask,
+        org_wide: i.org_wide,
     })
 }
 

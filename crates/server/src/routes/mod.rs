@@ -9,6 +9,8 @@ pub mod client;
 pub mod connection_values;
 pub mod feed;
 pub mod ops;
+pub mod org_oauth;
+pub mod org_proxy;
 pub mod proxy;
 pub mod scim;
 pub mod sso;

@@ -81,18 +81,27 @@ pub fn validate_key_header(name: &str) -> ApiResult<()> {
 
 /// No dot segments, empty segments, encodings or characters that could change
 /// where the request lands.
-fn is_clean_path(path: &str) -> bool {
+pub(crate) fn is_clean_path(path: &str) -> bool {
     path.bytes()
         .all(|b| b.is_ascii_graphic() && !matches!(b, b'?' | b'#' | b'%' | b'\\'))
         && !path.contains("//")
         && !path.split('/').any(|seg| seg == "." || seg == "..")
 }
 
-fn path_not_allowed() -> ApiError {
+pub(crate) fn path_not_allowed() -> ApiError {
     ApiError::forbidden(
         ErrorCode::PATH_NOT_ALLOWED,
         "This path is not on the integration's allow-list. Ask your admin to allow it.",
     )
+}
+
+/// Whether `path` is one of `api_paths` or under one, by whole segments.
+pub(crate) fn path_allowed(api_paths: &[String], path: &str) -> bool {
+    api_paths.iter().any(|prefix| {
+        path == *prefix
+            || path.starts_with(prefix.as_str())
+                && (prefix.ends_with('/') || path[prefix.len()..].starts_with('/'))
+    })
 }
 
 pub async fn forward(
@@ -127,6 +136,16 @@ pub async fn forward(
             "Your admin has not enabled this integration for you.",
         ));
     }
+    if i.org_wide {
+        let call = super::org_proxy::Call {
+            method,
+            path,
+            query,
+            headers,
+            body,
+        };
+        return super::org_proxy::forward(&state, &auth, &i, call).await;
+    }
     let (Some(sealed), Some(base)) = (&i.api_key_sealed, &i.api_base_url) else {
         return Err(not_configured());
     };
@@ -137,12 +156,7 @@ pub async fn forward(
             "The proxied path must not contain '..', '//', '%', '\\', '?' or '#'.",
         ));
     }
-    let allowed = i.api_paths.iter().any(|prefix| {
-        path == *prefix
-            || path.starts_with(prefix.as_str())
-                && (prefix.ends_with('/') || path[prefix.len()..].starts_with('/'))
-    });
-    if !allowed {
+    if !path_allowed(&i.api_paths, &path) {
         return Err(path_not_allowed());
     }
     if let Some(q) = &query
@@ -224,7 +238,7 @@ pub async fn forward(
 }
 
 /// Reads a provider's answer, refusing more than `max` bytes.
-async fn read_capped(upstream: reqwest::Response, max: usize) -> ApiResult<Vec<u8>> {
+pub(crate) async fn read_capped(upstream: reqwest::Response, max: usize) -> ApiResult<Vec<u8>> {
     if upstream.content_length().is_some_and(|n| n > max as u64) {
         return Err(too_large(max));
     }
@@ -283,7 +297,9 @@ pub async fn test_connection(
             "This integration is not configured. Configure it with PUT first.",
         ));
     };
-    let result = if let Some(sealed) = &i.api_key_sealed {
+    let result = if i.org_wide {
+        super::org_proxy::test(&state, &i).await
+    } else if let Some(sealed) = &i.api_key_sealed {
         let (Some(base), Some(path)) = (&i.api_base_url, i.api_paths.first()) else {
             return Err(ApiError::unprocessable(
                 ErrorCode::PROXY_NOT_CONFIGURED,

@@ -12,6 +12,7 @@ use crate::crypto::TokenKind;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::ApiJson;
 use crate::extract::ClientIp;
+use crate::oauth_flow::{IssProblem, check_iss, page, plain_text, redirect, secure};
 use crate::routes::admin::enrollment;
 use crate::routes::admin_accounts::start_session;
 use crate::sso::{
@@ -23,7 +24,7 @@ use crate::validate;
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use latchkey_protocol::device::{EnrollResponse, SsoInfo, SsoRedeemRequest, SsoStartQuery};
 use latchkey_secret::{SecretString, constant_time_eq};
 use latchkey_server_database::{Admin, AdminRole, DbError, User};
@@ -42,47 +43,6 @@ fn callback_uri(state: &Shared) -> String {
     format!("{}{CALLBACK_PATH}", state.origin)
 }
 
-fn secure(state: &Shared) -> &'static str {
-    if state.config.secure_cookies {
-        "; Secure"
-    } else {
-        ""
-    }
-}
-
-/// A plain page for the person in the browser: what happened, what to do, and the code.
-fn page(status: StatusCode, code: &str, title: &str, message: &str) -> Response {
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-    };
-    let body = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title></head>\
-         <body><h1>{t}</h1><p id=\"message\">{m}</p><p><small>Code: <code id=\"code\">{c}</code></small></p>\
-         <p><a href=\"/console/\">Back to the Latchkey console</a></p></body></html>",
-        t = esc(title),
-        m = esc(message),
-        c = esc(code)
-    );
-    let mut response = (status, body).into_response();
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    response
-}
-
 fn refused(code: &str, message: &str) -> Response {
     page(StatusCode::FORBIDDEN, code, "Sign-in refused", message)
 }
@@ -94,17 +54,6 @@ fn not_configured() -> Response {
         "Company sign-in is off",
         "This Latchkey server has no company sign-in configured. Sign in with your password, or ask your admin to set up SSO (docs/sso.md).",
     )
-}
-
-fn redirect(location: &str, cookies: &[HeaderValue]) -> Response {
-    let mut response = StatusCode::FOUND.into_response();
-    if let Ok(v) = HeaderValue::from_str(location) {
-        response.headers_mut().insert(header::LOCATION, v);
-    }
-    for c in cookies {
-        response.headers_mut().append(header::SET_COOKIE, c.clone());
-    }
-    response
 }
 
 fn clear_pending(state: &Shared) -> HeaderValue {
@@ -243,11 +192,6 @@ pub struct CallbackQuery {
     error_description: Option<String>,
 }
 
-/// Printable, short, no markup: for the provider's own words on a page.
-fn plain_text(s: &str, max: usize) -> String {
-    s.chars().filter(|c| !c.is_control()).take(max).collect()
-}
-
 /// `GET /v1/console/sso/callback`: the provider's answer, for both flows.
 pub async fn callback(
     State(state): State<AppState>,
@@ -301,20 +245,20 @@ pub async fn callback(
     }
     // RFC 9207: a provider that says it names itself must do so, and correctly.
     let sends_iss = sso.sends_iss().await.unwrap_or(true);
-    match q.iss.as_deref() {
-        Some(iss) if iss != sso.config.issuer => {
+    match check_iss(q.iss.as_deref(), &sso.config.issuer, sends_iss) {
+        Err(IssProblem::Wrong) => {
             return with_clear(refused(
                 "sso.wrong_issuer",
                 "This answer came from another identity provider than the configured one, so it was refused. Start the sign-in again from Latchkey.",
             ));
         }
-        None if sends_iss => {
+        Err(IssProblem::Missing) => {
             return with_clear(refused(
                 "sso.issuer_missing",
                 "The identity provider's answer does not name the provider (iss), which it says it always does, so it was refused. Start the sign-in again.",
             ));
         }
-        _ => {}
+        Ok(()) => {}
     }
     if let Some(error) = q.error.as_deref() {
         let error = plain_text(error, 64);

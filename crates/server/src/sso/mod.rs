@@ -17,8 +17,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use latchkey_secret::{SecretString, constant_time_eq};
 use latchkey_sso::{Discovery, IdClaims, IdTokenValidator, KeySet, SsoError, SystemClock};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -337,7 +335,7 @@ struct Provider {
 const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
 
 /// How long a sign-in may take between the start and the callback.
-pub const PENDING_TTL_MS: i64 = 10 * 60 * 1000;
+pub use crate::oauth_flow::PENDING_TTL_MS;
 
 /// How long a device's one-time sign-in code lives.
 pub const DEVICE_CODE_TTL_MS: i64 = 2 * 60 * 1000;
@@ -347,8 +345,8 @@ pub struct SsoService {
     pub config: SsoConfig,
     http: reqwest::Client,
     provider: tokio::sync::Mutex<Option<Arc<Provider>>>,
-    /// SHA-256 of each state already accepted, with when it stops mattering.
-    used: std::sync::Mutex<HashMap<Vec<u8>, i64>>,
+    /// Each state is accepted once.
+    used: crate::oauth_flow::UsedStates,
 }
 
 /// What happened at the provider, from a valid callback.
@@ -368,7 +366,7 @@ impl SsoService {
             config,
             http,
             provider: tokio::sync::Mutex::new(None),
-            used: std::sync::Mutex::new(HashMap::new()),
+            used: crate::oauth_flow::UsedStates::default(),
         })
     }
 
@@ -434,13 +432,7 @@ impl SsoService {
 
     /// Accepts `state` once; `false` if it was accepted before.
     pub fn use_state(&self, state: &str, expires_at: i64) -> bool {
-        let now = crate::state::now_millis();
-        let mut used = self
-            .used
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        used.retain(|_, until| *until > now);
-        used.insert(crypto::token_hash(state), expires_at).is_none()
+        self.used.use_state(state, expires_at)
     }
 
     /// Trades the authorization code for tokens and validates the ID token.
@@ -532,17 +524,7 @@ const PENDING_CONTEXT: &str = "sso/pending";
 /// The sealing context of a device's one-time code.
 const DEVICE_CODE_CONTEXT: &str = "sso/device-code";
 
-/// 256 random bits, base64url.
-pub fn random_text() -> Result<String, crypto::CryptoError> {
-    let mut raw = [0u8; 32];
-    crypto::random_bytes(&mut raw)?;
-    Ok(URL_SAFE_NO_PAD.encode(raw))
-}
-
-/// The PKCE S256 challenge of `verifier` (RFC 7636 §4.2).
-pub fn s256(verifier: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
-}
+pub use crate::oauth_flow::{random_text, s256};
 
 /// Whether `verifier` is the one behind `challenge`, compared in constant time.
 pub fn verifier_matches(verifier: &str, challenge: &str) -> bool {
@@ -561,18 +543,12 @@ impl Pending {
     }
 
     pub fn seal(&self, key: &ServerKey) -> Result<String, FlowError> {
-        let json = serde_json::to_vec(self).map_err(|_| FlowError::Crypto)?;
-        let sealed = key
-            .seal(PENDING_CONTEXT, &json)
-            .map_err(|_| FlowError::Crypto)?;
-        Ok(URL_SAFE_NO_PAD.encode(sealed))
+        crate::oauth_flow::seal_pending(key, PENDING_CONTEXT, self).ok_or(FlowError::Crypto)
     }
 
     /// `None` for anything this server did not seal (or sealed under an older key).
     pub fn open(key: &ServerKey, cookie: &str) -> Option<Self> {
-        let sealed = URL_SAFE_NO_PAD.decode(cookie).ok()?;
-        let json = key.open(PENDING_CONTEXT, &sealed).ok()?;
-        serde_json::from_str(json.expose()).ok()
+        crate::oauth_flow::open_pending(key, PENDING_CONTEXT, cookie)
     }
 }
 

@@ -231,6 +231,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/integrations/{id}/authorize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Org connection: start the OAuth flow in this console session; answers the provider's URL to send the browser to (the state travels in an HttpOnly cookie). */
+        post: operations["authorizeOrgConnection"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/integrations/{id}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Org connection: delete the server's tokens and revoke them at the provider. */
+        post: operations["revokeOrgConnection"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/integrations/{id}/test": {
         parameters: {
             query?: never;
@@ -671,6 +705,23 @@ export interface paths {
         };
         /** Who am I: the device, its user and org. */
         get: operations["me"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/oauth/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The provider's answer to an org connection's authorization: checked against the admin's session and the connection (state, PKCE, iss), the tokens kept sealed on the server, back to the console. */
+        get: operations["orgOAuthCallback"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1217,12 +1268,15 @@ export interface components {
             kind: components["schemas"]["IntegrationKind"];
             /** @description Whether the admin named it (`false`: `display_name` is the catalog's name). */
             named: boolean;
+            org_connection: null | components["schemas"]["OrgConnectionHealth"];
+            org_wide: boolean;
             params: {
                 [key: string]: string;
             };
             /** @description The catalog provider it is a connection of. */
             provider: string;
             redirect_host: components["schemas"]["RedirectHost"];
+            require_customize_application: boolean;
             scopes: string[];
             /** Format: int64 */
             updated_at: number;
@@ -1264,6 +1318,12 @@ export interface components {
             id: components["schemas"]["IntegrationId"];
             /** @description OAuth or API key. */
             kind: components["schemas"]["IntegrationKind"];
+            /**
+             * @description An org connection: the admin connected it for everyone and the server keeps the
+             *     tokens; the device never starts an OAuth flow for it and calls it only through
+             *     `/v1/proxy/{integration}/…` ("Connected by your admin"). Left out when false.
+             */
+            org_wide?: boolean;
             /** @description Values for the catalog's placeholders (tenant, subdomain, issuer). */
             params?: {
                 [key: string]: string;
@@ -1323,6 +1383,11 @@ export interface components {
              * @default production
              */
             environment?: string;
+            /**
+             * @description An org connection: the admin authorizes it once (POST …/authorize) and the server
+             *     keeps the tokens; devices use it only through the proxy. Turning it off revokes them.
+             */
+            org_wide?: boolean;
             /** @description Values for the catalog's placeholders (tenant, subdomain, issuer). */
             params?: {
                 [key: string]: string;
@@ -1339,6 +1404,8 @@ export interface components {
              *     a wrong value gets `invalid_redirect_host`.
              */
             redirect_host?: string | null;
+            /** @description Salesforce org connections: Test connection also demands "Customize Application". */
+            require_customize_application?: boolean;
             scopes?: string[];
         };
         /**
@@ -1422,6 +1489,28 @@ export interface components {
             version: number;
         };
         /**
+         * @description `POST /v1/admin/integrations/{id}/authorize`: where the console sends the browser
+         *     (the flow's state travels in an HttpOnly cookie set with this answer).
+         */
+        OrgAuthorizeStart: {
+            authorization_url: string;
+        };
+        /** @description How an org connection's server-held authorization is doing, as the console shows it. */
+        OrgConnectionHealth: {
+            /** Format: int64 */
+            authorized_at: number;
+            /** @description The admin who pressed Authorize (email). */
+            authorized_by: string;
+            /** Format: int64 */
+            last_used_at: number | null;
+            /** @description The provider refused the refresh token: an admin must press Authorize again. */
+            needs_reauthorization: boolean;
+            /** @description Why (`invalid_grant`, `server_key_changed`); null when healthy. */
+            reason: string | null;
+            /** Format: int64 */
+            refreshed_at: number | null;
+        };
+        /**
          * @description The organisation a server serves.
          * @example 1a2b3c4d5e6f7a8b
          */
@@ -1432,6 +1521,14 @@ export interface components {
             id: components["schemas"]["OrgId"];
             /** @description Its name. */
             name: string;
+        };
+        /**
+         * @description `POST /v1/admin/integrations/{id}/revoke`: what happened at the provider. The
+         *     server's copy is gone either way.
+         */
+        OrgRevoked: {
+            message: string;
+            revoked_at_provider: boolean;
         };
         PasswordChange: {
             /** Format: password */
@@ -2264,6 +2361,68 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Error. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    authorizeOrgConnection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrgAuthorizeStart"];
+                };
+            };
+            /** @description Error. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    revokeOrgConnection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrgRevoked"];
+                };
             };
             /** @description Error. */
             default: {
@@ -3256,6 +3415,33 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Me"];
                 };
+            };
+            /** @description Error. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    orgOAuthCallback: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Error. */
             default: {

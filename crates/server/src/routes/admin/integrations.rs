@@ -54,20 +54,50 @@ fn admin_view(state: &Shared, i: &Integration) -> ApiResult<wire::Integration> {
         default_widgets: i.default_widgets.clone(),
         created_at: i.created_at,
         updated_at: i.updated_at,
+        org_wide: i.org_wide,
+        require_customize_application: i.require_customize_application,
+        org_connection: None,
     })
+}
+
+/// The admin view with an org connection's health (who authorized it, last use).
+async fn admin_view_with_health(state: &Shared, i: &Integration) -> ApiResult<wire::Integration> {
+    let mut view = admin_view(state, i)?;
+    view.org_connection = crate::org_tokens::health(state, i).await?;
+    Ok(view)
+}
+
+/// Revokes an org connection's tokens at the provider when a change ends them: disabled,
+/// no longer org-wide, or moved to another environment (tokens belong to one).
+async fn revoke_if_ended(
+    state: &Shared,
+    auth: &AdminAuth,
+    old: Option<&Integration>,
+    new: Option<&Integration>,
+) {
+    let Some(old) = old.filter(|o| o.org_wide) else {
+        return;
+    };
+    let ended = new.is_none_or(|n| !n.enabled || !n.org_wide || n.environment != old.environment);
+    if !ended {
+        return;
+    }
+    let why = if new.is_none() { "deleted" } else { "disabled" };
+    if let Err(e) =
+        crate::org_tokens::revoke(state, old, &Actor::Admin(auth.admin.id.clone()), why).await
+    {
+        tracing::warn!(integration = %old.id, error = %e.message, "could not revoke an org connection's tokens");
+    }
 }
 
 pub async fn list_integrations(
     State(state): State<AppState>,
     _auth: AdminAuth,
 ) -> ApiResult<Json<ConfiguredIntegrations>> {
-    let integrations = state
-        .db
-        .list_integrations(&state.org.id)
-        .await?
-        .iter()
-        .map(|i| admin_view(&state, i))
-        .collect::<ApiResult<_>>()?;
+    let mut integrations = Vec::new();
+    for i in state.db.list_integrations(&state.org.id).await? {
+        integrations.push(admin_view_with_health(&state, &i).await?);
+    }
     Ok(Json(ConfiguredIntegrations { integrations }))
 }
 
@@ -97,7 +127,7 @@ pub async fn get_integration(
         .get_integration(&state.org.id, &id)
         .await?
         .ok_or_else(integration_not_found)?;
-    Ok(Json(admin_view(&state, &i)?))
+    Ok(Json(admin_view_with_health(&state, &i).await?))
 }
 
 fn integration_not_found() -> ApiError {
@@ -227,6 +257,8 @@ pub async fn put_integration(
         created_at: existing.as_ref().map_or(now, |e| e.created_at),
         updated_at: now,
         asked_at_connect: input.asked_at_connect,
+        org_wide: input.org_wide,
+        require_customize_application: input.require_customize_application,
     };
     let others = state.db.list_integrations(&state.org.id).await?;
     validate::distinct_connection(&state, &integration, &others)?;
@@ -264,7 +296,8 @@ pub async fn put_integration(
         .db
         .put_integration_excluding(&integration, &journal, &excluded)
         .await?;
-    Ok(Json(admin_view(&state, &integration)?))
+    revoke_if_ended(&state, &auth, existing.as_ref(), Some(&integration)).await;
+    Ok(Json(admin_view_with_health(&state, &integration).await?))
 }
 
 /// The users an integration's allow-list leaves out, each with the journal of
@@ -313,6 +346,9 @@ pub async fn delete_integration(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     validate::integration_id(&id)?;
+    // The provider's grant ends with the connection (the tokens are deleted with it).
+    let existing = state.db.get_integration(&state.org.id, &id).await?;
+    revoke_if_ended(&state, &auth, existing.as_ref(), None).await;
     let journal = state.journal(
         &Actor::Admin(auth.admin.id.clone()),
         "integration.delete",

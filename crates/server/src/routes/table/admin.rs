@@ -219,6 +219,28 @@ pub(in crate::routes) fn routes() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             crate::routes::proxy::test_connection
         ),
         route!(
+            POST,
+            "/v1/admin/integrations/{id}/authorize",
+            "authorizeOrgConnection",
+            Admin,
+            200,
+            Body::Empty,
+            Body::json::<admin::OrgAuthorizeStart>(),
+            "Org connection: start the OAuth flow in this console session; answers the provider's URL to send the browser to (the state travels in an HttpOnly cookie).",
+            crate::routes::org_oauth::authorize
+        ),
+        route!(
+            POST,
+            "/v1/admin/integrations/{id}/revoke",
+            "revokeOrgConnection",
+            Admin,
+            200,
+            Body::Empty,
+            Body::json::<admin::OrgRevoked>(),
+            "Org connection: delete the server's tokens and revoke them at the provider.",
+            crate::routes::org_oauth::revoke
+        ),
+        route!(
             GET,
             "/v1/admin/users",
             "listUsers",

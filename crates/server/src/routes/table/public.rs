@@ -99,6 +99,17 @@ pub(in crate::routes) fn routes() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
         ),
         route!(
             GET,
+            "/v1/oauth/callback",
+            "orgOAuthCallback",
+            Public,
+            302,
+            Body::Empty,
+            Body::Empty,
+            "The provider's answer to an org connection's authorization: checked against the admin's session and the connection (state, PKCE, iss), the tokens kept sealed on the server, back to the console.",
+            crate::routes::org_oauth::callback
+        ),
+        route!(
+            GET,
             "/v1/enroll/sso/start",
             "enrollSsoStart",
             Public,
