@@ -33,32 +33,14 @@ async fn two_cards_of_one_provider_connect_apart() {
     let us = AuthServer::start(3600);
     let asked = AuthServer::start(3600);
     let store = TestStore::start().await;
-    for (id, name, issuer) in [
-        ("demo-emea", "Demo — EMEA", &emea.issuer),
-        ("demo-us", "Demo — US", &us.issuer),
-    ] {
-        store
-            .admin(
-                reqwest::Method::PUT,
-                &format!("/v1/admin/integrations/{id}"),
-                Some(json!({
-                    "provider": "demo-oauth", "display_name": name,
-                    "enabled": true, "environment": "production",
-                    "client_id": "latchkey-static", "params": { "issuer": issuer },
-                })),
-            )
-            .await;
-    }
     store
-        .admin(
-            reqwest::Method::PUT,
-            "/v1/admin/integrations/demo-ask",
-            Some(json!({
-                "provider": "demo-oauth", "display_name": "Demo — ask me",
-                "enabled": true, "environment": "production",
-                "client_id": "latchkey-static", "asked_at_connect": ["issuer"],
-            })),
-        )
+        .enable_demo_connection("demo-emea", "Demo — EMEA", Some(&emea.issuer))
+        .await;
+    store
+        .enable_demo_connection("demo-us", "Demo — US", Some(&us.issuer))
+        .await;
+    store
+        .enable_demo_connection("demo-ask", "Demo — ask me", None)
         .await;
     let (link, user_id) = store.invite("ada@acme.example").await;
     let home = AppHome::new(|_| format!("exec '{}' \"$@\"\n", browser_script().display()));

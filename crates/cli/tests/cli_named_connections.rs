@@ -26,22 +26,12 @@ async fn two_connections_of_one_provider_are_connected_used_and_revoked_apart() 
     let emea = AuthServer::start(3600);
     let us = AuthServer::start(3600);
     let store = TestStore::start().await;
-    for (id, name, issuer) in [
-        ("demo-emea", "Demo — EMEA", &emea.issuer),
-        ("demo-us", "Demo — US", &us.issuer),
-    ] {
-        store
-            .admin(
-                reqwest::Method::PUT,
-                &format!("/v1/admin/integrations/{id}"),
-                Some(json!({
-                    "provider": "demo-oauth", "display_name": name,
-                    "enabled": true, "environment": "production",
-                    "client_id": "latchkey-static", "params": { "issuer": issuer },
-                })),
-            )
-            .await;
-    }
+    store
+        .enable_demo_connection("demo-emea", "Demo — EMEA", Some(&emea.issuer))
+        .await;
+    store
+        .enable_demo_connection("demo-us", "Demo — US", Some(&us.issuer))
+        .await;
     let (link, user_id) = store.invite("ada@acme.example").await;
     let home = tempfile::tempdir().unwrap();
     let data = home.path();

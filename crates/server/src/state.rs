@@ -102,6 +102,28 @@ impl Shared {
 
     /// Whether this deployment offers the catalog provider `id` (development providers
     /// only when `allow_development_providers` is on).
+    /// The connection `id` if `user_id` may use it (see [`Self::usable_by`]); otherwise
+    /// 403 `integration_not_enabled`, the same answer whether it does not exist or is
+    /// not theirs.
+    pub async fn usable_integration(
+        &self,
+        user_id: &str,
+        id: &str,
+    ) -> crate::error::ApiResult<Integration> {
+        let found = self.db.get_integration(&self.org.id, id).await?;
+        let mut who = UserGroups::new(user_id);
+        let usable = match &found {
+            Some(i) => self.usable_by(i, &mut who).await?,
+            None => false,
+        };
+        found.filter(|_| usable).ok_or_else(|| {
+            crate::error::ApiError::forbidden(
+                crate::error::ErrorCode::INTEGRATION_NOT_ENABLED,
+                "Your admin has not enabled this integration for you. Ask them to enable it.",
+            )
+        })
+    }
+
     /// What menus and the console call `connection`: the admin's name for it, else
     /// the catalog's name for its provider, else its id.
     pub fn display_name(&self, connection: &Integration) -> String {

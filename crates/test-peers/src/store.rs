@@ -307,6 +307,26 @@ impl TestStore {
         .await;
     }
 
+    /// Adds a named connection `id` of the development provider `demo-oauth` against the
+    /// test OAuth server at `issuer` (`None`: each user is asked for the issuer when they
+    /// connect), as an org offers two systems of one kind.
+    pub async fn enable_demo_connection(&self, id: &str, name: &str, issuer: Option<&str>) {
+        let mut body = json!({
+            "provider": "demo-oauth", "display_name": name,
+            "enabled": true, "environment": "production", "client_id": "latchkey-static",
+        });
+        match issuer {
+            Some(issuer) => body["params"] = json!({ "issuer": issuer }),
+            None => body["asked_at_connect"] = json!(["issuer"]),
+        }
+        self.admin(
+            reqwest::Method::PUT,
+            &format!("/v1/admin/integrations/{id}"),
+            Some(body),
+        )
+        .await;
+    }
+
     /// Invites a user; returns (enrollment link, user id).
     pub async fn invite(&self, email: &str) -> (String, String) {
         let invite = self

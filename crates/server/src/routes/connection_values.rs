@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use crate::auth::DeviceAuth;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::ApiJson;
-use crate::state::{Actor, AppState, Shared, UserGroups, now_millis};
+use crate::state::{Actor, AppState, Shared, now_millis};
 use axum::Json;
 use axum::extract::{Path, State};
 use latchkey_protocol::device::{AskedValue, ChangeKind, ConnectionValuesInput, IntegrationConfig};
@@ -79,18 +79,7 @@ pub async fn put_values(
     ApiJson(input): ApiJson<ConnectionValuesInput>,
 ) -> ApiResult<Json<IntegrationConfig>> {
     crate::validate::integration_id(&id)?;
-    let found = state.db.get_integration(&state.org.id, &id).await?;
-    let mut who = UserGroups::new(&auth.user.id);
-    let usable = match &found {
-        Some(i) => state.usable_by(i, &mut who).await?,
-        None => false,
-    };
-    let Some(integration) = found.filter(|_| usable) else {
-        return Err(ApiError::forbidden(
-            ErrorCode::INTEGRATION_NOT_ENABLED,
-            "Your admin has not enabled this integration for you. Ask them to enable it.",
-        ));
-    };
+    let integration = state.usable_integration(&auth.user.id, &id).await?;
     if let Some(name) = input
         .values
         .keys()
