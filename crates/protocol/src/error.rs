@@ -269,6 +269,8 @@ codes! {
     SCIM_TOKEN_NOT_FOUND = "scim_token_not_found";
     /// `server_key_mismatch`
     SERVER_KEY_MISMATCH = "server_key_mismatch";
+    /// `server_key_rotation_raced`: 409: an org connection's tokens changed while `rotate-key` ran (a server still running); nothing changed.
+    SERVER_KEY_ROTATION_RACED = "server_key_rotation_raced";
     /// `setup_code_invalid`
     SETUP_CODE_INVALID = "setup_code_invalid";
     /// `shutting_down`

@@ -424,6 +424,18 @@ pub struct ResealedSecrets {
     pub integration_id: String,
     pub client_secret_sealed: Option<Vec<u8>>,
     pub api_key_sealed: Option<Vec<u8>>,
+    /// The org connection's tokens, when the server holds some for it.
+    pub org_token: Option<ResealedOrgToken>,
+}
+
+/// An org connection's tokens sealed under a new server key. Written only if the row is
+/// still at `version` (a refresh in between would otherwise be overwritten with stale
+/// tokens): else the whole rotation is refused.
+#[derive(Clone)]
+pub struct ResealedOrgToken {
+    pub access_sealed: Vec<u8>,
+    pub refresh_sealed: Option<Vec<u8>>,
+    pub version: i64,
 }
 
 /// The compare-and-swap condition of a record write.

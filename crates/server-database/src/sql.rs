@@ -80,6 +80,11 @@ pub mod admin_sql {
 pub const RESEAL_SQL: &str = "UPDATE integrations SET client_secret_sealed = $1, api_key_sealed = $2 \
      WHERE org_id = $3 AND id = $4";
 
+/// Re-seals an org connection's tokens if the row is still at the version they were read at.
+/// Binds: $1 access, $2 refresh, $3 org, $4 integration, $5 version read.
+pub const RESEAL_ORG_TOKEN_SQL: &str = "UPDATE org_tokens SET access_sealed = $1, refresh_sealed = $2, \
+     version = version + 1 WHERE org_id = $3 AND integration_id = $4 AND version = $5";
+
 /// Binds: $1 org, $2 at, $3 actor kind, $4 actor, $5 action, $6 target, $7 detail.
 pub const INSERT_AUDIT: &str = "INSERT INTO audit_events (org_id, at, actor_kind, actor_id, action, target, detail) \
      VALUES ($1, $2, $3, $4, $5, $6, $7)";

@@ -526,18 +526,30 @@ pub async fn health(state: &Shared, i: &Integration) -> ApiResult<Option<OrgConn
     if !i.org_wide {
         return Ok(None);
     }
-    Ok(state
-        .db
-        .get_org_token(&i.org_id, &i.id)
-        .await?
-        .map(|t| OrgConnectionHealth {
+    Ok(state.db.get_org_token(&i.org_id, &i.id).await?.map(|t| {
+        // Tokens the server key no longer opens (a lost or replaced key) are as dead
+        // as a refused refresh token: say so before a user's call finds out.
+        let reason = t
+            .needs_reauth
+            .clone()
+            .or_else(|| (!opens(state, &t)).then(|| "server_key_changed".to_owned()));
+        OrgConnectionHealth {
             authorized_by: t.authorized_by,
             authorized_at: t.authorized_at,
             last_used_at: t.last_used_at,
             refreshed_at: t.refreshed_at,
-            needs_reauthorization: t.needs_reauth.is_some(),
-            reason: t.needs_reauth,
-        }))
+            needs_reauthorization: reason.is_some(),
+            reason,
+        }
+    }))
+}
+
+/// Whether the server key opens every token of the row.
+fn opens(state: &Shared, t: &OrgToken) -> bool {
+    open_field(state, t, TokenField::Access, &t.access_sealed).is_ok()
+        && t.refresh_sealed
+            .as_deref()
+            .is_none_or(|r| open_field(state, t, TokenField::Refresh, r).is_ok())
 }
 
 // ---- revocation ----

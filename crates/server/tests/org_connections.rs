@@ -6,7 +6,9 @@
 //! foreign issuer, a replay); devices call through the proxy (allow-listed, audited) and
 //! never see a token; one refresh for many concurrent callers; Test connection names the
 //! missing permission; Revoke and disabling revoke at the provider; invalid_grant shows
-//! "needs re-authorization"; and no token appears in any API answer or in the database.
+//! "needs re-authorization"; `rotate-key` reseals the tokens (calls go on, no new
+//! authorization); a lost server key shows "needs re-authorization"; and no token
+//! appears in any API answer, in the database or in the server's log (DEBUG).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use latchkey_server::org_tokens::{TokenField, open_token};
@@ -14,11 +16,42 @@ use latchkey_test_peers::store::ADMIN_EMAIL;
 use latchkey_test_peers::{AuthServer, Backend, TestStore, files_containing, peers_ready};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use std::sync::{Arc, Mutex};
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
 
 const CLIENT_ID: &str = "latchkey-org";
 const CONNECTION: &str = "demo-salesforce";
 const ADMIN_PASSWORD: &str = "a long admin password";
+
+/// Everything this test binary logs (both backends' stories, the server's and its
+/// dependencies' events down to DEBUG), for the leak scan at the end.
+#[derive(Clone)]
+struct LogCapture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn server_log() -> Arc<Mutex<Vec<u8>>> {
+    static LOG: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOG.get_or_init(|| {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let writer = LogCapture(log.clone());
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .init();
+        log
+    })
+    .clone()
+}
 
 /// Every answer the story saw, for the leak scan at the end.
 #[derive(Clone, Default)]
@@ -194,7 +227,8 @@ async fn story(backend: Backend) {
     let Some(_deadline) = peers_ready() else {
         return;
     };
-    let store = TestStore::start_on(backend).await;
+    let log = server_log();
+    let mut store = TestStore::start_on(backend).await;
     let clients = json!([{
         "client_id": CLIENT_ID,
         "application_type": "web",
@@ -305,6 +339,12 @@ async fn story(backend: Backend) {
     // The real thing, then a replay of it.
     let (url, pending) = start(&http, &session, CONNECTION).await;
     let cb = idp.authorize_headless(&url, "ada@acme.example").await;
+    let code = url::Url::parse(&cb)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
     let a = callback(&http, &cb, &[&session.0, &pending]).await;
     assert_eq!(a.status, StatusCode::FOUND, "{}", a.body);
     let a = callback(&http, &cb, &[&session.0, &pending]).await;
@@ -425,6 +465,88 @@ async fn story(backend: Backend) {
         "no rotation: the refresh token is kept"
     );
 
+    // The server key rotates (`rotate-key`, servers stopped): the org tokens move to the
+    // new key with the client secrets, and calls go on without a new authorization.
+    let state = store.state();
+    let before_rotation = state
+        .db
+        .get_org_token(&state.org.id, CONNECTION)
+        .await
+        .unwrap()
+        .unwrap();
+    let old_key =
+        latchkey_server::crypto::ServerKey::from_hex(&latchkey_secret::SecretString::new(
+            std::fs::read_to_string(store.dir().join("server.key"))
+                .unwrap()
+                .trim()
+                .to_owned(),
+        ))
+        .unwrap();
+    let resealed = store.rotate_key().await;
+    assert_eq!(
+        resealed, 2,
+        "the access and refresh tokens (no client secret)"
+    );
+    let state = store.state();
+    let after_rotation = state
+        .db
+        .get_org_token(&state.org.id, CONNECTION)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after_rotation.authorized_at, before_rotation.authorized_at);
+    assert_ne!(after_rotation.access_sealed, before_rotation.access_sealed);
+    for (field, sealed) in [
+        (TokenField::Access, &after_rotation.access_sealed),
+        (
+            TokenField::Refresh,
+            after_rotation.refresh_sealed.as_ref().unwrap(),
+        ),
+    ] {
+        assert!(
+            open_token(
+                &old_key,
+                &after_rotation.org_id,
+                CONNECTION,
+                &after_rotation.environment,
+                field,
+                sealed
+            )
+            .is_err(),
+            "the old key opens nothing"
+        );
+    }
+    assert_eq!(
+        held_tokens(&store).await.unwrap(),
+        (access2.clone(), Some(refresh1.clone())),
+        "the same tokens, under the new key"
+    );
+    let a = http
+        .call(Method::GET, &query, &[("authorization", &device)], None)
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    // Once the access token expires, the refresh token (resealed too) still refreshes.
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    let before = idp.refreshes().await;
+    let a = http
+        .call(Method::GET, &query, &[("authorization", &device)], None)
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(idp.refreshes().await - before, 1);
+    let (access_rotated, _) = held_tokens(&store).await.unwrap();
+    let view = store
+        .admin(
+            Method::GET,
+            &format!("/v1/admin/integrations/{CONNECTION}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        view["org_connection"]["needs_reauthorization"], false,
+        "{view}"
+    );
+    assert_eq!(view["org_connection"]["authorized_by"], ADMIN_EMAIL);
+
     // Test connection: a real call naming what the user lacks.
     let test = |customize: bool| {
         let http = &http;
@@ -523,15 +645,86 @@ async fn story(backend: Backend) {
     assert_eq!(view["org_connection"]["needs_reauthorization"], true);
     assert_eq!(view["org_connection"]["reason"], "invalid_grant");
 
+    // The server key lost (started with another, no rotation): the tokens no longer
+    // open, and the console says so before a user's call finds out.
+    authorize(&http, &idp, &session).await;
+    let (access5, refresh5) = held_tokens(&store).await.unwrap();
+    let refresh5 = refresh5.unwrap();
+    let view = store
+        .admin(
+            Method::GET,
+            &format!("/v1/admin/integrations/{CONNECTION}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        view["org_connection"]["needs_reauthorization"], false,
+        "{view}"
+    );
+    store.lose_key().await;
+    let view = store
+        .admin(
+            Method::GET,
+            &format!("/v1/admin/integrations/{CONNECTION}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        view["org_connection"]["needs_reauthorization"], true,
+        "{view}"
+    );
+    assert_eq!(view["org_connection"]["reason"], "server_key_changed");
+    let a = http
+        .call(Method::GET, &query, &[("authorization", &device)], None)
+        .await;
+    assert_eq!(a.body["code"], "org.needs_reauthorization", "{}", a.body);
+    let session = sign_in(&http).await;
+    authorize(&http, &idp, &session).await;
+    let view = store
+        .admin(
+            Method::GET,
+            &format!("/v1/admin/integrations/{CONNECTION}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        view["org_connection"]["needs_reauthorization"], false,
+        "{view}"
+    );
+    let a = http
+        .call(Method::GET, &query, &[("authorization", &device)], None)
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "authorized again: {}", a.body);
+
     // Leak scan: no token in any answer the admin API or the device API gave, nor in the
-    // database in plaintext.
+    // database in plaintext, nor in the log (authorize, refresh, proxy calls, test
+    // connection, revoke, rotation, at DEBUG).
     let answers = seen.0.lock().unwrap().join("\n");
+    let logs = String::from_utf8_lossy(&log.lock().unwrap()).into_owned();
+    assert!(
+        logs.contains("route=/v1/oauth/callback") && logs.contains("route=/v1/proxy/"),
+        "the server's request log was captured:\n{logs}"
+    );
     for token in [
-        &access1, &access2, &access4, &refresh1, &refresh3, &refresh4,
+        &access1,
+        &access2,
+        &access4,
+        &access5,
+        &access_rotated,
+        &refresh1,
+        &refresh3,
+        &refresh4,
+        &refresh5,
+        &code,
     ] {
         assert!(
             !answers.contains(token.as_str()),
             "a token in an API answer"
+        );
+        assert!(
+            !logs.contains(token.as_str()),
+            "a token ({} chars) in the log",
+            token.len()
         );
         assert!(
             files_containing(store.dir(), token.as_bytes()).is_empty(),

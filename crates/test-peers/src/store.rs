@@ -85,6 +85,9 @@ pub struct TestStore {
     admin_token: String,
     /// `[sso]` settings as (key, value), e.g. ("issuer", …); empty: company sign-in off.
     sso: Vec<(String, String)>,
+    /// The server key (hex) once [`TestStore::rotate_key`] or [`TestStore::lose_key`]
+    /// replaced it; `None`: the one generated into the data dir.
+    server_key: Option<String>,
 }
 
 impl TestStore {
@@ -105,6 +108,7 @@ impl TestStore {
             addr: None,
             admin_token: String::new(),
             sso: Vec::new(),
+            server_key: None,
         };
         store.up().await;
         let state = store.server.as_ref().unwrap().state();
@@ -124,12 +128,54 @@ impl TestStore {
         store
     }
 
-    /// (Re)starts the server on its address and database.
-    pub async fn up(&mut self) {
+    /// The configuration the server runs with (its address once it has one).
+    fn config(&self) -> Config {
         let mut config = Config::for_tests(self.dir.path(), self.database_url.clone()).unwrap();
         if let Some(addr) = self.addr {
             config.listen = addr;
         }
+        config.server_key = self.server_key.clone().map(SecretString::new);
+        config
+    }
+
+    /// A fresh random server key, as hex (made the way `rotate-key` makes a new key file).
+    fn new_server_key(&self) -> (latchkey_server::crypto::ServerKey, String) {
+        let keys = tempfile::tempdir().unwrap();
+        let file = keys.path().join("server.key");
+        let key = latchkey_server::crypto::ServerKey::load_or_create(&file).unwrap();
+        let hex = std::fs::read_to_string(&file).unwrap().trim().to_owned();
+        (key, hex)
+    }
+
+    /// Stops the server, runs `latchkey-server rotate-key` (the library function the
+    /// command calls) into a fresh key, and starts the server again with that key only
+    /// (the old key file deleted). Returns how many secrets were re-sealed.
+    pub async fn rotate_key(&mut self) -> usize {
+        self.down().await;
+        let (new_key, hex) = self.new_server_key();
+        let command = latchkey_server::server::open_for_command(self.config())
+            .await
+            .unwrap();
+        let result = latchkey_server::key_rotation::rotate(&command, &new_key).await;
+        command.db.close().await;
+        let count = result.unwrap_or_else(|e| panic!("rotate-key: {}", e.message));
+        self.server_key = Some(hex);
+        let _ = std::fs::remove_file(self.dir.path().join("server.key"));
+        self.up().await;
+        count
+    }
+
+    /// Stops the server and starts it with a different server key, without rotating: as
+    /// if the key had been lost. Nothing sealed before opens.
+    pub async fn lose_key(&mut self) {
+        self.down().await;
+        self.server_key = Some(self.new_server_key().1);
+        self.up().await;
+    }
+
+    /// (Re)starts the server on its address and database.
+    pub async fn up(&mut self) {
+        let mut config = self.config();
         config.feed_poll_millis = 100;
         config.proxy_allow_http = self.proxy_allow_http;
         config.updates.public_key = self

@@ -5,7 +5,7 @@
 use super::SqlBackend;
 use super::writes::Writes;
 use crate::rows::{self, Columns, backend, unique};
-use crate::sql::{RESEAL_SQL, admin_sql};
+use crate::sql::{RESEAL_ORG_TOKEN_SQL, RESEAL_SQL, admin_sql};
 use crate::{
     Admin, CodeProblem, CredentialKind, DbError, DbResult, Journal, Millis, Org, ResealedSecrets,
 };
@@ -184,6 +184,22 @@ where
                 .execute(&mut *self.tx)
                 .await
                 .map_err(backend)?;
+            if let Some(t) = &r.org_token {
+                let done = sqlx::query(RESEAL_ORG_TOKEN_SQL)
+                    .bind(&t.access_sealed)
+                    .bind(&t.refresh_sealed)
+                    .bind(org_id)
+                    .bind(&r.integration_id)
+                    .bind(t.version)
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(backend)?;
+                // Refreshed or revoked since it was read: nothing is written (the
+                // transaction is dropped, so rolled back).
+                if B::rows_affected(&done) != 1 {
+                    return Err(DbError::VersionMismatch { current: None });
+                }
+            }
         }
         self.journal(journal).await?;
         let owner = self.owner;
