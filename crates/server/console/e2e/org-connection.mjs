@@ -67,7 +67,9 @@ try {
   await page.getByRole('heading', { name: 'Demo Salesforce', exact: true }).waitFor();
   await page.fill('input[name=client_id]', clientId);
   await page.fill('input[name=param_issuer]', issuer);
+  assert.match(await page.locator('[data-testid=callback-url]').textContent(), /^http:\/\/(127\.0\.0\.1|localhost)(:\d+)?\/callback\//, 'a user connection: the menu\'s loopback callback');
   await page.check('[data-testid=org-wide]');
+  assert.equal(await page.locator('[data-testid=callback-url]').textContent(), `${new URL(page.url()).origin}/v1/oauth/callback`, 'org-wide: this server\'s callback to register');
   await page.fill('[data-testid=org-paths]', '/query /limits');
   await page.click('form button[type=submit]');
   await page.locator('.confirm button', { hasText: 'Enable' }).click();
@@ -113,6 +115,7 @@ try {
   await page.getByRole('status').getByText('Revoked at the provider').waitFor();
   await health.getByText('Not authorized yet.').waitFor();
   assert.equal(await page.locator('[data-testid=org-revoke]').count(), 0, 'nothing left to revoke');
+  assert.equal(await page.locator('[data-testid=test-result]').count(), 0, 'the test result from before the revoke is gone');
   assert.equal(await page.locator('[data-testid=org-authorize]').textContent(), 'Authorize');
   await shot('org-connection-revoked');
 
