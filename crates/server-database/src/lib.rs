@@ -27,7 +27,7 @@ pub use journal::*;
 pub use model::*;
 pub use revocation::*;
 pub use sql::{RESEAL_SQL, admin_sql, revocation_sql};
-pub use sql_store::{Pools, RecordWrite, SqlBackend};
+pub use sql_store::{HotConn, HotPool, Pools, RecordWrite, STALE_AFTER, SqlBackend};
 
 use async_trait::async_trait;
 
@@ -143,6 +143,24 @@ pub trait Database: Send + Sync + 'static {
         &self,
         token_hash: &[u8],
     ) -> DbResult<Option<(Device, User)>>;
+    /// [`Self::device_and_user_by_token_hash`] and, for a device not revoked, its user's
+    /// live record in `slot`, in one round trip: a record GET authenticates and reads
+    /// with it. The caller still checks the device (token, revocation, org) before
+    /// using the record.
+    async fn device_and_record(
+        &self,
+        token_hash: &[u8],
+        slot: &DeviceSlot,
+    ) -> DbResult<Option<(Device, User, Option<ConnectionRecord>)>>;
+    /// [`Self::device_and_user_by_token_hash`] and the org's integration `integration_id`
+    /// (as [`Self::get_integration`] reads it), in one round trip: a record PUT
+    /// authenticates and reads what it checks the write against with it.
+    async fn device_and_integration(
+        &self,
+        token_hash: &[u8],
+        org_id: &str,
+        integration_id: &str,
+    ) -> DbResult<Option<(Device, User, Option<Integration>)>>;
     async fn list_devices(&self, org_id: &str, user_id: Option<&str>) -> DbResult<Vec<Device>>;
     /// Marks the device revoked. `NotFound` if absent.
     async fn revoke_device(

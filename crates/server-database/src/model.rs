@@ -407,6 +407,27 @@ pub struct SlotKey {
     pub environment: String,
 }
 
+/// A slot as a device names it: [`SlotKey`] without the user, who always comes
+/// from the device's token, never from the request.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DeviceSlot {
+    pub vault_key_id: String,
+    pub integration_id: String,
+    pub environment: String,
+}
+
+impl DeviceSlot {
+    /// The slot of `user_id` this names.
+    pub fn of_user(&self, user_id: &str) -> SlotKey {
+        SlotKey {
+            user_id: user_id.to_owned(),
+            vault_key_id: self.vault_key_id.clone(),
+            integration_id: self.integration_id.clone(),
+            environment: self.environment.clone(),
+        }
+    }
+}
+
 /// A live connection record: an opaque sealed envelope and its metadata.
 #[derive(Clone)]
 pub struct ConnectionRecord {

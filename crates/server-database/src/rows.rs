@@ -361,3 +361,74 @@ pub fn change(r: &impl Columns) -> DbResult<Change> {
         at: r.int("at")?,
     })
 }
+
+/// The columns of one table in a joined row, where each is named with `prefix`
+/// (`r_version` for the record's `version`), so that one row mapping reads both.
+pub struct Prefixed<'r, R> {
+    pub row: &'r R,
+    pub prefix: &'static str,
+}
+
+impl<R: Columns> Prefixed<'_, R> {
+    fn name(&self, name: &str) -> String {
+        let mut full = String::with_capacity(self.prefix.len() + name.len());
+        full.push_str(self.prefix);
+        full.push_str(name);
+        full
+    }
+}
+
+impl<R: Columns> Columns for Prefixed<'_, R> {
+    fn text(&self, name: &str) -> DbResult<String> {
+        self.row.text(&self.name(name))
+    }
+    fn opt_text(&self, name: &str) -> DbResult<Option<String>> {
+        self.row.opt_text(&self.name(name))
+    }
+    fn int(&self, name: &str) -> DbResult<i64> {
+        self.row.int(&self.name(name))
+    }
+    fn opt_int(&self, name: &str) -> DbResult<Option<i64>> {
+        self.row.opt_int(&self.name(name))
+    }
+    fn flag(&self, name: &str) -> DbResult<bool> {
+        self.row.flag(&self.name(name))
+    }
+    fn opt_flag(&self, name: &str) -> DbResult<Option<bool>> {
+        self.row.opt_flag(&self.name(name))
+    }
+    fn bytes(&self, name: &str) -> DbResult<Vec<u8>> {
+        self.row.bytes(&self.name(name))
+    }
+    fn opt_bytes(&self, name: &str) -> DbResult<Option<Vec<u8>>> {
+        self.row.opt_bytes(&self.name(name))
+    }
+}
+
+/// A row of [`crate::sql::DEVICE_AND_RECORD`].
+pub fn device_and_record(r: &impl Columns) -> DbResult<(Device, User, Option<ConnectionRecord>)> {
+    let (device, user) = device_and_user(r)?;
+    let record = Prefixed {
+        row: r,
+        prefix: "r_",
+    };
+    let record = match record.opt_int("version")? {
+        Some(_) => Some(self::record(&record)?),
+        None => None,
+    };
+    Ok((device, user, record))
+}
+
+/// A row of [`crate::sql::DEVICE_AND_INTEGRATION`].
+pub fn device_and_integration(r: &impl Columns) -> DbResult<(Device, User, Option<Integration>)> {
+    let (device, user) = device_and_user(r)?;
+    let found = Prefixed {
+        row: r,
+        prefix: "i_",
+    };
+    let found = match found.opt_text("id")? {
+        Some(_) => Some(integration(&found)?),
+        None => None,
+    };
+    Ok((device, user, found))
+}

@@ -137,15 +137,68 @@ where
 /// The columns of a connection record, in the order of [`crate::rows::record`]'s reads.
 pub const RECORD_COLUMNS: &str = "user_id, vault_key_id, integration_id, environment, envelope, version, device_id, created_at, updated_at";
 
+/// The live record in a slot. Binds: the slot.
+pub const GET_RECORD: &str = "SELECT user_id, vault_key_id, integration_id, environment, envelope, \
+     version, device_id, created_at, updated_at FROM connection_records WHERE user_id = $1 \
+     AND vault_key_id = $2 AND integration_id = $3 AND environment = $4 AND deleted = FALSE";
+
 /// The live version in a slot (no row: empty or a tombstone). Binds: the slot.
 pub const LIVE_VERSION: &str = "SELECT version FROM connection_records WHERE user_id = $1 \
      AND vault_key_id = $2 AND integration_id = $3 AND environment = $4 AND deleted = FALSE";
 
+/// The columns of [`DEVICE_AND_USER`] (a macro, so that the statements that extend it
+/// are still constants).
+macro_rules! device_and_user_columns {
+    () => {
+        "d.id, d.org_id, d.user_id, d.name, d.token_hash, \
+         d.created_at, d.last_seen_at, d.revoked_at, d.update_channel, d.app_version, \
+         d.app_target, d.app_arch, d.app_version_seen_at, u.email AS u_email, \
+         u.display_name AS u_display_name, u.created_at AS u_created_at, \
+         u.external_id AS u_external_id, u.active AS u_active, u.provisioned_by AS u_provisioned_by, \
+         u.updated_at AS u_updated_at"
+    };
+}
+
 /// A device and its user, by token hash (the user's columns prefixed `u_`). Binds: $1 hash.
-pub const DEVICE_AND_USER: &str = "SELECT d.id, d.org_id, d.user_id, d.name, d.token_hash, \
-     d.created_at, d.last_seen_at, d.revoked_at, d.update_channel, d.app_version, \
-     d.app_target, d.app_arch, d.app_version_seen_at, u.email AS u_email, \
-     u.display_name AS u_display_name, u.created_at AS u_created_at, \
-     u.external_id AS u_external_id, u.active AS u_active, u.provisioned_by AS u_provisioned_by, \
-     u.updated_at AS u_updated_at \
-     FROM devices d JOIN users u ON u.id = d.user_id WHERE d.token_hash = $1";
+pub const DEVICE_AND_USER: &str = concat!(
+    "SELECT ",
+    device_and_user_columns!(),
+    " FROM devices d JOIN users u ON u.id = d.user_id WHERE d.token_hash = $1"
+);
+
+/// [`DEVICE_AND_USER`] with the user's live record in one slot (its columns prefixed
+/// `r_`, all NULL when there is none), joined only for a device not revoked: one round
+/// trip for a record GET. Binds: $1 hash, $2 vault key, $3 integration, $4 environment.
+pub const DEVICE_AND_RECORD: &str = concat!(
+    "SELECT ",
+    device_and_user_columns!(),
+    ", r.user_id AS r_user_id, r.vault_key_id AS r_vault_key_id, \
+     r.integration_id AS r_integration_id, r.environment AS r_environment, \
+     r.envelope AS r_envelope, r.version AS r_version, r.device_id AS r_device_id, \
+     r.created_at AS r_created_at, r.updated_at AS r_updated_at \
+     FROM devices d JOIN users u ON u.id = d.user_id \
+     LEFT JOIN connection_records r ON d.revoked_at IS NULL AND r.user_id = d.user_id \
+     AND r.vault_key_id = $2 AND r.integration_id = $3 AND r.environment = $4 \
+     AND r.deleted = FALSE \
+     WHERE d.token_hash = $1"
+);
+
+/// [`DEVICE_AND_USER`] with one integration of the org (its columns prefixed `i_`, all
+/// NULL when there is none): one round trip for a record PUT. Binds: $1 hash, $2 org,
+/// $3 integration.
+pub const DEVICE_AND_INTEGRATION: &str = concat!(
+    "SELECT ",
+    device_and_user_columns!(),
+    ", i.org_id AS i_org_id, i.id AS i_id, i.enabled AS i_enabled, \
+     i.environment AS i_environment, i.client_id AS i_client_id, \
+     i.client_secret_sealed AS i_client_secret_sealed, i.scopes AS i_scopes, \
+     i.params AS i_params, i.allowed_users AS i_allowed_users, \
+     i.allowed_groups AS i_allowed_groups, i.api_key_sealed AS i_api_key_sealed, \
+     i.api_base_url AS i_api_base_url, i.api_paths AS i_api_paths, \
+     i.api_key_header AS i_api_key_header, i.redirect_host AS i_redirect_host, \
+     i.default_widgets AS i_default_widgets, i.created_at AS i_created_at, \
+     i.updated_at AS i_updated_at \
+     FROM devices d JOIN users u ON u.id = d.user_id \
+     LEFT JOIN integrations i ON i.org_id = $2 AND i.id = $3 \
+     WHERE d.token_hash = $1"
+);

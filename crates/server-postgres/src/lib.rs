@@ -22,7 +22,8 @@
 use async_trait::async_trait;
 use latchkey_server_database::rows::{self, backend};
 use latchkey_server_database::{
-    ConnectionRecord, DbResult, Pools, Precondition, RecordWrite, SqlBackend, sql,
+    ConnectionRecord, DbResult, HotPool, Pools, Precondition, RecordWrite, STALE_AFTER, SqlBackend,
+    sql,
 };
 use sqlx::Transaction;
 use sqlx::migrate::Migrator;
@@ -59,17 +60,23 @@ impl PostgresDatabase {
             .connect(url)
             .await
             .map_err(backend)?;
+        // The statements of every device request (the token lookup with what it
+        // reads, the one-statement record write), on connections sqlx's pool does
+        // not ping after each statement.
+        let hot = HotPool::new((*pool.connect_options()).clone(), HOT_CONNECTIONS);
         Ok(Self {
             pools: Pools {
                 read: pool.clone(),
                 write: pool,
+                hot,
             },
         })
     }
 }
 
-/// How long a pooled connection may sit idle before it is pinged again.
-const STALE_AFTER: Duration = Duration::from_secs(10);
+/// Connections for the statements of device requests, beside the pool's 16 for
+/// everything else (each replica may hold both).
+const HOT_CONNECTIONS: usize = 16;
 
 /// The advisory-lock key that serialises creating the organisation ("LKORG").
 const ORG_LOCK: i64 = 0x004C_4B4F_5247;
@@ -192,7 +199,10 @@ impl SqlBackend for PostgresDatabase {
         for c in &put.journal.changes {
             query = sql::bind_change(query, c);
         }
-        let written = query.fetch_optional(self.write()).await.map_err(backend)?;
+        let mut hot = self.pools.hot.acquire().await?;
+        let written = query.fetch_optional(hot.conn()?).await;
+        hot.settle(&written);
+        let written = written.map_err(backend)?;
         written.as_ref().map(rows::record).transpose()
     }
 }

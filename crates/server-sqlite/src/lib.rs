@@ -12,16 +12,19 @@
 //! while holding the write pool's connection, so there is still one writer.
 //!
 //! Device-token and integration lookups, made on every device request, are
-//! served from memory (`hot_cache`): one server process owns a SQLite file.
+//! served from memory (`hot_cache`): one server process owns a SQLite file. A
+//! record read runs on the caller's thread on a connection of its own (`readers`),
+//! without a hand-off to sqlx's worker thread.
 
 mod hot_cache;
+mod readers;
 mod record_writer;
 
 use async_trait::async_trait;
 use latchkey_server_database::rows::backend;
 use latchkey_server_database::{
-    ConnectionRecord, DbError, DbResult, Device, Integration, Millis, Pools, RecordWrite,
-    SqlBackend, User,
+    ConnectionRecord, DbError, DbResult, Device, HotPool, Integration, Millis, Pools, RecordWrite,
+    SlotKey, SqlBackend, User,
 };
 use sqlx::Sqlite;
 use sqlx::migrate::Migrator;
@@ -35,14 +38,21 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::hot_cache::HotCache;
+use crate::readers::Readers;
 use crate::record_writer::PutJob;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// Connections for the reads of device requests: each is a worker thread of sqlx's,
+/// and a read takes microseconds, so a few serve two cores.
+const HOT_READERS: usize = 4;
 
 /// A SQLite-backed store.
 pub struct SqliteDatabase {
     pools: Pools<Sqlite>,
     puts: mpsc::Sender<PutJob>,
+    /// Record reads on the caller's thread (`readers`); `None` for an in-memory database.
+    readers: Option<Readers>,
     /// Only in the serving process (see [`SqliteDatabase::serve`]).
     hot: Option<HotCache>,
     /// Held while serving: the lock that keeps a second server off this file.
@@ -73,6 +83,10 @@ impl SqliteDatabase {
             .await
             .map_err(backend)?;
         let puts = record_writer::start(options.get_filename(), is_in_memory(url), write.clone())?;
+        let readers = match is_in_memory(url) {
+            true => None,
+            false => Some(Readers::open(options.get_filename())?),
+        };
         // Read connections open on first use, after `migrate`: one opened before would
         // keep the schema it first saw, and sqlx would read a migrated table's rows with
         // the old column list (an upgraded server failing on its first `SELECT *`). The
@@ -81,9 +95,13 @@ impl SqliteDatabase {
             .max_connections(8)
             .test_before_acquire(false)
             .connect_lazy_with(options.read_only(false));
+        // The reads of every device request, on connections of their own that
+        // sqlx's pool does not ping after each statement (opened on first use too).
+        let hot = HotPool::new((*read.connect_options()).clone(), HOT_READERS);
         Ok(Self {
-            pools: Pools { read, write },
+            pools: Pools { read, write, hot },
             puts,
+            readers,
             hot: None,
             serving: std::sync::Mutex::new(None),
         })
@@ -240,6 +258,14 @@ impl SqlBackend for SqliteDatabase {
         let found = load.await?;
         hot.store_integration(seen, org_id, id, found.clone());
         Ok(found)
+    }
+
+    fn record_in_process(&self, slot: &SlotKey) -> Option<DbResult<Option<ConnectionRecord>>> {
+        self.readers.as_ref().map(|readers| readers.record(slot))
+    }
+
+    fn caches_devices(&self) -> bool {
+        self.hot.is_some()
     }
 
     async fn cached_device<F>(&self, token_hash: &[u8], load: F) -> DbResult<Option<(Device, User)>>

@@ -76,7 +76,7 @@ pub(crate) fn start(
     Ok(sender)
 }
 
-fn open(file: &Path, in_memory: bool) -> DbResult<rusqlite::Connection> {
+pub(crate) fn open(file: &Path, in_memory: bool) -> DbResult<rusqlite::Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX
         | OpenFlags::SQLITE_OPEN_URI;
@@ -269,7 +269,7 @@ fn write_journal(tx: &rusqlite::Transaction<'_>, journal: &Journal) -> DbResult<
     Ok(())
 }
 
-fn backend(e: rusqlite::Error) -> DbError {
+pub(crate) fn backend(e: rusqlite::Error) -> DbError {
     DbError::Backend(e.to_string())
 }
 

@@ -12,7 +12,8 @@ use crate::state::{AppState, now_millis};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
-use latchkey_server_database::{Admin, AdminCredential, CredentialKind, Device, User};
+use latchkey_server_database::{Admin, AdminCredential, CredentialKind, DbResult, Device, User};
+use std::future::Future;
 
 pub const SESSION_COOKIE: &str = "latchkey_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
@@ -58,6 +59,32 @@ impl FromRequestParts<AppState> for DeviceAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let (auth, ()) = Self::with(parts, state, |hash| async move {
+            Ok(state
+                .db
+                .device_and_user_by_token_hash(&hash)
+                .await?
+                .map(|(device, user)| (device, user, ())))
+        })
+        .await?;
+        Ok(auth)
+    }
+}
+
+impl DeviceAuth {
+    /// Authenticates the request's device token with `lookup`, which finds the device
+    /// and its user by the token's hash and may read `T` in the same round trip (a
+    /// record route reads the device with what it needs next). `T` is returned only
+    /// for a device that passed every check.
+    pub async fn with<T, F, Fut>(
+        parts: &Parts,
+        state: &AppState,
+        lookup: F,
+    ) -> Result<(Self, T), ApiError>
+    where
+        F: FnOnce(Vec<u8>) -> Fut,
+        Fut: Future<Output = DbResult<Option<(Device, User, T)>>>,
+    {
         let Some(token) = bearer(&parts.headers) else {
             return Err(failed(
                 state,
@@ -77,11 +104,9 @@ impl FromRequestParts<AppState> for DeviceAuth {
         if !TokenKind::Device.matches(token) {
             return Err(failed(state, parts, invalid()));
         }
-        let found = state
-            .db
-            .device_and_user_by_token_hash(&token_hash(token))
-            .await?;
-        let Some((device, user)) = found.filter(|(d, _)| token_matches(token, &d.token_hash))
+        let found = lookup(token_hash(token)).await?;
+        let Some((device, user, with)) =
+            found.filter(|(d, _, _)| token_matches(token, &d.token_hash))
         else {
             return Err(failed(state, parts, invalid()));
         };
@@ -102,7 +127,7 @@ impl FromRequestParts<AppState> for DeviceAuth {
         {
             tracing::warn!(error = %e, "could not record device last-seen time");
         }
-        Ok(Self { device, user })
+        Ok((Self { device, user }, with))
     }
 }
 

@@ -7,9 +7,10 @@
 mod common;
 
 use common::Backend;
+use latchkey_server::server::Opener;
 use latchkey_server_database::{
-    AppReport, AuditQuery, Database, DbError, Device, EnrollmentCode, ExcludedUser, Integration,
-    Journal, NewAudit, NewChange, Precondition, Release, SlotKey, User,
+    AppReport, AuditQuery, Database, DbError, Device, DeviceSlot, EnrollmentCode, ExcludedUser,
+    Integration, Journal, NewAudit, NewChange, Precondition, Release, SlotKey, User,
 };
 use proptest::prelude::*;
 use std::collections::HashMap;
@@ -262,12 +263,22 @@ async fn store_with_user(
     dir: &std::path::Path,
     user_id: &str,
 ) -> (Arc<dyn Database>, String, Journal) {
+    store_opened_by(backend, dir, user_id, Opener::Command).await
+}
+
+/// [`store_with_user`], opened as `opener` would (on SQLite, only the serving
+/// process keeps devices and integrations in memory).
+async fn store_opened_by(
+    backend: &Backend,
+    dir: &std::path::Path,
+    user_id: &str,
+    opener: Opener,
+) -> (Arc<dyn Database>, String, Journal) {
     let url = backend.fresh_database_url(dir).await;
     let config = latchkey_server::Config::for_tests(dir, url).unwrap();
-    let db =
-        latchkey_server::server::open_database(&config, latchkey_server::server::Opener::Command)
-            .await
-            .unwrap();
+    let db = latchkey_server::server::open_database(&config, opener)
+        .await
+        .unwrap();
     db.migrate().await.unwrap();
     let org = db.ensure_org("org-test", "Test", 0).await.unwrap().id;
     let j = journal(&org, user_id);
@@ -838,5 +849,190 @@ async fn sqlite_named_connections_migrate_an_older_database() {
 async fn postgres_named_connections_migrate_an_older_database() {
     if let Some(backend) = Backend::postgres() {
         named_connections_migrate_an_older_database(backend).await;
+    }
+}
+
+/// A device enrolled for `user_id` in `org`, with the token hash `[tag; 32]`.
+async fn enroll(db: &Arc<dyn Database>, org: &str, user_id: &str, tag: u8, j: &Journal) -> Device {
+    let code = EnrollmentCode {
+        id: format!("code-{tag}"),
+        org_id: org.into(),
+        user_id: user_id.into(),
+        code_hash: vec![tag ^ 0xff; 32],
+        created_at: 0,
+        expires_at: i64::MAX,
+    };
+    db.insert_enrollment_code(&code).await.unwrap();
+    let device = Device {
+        id: format!("device-{tag}"),
+        org_id: org.into(),
+        user_id: String::new(),
+        name: "laptop".into(),
+        token_hash: vec![tag; 32],
+        created_at: 0,
+        last_seen_at: None,
+        revoked_at: None,
+        update_channel: "stable".into(),
+        app: None,
+    };
+    db.redeem_enrollment_code(&code.code_hash, 1, &device, j)
+        .await
+        .unwrap()
+        .0
+}
+
+/// The lookups a record GET and PUT authenticate with: the device with its user's
+/// record (never another user's, none for a revoked device), and the device with
+/// an integration (as it is now, disabled too).
+async fn device_lookups_carry_the_record_and_the_integration(backend: Backend, opener: Opener) {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, org, j) = store_opened_by(&backend, dir.path(), "ada", opener).await;
+    db.create_user(&user(&org, "bob"), &j).await.unwrap();
+    let ada = enroll(&db, &org, "ada", 1, &j).await;
+    let bob = enroll(&db, &org, "bob", 2, &j).await;
+    let mut integration = Integration {
+        org_id: org.clone(),
+        id: "salesforce".into(),
+        provider: "salesforce".into(),
+        display_name: None,
+        enabled: true,
+        environment: "production".into(),
+        client_id: Some("client".into()),
+        client_secret_sealed: None,
+        scopes: vec!["api".into()],
+        params: Default::default(),
+        allowed_users: Some(vec!["ada".into()]),
+        allowed_groups: None,
+        api_key_sealed: None,
+        api_base_url: None,
+        api_paths: vec![],
+        api_key_header: None,
+        redirect_host: "127.0.0.1".into(),
+        default_widgets: None,
+        created_at: 0,
+        updated_at: 0,
+        asked_at_connect: Vec::new(),
+        org_wide: false,
+        require_customize_application: false,
+    };
+    db.put_integration(&integration, &j).await.unwrap();
+    for (id, envelope) in [("ada", b"ada's"), ("bob", b"bob's")] {
+        db.put_record(&slot_of(id, 0), envelope, "d", Precondition::Absent, 1, &j)
+            .await
+            .unwrap();
+    }
+    let named = DeviceSlot {
+        vault_key_id: "vk0".into(),
+        integration_id: "salesforce".into(),
+        environment: "production".into(),
+    };
+    // The user comes from the token: the same slot name reads each one's own record.
+    for (device, envelope) in [(&ada, b"ada's"), (&bob, b"bob's")] {
+        let (found, owner, record) = db
+            .device_and_record(&device.token_hash, &named)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (found.id.as_str(), owner.id.as_str()),
+            (device.id.as_str(), device.user_id.as_str())
+        );
+        let record = record.unwrap();
+        assert_eq!(record.slot, slot_of(&device.user_id, 0));
+        assert_eq!(record.envelope, envelope);
+        assert_eq!(record.version, 1);
+    }
+    let empty = DeviceSlot {
+        vault_key_id: "vk1".into(),
+        ..named.clone()
+    };
+    let (_, _, none) = db
+        .device_and_record(&ada.token_hash, &empty)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(none.is_none());
+    assert!(
+        db.device_and_record(&[3; 32], &named)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let (found, _, configured) = db
+        .device_and_integration(&ada.token_hash, &org, "salesforce")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.id, ada.id);
+    let configured = configured.unwrap();
+    assert!(configured.enabled);
+    assert_eq!(configured.allowed_users, Some(vec!["ada".to_owned()]));
+    assert_eq!(configured.scopes, vec!["api".to_owned()]);
+    let (_, _, absent) = db
+        .device_and_integration(&ada.token_hash, &org, "github")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(absent.is_none());
+    let (_, _, elsewhere) = db
+        .device_and_integration(&ada.token_hash, "another-org", "salesforce")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(elsewhere.is_none());
+    assert!(
+        db.device_and_integration(&[3; 32], &org, "salesforce")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    integration.enabled = false;
+    db.put_integration(&integration, &j).await.unwrap();
+    let (_, _, disabled) = db
+        .device_and_integration(&bob.token_hash, &org, "salesforce")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!disabled.unwrap().enabled);
+
+    // A revoked device is still found (the caller refuses it), without the record.
+    db.put_record(
+        &slot_of("ada", 1),
+        b"again",
+        "d",
+        Precondition::Absent,
+        2,
+        &j,
+    )
+    .await
+    .unwrap();
+    db.revoke_device(&org, &ada.id, 3, &j).await.unwrap();
+    let (revoked, _, record) = db
+        .device_and_record(&ada.token_hash, &empty)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(revoked.revoked_at, Some(3));
+    assert!(
+        record.is_none(),
+        "a revoked device's lookup carried a record"
+    );
+    db.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_device_lookups_carry_the_record_and_the_integration() {
+    // One statement (a command's connection) and the serving process's
+    // in-memory device lookup followed by the read.
+    for opener in [Opener::Command, Opener::Server] {
+        device_lookups_carry_the_record_and_the_integration(Backend::Sqlite, opener).await;
+    }
+}
+
+#[tokio::test]
+async fn postgres_device_lookups_carry_the_record_and_the_integration() {
+    if let Some(backend) = Backend::postgres() {
+        device_lookups_carry_the_record_and_the_integration(backend, Opener::Server).await;
     }
 }

@@ -2,6 +2,7 @@
 //! implementation: its pools and migrations, its record write, and hooks where
 //! the engines really differ.
 
+use super::HotPool;
 use crate::{
     ConnectionRecord, DbResult, Device, Integration, Journal, Millis, Precondition, SlotKey, User,
 };
@@ -11,10 +12,13 @@ use sqlx::{Pool, Transaction};
 use std::future::Future;
 
 /// A backend's connection pools. PostgreSQL reads and writes through one pool;
-/// SQLite writes through a pool of its one writer connection.
+/// SQLite writes through a pool of its one writer connection. The statements of
+/// every device request use `hot` instead ([`HotPool`]: no ping per statement).
 pub struct Pools<DB: sqlx::Database> {
     pub read: Pool<DB>,
     pub write: Pool<DB>,
+    /// PostgreSQL: reads and its one-statement record write; SQLite: reads only.
+    pub hot: HotPool<DB>,
 }
 
 /// One record write, as [`crate::Database::put_record`] takes it.
@@ -92,6 +96,17 @@ pub trait SqlBackend: Send + Sync + 'static {
         F: Future<Output = DbResult<Option<Integration>>> + Send,
     {
         load.await
+    }
+    /// The live record in `slot` read without a round trip to the database, where the
+    /// engine can (SQLite: the file, on the caller's thread); `None`: read it with SQL.
+    fn record_in_process(&self, _slot: &SlotKey) -> Option<DbResult<Option<ConnectionRecord>>> {
+        None
+    }
+    /// Whether [`Self::cached_device`] serves devices from memory: then a lookup that
+    /// reads a device with something else reads the device alone, from memory, and the
+    /// rest by itself, instead of joining both in one statement.
+    fn caches_devices(&self) -> bool {
+        false
     }
     /// A device-token lookup: `load` reads it from the database.
     async fn cached_device<F>(

@@ -11,16 +11,17 @@
 use crate::rows::{Columns, backend};
 use crate::{
     Admin, AdminCredential, AppReport, AuditEvent, AuditQuery, Change, ConnectionRecord,
-    ConnectionValues, Database, DbError, DbResult, Device, EnrollmentCode, EnrollmentCodeStatus,
-    ExcludedUser, Integration, Journal, LostAccess, Millis, NewAudit, Org, OrgRefresher, OrgToken,
-    Precondition, Release, ResealedSecrets, RevocationOrder, RevocationReceipt, ScimGroup,
-    ScimToken, SlotKey, User,
+    ConnectionValues, Database, DbError, DbResult, Device, DeviceSlot, EnrollmentCode,
+    EnrollmentCodeStatus, ExcludedUser, Integration, Journal, LostAccess, Millis, NewAudit, Org,
+    OrgRefresher, OrgToken, Precondition, Release, ResealedSecrets, RevocationOrder,
+    RevocationReceipt, ScimGroup, ScimToken, SlotKey, User,
 };
 use async_trait::async_trait;
 use sqlx::{Encode, Executor, IntoArguments, Type};
 
 mod admins;
 mod backend;
+mod hot;
 mod org_tokens;
 mod people;
 mod queries;
@@ -29,6 +30,7 @@ mod values;
 mod writes;
 
 pub use backend::{Pools, RecordWrite, SqlBackend};
+pub use hot::{HotConn, HotPool, STALE_AFTER};
 use org_tokens::OrgTokens;
 use queries::Queries;
 use writes::Writes;
@@ -75,6 +77,7 @@ where
     async fn close(&self) {
         self.read().close().await;
         self.write().close().await;
+        self.pools().hot.close();
         self.closed();
     }
 
@@ -309,6 +312,27 @@ where
     ) -> DbResult<Option<(Device, User)>> {
         Queries { owner: self }
             .device_and_user_by_token_hash(token_hash)
+            .await
+    }
+
+    async fn device_and_record(
+        &self,
+        token_hash: &[u8],
+        slot: &DeviceSlot,
+    ) -> DbResult<Option<(Device, User, Option<ConnectionRecord>)>> {
+        Queries { owner: self }
+            .device_and_record(token_hash, slot)
+            .await
+    }
+
+    async fn device_and_integration(
+        &self,
+        token_hash: &[u8],
+        org_id: &str,
+        integration_id: &str,
+    ) -> DbResult<Option<(Device, User, Option<Integration>)>> {
+        Queries { owner: self }
+            .device_and_integration(token_hash, org_id, integration_id)
             .await
     }
 

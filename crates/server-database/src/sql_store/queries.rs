@@ -2,11 +2,14 @@
 
 use super::SqlBackend;
 use crate::rows::{self, Columns, backend};
-use crate::sql::{DEVICE_AND_USER, RECORD_COLUMNS, admin_sql, revocation_sql};
+use crate::sql::{
+    DEVICE_AND_INTEGRATION, DEVICE_AND_RECORD, DEVICE_AND_USER, GET_RECORD, RECORD_COLUMNS,
+    admin_sql, revocation_sql,
+};
 use crate::{
     Admin, AdminCredential, AuditEvent, AuditQuery, Change, ConnectionRecord, DbResult, Device,
-    EnrollmentCodeStatus, Integration, Millis, RevocationOrder, ScimGroup, ScimToken, SlotKey,
-    User,
+    DeviceSlot, EnrollmentCodeStatus, Integration, Millis, RevocationOrder, ScimGroup, ScimToken,
+    SlotKey, User,
 };
 use sqlx::{Encode, Executor, IntoArguments, Type};
 
@@ -32,6 +35,18 @@ where
     for<'q> Option<Vec<u8>>: Encode<'q, B::Db> + Type<B::Db>,
     for<'q> Option<i64>: Encode<'q, B::Db> + Type<B::Db>,
 {
+    /// At most one row, on a connection of the hot pool ([`super::HotPool`]): the
+    /// statements every device request runs.
+    async fn hot_row<'q>(
+        &self,
+        query: sqlx::query::Query<'q, B::Db, <B::Db as sqlx::Database>::Arguments<'q>>,
+    ) -> DbResult<Option<<B::Db as sqlx::Database>::Row>> {
+        let mut hot = self.owner.pools().hot.acquire().await?;
+        let found = query.fetch_optional(hot.conn()?).await;
+        hot.settle(&found);
+        found.map_err(backend)
+    }
+
     pub(super) async fn admin_by_email(
         &self,
         org_id: &str,
@@ -350,16 +365,66 @@ where
         token_hash: &[u8],
     ) -> DbResult<Option<(Device, User)>> {
         let load = async {
-            sqlx::query(DEVICE_AND_USER)
-                .bind(token_hash)
-                .fetch_optional(self.owner.read())
-                .await
-                .map_err(backend)?
+            self.hot_row(sqlx::query(DEVICE_AND_USER).bind(token_hash))
+                .await?
                 .as_ref()
                 .map(rows::device_and_user)
                 .transpose()
         };
         self.owner.cached_device(token_hash, load).await
+    }
+
+    pub(super) async fn device_and_record(
+        &self,
+        token_hash: &[u8],
+        slot: &DeviceSlot,
+    ) -> DbResult<Option<(Device, User, Option<ConnectionRecord>)>> {
+        if self.owner.caches_devices() {
+            let Some((device, user)) = self.device_and_user_by_token_hash(token_hash).await? else {
+                return Ok(None);
+            };
+            let record = match device.revoked_at {
+                None => self.get_record(&slot.of_user(&device.user_id)).await?,
+                Some(_) => None,
+            };
+            return Ok(Some((device, user, record)));
+        }
+        self.hot_row(
+            sqlx::query(DEVICE_AND_RECORD)
+                .bind(token_hash)
+                .bind(&slot.vault_key_id)
+                .bind(&slot.integration_id)
+                .bind(&slot.environment),
+        )
+        .await?
+        .as_ref()
+        .map(rows::device_and_record)
+        .transpose()
+    }
+
+    pub(super) async fn device_and_integration(
+        &self,
+        token_hash: &[u8],
+        org_id: &str,
+        integration_id: &str,
+    ) -> DbResult<Option<(Device, User, Option<Integration>)>> {
+        if self.owner.caches_devices() {
+            let Some((device, user)) = self.device_and_user_by_token_hash(token_hash).await? else {
+                return Ok(None);
+            };
+            let found = self.get_integration(org_id, integration_id).await?;
+            return Ok(Some((device, user, found)));
+        }
+        self.hot_row(
+            sqlx::query(DEVICE_AND_INTEGRATION)
+                .bind(token_hash)
+                .bind(org_id)
+                .bind(integration_id),
+        )
+        .await?
+        .as_ref()
+        .map(rows::device_and_integration)
+        .transpose()
     }
 
     pub(super) async fn list_devices(
@@ -400,15 +465,15 @@ where
         id: &str,
     ) -> DbResult<Option<Integration>> {
         let load = async {
-            sqlx::query("SELECT * FROM integrations WHERE org_id = $1 AND id = $2")
-                .bind(org_id)
-                .bind(id)
-                .fetch_optional(self.owner.read())
-                .await
-                .map_err(backend)?
-                .as_ref()
-                .map(rows::integration)
-                .transpose()
+            self.hot_row(
+                sqlx::query("SELECT * FROM integrations WHERE org_id = $1 AND id = $2")
+                    .bind(org_id)
+                    .bind(id),
+            )
+            .await?
+            .as_ref()
+            .map(rows::integration)
+            .transpose()
         };
         self.owner.cached_integration(org_id, id, load).await
     }
@@ -425,17 +490,17 @@ where
     }
 
     pub(super) async fn get_record(&self, slot: &SlotKey) -> DbResult<Option<ConnectionRecord>> {
-        sqlx::query(&format!(
-            "SELECT {RECORD_COLUMNS} FROM connection_records WHERE user_id = $1 AND vault_key_id = $2 \
-             AND integration_id = $3 AND environment = $4 AND deleted = FALSE"
-        ))
-        .bind(&slot.user_id)
-        .bind(&slot.vault_key_id)
-        .bind(&slot.integration_id)
-        .bind(&slot.environment)
-        .fetch_optional(self.owner.read())
-        .await
-        .map_err(backend)?
+        if let Some(found) = self.owner.record_in_process(slot) {
+            return found;
+        }
+        self.hot_row(
+            sqlx::query(GET_RECORD)
+                .bind(&slot.user_id)
+                .bind(&slot.vault_key_id)
+                .bind(&slot.integration_id)
+                .bind(&slot.environment),
+        )
+        .await?
         .as_ref()
         .map(rows::record)
         .transpose()

@@ -7,7 +7,8 @@ use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::ApiJson;
 use crate::state::{Actor, AppState, UserGroups, now_millis};
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -19,7 +20,8 @@ use latchkey_protocol::device::{
 };
 use latchkey_protocol::ids::{EnvironmentName, IntegrationId, RevocationOrderId, VaultKeyId};
 use latchkey_server_database::{
-    ConnectionRecord, ConnectionValues, Device, Integration, Precondition, SlotKey, User,
+    ConnectionRecord, ConnectionValues, Device, DeviceSlot, Integration, Precondition, SlotKey,
+    User,
 };
 use serde_json::{Value, json};
 
@@ -206,26 +208,114 @@ fn slot(
     environment: String,
     vault_key_id: String,
 ) -> ApiResult<SlotKey> {
+    // The user always comes from the token, never from the request: a device can
+    // only ever address its own user's slots.
+    Ok(device_slot(integration, environment, vault_key_id)?.of_user(&auth.user.id))
+}
+
+fn device_slot(
+    integration: String,
+    environment: String,
+    vault_key_id: String,
+) -> ApiResult<DeviceSlot> {
     let integration = IntegrationId::parse(&integration)?;
     let environment = EnvironmentName::parse(&environment)?;
     let vault_key_id = VaultKeyId::parse(&vault_key_id)?;
-    // The user always comes from the token, never from the request: a device can
-    // only ever address its own user's slots.
-    Ok(SlotKey {
-        user_id: auth.user.id.clone(),
+    Ok(DeviceSlot {
         vault_key_id: vault_key_id.into(),
         integration_id: integration.into(),
         environment: environment.into(),
     })
 }
 
+/// The slot path of the record routes, when it names a valid slot (the handler
+/// refuses any other after authentication, as before).
+async fn named_slot(parts: &mut Parts, state: &AppState) -> Option<DeviceSlot> {
+    let Path((integration, environment, vault_key_id)) =
+        Path::<(String, String, String)>::from_request_parts(parts, state)
+            .await
+            .ok()?;
+    device_slot(integration, environment, vault_key_id).ok()
+}
+
+/// A record GET's device authentication with the record itself, read in one round
+/// trip ([`latchkey_server_database::Database::device_and_record`]); the record is
+/// handed over only once the device passed every check of [`DeviceAuth`].
+pub struct RecordRead {
+    auth: DeviceAuth,
+    /// The slot the path names and its live record; `None` when the path is not a
+    /// valid slot.
+    read: Option<(DeviceSlot, Option<ConnectionRecord>)>,
+}
+
+impl FromRequestParts<AppState> for RecordRead {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Some(named) = named_slot(parts, state).await else {
+            let auth = DeviceAuth::from_request_parts(parts, state).await?;
+            return Ok(Self { auth, read: None });
+        };
+        let slot = &named;
+        let (auth, record) = DeviceAuth::with(parts, state, |hash| async move {
+            state.db.device_and_record(&hash, slot).await
+        })
+        .await?;
+        Ok(Self {
+            auth,
+            read: Some((named, record)),
+        })
+    }
+}
+
+/// A record PUT's device authentication with the integration the write is checked
+/// against, read in one round trip
+/// ([`latchkey_server_database::Database::device_and_integration`]).
+pub struct RecordWriteAuth {
+    auth: DeviceAuth,
+    /// The integration id the path names and its configuration; `None` when the path
+    /// is not a valid slot.
+    integration: Option<(String, Option<Integration>)>,
+}
+
+impl FromRequestParts<AppState> for RecordWriteAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Some(named) = named_slot(parts, state).await else {
+            let auth = DeviceAuth::from_request_parts(parts, state).await?;
+            return Ok(Self {
+                auth,
+                integration: None,
+            });
+        };
+        let id = named.integration_id;
+        let integration_id = id.as_str();
+        let (auth, found) = DeviceAuth::with(parts, state, |hash| async move {
+            state
+                .db
+                .device_and_integration(&hash, &state.org.id, integration_id)
+                .await
+        })
+        .await?;
+        Ok(Self {
+            auth,
+            integration: Some((id, found)),
+        })
+    }
+}
+
 pub async fn get_record(
     State(state): State<AppState>,
-    auth: DeviceAuth,
+    RecordRead { auth, read }: RecordRead,
     Path((integration, environment, vault_key_id)): Path<(String, String, String)>,
 ) -> ApiResult<Response> {
     let slot = slot(&auth, integration, environment, vault_key_id)?;
-    let Some(record) = state.db.get_record(&slot).await? else {
+    let record = match read {
+        Some((named, record)) if named.of_user(&auth.user.id) == slot => record,
+        _ => state.db.get_record(&slot).await?,
+    };
+    let Some(record) = record else {
         return Err(ApiError::not_found(
             ErrorCode::RECORD_NOT_FOUND,
             "There is no record in this slot. Create it with PUT and If-None-Match: *.",
@@ -279,7 +369,10 @@ fn precondition(headers: &HeaderMap) -> ApiResult<Precondition> {
 
 pub async fn put_record(
     State(state): State<AppState>,
-    auth: DeviceAuth,
+    RecordWriteAuth {
+        auth,
+        integration: prefetched,
+    }: RecordWriteAuth,
     Path((integration, environment, vault_key_id)): Path<(String, String, String)>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<PutRecordRequest>,
@@ -305,10 +398,15 @@ pub async fn put_record(
             "The envelope is empty.",
         ));
     }
-    let found = state
-        .db
-        .get_integration(&state.org.id, &slot.integration_id)
-        .await?;
+    let found = match prefetched {
+        Some((id, found)) if id == slot.integration_id => found,
+        _ => {
+            state
+                .db
+                .get_integration(&state.org.id, &slot.integration_id)
+                .await?
+        }
+    };
     let mut who = UserGroups::new(&auth.user.id);
     let usable = match &found {
         Some(i) => state.usable_by(i, &mut who).await?,

@@ -199,6 +199,22 @@ pub async fn revoked_devices_and_removed_users_fail_at_once(backend: Backend) {
     let ada = s.new_user_device("ada@example.com").await;
     let bob = s.new_user_device("bob@example.com").await;
     s.client(&ada).me().await.unwrap();
+    // Each has a record: a GET reads it with the device in one round trip, a PUT
+    // reads the integration with the device; both must still refuse below.
+    for d in [&ada, &bob] {
+        let w = s
+            .device(
+                d,
+                Method::PUT,
+                SLOT,
+                Some(json!({ "envelope": b64(b"sealed") })),
+                &[("If-None-Match", "*")],
+            )
+            .await;
+        assert_eq!(w.status, StatusCode::CREATED, "{:?}", w.body);
+        let r = s.device(d, Method::GET, SLOT, None, &[]).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    }
 
     let devices = s
         .admin(
@@ -232,6 +248,44 @@ pub async fn revoked_devices_and_removed_users_fail_at_once(backend: Backend) {
         )
         .await;
     assert_eq!(w.status, StatusCode::UNAUTHORIZED);
+    let r = s.device(&ada, Method::GET, SLOT, None, &[]).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{:?}", r.body);
+    assert_eq!(r.code(), "device_revoked");
+    assert!(r.body.get("envelope").is_none());
+    let w = s
+        .device(
+            &ada,
+            Method::PUT,
+            SLOT,
+            Some(json!({ "envelope": b64(b"x") })),
+            &[("If-Match", "1")],
+        )
+        .await;
+    assert_eq!(w.status, StatusCode::UNAUTHORIZED, "{:?}", w.body);
+    assert_eq!(w.code(), "device_revoked");
+
+    // A disabled integration refuses the write that reads it with the device.
+    let disabled = s
+        .admin(
+            Method::PUT,
+            "/v1/admin/integrations/salesforce",
+            Some(json!({ "enabled": false, "client_id": "client-123", "scopes": ["api"] })),
+        )
+        .await;
+    assert_eq!(disabled.status, StatusCode::OK, "{:?}", disabled.body);
+    let w = s
+        .device(
+            &bob,
+            Method::PUT,
+            SLOT,
+            Some(json!({ "envelope": b64(b"x") })),
+            &[("If-Match", "1")],
+        )
+        .await;
+    assert_eq!(w.status, StatusCode::FORBIDDEN, "{:?}", w.body);
+    assert_eq!(w.code(), "integration_not_enabled");
+    let r = s.device(&bob, Method::GET, SLOT, None, &[]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{:?}", r.body);
 
     let missing = s
         .admin(Method::POST, "/v1/admin/devices/nope/revoke", None)
