@@ -82,6 +82,10 @@ enum Command {
         /// Give up waiting for the browser after this many seconds
         #[arg(long, default_value_t = 300)]
         timeout: u64,
+        /// Connect even when this signs out another of your computers (Salesforce keeps
+        /// five sign-ins per person and app and signs the oldest out)
+        #[arg(long, short = 'y')]
+        yes: bool,
     },
     /// Revoke an integration at the provider and delete it everywhere
     Revoke {
@@ -249,6 +253,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("latchkey: {error} [{}]", error.code());
+            if error.code() == "connect.approval_limit" {
+                // The error names the computer that would be signed out; say how to go ahead.
+                eprintln!("To connect here anyway, run the same command with --yes.");
+            }
             ExitCode::from(exit_code(&error))
         }
     }
@@ -396,6 +404,7 @@ async fn run(cli: Cli) -> Result<(), SessionError> {
             integration,
             environment,
             timeout,
+            yes,
         } => {
             let id = session.resolve_id(integration)?;
             let name = session.display_name(&id);
@@ -404,6 +413,7 @@ async fn run(cli: Cli) -> Result<(), SessionError> {
             );
             let options = ConnectOptions {
                 callback_timeout: Duration::from_secs(*timeout),
+                confirm_approval_limit: *yes,
                 ..ConnectOptions::default()
             };
             let cancel = options.cancel.clone();
