@@ -47,9 +47,16 @@ pub fn cancel_enroll_sso(menu: State<'_, Arc<Menu>>) {
     menu.cancel_enroll_sso();
 }
 
+/// Connects `id`. `confirm_approval_limit`: the user agreed, on the card's question,
+/// that this sign-in signs out another of their devices (the provider's approval limit).
 #[tauri::command]
-pub async fn connect(menu: State<'_, Arc<Menu>>, id: String) -> Result<IntegrationView> {
-    menu.connect(&id).await
+pub async fn connect(
+    menu: State<'_, Arc<Menu>>,
+    id: String,
+    confirm_approval_limit: Option<bool>,
+) -> Result<IntegrationView> {
+    menu.connect_with(&id, confirm_approval_limit.unwrap_or(false))
+        .await
 }
 
 /// The values a connection asks of the user (a login host, a subdomain); not secret.

@@ -25,6 +25,10 @@
 //   OIDC_USERS             JSON object: login -> claims ({email, email_verified, name, groups});
 //                          a login not listed gets the defaults (email = login, verified, no groups).
 //                          Setting it also offers the `groups` scope and claim.
+//   APPROVAL_LIMIT=N       as Salesforce's "five approvals per user per app": keep at most N grants
+//                          with a refresh token per (account, client); issuing the (N+1)th
+//                          (an authorization code exchanged) revokes the oldest grant's tokens.
+//                          0 or unset: no limit. Also settable with POST /__test/approvals {"limit": N}.
 //   OIDC_FULL_ID_TOKEN=1   put the scopes' claims (email, groups, ...) in the ID token itself, as
 //                          Entra ID, Okta and Google do (oidc-provider's default keeps them for userinfo)
 
@@ -62,6 +66,7 @@ const configPath = resolve(process.env.OIDC_CONFIG || resolve(HERE, 'oidc-config
 const salesforceShape = process.env.SALESFORCE_SHAPE === '1';
 const sfAccounts = intEnv('SF_ACCOUNTS', 5);
 const sfPageSize = Math.max(1, intEnv('SF_PAGE_SIZE', 2));
+let approvalLimit = intEnv('APPROVAL_LIMIT', 0);
 
 let config;
 try {
@@ -162,6 +167,22 @@ async function controlRoute(ctx) {
   const route = `${ctx.method} ${ctx.path}`;
   if (route === 'GET /__test/stats') {
     return json(ctx, 200, { ...stats, pending_failures: failRules });
+  }
+  if (route === 'POST /__test/approvals') {
+    let body;
+    try {
+      body = JSON.parse(await readRaw(ctx.req));
+    } catch (err) {
+      return json(ctx, 400, { error: `body must be JSON: ${err.message}` });
+    }
+    if (!(Number.isInteger(body.limit) && body.limit >= 0)) {
+      return json(ctx, 400, { error: '"limit" must be an integer >= 0 (0: no limit)' });
+    }
+    approvalLimit = body.limit;
+    return json(ctx, 200, { ok: true, limit: approvalLimit });
+  }
+  if (route === 'GET /__test/approvals') {
+    return json(ctx, 200, { limit: approvalLimit, grants: Object.fromEntries(approvals), evicted: stats.evicted_grants ?? 0 });
   }
   if (route === 'POST /__test/reset') {
     stats = emptyStats();
@@ -331,6 +352,46 @@ function salesforceTokens(provider, issuer) {
     shaped.issued_at = String(Date.now());
     shaped.signature = randomBytes(32).toString('base64');
     ctx.body = shaped;
+  };
+}
+
+// ---------------------------------------------------------------------------
+// APPROVAL_LIMIT: Salesforce's "five approvals per user per app". Every authorization code
+// exchanged for a refresh token is a new approval (grant); past the limit the oldest grant of
+// that account and client is revoked, silently, as Salesforce does: its holder learns of it
+// only when its refresh is refused with invalid_grant.
+// ---------------------------------------------------------------------------
+const approvals = new Map(); // "account client" -> grant ids, oldest first
+
+function approvalLimiter(provider) {
+  return async (ctx, next) => {
+    await next();
+    if (!approvalLimit || ctx.path !== '/token' || ctx.status !== 200) return;
+    let body = ctx.body;
+    if (typeof body === 'string' || Buffer.isBuffer(body)) {
+      try {
+        body = JSON.parse(body.toString());
+      } catch {
+        return;
+      }
+    }
+    if (!body || typeof body !== 'object' || !body.refresh_token) return;
+    const refresh = await provider.RefreshToken.find(body.refresh_token);
+    if (!refresh || refresh.gty !== 'authorization_code') return; // a refresh, not a new approval
+    const key = `${refresh.accountId} ${refresh.clientId}`;
+    const grants = approvals.get(key) ?? [];
+    if (grants.includes(refresh.grantId)) return;
+    grants.push(refresh.grantId);
+    while (grants.length > approvalLimit) {
+      const oldest = grants.shift();
+      await provider.RefreshToken.revokeByGrantId(oldest);
+      await provider.AccessToken.revokeByGrantId(oldest);
+      const grant = await provider.Grant.find(oldest);
+      if (grant) await grant.destroy();
+      stats.evicted_grants = (stats.evicted_grants ?? 0) + 1;
+      log(`approval limit ${approvalLimit}: revoked the oldest grant of ${refresh.clientId}`);
+    }
+    approvals.set(key, grants);
   };
 }
 
@@ -582,6 +643,7 @@ async function main() {
     });
   }
   if (controlsEnabled) provider.use(testControls);
+  provider.use(approvalLimiter(provider));
   if (salesforceShape) {
     provider.use(salesforceTokens(provider, issuer));
     provider.use(salesforceApi(provider));

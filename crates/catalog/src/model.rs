@@ -55,6 +55,14 @@ pub struct Provider {
     pub search: Option<Search>,
 }
 
+impl Provider {
+    /// The provider's cap on live authorizations per user and OAuth client
+    /// ([`OAuth2::approval_limit`]); `None` for API-key providers and uncapped ones.
+    pub fn approval_limit(&self) -> Option<u32> {
+        self.oauth2.as_ref().and_then(|o| o.approval_limit)
+    }
+}
+
 /// How the menu and `latchkey search` ask this provider: the adapter (code in
 /// `latchkey-search`), the scopes search needs, and where result links may point.
 #[derive(Debug, Clone, Deserialize)]
@@ -201,6 +209,12 @@ pub struct OAuth2 {
     /// Token revocation, if the provider has it.
     #[serde(default)]
     pub revocation: Option<Revocation>,
+    /// How many live authorizations one user may hold for one OAuth client, when the
+    /// provider caps them and silently revokes the oldest grant on the next one
+    /// (Salesforce: five approvals per user per app). Connecting on one device more
+    /// than that signs another device out, so clients ask first.
+    #[serde(default)]
+    pub approval_limit: Option<u32>,
     /// The "who am I" call made after connecting.
     pub whoami: Endpoint,
     /// The loopback redirect.

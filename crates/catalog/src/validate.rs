@@ -29,6 +29,10 @@ const RESERVED_AUTH_PARAMS: &[&str] = &[
     "request_uri",
 ];
 
+/// The largest `approval_limit` a data file may declare: caps documented by providers are
+/// small (Salesforce: 5); anything larger is a typo, not a limit worth asking about.
+const MAX_APPROVAL_LIMIT: u32 = 100;
+
 fn is_id(id: &str) -> bool {
     let mut bytes = id.bytes();
     matches!(bytes.next(), Some(b'a'..=b'z' | b'0'..=b'9'))
@@ -345,6 +349,17 @@ pub(crate) fn validate(p: &Provider) -> Result<(), CatalogError> {
                     id,
                     "oauth2.revocation.method",
                     "github_grant authenticates as the app: it needs client_secret_required = true",
+                ));
+            }
+            if let Some(limit) = o.approval_limit
+                && !(1..=MAX_APPROVAL_LIMIT).contains(&limit)
+            {
+                return Err(CatalogError::invalid(
+                    id,
+                    "oauth2.approval_limit",
+                    format!(
+                        "must be between 1 and {MAX_APPROVAL_LIMIT} (the provider's documented cap), or absent"
+                    ),
                 ));
             }
             check_headers(id, "oauth2.api_headers", &o.api_headers)?;

@@ -232,6 +232,39 @@ fn redirect_paths_and_ports_are_checked() {
 }
 
 #[test]
+fn an_approval_limit_is_a_small_positive_number() {
+    let with = |limit: &str| {
+        BASE.replace(
+            "refresh_rotation = \"none\"",
+            &format!("refresh_rotation = \"none\"\napproval_limit = {limit}"),
+        )
+    };
+    let c = load(&with("5")).unwrap();
+    assert_eq!(c.get("example").unwrap().approval_limit(), Some(5));
+    assert_eq!(
+        load(BASE).unwrap().get("example").unwrap().approval_limit(),
+        None
+    );
+    for bad in ["0", "101"] {
+        let e = load(&with(bad)).map(|_| ()).unwrap_err();
+        assert_eq!(e.code(), "catalog.invalid", "{bad}: {e}");
+        assert!(e.to_string().contains("oauth2.approval_limit"), "{e}");
+    }
+    for bad in ["-1", "\"five\"", "5.5"] {
+        assert_eq!(code(&with(bad)), "catalog.parse", "{bad}");
+    }
+}
+
+#[test]
+fn salesforce_and_its_demo_cap_approvals_at_five() {
+    let c = Catalog::builtin().unwrap();
+    assert_eq!(c.get("salesforce").unwrap().approval_limit(), Some(5));
+    assert_eq!(c.get("demo-salesforce").unwrap().approval_limit(), Some(5));
+    assert_eq!(c.get("github").unwrap().approval_limit(), None);
+    assert_eq!(c.get("openai").unwrap().approval_limit(), None);
+}
+
+#[test]
 fn auth_type_and_section_must_agree() {
     let text = BASE.replace("auth = \"oauth2\"", "auth = \"api_key\"");
     assert_eq!(code(&text), "catalog.invalid");

@@ -86,6 +86,10 @@ enum Command {
         /// (repeat for several); `latchkey list` shows what is asked
         #[arg(long = "set", value_name = "NAME=VALUE")]
         values: Vec<String>,
+        /// Connect even when this signs out another of your computers (Salesforce keeps
+        /// five sign-ins per person and app and signs the oldest out)
+        #[arg(long, short = 'y')]
+        yes: bool,
     },
     /// Revoke an integration at the provider and delete it everywhere
     Revoke {
@@ -253,6 +257,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("latchkey: {error} [{}]", error.code());
+            if error.code() == "connect.approval_limit" {
+                // The error names the computer that would be signed out; say how to go ahead.
+                eprintln!("To connect here anyway, run the same command with --yes.");
+            }
             ExitCode::from(exit_code(&error))
         }
     }
@@ -401,6 +409,7 @@ async fn run(cli: Cli) -> Result<(), SessionError> {
             environment,
             timeout,
             values,
+            yes,
         } => {
             let mut id = session.resolve_id(integration)?;
             // Values asked at connect go to the server first; the session is then opened
@@ -419,6 +428,7 @@ async fn run(cli: Cli) -> Result<(), SessionError> {
             );
             let options = ConnectOptions {
                 callback_timeout: Duration::from_secs(*timeout),
+                confirm_approval_limit: *yes,
                 ..ConnectOptions::default()
             };
             let cancel = options.cancel.clone();

@@ -18,8 +18,9 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use latchkey_protocol::device::{
-    ConnectionValuesInput, EnrollRequest, EnrollResponse, IntegrationList, Me, PutRecordRequest,
-    Record, RecordList, RevocationOrderList, RevocationReceipt, SsoInfo, SsoRedeemRequest,
+    ConnectionValuesInput, EnrollRequest, EnrollResponse, GrantList, IntegrationList, Me,
+    PutRecordRequest, Record, RecordList, RevocationOrderList, RevocationReceipt, SsoInfo,
+    SsoRedeemRequest,
 };
 use latchkey_secret::SecretString;
 use url::Url;
@@ -291,6 +292,20 @@ impl ServerClient {
         }
         let response = self.send(self.authed(self.http.get(url))?).await?;
         Ok(parse::<RecordList>(&response.1)?.records)
+    }
+
+    /// Which of this user's devices hold a grant of connection `integration`, oldest
+    /// first, and the provider's approval limit (`GET /v1/integrations/{id}/grants`).
+    pub async fn list_grants(&self, integration: &str) -> Result<GrantList, ClientError> {
+        let mut url = self.origin.clone();
+        url.path_segments_mut()
+            .map_err(|_| ClientError::InvalidServer {
+                reason: "the server address cannot have a path".to_owned(),
+            })?
+            .clear()
+            .extend(["v1", "integrations", integration, "grants"]);
+        let response = self.send(self.authed(self.http.get(url))?).await?;
+        parse(&response.1)
     }
 
     fn record_url(&self, slot: RecordSlot<'_>) -> Result<String, ClientError> {

@@ -86,6 +86,10 @@ pub struct ConnectOptions {
     pub refresh_skew: Duration,
     /// Cancels a pending sign-in.
     pub cancel: CancellationToken,
+    /// The user agreed that this sign-in may sign out another of their devices (the
+    /// provider's approval limit, see [`crate::approval_limit`]). Without it, a connect
+    /// that would do so stops with [`ConnectError::ApprovalLimit`] before the browser opens.
+    pub confirm_approval_limit: bool,
 }
 
 impl Default for ConnectOptions {
@@ -94,6 +98,7 @@ impl Default for ConnectOptions {
             callback_timeout: Duration::from_secs(300),
             refresh_skew: Duration::from_secs(30),
             cancel: CancellationToken::new(),
+            confirm_approval_limit: false,
         }
     }
 }
@@ -120,6 +125,10 @@ pub enum ConnectionState {
     NeedsReconnect {
         /// Why, in plain words.
         reason: String,
+        /// A stable code when the reason is a known one the UI words itself
+        /// (`connect.approval_limit_signed_out`); absent otherwise.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        code: Option<&'static str>,
     },
     /// The admin took this connection away; the grant was revoked and the copy
     /// wiped. Connect works again once the admin allows it.
@@ -168,8 +177,12 @@ impl RevokeReport {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ReconnectMarker {
-    reason: String,
-    at: u64,
+    pub(crate) reason: String,
+    pub(crate) at: u64,
+    /// Set when the provider's approval limit ended the grant (this many other devices
+    /// connected since): the error and the card then say so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) approval_limit: Option<u32>,
 }
 
 /// Connects, refreshes and revokes integrations for one user on one device.
@@ -201,6 +214,8 @@ pub(crate) struct Resolved {
     pub(crate) slot: SlotId,
     /// Calls made with the token, when the catalog describes the provider's API.
     pub(crate) api: Option<ResolvedApi>,
+    /// The provider's cap on live grants per user and app (Salesforce: 5).
+    pub(crate) approval_limit: Option<u32>,
 }
 
 /// What the caller last saw, so that callers who queued behind one refresh
@@ -275,12 +290,10 @@ impl<K: Keychain> Connector<K> {
             self.http.clone(),
         )?;
         let slot = SlotId::new(&integration.id, &provider.environment.to_string())?;
-        let manage_access_url = self
-            .catalog
-            .get(&integration.provider)
-            .ok()
-            .and_then(|p| p.manage_access_url.clone());
+        let entry = self.catalog.get(&integration.provider).ok();
+        let manage_access_url = entry.and_then(|p| p.manage_access_url.clone());
         Ok(Resolved {
+            approval_limit: entry.and_then(|p| p.approval_limit()),
             api: provider.api.clone(),
             name: provider.name.clone(),
             manage_access_url,
@@ -305,19 +318,26 @@ impl<K: Keychain> Connector<K> {
     }
 
     /// Why `slot` needs a reconnect, if a dead grant was recorded for it.
-    fn reconnect_reason(&self, slot: &SlotId) -> Option<String> {
+    pub(crate) fn reconnect_marker(&self, slot: &SlotId) -> Option<ReconnectMarker> {
         let bytes = fs::read(self.marker_path(slot)).ok()?;
-        serde_json::from_slice::<ReconnectMarker>(&bytes)
-            .ok()
-            .map(|m| m.reason)
+        serde_json::from_slice::<ReconnectMarker>(&bytes).ok()
     }
 
     pub(crate) fn state_of(&self, slot: &SlotId) -> Result<ConnectionState, ConnectError> {
         if let Some(reason) = self.admin_disconnect_reason(slot) {
             return Ok(ConnectionState::DisconnectedByAdmin { reason });
         }
-        if let Some(reason) = self.reconnect_reason(slot) {
-            return Ok(ConnectionState::NeedsReconnect { reason });
+        if let Some(marker) = self.reconnect_marker(slot) {
+            return Ok(match marker.approval_limit {
+                Some(limit) => ConnectionState::NeedsReconnect {
+                    reason: crate::error::signed_out_reason(limit),
+                    code: Some("connect.approval_limit_signed_out"),
+                },
+                None => ConnectionState::NeedsReconnect {
+                    reason: marker.reason,
+                    code: None,
+                },
+            });
         }
         match self.vault.load_tokens(slot) {
             Ok(None) => Ok(ConnectionState::NotConnected),
@@ -333,8 +353,48 @@ impl<K: Keychain> Connector<K> {
             }),
             Err(e) if e.needs_reconnect() => Ok(ConnectionState::NeedsReconnect {
                 reason: e.to_string(),
+                code: None,
             }),
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Stops a new sign-in that would sign out another of the user's devices (the
+    /// provider keeps `approval_limit` grants per user and app and revokes the oldest),
+    /// unless the caller confirmed. Asks the server which devices hold a grant; when it
+    /// cannot tell (offline, no server), the sign-in goes ahead: the limit is the
+    /// provider's to enforce, this only warns.
+    async fn check_approval_limit(
+        &self,
+        r: &Resolved,
+        integration: &Integration,
+        options: &ConnectOptions,
+    ) -> Result<(), ConnectError> {
+        let (Some(limit), Some(remote)) = (r.approval_limit, &self.remote) else {
+            tracing::debug!(integration = %integration.id, limit = ?r.approval_limit, remote = self.remote.is_some(), "no approval limit to check");
+            return Ok(());
+        };
+        if options.confirm_approval_limit {
+            return Ok(());
+        }
+        let list = match remote.grants(&integration.id).await {
+            Ok(Some(list)) => list,
+            Ok(None) => return Ok(()),
+            Err(e) => {
+                tracing::warn!(integration = %integration.id, code = e.code(), "could not ask the server which devices are connected; connecting without the check");
+                return Ok(());
+            }
+        };
+        tracing::debug!(integration = %integration.id, limit, grants = list.grants.len(), "grants of this connection on the user's devices");
+        match crate::approval_limit::would_sign_out(&list, limit) {
+            Some(grant) => Err(ConnectError::ApprovalLimit {
+                provider: r.name.clone(),
+                limit,
+                device: crate::approval_limit::device_label(grant),
+                device_id: grant.device_id.to_string(),
+                connected_on: crate::approval_limit::date_of(grant.connected_at),
+            }),
+            None => Ok(()),
         }
     }
 
@@ -376,6 +436,7 @@ impl<K: Keychain> Connector<K> {
                 Err(e) => return Err(e),
             }
         }
+        self.check_approval_limit(&r, integration, options).await?;
         let next_version = existing
             .as_ref()
             .map_or(0, |(v, _)| *v)

@@ -119,6 +119,36 @@ pub enum ConnectError {
     #[error("Your connection to {provider} needs to be renewed: {reason}. Press Reconnect.")]
     NeedsReconnect { provider: String, reason: String },
 
+    /// A new sign-in here would sign out another of the user's devices: the provider
+    /// keeps `limit` grants per user and app and revokes the oldest on the next one.
+    /// Nothing was started; connecting again with confirmation goes ahead.
+    #[error(
+        "Connecting {provider} here signs out {device} (connected {connected_on}): {provider} \
+         keeps {} sign-ins per person and app and signs the oldest out. Nothing was started; \
+         connect anyway to go ahead, or first revoke {provider} on a computer you no longer use.",
+        crate::approval_limit::in_words(*.limit)
+    )]
+    ApprovalLimit {
+        provider: String,
+        limit: u32,
+        /// The device that would be signed out, by its name.
+        device: String,
+        /// Its id, for a UI that links to it.
+        device_id: String,
+        /// When it connected, `YYYY-MM-DD`.
+        connected_on: String,
+    },
+
+    /// The provider revoked this device's grant because the user connected on `limit`
+    /// other devices since (Salesforce's sixth approval signs out the oldest).
+    #[error(
+        "{}. {provider} keeps {} sign-ins per person and app and signed this computer out; press \
+         Reconnect to sign in here again (that signs out the oldest of the others).",
+        signed_out_reason(*.limit),
+        crate::approval_limit::in_words(*.limit)
+    )]
+    SignedOutByApprovalLimit { provider: String, limit: u32 },
+
     /// The admin took this connection away (the server refused an old copy).
     #[error(
         "Your admin disconnected {provider}; the saved sign-in was wiped from this computer. Press Connect if your admin allows it again."
@@ -169,6 +199,14 @@ pub enum ConnectError {
     LocalIo { path: String, reason: String },
 }
 
+/// What a card says about a grant the provider's approval limit ended.
+pub fn signed_out_reason(limit: u32) -> String {
+    format!(
+        "Signed out because this account was connected on {} other devices",
+        crate::approval_limit::in_words(limit)
+    )
+}
+
 fn hint(status: u16) -> &'static str {
     match status {
         401 => ". The token was refused even after a refresh; press Reconnect if it persists",
@@ -206,6 +244,8 @@ impl ConnectError {
             Self::InvalidTokenResponse { .. } => "connect.invalid_token_response",
             Self::Network { .. } => "connect.network",
             Self::NeedsReconnect { .. } => "connect.needs_reconnect",
+            Self::ApprovalLimit { .. } => "connect.approval_limit",
+            Self::SignedOutByApprovalLimit { .. } => "connect.approval_limit_signed_out",
             Self::NotConnected { .. } => "connect.not_connected",
             Self::DisconnectedByAdmin { .. } => "connect.disconnected_by_admin",
             Self::Rollback { .. } => "connect.rollback",
@@ -220,7 +260,7 @@ impl ConnectError {
     /// True when only a new sign-in can help.
     pub fn needs_reconnect(&self) -> bool {
         match self {
-            Self::NeedsReconnect { .. } => true,
+            Self::NeedsReconnect { .. } | Self::SignedOutByApprovalLimit { .. } => true,
             Self::Vault(e) => e.needs_reconnect(),
             _ => false,
         }

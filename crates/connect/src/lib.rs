@@ -8,11 +8,15 @@
 //! - [`engine`]: connect, keep fresh, revoke, with every token sealed by the
 //!   vault before it is stored.
 //! - [`sync`]: sealed records to and from the remote store, offline-first.
+//! - [`approval_limit`]: whom a new sign-in would sign out at a provider that
+//!   keeps a few grants per user and app (Salesforce: five), and whether a dead
+//!   grant was signed out that way.
 //! - [`api`] and `calls`: calls made with the user's token, refreshed once and
 //!   retried once when the provider refuses it.
 
 mod admin_revocation;
 pub mod api;
+pub mod approval_limit;
 pub mod browser;
 mod calls;
 pub mod engine;

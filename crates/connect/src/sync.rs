@@ -23,6 +23,7 @@ use std::pin::Pin;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use latchkey_client::protocol::device::GrantList;
 use latchkey_client::{ClientError, RecordSlot, RemoteRecord, ServerClient};
 use latchkey_keychain::Keychain;
 use latchkey_vault::{SlotId, TokenSet};
@@ -58,6 +59,15 @@ pub trait RemoteStore: Send + Sync {
         key_id: &'a str,
         version: u64,
     ) -> BoxFuture<'a, Result<(), ClientError>>;
+    /// The user's grants of one connection on all their devices, with the provider's
+    /// approval limit (`GET /v1/integrations/{id}/grants`). Stores that cannot tell
+    /// answer `None`, and no connect is held back.
+    fn grants<'a>(
+        &'a self,
+        _integration: &'a str,
+    ) -> BoxFuture<'a, Result<Option<GrantList>, ClientError>> {
+        Box::pin(async { Ok(None) })
+    }
     /// A write right after the user signed in again: the only kind that may fill a
     /// slot an admin emptied. Stores that know no admin just [`RemoteStore::put`].
     fn put_new_grant<'a>(
@@ -104,6 +114,12 @@ impl RemoteStore for ServerClient {
         expected: Option<u64>,
     ) -> BoxFuture<'a, Result<u64, ClientError>> {
         Box::pin(self.put_record(record_slot(slot, key_id), envelope, expected, true))
+    }
+    fn grants<'a>(
+        &'a self,
+        integration: &'a str,
+    ) -> BoxFuture<'a, Result<Option<GrantList>, ClientError>> {
+        Box::pin(async move { self.list_grants(integration).await.map(Some) })
     }
     fn delete<'a>(
         &'a self,

@@ -549,6 +549,12 @@ mod revocation;
 pub use revocation::*;
 
 // ---------------------------------------------------------------------------
+// Grants per connection (the provider's approval limit): in `grants.rs`
+
+mod grants;
+pub use grants::*;
+
+// ---------------------------------------------------------------------------
 // Proxy and updates
 
 // `/v1/proxy/{integration}/{path}` has no body of its own: the request and the

@@ -197,7 +197,10 @@ pub const DEVICE_AND_INTEGRATION: &str = concat!(
      i.api_base_url AS i_api_base_url, i.api_paths AS i_api_paths, \
      i.api_key_header AS i_api_key_header, i.redirect_host AS i_redirect_host, \
      i.default_widgets AS i_default_widgets, i.created_at AS i_created_at, \
-     i.updated_at AS i_updated_at \
+     i.updated_at AS i_updated_at, i.provider AS i_provider, \
+     i.display_name AS i_display_name, i.asked_at_connect AS i_asked_at_connect, \
+     i.org_wide AS i_org_wide, \
+     i.require_customize_application AS i_require_customize_application \
      FROM devices d JOIN users u ON u.id = d.user_id \
      LEFT JOIN integrations i ON i.org_id = $2 AND i.id = $3 \
      WHERE d.token_hash = $1"

@@ -118,6 +118,13 @@ impl CatalogLookup for ProviderCatalog {
             .is_some_and(|o| o.redirect.localhost)
     }
 
+    fn approval_limit(&self, provider: &str) -> Option<u32> {
+        self.catalog
+            .get(provider)
+            .ok()
+            .and_then(Provider::approval_limit)
+    }
+
     fn widgets(&self, integration_id: &str) -> Vec<String> {
         self.catalog
             .get(integration_id)
@@ -279,6 +286,9 @@ mod tests {
         );
         assert!(sf["oauth2"]["default_scopes"].as_array().unwrap().len() >= 2);
         assert_eq!(sf["search"]["scopes"], json!(["api", "full"]));
+        assert_eq!(catalog.approval_limit("salesforce"), Some(5));
+        assert_eq!(catalog.approval_limit("github"), None);
+        assert_eq!(catalog.approval_limit("no-such-provider"), None);
         let openai = entries.iter().find(|e| e["id"] == "openai").unwrap();
         assert!(openai.get("search").is_none(), "OpenAI cannot search");
         assert_eq!(openai["auth"], "api_key");

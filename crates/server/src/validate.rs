@@ -90,6 +90,12 @@ pub trait CatalogLookup: Send + Sync + 'static {
         false
     }
 
+    /// How many live authorizations the provider keeps per user and OAuth client
+    /// before it silently revokes the oldest (Salesforce: 5). Without a catalog: no cap.
+    fn approval_limit(&self, _provider: &str) -> Option<u32> {
+        None
+    }
+
     /// The home-screen widgets the catalog offers for this provider (widget ids).
     /// Without a catalog: none.
     fn widgets(&self, _integration_id: &str) -> Vec<String> {

@@ -330,6 +330,36 @@ impl AuthServer {
         assert!(status.is_success());
     }
 
+    /// Behaves like Salesforce's "five approvals per user per app" with `limit`
+    /// (`POST /__test/approvals`): each account keeps at most `limit` grants per client,
+    /// and a new authorization past it silently revokes the oldest grant's tokens, so
+    /// its holder's next refresh gets `invalid_grant`. 0 lifts the limit.
+    pub async fn evict_oldest_after(&self, limit: u32) {
+        let status = self
+            .http
+            .post(format!("{}/__test/approvals", self.issuer))
+            .body(serde_json::json!({ "limit": limit }).to_string())
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert!(status.is_success());
+    }
+
+    /// How many grants the approval limit revoked so far.
+    pub async fn evicted_grants(&self) -> u64 {
+        let body: Value = self
+            .http
+            .get(format!("{}/__test/approvals", self.issuer))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["evicted"].as_u64().unwrap_or(0)
+    }
+
     /// Queues a failure rule (`POST /__test/fail`).
     pub async fn fail(&self, rule: Value) {
         let status = self

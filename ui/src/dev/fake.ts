@@ -41,7 +41,11 @@ function integrations(): IntegrationView[] {
       environment: 'acme--uat.sandbox.my.salesforce.com',
       environment_label: 'acme--uat.sandbox.my.salesforce.com',
       auth: 'oauth2',
-      status: { state: 'needs_reconnect', reason: 'Salesforce ended the session' },
+      status: {
+        state: 'needs_reconnect',
+        reason: 'Signed out because this account was connected on five other devices',
+        code: 'connect.approval_limit_signed_out',
+      },
     },
     {
       id: 'google',
@@ -253,7 +257,15 @@ function setStatus(id: string, status: IntegrationView['status']): IntegrationVi
   return i;
 }
 
-async function fakeConnect(id: string): Promise<IntegrationView> {
+async function fakeConnect(id: string, confirmApprovalLimit: boolean): Promise<IntegrationView> {
+  // The UAT card shows Salesforce's five approvals per user per app: asked first.
+  if (id === 'salesforce-sandbox' && !confirmApprovalLimit) {
+    await wait(150);
+    throw fail(
+      'connect.approval_limit',
+      "Connecting Salesforce here signs out Ana's old laptop (connected 2026-03-02): Salesforce keeps five sign-ins per person and app and signs the oldest out. Nothing was started; connect anyway to go ahead, or first revoke Salesforce on a computer you no longer use.",
+    );
+  }
   // Registered at once, so a quick Cancel is never lost.
   const outcome = new Promise<'done' | 'cancelled'>((resolve) => {
     pending.set(id, resolve);
@@ -326,7 +338,7 @@ function fakeWidgets(): WidgetCard[] {
 mockIPC(
   async (cmd, raw) => {
     const args = (raw ?? {}) as Record<string, unknown>;
-    if (cmd === 'connect') return fakeConnect(args.id as string);
+    if (cmd === 'connect') return fakeConnect(args.id as string, args.confirmApprovalLimit === true);
     await wait(250);
     switch (cmd) {
       case 'menu_state':

@@ -17,6 +17,9 @@ export interface CardUi {
   report: RevokeReport | null;
   /** The last action's failure, when the card's status from Rust does not already say it. */
   error: string | null;
+  /** Connecting would sign out another of the user's devices (the provider's approval
+   *  limit): what Rust said, naming it; the card asks "Connect anyway?". */
+  approval: string | null;
 }
 
 const IDLE: CardUi = {
@@ -26,6 +29,7 @@ const IDLE: CardUi = {
   revoking: false,
   report: null,
   error: null,
+  approval: null,
 };
 
 class CardStore {
@@ -39,12 +43,13 @@ class CardStore {
     this.#byId[id] = { ...this.get(id), ...patch };
   }
 
-  /** Closes every open revoke confirmation; says whether one was open (for Escape). */
+  /** Closes every open revoke confirmation and connect question; says whether one was
+   *  open (for Escape). */
   closeConfirms(): boolean {
     let closed = false;
     for (const [id, ui] of Object.entries(this.#byId)) {
-      if (ui.confirming) {
-        this.set(id, { confirming: false });
+      if (ui.confirming || ui.approval) {
+        this.set(id, { confirming: false, approval: null });
         closed = true;
       }
     }

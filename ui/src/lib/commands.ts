@@ -89,9 +89,12 @@ export function enroll(args: EnrollArgs): Promise<MenuState> {
   return call('enroll', { link: args.link, server: args.server, code: args.code });
 }
 
-/** Resolves when the browser sign-in finishes (may take minutes); rejects on cancel or error. */
-export function connect(id: string): Promise<IntegrationView> {
-  return call('connect', { id });
+/** Resolves when the browser sign-in finishes (may take minutes); rejects on cancel or error.
+ *  Rejects with code 'connect.approval_limit' (naming the device it would sign out) when the
+ *  provider keeps a few sign-ins per person and app and this one would end another device's;
+ *  `confirmApprovalLimit` says the user agreed to that. */
+export function connect(id: string, confirmApprovalLimit = false): Promise<IntegrationView> {
+  return call('connect', { id, confirmApprovalLimit });
 }
 
 /** Gives the values a connection asks of the user (checked by the server), then the new state. */

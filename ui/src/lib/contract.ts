@@ -26,7 +26,9 @@ export type Status =
       version: number;
       instance_host?: string | null;
     }
-  | { state: 'needs_reconnect'; reason: string }
+  /** `code` names a known reason the card words itself: 'connect.approval_limit_signed_out'
+   *  (the provider signed this device out because the account connected on too many others). */
+  | { state: 'needs_reconnect'; reason: string; code?: string }
   /** The admin took the connection away: revoked at the provider and wiped here. Connect
    *  works again once the admin allows it. */
   | { state: 'disconnected_by_admin'; reason: string }

@@ -43,6 +43,8 @@ export function statusLine(s: Status): string {
       return s.identity ? `Connected as ${s.identity}${at} since` : `Connected${at} since`;
     }
     case 'needs_reconnect':
+      // Signed out by the provider's approval limit: the reason says it all.
+      if (s.code === 'connect.approval_limit_signed_out') return s.reason;
       return s.reason ? `Needs reconnect — ${s.reason}` : 'Needs reconnect';
     case 'connected_by_admin':
       return 'Connected by your admin';

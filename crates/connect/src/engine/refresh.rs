@@ -68,10 +68,16 @@ impl<K: Keychain> Connector<K> {
                 provider: r.name.clone(),
             });
         }
-        if let Some(reason) = self.reconnect_reason(&r.slot) {
-            return Err(ConnectError::NeedsReconnect {
-                provider: r.name.clone(),
-                reason,
+        if let Some(marker) = self.reconnect_marker(&r.slot) {
+            return Err(match marker.approval_limit {
+                Some(limit) => ConnectError::SignedOutByApprovalLimit {
+                    provider: r.name.clone(),
+                    limit,
+                },
+                None => ConnectError::NeedsReconnect {
+                    provider: r.name.clone(),
+                    reason: marker.reason,
+                },
             });
         }
         match self.vault.load_tokens(&r.slot) {
@@ -149,7 +155,12 @@ impl<K: Keychain> Connector<K> {
                     return Err(e);
                 }
                 Err(e @ ConnectError::NeedsReconnect { .. }) => {
-                    self.mark_needs_reconnect(&r.slot, &e.to_string());
+                    let e = self.name_eviction(r, e).await;
+                    let limit = match &e {
+                        ConnectError::SignedOutByApprovalLimit { limit, .. } => Some(*limit),
+                        _ => None,
+                    };
+                    self.mark_dead(&r.slot, &e.to_string(), limit);
                     return Err(e);
                 }
                 Err(e) => return Err(e),
@@ -185,10 +196,35 @@ impl<K: Keychain> Connector<K> {
         Ok((stored_version, fresh))
     }
 
-    pub(crate) fn mark_needs_reconnect(&self, slot: &SlotId, reason: &str) {
+    /// A refused refresh, named for what it was when the provider's approval limit
+    /// explains it: the server shows at least `limit` of the user's other devices
+    /// connected after this one. Otherwise (or when the server cannot tell) `refused`
+    /// stands.
+    async fn name_eviction(&self, r: &Resolved, refused: ConnectError) -> ConnectError {
+        let (Some(limit), Some(remote)) = (r.approval_limit, &self.remote) else {
+            return refused;
+        };
+        match remote.grants(r.slot.integration()).await {
+            Ok(Some(list)) if crate::approval_limit::was_evicted(&list, limit) => {
+                tracing::info!(integration = %r.slot.integration(), limit, "the grant was signed out by the provider's approval limit");
+                ConnectError::SignedOutByApprovalLimit {
+                    provider: r.name.clone(),
+                    limit,
+                }
+            }
+            Ok(_) => refused,
+            Err(e) => {
+                tracing::warn!(integration = %r.slot.integration(), code = e.code(), "could not ask the server whether other devices signed this one out");
+                refused
+            }
+        }
+    }
+
+    fn mark_dead(&self, slot: &SlotId, reason: &str, approval_limit: Option<u32>) {
         let marker = ReconnectMarker {
             reason: reason.to_owned(),
             at: unix_now(),
+            approval_limit,
         };
         let path = self.marker_path(slot);
         if let Ok(bytes) = serde_json::to_vec(&marker) {

@@ -316,6 +316,18 @@ impl Menu {
     /// Signs in to `id` through the system browser. Resolves when the tokens
     /// are stored (or the sign-in failed or was cancelled).
     pub async fn connect(&self, id: &str) -> Result<IntegrationView, MenuError> {
+        self.connect_with(id, false).await
+    }
+
+    /// [`Menu::connect`], saying whether the user agreed to sign out another of their
+    /// devices (the provider's approval limit). Without that agreement such a connect
+    /// fails with `connect.approval_limit`, naming the device, and the card asks; that
+    /// question is not recorded as the card's error.
+    pub async fn connect_with(
+        &self,
+        id: &str,
+        confirm_approval_limit: bool,
+    ) -> Result<IntegrationView, MenuError> {
         let session = self.session()?;
         let cancel = CancellationToken::new();
         {
@@ -330,6 +342,7 @@ impl Menu {
         self.changed();
         let options = ConnectOptions {
             cancel,
+            confirm_approval_limit,
             ..ConnectOptions::default()
         };
         let result = session.connect(id, None, &options).await;
@@ -341,6 +354,7 @@ impl Menu {
             inner.connecting.remove(id);
             if let Err(e) = &result
                 && e.code() != "connect.cancelled"
+                && e.code() != "connect.approval_limit"
             {
                 inner
                     .errors

@@ -14,9 +14,10 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use latchkey_protocol::device::{
-    ChangeKind, DeletedRecord, DeviceInfo, IntegrationConfig, IntegrationKind, IntegrationList, Me,
-    MeDevice, MeUser, OrgInfo, ProviderOutcome, PutRecordRequest, ReceiptRecorded, Record,
-    RecordList, RecordListQuery, RevocationOrder, RevocationOrderList, RevocationReceipt, UserInfo,
+    ChangeKind, DeletedRecord, DeviceInfo, Grant, GrantList, IntegrationConfig, IntegrationKind,
+    IntegrationList, Me, MeDevice, MeUser, OrgInfo, ProviderOutcome, PutRecordRequest,
+    ReceiptRecorded, Record, RecordList, RecordListQuery, RevocationOrder, RevocationOrderList,
+    RevocationReceipt, UserInfo,
 };
 use latchkey_protocol::ids::{EnvironmentName, IntegrationId, RevocationOrderId, VaultKeyId};
 use latchkey_server_database::{
@@ -167,9 +168,15 @@ fn meta(r: &ConnectionRecord, with_envelope: bool) -> Record {
     }
 }
 
-/// How many records one user may keep for one integration and environment, each under
-/// another vault key.
+/// How many records one device may keep for one integration and environment, each under
+/// another vault key (a device gets a new vault key only when it lost the old one).
 const MAX_VAULT_KEYS_PER_SLOT: usize = 5;
+
+/// How many records one user may keep for one integration and environment across all
+/// their devices: one per device, each with its own vault key, so a user's sixth
+/// computer can still connect (and a provider's approval limit, not this, decides
+/// which grants stay live), while the number of slots stays bounded.
+const MAX_RECORDS_PER_USER_SLOT: usize = 50;
 
 /// Whether two environment names are the same environment (`Production` and
 /// `production`, a login host in any letter case).
@@ -179,6 +186,64 @@ fn same_environment(a: &str, b: &str) -> bool {
         (Ok(a), Ok(b)) => a == b,
         _ => a == b,
     }
+}
+
+/// `GET /v1/integrations/{id}/grants`: the user's stored connections of one connection
+/// (one per device), oldest first, with the device names and the provider's cap. Only
+/// the user's own records, from the token; nothing sealed is returned.
+pub async fn grants(
+    State(state): State<AppState>,
+    auth: DeviceAuth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<GrantList>> {
+    let id = IntegrationId::parse(&id)?;
+    let found = state.db.get_integration(&state.org.id, &id).await?;
+    let mut who = UserGroups::new(&auth.user.id);
+    let usable = match &found {
+        Some(i) => state.usable_by(i, &mut who).await?,
+        None => false,
+    };
+    let Some(integration) = found.filter(|_| usable) else {
+        return Err(ApiError::forbidden(
+            ErrorCode::INTEGRATION_NOT_ENABLED,
+            "Your admin has not enabled this integration for you. Ask them to enable it.",
+        ));
+    };
+    let devices = state
+        .db
+        .list_devices(&state.org.id, Some(&auth.user.id))
+        .await?;
+    let mut records: Vec<ConnectionRecord> = state
+        .db
+        .list_records(&auth.user.id, Some(&integration.id))
+        .await?
+        .into_iter()
+        .filter(|r| same_environment(&r.slot.environment, &integration.environment))
+        .collect();
+    records.sort_by(|a, b| {
+        (a.created_at, &a.device_id, &a.slot.vault_key_id).cmp(&(
+            b.created_at,
+            &b.device_id,
+            &b.slot.vault_key_id,
+        ))
+    });
+    let grants = records
+        .iter()
+        .map(|r| Grant {
+            device_id: r.device_id.clone().into(),
+            device_name: devices
+                .iter()
+                .find(|d| d.id == r.device_id)
+                .map(|d| d.name.clone()),
+            connected_at: r.created_at,
+            this_device: r.device_id == auth.device.id,
+        })
+        .collect();
+    Ok(Json(GrantList {
+        integration_id: id,
+        limit: state.catalog.approval_limit(&integration.provider),
+        grants,
+    }))
 }
 
 fn etag(version: i64) -> HeaderValue {
@@ -435,16 +500,21 @@ pub async fn put_record(
     if pre == Precondition::Absent {
         // One record per vault key; a user gets a new vault key only when the old one
         // is lost, so a handful is plenty and the number of slots stays bounded.
-        let live = state
+        let others: Vec<ConnectionRecord> = state
             .db
             .list_records(&auth.user.id, Some(&slot.integration_id))
             .await?
-            .iter()
+            .into_iter()
             .filter(|r| {
                 r.slot.environment == slot.environment && r.slot.vault_key_id != slot.vault_key_id
             })
+            .collect();
+        let live = others
+            .iter()
+            .filter(|r| r.device_id == auth.device.id)
             .count();
-        if live >= MAX_VAULT_KEYS_PER_SLOT {
+        if live >= MAX_VAULT_KEYS_PER_SLOT || others.len() >= MAX_RECORDS_PER_USER_SLOT {
+            let live = live.max(others.len());
             return Err(ApiError::conflict(
                 ErrorCode::TOO_MANY_RECORDS,
                 format!(

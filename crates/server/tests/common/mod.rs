@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod connection_stories;
+pub mod grant_stories;
 pub mod stories;
 pub mod update_stories;
 
@@ -394,6 +395,7 @@ macro_rules! conformance_suite {
             an_allow_list_of_groups_follows_scim_membership,
             one_provider_can_be_connected_several_times_by_name,
             values_left_blank_are_asked_of_each_user_at_connect,
+            a_device_sees_its_users_grants_of_a_connection_and_the_providers_limit,
         );
     };
     (@tests $backend:expr; $($name:ident),* $(,)?) => {

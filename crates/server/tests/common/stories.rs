@@ -2,6 +2,8 @@
 
 #[allow(unused_imports)]
 pub use super::connection_stories::*;
+#[allow(unused_imports)]
+pub use super::grant_stories::*;
 #[allow(unused_imports)] // used by the conformance suite, not by every test binary
 pub use super::update_stories::*;
 use super::{Backend, Reply, TestDevice, TestServer, b64, unb64};

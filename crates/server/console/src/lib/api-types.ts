@@ -679,6 +679,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/integrations/{id}/grants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Which of my devices hold a live grant of this connection (one per stored record, oldest first), and the provider's cap on them (Salesforce: five approvals per user per app), so a device can say whom a new sign-in would sign out. */
+        get: operations["listMyGrants"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/integrations/{id}/values": {
         parameters: {
             query?: never;
@@ -1225,6 +1242,33 @@ export interface components {
          * @example version_mismatch
          */
         ErrorCode: string;
+        /** @description One device's stored connection of the asked connection. */
+        Grant: {
+            /** @description When the record was first stored (ms since the epoch): the grant's age. */
+            connected_at: components["schemas"]["i64"];
+            /** @description The device that wrote the record. */
+            device_id: components["schemas"]["DeviceId"];
+            /** @description What the user calls that device ("Ada's laptop"); `null` when the device is gone. */
+            device_name?: string | null;
+            /** @description Whether the asking device wrote it. */
+            this_device: boolean;
+        };
+        /** @description The user's live grants of one connection, oldest first, with the provider's limit. */
+        GrantList: {
+            /**
+             * @description One per stored connection record of this user and connection, oldest
+             *     `connected_at` first.
+             */
+            grants: components["schemas"]["Grant"][];
+            /** @description The connection asked about. */
+            integration_id: components["schemas"]["IntegrationId"];
+            /**
+             * Format: int32
+             * @description How many live authorizations the provider keeps per user and OAuth client
+             *     before it revokes the oldest (the catalog's `approval_limit`); `null`: no cap.
+             */
+            limit?: number | null;
+        };
         /** @description A SCIM group the identity provider pushed. */
         Group: {
             display_name: string;
@@ -3350,6 +3394,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["IntegrationList"];
+                };
+            };
+            /** @description Error. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listMyGrants: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GrantList"];
                 };
             };
             /** @description Error. */

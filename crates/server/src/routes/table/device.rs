@@ -43,6 +43,17 @@ pub(in crate::routes) fn routes() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
         ),
         route!(
             GET,
+            "/v1/integrations/{id}/grants",
+            "listMyGrants",
+            Device,
+            200,
+            Body::Empty,
+            Body::json::<latchkey_protocol::device::GrantList>(),
+            "Which of my devices hold a live grant of this connection (one per stored record, oldest first), and the provider's cap on them (Salesforce: five approvals per user per app), so a device can say whom a new sign-in would sign out.",
+            crate::routes::client::grants
+        ),
+        route!(
+            GET,
             "/v1/records",
             "listMyRecords",
             Device,
