@@ -64,7 +64,8 @@ impl Session {
         Ok(())
     }
 
-    /// The id of the connection `given` names (see [`Session::connection`]), for
+    /// The id of the connection `given` names (by id, name, or a provider with one
+    /// connection; several matches are an error listing their ids), for
     /// commands that take what a person typed.
     pub fn resolve_id(&self, given: &str) -> Result<String, SessionError> {
         self.connection(given).map(|(i, _)| i.id.clone())
