@@ -172,13 +172,11 @@ async fn oversized_responses_are_cut_off() {
 
 #[tokio::test]
 async fn an_unreachable_provider_is_a_network_error() {
-    // Bind and drop to find a port nobody listens on.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // A port bound but never listened on: connections are refused, and no other test's
+    // stub server can be handed the port meanwhile (a port bound and dropped could be).
+    let held = tokio::net::TcpSocket::new_v4().unwrap();
+    held.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = held.local_addr().unwrap().port();
     let err = client(&format!("http://127.0.0.1:{port}"))
         .exchange_code(
             &SecretString::from("c"),
