@@ -111,6 +111,16 @@ impl Shared {
         id: &str,
     ) -> crate::error::ApiResult<Integration> {
         let found = self.db.get_integration(&self.org.id, id).await?;
+        self.usable(found, user_id).await
+    }
+
+    /// `found` (a connection already read) if `user_id` may use it; otherwise 403
+    /// `integration_not_enabled`, as [`Self::usable_integration`].
+    pub async fn usable(
+        &self,
+        found: Option<Integration>,
+        user_id: &str,
+    ) -> crate::error::ApiResult<Integration> {
         let mut who = UserGroups::new(user_id);
         let usable = match &found {
             Some(i) => self.usable_by(i, &mut who).await?,

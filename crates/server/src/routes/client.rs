@@ -472,17 +472,7 @@ pub async fn put_record(
                 .await?
         }
     };
-    let mut who = UserGroups::new(&auth.user.id);
-    let usable = match &found {
-        Some(i) => state.usable_by(i, &mut who).await?,
-        None => false,
-    };
-    let Some(integration) = found.filter(|_| usable) else {
-        return Err(ApiError::forbidden(
-            ErrorCode::INTEGRATION_NOT_ENABLED,
-            "Your admin has not enabled this integration for you. Ask them to enable it.",
-        ));
-    };
+    let integration = state.usable(found, &auth.user.id).await?;
     // A slot only where the admin enabled the integration (or at the login host this
     // user gave, where the connection asks for one): a device cannot grow records for
     // environments no one configured.
