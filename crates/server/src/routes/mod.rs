@@ -12,6 +12,8 @@ pub mod ops;
 pub mod org_oauth;
 pub mod org_proxy;
 pub mod proxy;
+pub mod records;
+pub mod revocation_orders;
 pub mod scim;
 pub mod sso;
 pub mod updates;

@@ -61,7 +61,7 @@ pub(in crate::routes) fn routes() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             Body::Empty,
             Body::json::<latchkey_protocol::device::RecordList>(),
             "My connection records (optionally ?integration=ID).",
-            crate::routes::client::list_records
+            crate::routes::records::list_records
         ),
         route!(
             GET,
@@ -72,7 +72,7 @@ pub(in crate::routes) fn routes() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             Body::Empty,
             Body::json::<latchkey_protocol::device::Record>(),
             "One connection record; ETag is its version.",
-            crate::routes::client::get_record
+            crate::routes::records::get_record
         ),
         route!(
             PUT,
@@ -83,7 +83,7 @@ pub(in crate::routes) fn routes() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             Body::json::<latchkey_protocol::device::PutRecordRequest>(),
             Body::json::<latchkey_protocol::device::Record>(),
             "Write a record: If-None-Match: * to create (201), If-Match: <version> to update; stale → 412.",
-            crate::routes::client::put_record
+            crate::routes::records::put_record
         ),
         route!(
             DELETE,
@@ -94,7 +94,7 @@ pub(in crate::routes) fn routes() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             Body::Empty,
             Body::json::<latchkey_protocol::device::DeletedRecord>(),
             "Delete a record (If-Match: <version> required).",
-            crate::routes::client::delete_record
+            crate::routes::records::delete_record
         ),
         route!(
             GET,
@@ -105,7 +105,7 @@ pub(in crate::routes) fn routes() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             Body::Empty,
             Body::json::<latchkey_protocol::device::RevocationOrderList>(),
             "The kill switch: orders this device has not answered (revoke a connection at the provider and wipe it), with the integration's public configuration.",
-            crate::routes::client::revocation_orders
+            crate::routes::revocation_orders::revocation_orders
         ),
         route!(
             POST,
@@ -116,7 +116,7 @@ pub(in crate::routes) fn routes() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             Body::json::<latchkey_protocol::device::RevocationReceipt>(),
             Body::json::<latchkey_protocol::device::ReceiptRecorded>(),
             "The device's receipt for one order: what the provider said and whether the local copy was wiped.",
-            crate::routes::client::revocation_receipt
+            crate::routes::revocation_orders::revocation_receipt
         ),
         route!(
             GET,
