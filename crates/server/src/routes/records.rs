@@ -322,17 +322,7 @@ pub async fn put_record(
             ));
         }
     }
-    let journal = state.journal(
-        &Actor::Device(auth.device.id.clone()),
-        "record.put",
-        Some(&auth.user.id),
-        json!({ "integration_id": slot.integration_id, "environment": slot.environment, "vault_key_id": slot.vault_key_id }),
-        vec![(
-            Some(auth.user.id.clone()),
-            ChangeKind::ConnectionChanged.as_str(),
-            Some(slot.integration_id.clone()),
-        )],
-    );
+    let journal = record_journal(&state, &auth, &slot, "record.put");
     let record = state
         .db
         .put_record(
@@ -356,6 +346,27 @@ pub async fn put_record(
     Ok(response)
 }
 
+/// The audit event of a record write or delete (`action`), and the change that tells
+/// the user's other devices to look at the slot again.
+fn record_journal(
+    state: &AppState,
+    auth: &DeviceAuth,
+    slot: &SlotKey,
+    action: &str,
+) -> latchkey_server_database::Journal {
+    state.journal(
+        &Actor::Device(auth.device.id.clone()),
+        action,
+        Some(&auth.user.id),
+        json!({ "integration_id": slot.integration_id, "environment": slot.environment, "vault_key_id": slot.vault_key_id }),
+        vec![(
+            Some(auth.user.id.clone()),
+            ChangeKind::ConnectionChanged.as_str(),
+            Some(slot.integration_id.clone()),
+        )],
+    )
+}
+
 fn envelope_too_large(max: usize) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -377,17 +388,7 @@ pub async fn delete_record(
             "Deletes need If-Match: <version> of the record you read.",
         ));
     };
-    let journal = state.journal(
-        &Actor::Device(auth.device.id.clone()),
-        "record.delete",
-        Some(&auth.user.id),
-        json!({ "integration_id": slot.integration_id, "environment": slot.environment, "vault_key_id": slot.vault_key_id }),
-        vec![(
-            Some(auth.user.id.clone()),
-            ChangeKind::ConnectionChanged.as_str(),
-            Some(slot.integration_id.clone()),
-        )],
-    );
+    let journal = record_journal(&state, &auth, &slot, "record.delete");
     let tombstone = state
         .db
         .delete_record(&slot, version, &auth.device.id, now_millis(), &journal)
