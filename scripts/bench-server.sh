@@ -9,6 +9,12 @@
 #   scripts/bench-server.sh                       # SQLite only
 #   scripts/with-postgres.sh scripts/bench-server.sh   # SQLite and PostgreSQL
 #
+# PostgreSQL runs twice: over TCP on loopback, and over its Unix socket (what a
+# server next to its database should use: no TCP stack on either side of each
+# statement). Then pgbench, the cheapest client there is, runs the two statements
+# of a device request alone against the same cluster: PostgreSQL's own ceiling
+# on these cores, with no HTTP server or load generator beside it.
+#
 # Env: SECONDS_PER_SCENARIO (default 10), CONNECTIONS (default 64).
 # The load generator runs on the same machine and competes for the same cores.
 set -euo pipefail
@@ -62,4 +68,12 @@ if [ -n "${LATCHKEY_TEST_POSTGRES_URL:-}" ]; then
   db="lk_bench_$$"
   psql -q "$LATCHKEY_TEST_POSTGRES_URL" -c "CREATE DATABASE $db" >/dev/null
   run_backend postgres "${LATCHKEY_TEST_POSTGRES_URL%/*}/$db"
+  if [ -n "${LATCHKEY_TEST_POSTGRES_SOCKET_DIR:-}" ]; then
+    pg_port="${LATCHKEY_TEST_POSTGRES_URL##*:}"
+    pg_port="${pg_port%%/*}"
+    db2="lk_bench_socket_$$"
+    psql -q "$LATCHKEY_TEST_POSTGRES_URL" -c "CREATE DATABASE $db2" >/dev/null
+    run_backend "postgres (unix socket)" "postgres://postgres@localhost:$pg_port/$db2?host=$LATCHKEY_TEST_POSTGRES_SOCKET_DIR"
+    scripts/bench-postgres-ceiling.sh "postgres://postgres@localhost:$pg_port/$db2?host=$LATCHKEY_TEST_POSTGRES_SOCKET_DIR"
+  fi
 fi

@@ -3,7 +3,8 @@
 #   scripts/with-postgres.sh cargo test -p latchkey-server --test postgres
 # Installs Debian's postgresql if missing (idempotent), creates a temporary
 # cluster owned by the postgres user on a free loopback port, exports
-# LATCHKEY_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:PORT/postgres,
+# LATCHKEY_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:PORT/postgres
+# (and LATCHKEY_TEST_POSTGRES_SOCKET_DIR, the directory of its Unix socket),
 # runs the command, and always stops and removes the cluster on exit.
 set -euo pipefail
 
@@ -49,6 +50,7 @@ as_postgres "$BINDIR/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" \
   -o "-k $DIR -p $PORT -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on" -w start >/dev/null
 
 export LATCHKEY_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PORT/postgres"
+export LATCHKEY_TEST_POSTGRES_SOCKET_DIR="$DIR"
 echo "with-postgres: PostgreSQL $("$BINDIR/postgres" --version | awk '{print $3}') on 127.0.0.1:$PORT" >&2
 set +e
 "$@"

@@ -247,6 +247,11 @@ pub trait Database: Send + Sync + 'static {
     async fn admin_revoked(&self, slot: &SlotKey) -> DbResult<bool>;
     /// A fresh grant (the user pressed Connect again) may write an admin-emptied slot.
     async fn clear_admin_revocation(&self, slot: &SlotKey) -> DbResult<()>;
+    /// Dates the grant in `slot` from `now` when its record is still at `version`: that
+    /// version holds the tokens of a sign-in the user just made, so the grant (and the
+    /// device a provider's approval limit would sign out first) is new, whatever age
+    /// the slot has.
+    async fn restart_grant(&self, slot: &SlotKey, version: i64, now: Millis) -> DbResult<()>;
     /// For a token whose device was revoked or removed: the (device id, user id) its
     /// orders were written for, if any. Such a token may fetch and answer those orders only.
     async fn device_by_order_token(

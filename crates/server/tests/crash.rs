@@ -81,7 +81,14 @@ async fn serve_with(dir: &std::path::Path, url: &str, args: &[&str]) -> (Child, 
         .env("LATCHKEY_DATABASE_URL", url)
         .env("LATCHKEY_LOG", "warn")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        // Kept (appended across restarts) so a failed run can say what the server saw.
+        .stderr(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join("server.log"))
+                .unwrap(),
+        )
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
@@ -99,6 +106,11 @@ async fn serve_with(dir: &std::path::Path, url: &str, args: &[&str]) -> (Child, 
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// What the servers started in `dir` wrote to stderr (warnings and errors).
+fn server_log(dir: &std::path::Path) -> String {
+    std::fs::read_to_string(dir.join("server.log")).unwrap_or_else(|e| format!("(unreadable: {e})"))
 }
 
 async fn post(http: &reqwest::Client, url: String, token: &str, body: Value) -> Value {
@@ -213,13 +225,15 @@ async fn crash_story(backend: Backend) {
     }
     assert!(
         acked.iter().all(Option::is_some),
-        "every writer got at least one write acknowledged; first failures: {failures:?}"
+        "every writer got at least one write acknowledged; first failures: {failures:?}; the server's log:\n{}",
+        server_log(dir.path())
     );
     let total: i64 = acked.iter().flatten().map(|(v, _)| *v).sum();
     eprintln!("{backend:?}: {total} writes acknowledged before kill -9");
     assert!(
         total >= 30,
-        "the load was real: {total} acknowledged writes"
+        "the load was real: {total} acknowledged writes; the server's log:\n{}",
+        server_log(dir.path())
     );
 
     let (mut child, base) = serve(dir.path(), &url).await;

@@ -437,6 +437,12 @@ where
         Queries { owner: self }.clear_admin_revocation(slot).await
     }
 
+    async fn restart_grant(&self, slot: &SlotKey, version: i64, now: Millis) -> DbResult<()> {
+        Queries { owner: self }
+            .restart_grant(slot, version, now)
+            .await
+    }
+
     async fn device_by_order_token(
         &self,
         org_id: &str,

@@ -552,6 +552,29 @@ where
         Ok(())
     }
 
+    pub(super) async fn restart_grant(
+        &self,
+        slot: &SlotKey,
+        version: i64,
+        now: Millis,
+    ) -> DbResult<()> {
+        sqlx::query(
+            "UPDATE connection_records SET created_at = $5 WHERE user_id = $1 \
+             AND vault_key_id = $2 AND integration_id = $3 AND environment = $4 \
+             AND version = $6 AND deleted = FALSE",
+        )
+        .bind(&slot.user_id)
+        .bind(&slot.vault_key_id)
+        .bind(&slot.integration_id)
+        .bind(&slot.environment)
+        .bind(now)
+        .bind(version)
+        .execute(self.owner.write())
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
     pub(super) async fn device_by_order_token(
         &self,
         org_id: &str,

@@ -234,6 +234,13 @@ where
         let reason = revocation_reason::INTEGRATION_REMOVED;
         self.tombstone_integration(org_id, id, None, reason, journal.audit.at)
             .await?;
+        // What users gave a connection goes with it: a new connection under the same
+        // id may point elsewhere, and asks again.
+        self.execute(
+            "DELETE FROM connection_values WHERE org_id = $1 AND integration_id = $2",
+            &[org_id, id],
+        )
+        .await?;
         self.journal(journal).await?;
         let owner = self.owner;
         self.commit().await?;

@@ -323,7 +323,7 @@ pub async fn put_record(
         }
     }
     let journal = record_journal(&state, &auth, &slot, "record.put");
-    let record = state
+    let mut record = state
         .db
         .put_record(
             &slot,
@@ -334,6 +334,16 @@ pub async fn put_record(
             &journal,
         )
         .await?;
+    if body.new_grant && pre != Precondition::Absent {
+        // A sign-in again over this device's old record (after its grant was revoked or
+        // evicted at the provider): the grant is new, so it is the last a provider's
+        // approval limit would sign out, not the first. (A create is dated now anyway.)
+        state
+            .db
+            .restart_grant(&slot, record.version, record.updated_at)
+            .await?;
+        record.created_at = record.updated_at;
+    }
     let status = if pre == Precondition::Absent {
         StatusCode::CREATED
     } else {

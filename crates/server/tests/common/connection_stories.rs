@@ -431,5 +431,38 @@ pub async fn values_left_blank_are_asked_of_each_user_at_connect(backend: Backen
         view.body
     );
     assert_eq!(view.body["values"]["zendesk"]["subdomain"], "acme");
+
+    // A connection deleted and made again under the same id asks again: what users
+    // gave went with the old one (it may have pointed at another Zendesk).
+    let r = s
+        .admin(Method::DELETE, "/v1/admin/integrations/zendesk", None)
+        .await;
+    assert!(r.status.is_success(), "{:?}", r.body);
+    let r = put_connection(
+        &s,
+        "zendesk",
+        json!({ "enabled": true, "client_id": "z2", "asked_at_connect": ["subdomain"] }),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let mine = client.integrations().await.unwrap();
+    let zd = mine.iter().find(|i| i.id.as_str() == "zendesk").unwrap();
+    assert_eq!(zd.ask.len(), 1, "{:?}", zd.ask);
+    let view = s
+        .admin(
+            Method::GET,
+            &format!("/v1/admin/users/{}/connections", d.user_id),
+            None,
+        )
+        .await;
+    assert!(
+        view.body["values"].get("zendesk").is_none(),
+        "{:?}",
+        view.body
+    );
+    assert_eq!(
+        view.body["values"]["salesforce"]["login_host"],
+        "acme.my.salesforce.com"
+    );
     s.stop().await;
 }

@@ -99,6 +99,60 @@ pub async fn a_device_sees_its_users_grants_of_a_connection_and_the_providers_li
         r.body
     );
 
+    // The oldest computer signs in again over its old record (its grant was evicted):
+    // its grant is now the newest, and the next to go is the second computer. A refresh
+    // (no new grant) does not change a grant's age.
+    let grants_of = |d: &super::TestDevice| {
+        let s = &s;
+        let d = d.clone();
+        async move {
+            let r = s
+                .device(
+                    &d,
+                    Method::GET,
+                    "/v1/integrations/salesforce/grants",
+                    None,
+                    &[],
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+            r.body["grants"].as_array().unwrap().clone()
+        }
+    };
+    let r = s
+        .device(
+            &devices[1],
+            Method::PUT,
+            "/v1/records/salesforce/production/vk-1",
+            Some(json!({ "envelope": b64(b"refreshed") })),
+            &[("If-Match", "1")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(
+        grants_of(&devices[0]).await[1]["device_id"],
+        devices[1].id.as_str()
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let r = s
+        .device(
+            &devices[0],
+            Method::PUT,
+            "/v1/records/salesforce/production/vk-0",
+            Some(json!({ "envelope": b64(b"signed in again"), "new_grant": true })),
+            &[("If-Match", "1")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let after = grants_of(&devices[3]).await;
+    assert_eq!(after.len(), 6);
+    assert_eq!(after[0]["device_id"], devices[1].id.as_str(), "{after:?}");
+    assert_eq!(after[5]["device_id"], devices[0].id.as_str(), "{after:?}");
+    assert!(
+        after[5]["connected_at"].as_i64() > after[4]["connected_at"].as_i64(),
+        "{after:?}"
+    );
+
     // A provider without a cap says so; another connection's grants are not mixed in.
     let r = s
         .device(
