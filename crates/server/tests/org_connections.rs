@@ -367,6 +367,27 @@ async fn story(backend: Backend) {
     assert_eq!(view["org_wide"], true);
     assert_eq!(view["org_connection"]["authorized_by"], ADMIN_EMAIL);
     assert_eq!(view["org_connection"]["needs_reauthorization"], false);
+    // The callback the console shows to register is the redirect_uri Authorize sent.
+    let catalog = http
+        .call(
+            Method::GET,
+            "/v1/admin/catalog",
+            &[("authorization", &admin_token)],
+            None,
+        )
+        .await
+        .body;
+    let shown = catalog["org_callback_url"].as_str().unwrap();
+    assert!(
+        url1.contains(&format!(
+            "redirect_uri={}&",
+            url::form_urlencoded::byte_serialize(shown.as_bytes()).collect::<String>()
+        )) || url1.ends_with(&format!(
+            "redirect_uri={}",
+            url::form_urlencoded::byte_serialize(shown.as_bytes()).collect::<String>()
+        )),
+        "{shown} in {url1}"
+    );
 
     // A device: told it is connected by the admin, given neither client nor token.
     let invite = store

@@ -341,6 +341,10 @@ pub struct CatalogEntry {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CatalogList {
     pub integrations: Vec<CatalogEntry>,
+    /// This server's own callback for org connections (`/v1/oauth/callback` at its
+    /// public origin, the `redirect_uri` it sends), to register at the provider: the
+    /// console shows it whatever origin the console itself was reached at.
+    pub org_callback_url: String,
 }
 
 /// A SCIM group the identity provider pushed.

@@ -32,7 +32,8 @@ const PENDING_CONTEXT: &str = "org-oauth/pending";
 /// The server's own callback, registered at the provider for org connections.
 pub const CALLBACK_PATH: &str = "/v1/oauth/callback";
 
-fn callback_uri(state: &Shared) -> String {
+/// The callback the server sends in `redirect_uri`, which the admin registers.
+pub(crate) fn callback_uri(state: &Shared) -> String {
     format!("{}{CALLBACK_PATH}", state.origin)
 }
 

@@ -466,3 +466,21 @@ pub async fn values_left_blank_are_asked_of_each_user_at_connect(backend: Backen
     );
     s.stop().await;
 }
+
+/// The callback an admin registers for an org connection is the one the server sends
+/// in `redirect_uri`: at its public URL, not at whatever origin the console was
+/// reached at (here the server listens on loopback behind a public name). That it is
+/// the `redirect_uri` Authorize sends is checked end to end in `tests/org_connections.rs`.
+pub async fn the_org_callback_to_register_is_at_the_servers_public_url(backend: Backend) {
+    let s = TestServer::start_with_builtin_catalog(&backend, |c| {
+        c.public_url = Some("https://latchkey.example.com".to_owned());
+    })
+    .await;
+    let r = s.admin(Method::GET, "/v1/admin/catalog", None).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(
+        r.body["org_callback_url"],
+        "https://latchkey.example.com/v1/oauth/callback"
+    );
+    s.stop().await;
+}

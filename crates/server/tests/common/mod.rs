@@ -396,6 +396,7 @@ macro_rules! conformance_suite {
             one_provider_can_be_connected_several_times_by_name,
             values_left_blank_are_asked_of_each_user_at_connect,
             a_device_sees_its_users_grants_of_a_connection_and_the_providers_limit,
+            the_org_callback_to_register_is_at_the_servers_public_url,
         );
     };
     (@tests $backend:expr; $($name:ident),* $(,)?) => {

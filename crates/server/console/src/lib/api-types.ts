@@ -1004,6 +1004,12 @@ export interface components {
         /** @description `GET /v1/admin/catalog`. */
         CatalogList: {
             integrations: components["schemas"]["CatalogEntry"][];
+            /**
+             * @description This server's own callback for org connections (`/v1/oauth/callback` at its
+             *     public origin, the `redirect_uri` it sends), to register at the provider: the
+             *     console shows it whatever origin the console itself was reached at.
+             */
+            org_callback_url: string;
         };
         CatalogOauth2: {
             authorization_url: string;

@@ -113,7 +113,10 @@ pub async fn catalog(
         .into_iter()
         .filter(|e| state.offers(&e.id))
         .collect();
-    Ok(Json(CatalogList { integrations }))
+    Ok(Json(CatalogList {
+        integrations,
+        org_callback_url: crate::routes::org_oauth::callback_uri(&state),
+    }))
 }
 
 pub async fn get_integration(
