@@ -94,6 +94,9 @@ pub struct ProxyAnswer {
     pub content_type: Option<String>,
     /// The body.
     pub body: Vec<u8>,
+    /// The provider URL that answered, without its query, when the proxy names one
+    /// (`latchkey-upstream-url`): links in the body are resolved there.
+    pub upstream_url: Option<url::Url>,
 }
 
 /// Largest proxied answer read (the server caps it too).
@@ -478,6 +481,13 @@ impl ServerClient {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        // Only a web URL is taken; anything else is as if none was named.
+        let upstream_url = response
+            .headers()
+            .get(latchkey_protocol::device::UPSTREAM_URL_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| url::Url::parse(v).ok())
+            .filter(|u| matches!(u.scheme(), "https" | "http") && u.has_host());
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(|_| ClientError::Network {
             reason: "the connection broke".to_owned(),
@@ -497,6 +507,7 @@ impl ServerClient {
             status,
             content_type,
             body,
+            upstream_url,
         })
     }
 

@@ -469,10 +469,18 @@ impl Session {
         {
             headers.insert(http::header::CONTENT_TYPE, ct);
         }
-        let url = url::Url::parse(&format!("{}/v1/proxy/{id}{path}", self.server.origin()))
-            .map_err(|e| ConnectError::InvalidRequest {
-                reason: e.to_string(),
-            })?;
+        // The provider's URL where the proxy names it (links in the answer are its),
+        // with the query this call sent; otherwise the proxy's own.
+        let url = match answer.upstream_url {
+            Some(mut upstream) => {
+                upstream.set_query(path.split_once('?').map(|(_, q)| q));
+                upstream
+            }
+            None => url::Url::parse(&format!("{}/v1/proxy/{id}{path}", self.server.origin()))
+                .map_err(|e| ConnectError::InvalidRequest {
+                    reason: e.to_string(),
+                })?,
+        };
         Ok(ApiResponse {
             status: answer.status,
             headers,

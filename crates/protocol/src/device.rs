@@ -561,6 +561,12 @@ pub use grants::*;
 // answer are the provider's, passed through (an error of the proxy's own is an
 // `ErrorBody`).
 
+/// The header of a proxied answer naming the provider URL it came from, without its
+/// query (a device sent that): links and relative URLs in the answer are the
+/// provider's, so a device resolves them there, never at the proxy. Not a secret:
+/// the provider's host is in every link it returns.
+pub const UPSTREAM_URL_HEADER: &str = "latchkey-upstream-url";
+
 /// `GET /v1/updates/{target}/{arch}/{current_version}` (200; 204 when there is
 /// nothing newer): Tauri's dynamic-server update manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

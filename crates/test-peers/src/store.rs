@@ -332,6 +332,84 @@ impl TestStore {
         (status, body)
     }
 
+    /// What an admin does in the console for an org connection: signs in (a console
+    /// session, as Authorize needs), presses Authorize for `integration`, signs in at
+    /// `idp` as `login` and consents, and lets the provider's redirect reach the
+    /// server's callback, which keeps the tokens. Panics unless the server says so.
+    pub async fn authorize_org_connection(
+        &self,
+        integration: &str,
+        idp: &crate::AuthServer,
+        login: &str,
+    ) {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let first_cookie = |r: &reqwest::Response| {
+            r.headers()["set-cookie"]
+                .to_str()
+                .unwrap()
+                .split(';')
+                .next()
+                .unwrap()
+                .to_owned()
+        };
+        let signed_in = http
+            .post(format!("{}/v1/admin/login", self.url()))
+            .json(&serde_json::json!({ "email": ADMIN_EMAIL, "password": "a long admin password" }))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            signed_in.status().is_success(),
+            "console sign-in: {}",
+            signed_in.status()
+        );
+        let session = first_cookie(&signed_in);
+        let csrf = signed_in.json::<Value>().await.unwrap()["csrf_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let started = http
+            .post(format!(
+                "{}/v1/admin/integrations/{integration}/authorize",
+                self.url()
+            ))
+            .header("cookie", &session)
+            .header("x-csrf-token", &csrf)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            started.status().is_success(),
+            "authorize: {}",
+            started.status()
+        );
+        let pending = first_cookie(&started);
+        let url = started.json::<Value>().await.unwrap()["authorization_url"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let callback = idp.authorize_headless(&url, login).await;
+        let done = http
+            .get(&callback)
+            .header("cookie", format!("{session}; {pending}"))
+            .send()
+            .await
+            .unwrap();
+        let location = done
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        assert!(
+            done.status().is_redirection() && location.contains("authorized=1"),
+            "the callback: {} {location}",
+            done.status()
+        );
+    }
+
     /// Enables Demo OAuth against `issuer` with the given oidc-provider client.
     pub async fn enable_demo_oauth(&self, issuer: &str, client_id: &str) {
         self.enable_demo("demo-oauth", issuer, client_id).await;

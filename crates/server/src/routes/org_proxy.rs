@@ -11,7 +11,7 @@ use crate::auth::DeviceAuth;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::org_tokens::{self, OrgAccess, session_expired};
 use crate::state::{Actor, AppState, now_millis};
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use latchkey_catalog::{ApiErrors, ResolvedProvider};
@@ -53,13 +53,22 @@ fn upstream_error(e: &reqwest::Error) -> ApiError {
     }
 }
 
+/// A provider's answer to a call with the org's token.
+struct Answered {
+    status: StatusCode,
+    content_type: Option<HeaderValue>,
+    body: Vec<u8>,
+    /// The provider URL that answered.
+    from: reqwest::Url,
+}
+
 /// One call with the current token; on an expired session, one refresh and one retry.
 async fn send(
     state: &AppState,
     i: &Integration,
     provider: &ResolvedProvider,
     request: impl Fn(&OrgAccess) -> ApiResult<reqwest::RequestBuilder>,
-) -> ApiResult<(StatusCode, Option<HeaderValue>, Vec<u8>)> {
+) -> ApiResult<Answered> {
     let mut access = org_tokens::access(state, i, provider).await?;
     let max = state.config.proxy_max_response_bytes;
     for attempt in 0..2 {
@@ -70,6 +79,7 @@ async fn send(
         })?;
         let status = upstream.status();
         let content_type = upstream.headers().get(header::CONTENT_TYPE).cloned();
+        let from = upstream.url().clone();
         let body = read_capped(upstream, max).await?;
         if attempt == 0 && session_expired(status.as_u16(), access.errors, &body) {
             access = org_tokens::refresh(state, i, provider, access.version).await?;
@@ -82,7 +92,12 @@ async fn send(
         {
             tracing::warn!(error = %e, "could not record an org connection's last use");
         }
-        return Ok((status, content_type, body));
+        return Ok(Answered {
+            status,
+            content_type,
+            body,
+            from,
+        });
     }
     Err(ApiError::internal())
 }
@@ -114,7 +129,7 @@ pub async fn forward(
     }
     let provider = org_tokens::resolve(state, i)?;
     let method_name = call.method.as_str().to_owned();
-    let (status, content_type, body) = send(state, i, &provider, |access| {
+    let answered = send(state, i, &provider, |access| {
         let mut url = format!("{}{path}", access.api_base.as_str().trim_end_matches('/'));
         if let Some(q) = &call.query {
             url.push('?');
@@ -150,19 +165,19 @@ pub async fn forward(
             "org_wide": true,
             "method": method_name,
             "path": path,
-            "status": status.as_u16(),
+            "status": answered.status.as_u16(),
         }),
         vec![],
     );
     if let Err(e) = state.db.append_audit(&journal.audit).await {
         tracing::warn!(error = %e, "could not record a proxy request in the audit log");
     }
-    let mut response = Response::new(Body::from(body));
-    *response.status_mut() = status;
-    if let Some(ct) = content_type {
-        response.headers_mut().insert(header::CONTENT_TYPE, ct);
-    }
-    Ok(response)
+    Ok(super::proxy::proxied(
+        answered.status,
+        answered.content_type,
+        answered.body,
+        &answered.from,
+    ))
 }
 
 /// The query Salesforce answers with the current user's permissions (the documented
@@ -204,7 +219,7 @@ pub async fn test(state: &AppState, i: &Integration) -> ConnectionTest {
             .header(header::ACCEPT, "application/json"))
     })
     .await;
-    let (status, _, body) = match answer {
+    let Answered { status, body, .. } = match answer {
         Ok(a) => a,
         Err(e) => return failed(&e.message),
     };

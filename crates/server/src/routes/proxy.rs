@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use futures_util::StreamExt;
 use latchkey_protocol::admin::ConnectionTest;
-use latchkey_protocol::device::IntegrationKind;
+use latchkey_protocol::device::{IntegrationKind, UPSTREAM_URL_HEADER};
 
 /// An https URL with a host and an optional path prefix; nothing else.
 pub fn validate_base_url(url: &str, allow_http: bool) -> ApiResult<()> {
@@ -227,14 +227,32 @@ pub async fn forward(
         tracing::warn!(error = %e, "could not record a proxy request in the audit log");
     }
     let content_type = upstream.headers().get(header::CONTENT_TYPE).cloned();
+    let from = upstream.url().clone();
     let max = state.config.proxy_max_response_bytes;
     let collected = read_capped(upstream, max).await?;
-    let mut response = Response::new(Body::from(collected));
+    Ok(proxied(status, content_type, collected, &from))
+}
+
+/// A provider's answer as the proxy passes it on: its status, content type and body,
+/// and the provider URL it came from ([`UPSTREAM_URL_HEADER`], without the query).
+pub(crate) fn proxied(
+    status: StatusCode,
+    content_type: Option<HeaderValue>,
+    body: Vec<u8>,
+    from: &reqwest::Url,
+) -> Response {
+    let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
     if let Some(ct) = content_type {
         response.headers_mut().insert(header::CONTENT_TYPE, ct);
     }
-    Ok(response)
+    let mut from = from.clone();
+    from.set_query(None);
+    from.set_fragment(None);
+    if let Ok(v) = HeaderValue::from_str(from.as_str()) {
+        response.headers_mut().insert(UPSTREAM_URL_HEADER, v);
+    }
+    response
 }
 
 /// Reads a provider's answer, refusing more than `max` bytes.

@@ -1683,6 +1683,11 @@ pub async fn api_key_proxy_injects_the_key_only_toward_allowed_paths(backend: Ba
     assert_eq!(ok.body["key_ok"], true);
     assert_eq!(ok.body["target"], "/base/v1/models/gpt?limit=2");
     assert!(!ok.body.to_string().contains("sk-PROXY-KEY"));
+    // The answer names the provider URL it came from, without the query.
+    assert_eq!(
+        ok.headers["latchkey-upstream-url"],
+        format!("{upstream}/v1/models/gpt").as_str()
+    );
 
     let reached_before = seen.lock().unwrap().len();
     for (path, code) in [
