@@ -23,14 +23,7 @@ const CONNECTION: &str = "demo-salesforce";
 /// Enrolls another computer of `user_id` named `name` and stores a grant of the
 /// connection there (a sealed record under its own vault key), as a sign-in would.
 async fn grant_on_another_computer(store: &TestStore, user_id: &str, name: &str, n: usize) {
-    let fresh = store
-        .admin(
-            reqwest::Method::POST,
-            &format!("/v1/admin/users/{user_id}/enrollment"),
-            None,
-        )
-        .await;
-    let code = fresh["enrollment"]["code"].as_str().unwrap();
+    let (code, _) = store.enrollment_code(user_id).await;
     let http = reqwest::Client::new();
     let enrolled: Value = http
         .post(format!("{}/v1/enroll", store.url()))
@@ -80,14 +73,7 @@ async fn the_card_names_the_computer_a_sixth_approval_would_sign_out() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     // A new code for this computer (a new code replaces the older ones).
-    let fresh = store
-        .admin(
-            reqwest::Method::POST,
-            &format!("/v1/admin/users/{user_id}/enrollment"),
-            None,
-        )
-        .await;
-    let link = fresh["enrollment"]["link"].as_str().unwrap().to_owned();
+    let (_, link) = store.enrollment_code(&user_id).await;
 
     let home = AppHome::new(|_| format!("exec '{}' \"$@\"\n", browser_script().display()));
     let (data, browser) = (home.data.clone(), home.browser.clone());

@@ -21,23 +21,7 @@ async fn an_org_connection_searches_and_calls_through_the_server_with_the_orgs_l
         return;
     };
     let store = TestStore::start().await;
-    let clients = json!([{
-        "client_id": "latchkey-org",
-        "application_type": "web",
-        "token_endpoint_auth_method": "none",
-        "grant_types": ["authorization_code", "refresh_token"],
-        "response_types": ["code"],
-        "redirect_uris": [format!("{}/v1/oauth/callback", store.url())],
-        "x_rotate_refresh_token": false,
-    }])
-    .to_string();
-    let idp = AuthServer::start_with(
-        300,
-        &[
-            ("SALESFORCE_SHAPE", "1"),
-            ("OIDC_EXTRA_CLIENTS", clients.as_str()),
-        ],
-    );
+    let idp = AuthServer::start_salesforce_for_org(300, "latchkey-org", &store.url());
     store
         .admin(
             Method::PUT,

@@ -16,7 +16,6 @@
 use latchkey_server::org_tokens::{TokenField, open_token};
 use latchkey_test_peers::store::ADMIN_EMAIL;
 use latchkey_test_peers::{AuthServer, Backend, TestStore, peers_ready};
-use serde_json::json;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -76,23 +75,7 @@ async fn an_admin_authorizes_tests_and_revokes_an_org_connection_in_a_real_brows
         return;
     }
     let store = TestStore::start_on(Backend::Sqlite).await;
-    let clients = json!([{
-        "client_id": CLIENT_ID,
-        "application_type": "web",
-        "token_endpoint_auth_method": "none",
-        "grant_types": ["authorization_code", "refresh_token"],
-        "response_types": ["code"],
-        "redirect_uris": [format!("{}/v1/oauth/callback", store.url())],
-        "x_rotate_refresh_token": false,
-    }])
-    .to_string();
-    let idp = AuthServer::start_with(
-        600,
-        &[
-            ("SALESFORCE_SHAPE", "1"),
-            ("OIDC_EXTRA_CLIENTS", clients.as_str()),
-        ],
-    );
+    let idp = AuthServer::start_salesforce_for_org(600, CLIENT_ID, &store.url());
     let shots = screenshot_dir();
     std::fs::create_dir_all(&shots).unwrap();
     let logs = tempfile::tempdir().unwrap();

@@ -229,24 +229,8 @@ async fn story(backend: Backend) {
     };
     let log = server_log();
     let mut store = TestStore::start_on(backend).await;
-    let clients = json!([{
-        "client_id": CLIENT_ID,
-        "application_type": "web",
-        "token_endpoint_auth_method": "none",
-        "grant_types": ["authorization_code", "refresh_token"],
-        "response_types": ["code"],
-        "redirect_uris": [format!("{}/v1/oauth/callback", store.url())],
-        "x_rotate_refresh_token": false,
-    }])
-    .to_string();
     // Access tokens live 3 s: long enough for a call, short enough to see them expire.
-    let idp = AuthServer::start_with(
-        3,
-        &[
-            ("SALESFORCE_SHAPE", "1"),
-            ("OIDC_EXTRA_CLIENTS", clients.as_str()),
-        ],
-    );
+    let idp = AuthServer::start_salesforce_for_org(3, CLIENT_ID, &store.url());
     let seen = Seen::default();
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())

@@ -169,6 +169,33 @@ impl AuthServer {
         Self::start_with(access_token_ttl, &[("SALESFORCE_SHAPE", "1")])
     }
 
+    /// A Salesforce-shaped server (see [`AuthServer::start_salesforce`]) that also knows
+    /// the web client `client_id`, registered for the Latchkey server's own callback at
+    /// `server_url` (`/v1/oauth/callback`), as an org connection's app is.
+    pub fn start_salesforce_for_org(
+        access_token_ttl: u64,
+        client_id: &str,
+        server_url: &str,
+    ) -> AuthServer {
+        let clients = serde_json::json!([{
+            "client_id": client_id,
+            "application_type": "web",
+            "token_endpoint_auth_method": "none",
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "redirect_uris": [format!("{server_url}/v1/oauth/callback")],
+            "x_rotate_refresh_token": false,
+        }])
+        .to_string();
+        Self::start_with(
+            access_token_ttl,
+            &[
+                ("SALESFORCE_SHAPE", "1"),
+                ("OIDC_EXTRA_CLIENTS", clients.as_str()),
+            ],
+        )
+    }
+
     /// Starts a server with extra environment (see `oidc-server.mjs`).
     pub fn start_with(access_token_ttl: u64, env: &[(&str, &str)]) -> AuthServer {
         let mut child = Command::new("node")

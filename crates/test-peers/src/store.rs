@@ -466,6 +466,22 @@ impl TestStore {
         )
     }
 
+    /// A new enrollment code for another computer of `user_id` (it replaces the user's
+    /// older codes): (code, enrollment link).
+    pub async fn enrollment_code(&self, user_id: &str) -> (String, String) {
+        let fresh = self
+            .admin(
+                reqwest::Method::POST,
+                &format!("/v1/admin/users/{user_id}/enrollment"),
+                None,
+            )
+            .await;
+        (
+            fresh["enrollment"]["code"].as_str().unwrap().to_owned(),
+            fresh["enrollment"]["link"].as_str().unwrap().to_owned(),
+        )
+    }
+
     /// The connections the admin sees for `user_id`.
     pub async fn connections(&self, user_id: &str) -> Value {
         self.admin(
