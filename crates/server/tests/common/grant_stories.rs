@@ -6,6 +6,18 @@ use super::{Backend, TestServer, b64};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
+/// A device's `GET /v1/integrations/{id}/grants`, whatever it answers.
+async fn grants_of(s: &TestServer, d: &super::TestDevice, id: &str) -> super::Reply {
+    s.device(
+        d,
+        Method::GET,
+        &format!("/v1/integrations/{id}/grants"),
+        None,
+        &[],
+    )
+    .await
+}
+
 /// Ada connects Salesforce on six computers; each sees the others' grants (names,
 /// ages, which one is its own) and the catalog's cap of five, and nobody else's.
 pub async fn a_device_sees_its_users_grants_of_a_connection_and_the_providers_limit(
@@ -37,15 +49,7 @@ pub async fn a_device_sees_its_users_grants_of_a_connection_and_the_providers_li
     }
 
     // Before anyone connects: the limit, and no grant.
-    let r = s
-        .device(
-            &devices[1],
-            Method::GET,
-            "/v1/integrations/salesforce/grants",
-            None,
-            &[],
-        )
-        .await;
+    let r = grants_of(&s, &devices[1], "salesforce").await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(r.body["limit"], 5);
     assert_eq!(r.body["grants"], json!([]));
@@ -65,15 +69,7 @@ pub async fn a_device_sees_its_users_grants_of_a_connection_and_the_providers_li
         assert_eq!(r.status, StatusCode::CREATED, "computer {n}: {:?}", r.body);
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
-    let r = s
-        .device(
-            &devices[5],
-            Method::GET,
-            "/v1/integrations/salesforce/grants",
-            None,
-            &[],
-        )
-        .await;
+    let r = grants_of(&s, &devices[5], "salesforce").await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(r.body["integration_id"], "salesforce");
     let grants = r.body["grants"].as_array().unwrap();
@@ -102,23 +98,6 @@ pub async fn a_device_sees_its_users_grants_of_a_connection_and_the_providers_li
     // The oldest computer signs in again over its old record (its grant was evicted):
     // its grant is now the newest, and the next to go is the second computer. A refresh
     // (no new grant) does not change a grant's age.
-    let grants_of = |d: &super::TestDevice| {
-        let s = &s;
-        let d = d.clone();
-        async move {
-            let r = s
-                .device(
-                    &d,
-                    Method::GET,
-                    "/v1/integrations/salesforce/grants",
-                    None,
-                    &[],
-                )
-                .await;
-            assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-            r.body["grants"].as_array().unwrap().clone()
-        }
-    };
     let r = s
         .device(
             &devices[1],
@@ -130,7 +109,7 @@ pub async fn a_device_sees_its_users_grants_of_a_connection_and_the_providers_li
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(
-        grants_of(&devices[0]).await[1]["device_id"],
+        grants_of(&s, &devices[0], "salesforce").await.body["grants"][1]["device_id"],
         devices[1].id.as_str()
     );
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
@@ -144,7 +123,10 @@ pub async fn a_device_sees_its_users_grants_of_a_connection_and_the_providers_li
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    let after = grants_of(&devices[3]).await;
+    let after = grants_of(&s, &devices[3], "salesforce").await.body["grants"]
+        .as_array()
+        .unwrap()
+        .clone();
     assert_eq!(after.len(), 6);
     assert_eq!(after[0]["device_id"], devices[1].id.as_str(), "{after:?}");
     assert_eq!(after[5]["device_id"], devices[0].id.as_str(), "{after:?}");
@@ -154,53 +136,21 @@ pub async fn a_device_sees_its_users_grants_of_a_connection_and_the_providers_li
     );
 
     // A provider without a cap says so; another connection's grants are not mixed in.
-    let r = s
-        .device(
-            &devices[0],
-            Method::GET,
-            "/v1/integrations/github/grants",
-            None,
-            &[],
-        )
-        .await;
+    let r = grants_of(&s, &devices[0], "github").await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(r.body["limit"], json!(null));
     assert_eq!(r.body["grants"], json!([]));
 
     // Another user sees none of Ada's grants.
     let bob = s.new_user_device("bob@example.com").await;
-    let r = s
-        .device(
-            &bob,
-            Method::GET,
-            "/v1/integrations/salesforce/grants",
-            None,
-            &[],
-        )
-        .await;
+    let r = grants_of(&s, &bob, "salesforce").await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(r.body["grants"], json!([]));
 
     // Bad input: a malformed id, and a connection the admin did not enable.
-    let r = s
-        .device(
-            &bob,
-            Method::GET,
-            "/v1/integrations/Not%20An%20Id/grants",
-            None,
-            &[],
-        )
-        .await;
+    let r = grants_of(&s, &bob, "Not%20An%20Id").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
-    let r = s
-        .device(
-            &bob,
-            Method::GET,
-            "/v1/integrations/slack/grants",
-            None,
-            &[],
-        )
-        .await;
+    let r = grants_of(&s, &bob, "slack").await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
     assert_eq!(r.code(), "integration_not_enabled");
     // Without a device token: refused.
