@@ -6,11 +6,11 @@
 //! connection" for an org connection: a real authorized call, checking what the
 //! connector needs (Salesforce: "API Enabled", and "Customize Application" when asked).
 
-use super::proxy::{is_clean_path, path_allowed, path_not_allowed, read_capped};
+use super::proxy::{audit_call, checked_path, read_capped, upstream_error};
 use crate::auth::DeviceAuth;
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::error::{ApiError, ApiResult};
 use crate::org_tokens::{self, OrgAccess, session_expired};
-use crate::state::{Actor, AppState, now_millis};
+use crate::state::{AppState, now_millis};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
@@ -35,22 +35,6 @@ fn bearer(access: &OrgAccess) -> ApiResult<HeaderValue> {
         .map_err(|_| ApiError::internal())?;
     v.set_sensitive(true);
     Ok(v)
-}
-
-fn upstream_error(e: &reqwest::Error) -> ApiError {
-    if e.is_timeout() {
-        ApiError::new(
-            StatusCode::GATEWAY_TIMEOUT,
-            ErrorCode::UPSTREAM_TIMEOUT,
-            "The provider did not answer in time. Try again later.",
-        )
-    } else {
-        ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            ErrorCode::UPSTREAM_UNREACHABLE,
-            "The provider could not be reached. Try again later.",
-        )
-    }
 }
 
 /// A provider's answer to a call with the org's token.
@@ -109,24 +93,7 @@ pub async fn forward(
     i: &Integration,
     call: Call,
 ) -> ApiResult<Response> {
-    let path = format!("/{}", call.path);
-    if !is_clean_path(&path) {
-        return Err(ApiError::bad_request(
-            ErrorCode::INVALID_PATH,
-            "The proxied path must not contain '..', '//', '%', '\\', '?' or '#'.",
-        ));
-    }
-    if !path_allowed(&i.api_paths, &path) {
-        return Err(path_not_allowed());
-    }
-    if let Some(q) = &call.query
-        && (q.len() > 4096 || q.contains('#'))
-    {
-        return Err(ApiError::bad_request(
-            ErrorCode::INVALID_QUERY,
-            "The query string is too long or malformed.",
-        ));
-    }
+    let path = checked_path(&i.api_paths, &call.path, call.query.as_deref())?;
     let provider = org_tokens::resolve(state, i)?;
     let method_name = call.method.as_str().to_owned();
     let answered = send(state, i, &provider, |access| {
@@ -154,12 +121,10 @@ pub async fn forward(
         Ok(request)
     })
     .await?;
-    // Every use of the org's authorization is on the record: who, what, and what it
-    // answered (the path only: a query can hold search terms).
-    let journal = state.journal(
-        &Actor::Device(auth.device.id.clone()),
-        "proxy.request",
-        Some(&auth.user.id),
+    // Every use of the org's authorization is on the record.
+    audit_call(
+        state,
+        auth,
         serde_json::json!({
             "integration_id": i.id,
             "org_wide": true,
@@ -167,11 +132,8 @@ pub async fn forward(
             "path": path,
             "status": answered.status.as_u16(),
         }),
-        vec![],
-    );
-    if let Err(e) = state.db.append_audit(&journal.audit).await {
-        tracing::warn!(error = %e, "could not record a proxy request in the audit log");
-    }
+    )
+    .await;
     Ok(super::proxy::proxied(
         answered.status,
         answered.content_type,

@@ -104,6 +104,69 @@ pub(crate) fn path_allowed(api_paths: &[String], path: &str) -> bool {
     })
 }
 
+/// A device's proxied call, checked before anything goes out: the path clean and under
+/// one of the connection's allowed prefixes, the query of a sane size. Answers the path
+/// with its leading `/`.
+pub(crate) fn checked_path(
+    api_paths: &[String],
+    path: &str,
+    query: Option<&str>,
+) -> ApiResult<String> {
+    let path = format!("/{path}");
+    if !is_clean_path(&path) {
+        return Err(ApiError::bad_request(
+            ErrorCode::INVALID_PATH,
+            "The proxied path must not contain '..', '//', '%', '\\', '?' or '#'.",
+        ));
+    }
+    if !path_allowed(api_paths, &path) {
+        return Err(path_not_allowed());
+    }
+    if let Some(q) = query
+        && (q.len() > 4096 || q.contains('#'))
+    {
+        return Err(ApiError::bad_request(
+            ErrorCode::INVALID_QUERY,
+            "The query string is too long or malformed.",
+        ));
+    }
+    Ok(path)
+}
+
+/// A provider that did not answer, as the device hears it (the kind only: reqwest's
+/// error text holds the URL and its query).
+pub(crate) fn upstream_error(e: &reqwest::Error) -> ApiError {
+    if e.is_timeout() {
+        ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            ErrorCode::UPSTREAM_TIMEOUT,
+            "The provider did not answer in time. Try again later.",
+        )
+    } else {
+        ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            ErrorCode::UPSTREAM_UNREACHABLE,
+            "The provider could not be reached. Try again later.",
+        )
+    }
+}
+
+/// Puts a proxied call on the record: who, what, and what it answered (the path only:
+/// a query can hold search terms). `detail` names the integration, method, path and
+/// status.
+pub(crate) async fn audit_call(state: &AppState, auth: &DeviceAuth, detail: serde_json::Value) {
+    let journal = state.journal(
+        &crate::state::Actor::Device(auth.device.id.clone()),
+        "proxy.request",
+        Some(&auth.user.id),
+        detail,
+        vec![],
+    );
+    if let Err(e) = state.db.append_audit(&journal.audit).await {
+        tracing::warn!(error = %e, "could not record a proxy request in the audit log");
+    }
+}
+
 pub async fn forward(
     State(state): State<AppState>,
     auth: DeviceAuth,
@@ -149,24 +212,7 @@ pub async fn forward(
     let (Some(sealed), Some(base)) = (&i.api_key_sealed, &i.api_base_url) else {
         return Err(not_configured());
     };
-    let path = format!("/{path}");
-    if !is_clean_path(&path) {
-        return Err(ApiError::bad_request(
-            ErrorCode::INVALID_PATH,
-            "The proxied path must not contain '..', '//', '%', '\\', '?' or '#'.",
-        ));
-    }
-    if !path_allowed(&i.api_paths, &path) {
-        return Err(path_not_allowed());
-    }
-    if let Some(q) = &query
-        && (q.len() > 4096 || q.contains('#'))
-    {
-        return Err(ApiError::bad_request(
-            ErrorCode::INVALID_QUERY,
-            "The query string is too long or malformed.",
-        ));
-    }
+    let path = checked_path(&i.api_paths, &path, query.as_deref())?;
     let mut url = format!("{base}{path}");
     if let Some(q) = &query {
         url.push('?');
@@ -202,30 +248,21 @@ pub async fn forward(
     let upstream = request.send().await.map_err(|e| {
         // Log the kind only: reqwest's error text holds the URL and its query.
         tracing::warn!(integration = %integration, timeout = e.is_timeout(), connect = e.is_connect(), "proxy request failed");
-        if e.is_timeout() {
-            ApiError::new(StatusCode::GATEWAY_TIMEOUT, ErrorCode::UPSTREAM_TIMEOUT, "The provider did not answer in time. Try again later.")
-        } else {
-            ApiError::new(StatusCode::BAD_GATEWAY, ErrorCode::UPSTREAM_UNREACHABLE, "The provider could not be reached. Try again later.")
-        }
+        upstream_error(&e)
     })?;
     let status = upstream.status();
-    // Every use of an admin's key is on the record: who, what, and what it answered
-    // (the path only: a query can hold search terms).
-    let journal = state.journal(
-        &crate::state::Actor::Device(auth.device.id.clone()),
-        "proxy.request",
-        Some(&auth.user.id),
+    // Every use of an admin's key is on the record.
+    audit_call(
+        &state,
+        &auth,
         serde_json::json!({
             "integration_id": integration,
             "method": method_name,
             "path": path,
             "status": status.as_u16(),
         }),
-        vec![],
-    );
-    if let Err(e) = state.db.append_audit(&journal.audit).await {
-        tracing::warn!(error = %e, "could not record a proxy request in the audit log");
-    }
+    )
+    .await;
     let content_type = upstream.headers().get(header::CONTENT_TYPE).cloned();
     let from = upstream.url().clone();
     let max = state.config.proxy_max_response_bytes;
