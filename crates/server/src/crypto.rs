@@ -193,21 +193,7 @@ impl ServerKey {
     /// so a sealed value cannot be moved to another row or column.
     /// Layout: 24-byte nonce || ciphertext+tag.
     pub fn seal(&self, context: &str, plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        let mut nonce = [0u8; 24];
-        random_bytes(&mut nonce)?;
-        let ct = self
-            .cipher()
-            .encrypt(
-                XNonce::from_slice(&nonce),
-                Payload {
-                    msg: plaintext,
-                    aad: aad(context).as_bytes(),
-                },
-            )
-            .map_err(|_| CryptoError::Open)?;
-        let mut out = nonce.to_vec();
-        out.extend_from_slice(&ct);
-        Ok(out)
+        self.seal_with_aad(aad(context).as_bytes(), plaintext)
     }
 
     /// Seals `plaintext` under explicit associated data (for envelopes that carry their
@@ -247,23 +233,7 @@ impl ServerKey {
 
     /// Opens a value sealed by [`ServerKey::seal`] with the same `context`.
     pub fn open(&self, context: &str, sealed: &[u8]) -> Result<SecretString, CryptoError> {
-        if sealed.len() < 24 + 16 {
-            return Err(CryptoError::Open);
-        }
-        let (nonce, ct) = sealed.split_at(24);
-        let plain = self
-            .cipher()
-            .decrypt(
-                XNonce::from_slice(nonce),
-                Payload {
-                    msg: ct,
-                    aad: aad(context).as_bytes(),
-                },
-            )
-            .map_err(|_| CryptoError::Open)?;
-        String::from_utf8(plain)
-            .map(SecretString::new)
-            .map_err(|_| CryptoError::Open)
+        self.open_with_aad(aad(context).as_bytes(), sealed)
     }
 }
 
