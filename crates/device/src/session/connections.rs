@@ -25,17 +25,13 @@ impl Session {
         let named: Vec<&(Integration, bool)> = self
             .integrations
             .iter()
-            .filter(|(i, _)| by_name(&self.display_name(&i.id)))
+            .filter(|(i, _)| by_name(&name_of(i)))
             .collect();
         let matches = if named.is_empty() {
             self.integrations
                 .iter()
                 .filter(|(i, _)| {
-                    by_name(&i.provider)
-                        || Catalog::builtin()
-                            .ok()
-                            .and_then(|c| c.get(&i.provider).ok())
-                            .is_some_and(|p| by_name(&p.name))
+                    by_name(&i.provider) || provider_of(i).is_some_and(|p| by_name(&p.name))
                 })
                 .collect()
         } else {
@@ -75,19 +71,28 @@ impl Session {
     /// that connection and the catalog knows the provider.
     pub fn catalog_entry(&self, id: &str) -> Option<&'static Provider> {
         let (found, _) = self.integrations.iter().find(|(i, _)| i.id == id)?;
-        Catalog::builtin().ok()?.get(&found.provider).ok()
+        provider_of(found)
     }
 
     /// What the user calls the connection `id`: the admin's name for it, else its
     /// provider's name in the catalog, else the id.
     pub fn display_name(&self, id: &str) -> String {
-        let named = self
-            .integrations
+        self.integrations
             .iter()
             .find(|(i, _)| i.id == id)
-            .and_then(|(i, _)| i.display_name.clone());
-        named
-            .or_else(|| self.catalog_entry(id).map(|p| p.name.clone()))
-            .unwrap_or_else(|| id.to_owned())
+            .map_or_else(|| id.to_owned(), |(i, _)| name_of(i))
     }
+}
+
+/// The catalog entry of a connection's provider, if the catalog knows it.
+fn provider_of(i: &Integration) -> Option<&'static Provider> {
+    Catalog::builtin().ok()?.get(&i.provider).ok()
+}
+
+/// A connection's name: the admin's, else its provider's in the catalog, else its id.
+fn name_of(i: &Integration) -> String {
+    i.display_name
+        .clone()
+        .or_else(|| provider_of(i).map(|p| p.name.clone()))
+        .unwrap_or_else(|| i.id.clone())
 }
