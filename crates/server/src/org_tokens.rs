@@ -18,17 +18,11 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
 
-/// The catalog provider a connection is configured from (an org may have several
-/// connections of one provider).
-pub fn catalog_provider(i: &Integration) -> &str {
-    &i.provider
-}
-
 /// The integration's provider, resolved for its environment and parameters.
 pub fn resolve(state: &Shared, i: &Integration) -> ApiResult<ResolvedProvider> {
     state
         .catalog
-        .resolve(catalog_provider(i), &i.environment, &i.params)
+        .resolve(&i.provider, &i.environment, &i.params)
         .filter(|p| p.oauth2().is_some())
         .ok_or_else(|| {
             ApiError::unprocessable(
@@ -161,19 +155,6 @@ impl TokenError {
     }
 }
 
-/// The integration's client secret, if the admin stored one.
-fn client_secret(state: &Shared, i: &Integration) -> ApiResult<Option<SecretString>> {
-    i.client_secret_sealed
-        .as_ref()
-        .map(|sealed| {
-            state
-                .key
-                .open(&secret_context(&i.org_id, &i.id, "client_secret"), sealed)
-        })
-        .transpose()
-        .map_err(ApiError::from)
-}
-
 /// POSTs `form` to the token endpoint with the client's authentication and reads the answer.
 async fn token_request(
     state: &Shared,
@@ -186,7 +167,7 @@ async fn token_request(
         return Err(TokenError::Malformed);
     };
     let client_id = i.client_id.as_deref().unwrap_or_default();
-    let secret = client_secret(state, i).map_err(|_| TokenError::Malformed)?;
+    let secret = state.client_secret(i).map_err(|_| TokenError::Malformed)?;
     let mut request = state
         .http
         .post(oauth.token_url.clone())
@@ -574,7 +555,7 @@ pub async fn revoke(
     };
     let provider = state
         .catalog
-        .resolve(catalog_provider(i), &t.environment, &i.params);
+        .resolve(&i.provider, &t.environment, &i.params);
     let revocation = provider
         .as_ref()
         .and_then(|p| p.oauth2())
@@ -602,7 +583,7 @@ pub async fn revoke(
         )));
     };
     let client_id = i.client_id.as_deref().unwrap_or_default();
-    let secret = client_secret(state, i)?;
+    let secret = state.client_secret(i)?;
     let mut request = state.http.post(revocation.url.clone());
     request = match revocation.method {
         RevocationMethod::Rfc7009Json => {

@@ -76,6 +76,24 @@ pub fn now_millis() -> Millis {
 }
 
 impl Shared {
+    /// The connection's OAuth client secret, opened with the server key, if the admin
+    /// stored one.
+    pub fn client_secret(
+        &self,
+        i: &Integration,
+    ) -> crate::error::ApiResult<Option<latchkey_secret::SecretString>> {
+        i.client_secret_sealed
+            .as_ref()
+            .map(|sealed| {
+                self.key.open(
+                    &crate::crypto::secret_context(&i.org_id, &i.id, "client_secret"),
+                    sealed,
+                )
+            })
+            .transpose()
+            .map_err(crate::error::ApiError::from)
+    }
+
     /// Whether the user of `who` may use `integration` now: enabled, allowed for them
     /// (by user id or SCIM group, [`Integration::allows`]), and not a development provider
     /// in a deployment that did not opt in to those. The user's groups are read only when

@@ -83,13 +83,10 @@ pub fn public_view(
 ) -> ApiResult<IntegrationConfig> {
     let view = super::connection_values::effective(state, i, given);
     // An org connection's client is the server's: a device never runs its OAuth flow.
-    let client_secret = match &i.client_secret_sealed {
-        Some(sealed) if !i.org_wide => Some(
-            state
-                .key
-                .open(&secret_context(&i.org_id, &i.id, "client_secret"), sealed)?,
-        ),
-        _ => None,
+    let client_secret = if i.org_wide {
+        None
+    } else {
+        state.client_secret(i)?
     };
     Ok(IntegrationConfig {
         id: i.id.clone().into(),
