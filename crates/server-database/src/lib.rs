@@ -136,7 +136,12 @@ pub trait Database: Send + Sync + 'static {
     ) -> DbResult<(Device, User)>;
 
     /// The device holding this token hash, revoked or not (the caller decides).
-    async fn device_by_token_hash(&self, token_hash: &[u8]) -> DbResult<Option<Device>>;
+    async fn device_by_token_hash(&self, token_hash: &[u8]) -> DbResult<Option<Device>> {
+        Ok(self
+            .device_and_user_by_token_hash(token_hash)
+            .await?
+            .map(|(device, _)| device))
+    }
     /// The device holding this token hash and its user, in one round trip
     /// (every client request authenticates with it).
     async fn device_and_user_by_token_hash(
@@ -175,7 +180,11 @@ pub trait Database: Send + Sync + 'static {
 
     /// Creates or replaces an integration's configuration. When it goes from
     /// enabled to disabled, its connection records are deleted in the same transaction.
-    async fn put_integration(&self, integration: &Integration, journal: &Journal) -> DbResult<()>;
+    async fn put_integration(&self, integration: &Integration, journal: &Journal) -> DbResult<()> {
+        self.put_integration_excluding(integration, journal, &[])
+            .await
+            .map(|_| ())
+    }
     /// Saves an integration and, in the same transaction, revokes the records of it
     /// held by the users its allow-list leaves out: each user's journal is written
     /// only if that user had records. Returns how many records were revoked.

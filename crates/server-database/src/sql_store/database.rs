@@ -63,19 +63,6 @@ where
         self.closed();
     }
 
-    async fn device_by_token_hash(&self, token_hash: &[u8]) -> DbResult<Option<Device>> {
-        Ok(self
-            .device_and_user_by_token_hash(token_hash)
-            .await?
-            .map(|(device, _)| device))
-    }
-
-    async fn put_integration(&self, i: &Integration, journal: &Journal) -> DbResult<()> {
-        self.put_integration_excluding(i, journal, &[])
-            .await
-            .map(|_| ())
-    }
-
     async fn put_record(
         &self,
         slot: &SlotKey,
