@@ -84,6 +84,11 @@ pub struct Search {
     /// code is in `latchkey-widgets`). Admins pick the defaults from these.
     #[serde(default)]
     pub widgets: Vec<String>,
+    /// The API paths (prefixes under the API base) that search and the widgets call. An
+    /// org connection's users call the provider only on the paths its admin allows, so
+    /// the console offers these there: without them the menu cannot search the org.
+    #[serde(default)]
+    pub api_paths: Vec<String>,
 }
 
 /// The authentication scheme of a provider.

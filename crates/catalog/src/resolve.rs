@@ -297,8 +297,9 @@ impl ResolvedApiKey {
 }
 
 /// `prefix` matches whole segments: `/v1/` matches `/v1/models`, `/abilities` matches
-/// `/abilities` and `/abilities/x` but not `/abilitiesx`.
-pub(crate) fn path_has_prefix(path: &str, prefix: &str) -> bool {
+/// `/abilities` and `/abilities/x` but not `/abilitiesx`. The server's proxies check a
+/// device's call against an allow-list the same way.
+pub fn path_has_prefix(path: &str, prefix: &str) -> bool {
     match path.strip_prefix(prefix) {
         Some(rest) => prefix.ends_with('/') || rest.is_empty() || rest.starts_with('/'),
         None => false,

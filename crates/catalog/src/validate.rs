@@ -114,6 +114,9 @@ fn check_path(id: &str, field: &str, path: &str) -> Result<(), CatalogError> {
 
 pub(crate) fn validate(p: &Provider) -> Result<(), CatalogError> {
     let id = p.id.as_str();
+    for path in p.search.iter().flat_map(|s| &s.api_paths) {
+        check_path(id, "search.api_paths", path)?;
+    }
     if !is_id(id) {
         return Err(CatalogError::invalid(
             id,

@@ -321,3 +321,25 @@ fn error_codes_are_stable() {
         "says what to type: {e}"
     );
 }
+
+#[test]
+fn search_api_paths_are_clean_path_prefixes() {
+    let with = |paths: &str| {
+        format!(
+            "{BASE}\n[search]\nadapter = \"salesforce\"\nweb_hosts = [\"{{api}}\"]\napi_paths = {paths}\n"
+        )
+    };
+    let c = load(&with("[\"/search\", \"/query\"]")).unwrap();
+    let search = c.get("example").unwrap().search.as_ref().unwrap();
+    assert_eq!(search.api_paths, ["/search", "/query"]);
+    for bad in [
+        "[\"search\"]",
+        "[\"/a/../b\"]",
+        "[\"/q?x=1\"]",
+        "[\"//evil\"]",
+    ] {
+        let e = load(&with(bad)).map(|_| ()).unwrap_err();
+        assert_eq!(e.code(), "catalog.invalid", "{bad}: {e}");
+        assert!(e.to_string().contains("search.api_paths"), "{e}");
+    }
+}

@@ -233,6 +233,7 @@ fn entry(p: &Provider) -> CatalogEntry {
             scopes: s.scopes.clone(),
             label: s.label.clone(),
             widgets: s.widgets.clone(),
+            api_paths: s.api_paths.clone(),
         }),
         api_key: p.api_key.as_ref().map(|k| CatalogApiKey {
             header: k.header.to_lowercase(),
@@ -286,6 +287,10 @@ mod tests {
         );
         assert!(sf["oauth2"]["default_scopes"].as_array().unwrap().len() >= 2);
         assert_eq!(sf["search"]["scopes"], json!(["api", "full"]));
+        assert_eq!(
+            sf["search"]["api_paths"],
+            json!(["/search", "/query", "/queryAll"])
+        );
         assert_eq!(catalog.approval_limit("salesforce"), Some(5));
         assert_eq!(catalog.approval_limit("github"), None);
         assert_eq!(catalog.approval_limit("no-such-provider"), None);

@@ -18,6 +18,22 @@ const MAX_PAGES: usize = 10;
 /// left the recycle bin since: refresh in full.
 const DELETIONS_KEPT_SECS: i64 = 14 * 86_400;
 
+/// The API base's path, from the URL the first page of `resource` answered at
+/// (`/services/data/v62.0/query` → `/services/data/v62.0`).
+fn api_path_of(path: &str, resource: &str) -> String {
+    path.strip_suffix(resource)
+        .and_then(|p| p.strip_suffix('/'))
+        .unwrap_or(path)
+        .to_owned()
+}
+
+/// `next` (a nextRecordsUrl) relative to the API base at `api_path`, if it is under it.
+fn under_api<'a>(next: &'a str, api_path: &str) -> Option<&'a str> {
+    next.strip_prefix(api_path)?
+        .strip_prefix('/')
+        .filter(|rest| !rest.is_empty() && !rest.contains("://") && !rest.starts_with('/'))
+}
+
 pub(crate) async fn refresh(
     call: &dyn ProviderCall,
     previous: Option<&Snapshot>,
@@ -40,23 +56,30 @@ pub(crate) async fn refresh(
     let mut request = ApiRequest::get(format!("{resource}?q={}", encode(&soql)));
     let mut rows = Vec::new();
     let mut origin = String::new();
+    let mut api_path = None;
     for _ in 0..MAX_PAGES {
         let response = call.call(request).await?;
         // Links open on the org's own host, where its API answered.
         origin = response.url.origin().ascii_serialization();
+        let api_path = api_path.get_or_insert_with(|| api_path_of(response.url.path(), resource));
         let body = json_answer(call, &response)?;
         let records = list(call, &body, "records")?;
         rows.extend(records.iter().cloned());
         let done = body.get("done").and_then(Value::as_bool).unwrap_or(true);
-        match (done, text(&body, "/nextRecordsUrl")) {
-            (false, Some(next)) if next.starts_with("/services/data/") => {
-                // Relative to the org's host, as Salesforce gives it.
-                request = ApiRequest::get(format!("{origin}{next}"));
+        let next = text(&body, "/nextRecordsUrl");
+        match (done, next.as_deref().and_then(|n| under_api(n, api_path))) {
+            (false, Some(next)) => {
+                // Salesforce names the next page by its path on the org's host, under the
+                // API's own (`/services/data/v62.0/queryAll/01g…-2000`): ask for it relative
+                // to the API base like the first page, so that it goes where the first went
+                // (an org connection's calls go through the Latchkey server, on the paths
+                // its admin allowed: `/queryAll` covers it).
+                request = ApiRequest::get(next.to_owned());
             }
             (false, _) => {
                 return Err(unreadable(
                     call,
-                    "a page said more follow but gave no nextRecordsUrl",
+                    "a page said more follow but gave no nextRecordsUrl under the API's path",
                 ));
             }
             (true, _) => break,
@@ -194,10 +217,24 @@ mod tests {
             targets[1]
         );
         assert_eq!(
-            targets[2],
-            "https://acme.my.salesforce.com/services/data/v62.0/queryAll/01gRO0000016PIAYA2-1",
+            targets[2], "queryAll/01gRO0000016PIAYA2-1",
             "the next page on the org's host"
         );
+        // An org connection's calls go through the Latchkey server, on the paths its admin
+        // allowed; the console offers the catalog's `search.api_paths`: every page is on them.
+        let catalog = latchkey_catalog::Catalog::builtin().unwrap();
+        for id in ["salesforce", "demo-salesforce"] {
+            let declared = &catalog.get(id).unwrap().search.as_ref().unwrap().api_paths;
+            for target in &targets {
+                let path = format!("/{}", target.split('?').next().unwrap());
+                assert!(
+                    declared
+                        .iter()
+                        .any(|p| latchkey_catalog::path_has_prefix(&path, p)),
+                    "{id}: {path} is not under {declared:?}"
+                );
+            }
+        }
         assert_eq!(next.fetched, 2, "two changed rows, not the whole table");
         assert_eq!(
             next.items
@@ -208,6 +245,26 @@ mod tests {
             "the deleted one is gone, the renamed one first"
         );
         assert_eq!(next.cursor.as_deref(), Some("2025-05-04T10:00:00Z"));
+    }
+
+    /// A next page anywhere but under the API's own path (another host, another API) is
+    /// not followed: the widget says the answer was unreadable and asks nothing more.
+    #[tokio::test]
+    async fn a_next_page_outside_the_api_is_not_followed() {
+        for next in [
+            "https://evil.example/services/data/v62.0/query/01g-2000",
+            "/services/apexrest/query/01g-2000",
+            "/services/data/v62.0/",
+        ] {
+            let page = format!(
+                r#"{{"done":false,"nextRecordsUrl":"{next}","records":[{}]}}"#,
+                account(1, "Acme", "2025-05-01T10:00:00.000+0000", None)
+            );
+            let call = Scripted::new(BASE, vec![(200, &page)]);
+            let e = refresh(&call, None, NOW).await.unwrap_err();
+            assert!(matches!(e, WidgetError::Unreadable { .. }), "{next}: {e}");
+            assert_eq!(call.targets().len(), 1, "{next}: followed");
+        }
     }
 
     #[tokio::test]

@@ -302,6 +302,9 @@ pub struct CatalogSearch {
     #[schema(required = true)]
     pub label: Option<String>,
     pub widgets: Vec<String>,
+    /// The API paths search and the widgets call: an org connection needs them in its
+    /// `api_paths` for its users to search from the menu (the console offers them).
+    pub api_paths: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

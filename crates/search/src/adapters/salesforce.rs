@@ -166,6 +166,30 @@ mod tests {
         assert!(target.starts_with("search?q=FIND+%7Bacme*%7D"), "{target}");
     }
 
+    /// An org connection's users reach Salesforce only on the paths its admin allows,
+    /// and the console offers the catalog's `search.api_paths`: search must stay on them.
+    #[tokio::test]
+    async fn search_calls_only_the_paths_the_catalog_declares_for_it() {
+        let catalog = latchkey_catalog::Catalog::builtin().unwrap();
+        for id in ["salesforce", "demo-salesforce"] {
+            let declared = &catalog.get(id).unwrap().search.as_ref().unwrap().api_paths;
+            let call = Scripted::new(
+                "Salesforce",
+                "https://acme.my.salesforce.com/services/data/v62.0",
+                vec![(200, r#"{"searchRecords":[]}"#)],
+            );
+            Salesforce.search(&call, "acme", 20).await.unwrap();
+            let target = &call.targets()[0];
+            let path = format!("/{}", target.split('?').next().unwrap());
+            assert!(
+                declared
+                    .iter()
+                    .any(|p| latchkey_catalog::path_has_prefix(&path, p)),
+                "{id}: {path} is not under {declared:?}"
+            );
+        }
+    }
+
     #[tokio::test]
     async fn an_expired_session_a_daily_limit_and_a_short_term_say_what_to_do() {
         let call = Scripted::new(

@@ -70,7 +70,13 @@ try {
   assert.match(await page.locator('[data-testid=callback-url]').textContent(), /^http:\/\/(127\.0\.0\.1|localhost)(:\d+)?\/callback\//, 'a user connection: the menu\'s loopback callback');
   await page.check('[data-testid=org-wide]');
   assert.equal(await page.locator('[data-testid=callback-url]').textContent(), `${new URL(page.url()).origin}/v1/oauth/callback`, 'org-wide: this server\'s callback to register');
+  assert.equal(await page.inputValue('[data-testid=org-paths]'), '/search /query /queryAll', 'a new org connection starts with the paths search and widgets call');
+  assert.equal(await page.locator('[data-testid=org-search-paths]').count(), 0, 'nothing to add while they are listed');
   await page.fill('[data-testid=org-paths]', '/query /limits');
+  assert.match(await page.locator('[data-testid=org-search-paths]').textContent(), /without\s+\/search \/queryAll\s+users cannot search Demo Salesforce/, 'the console says what search loses');
+  await page.click('[data-testid=org-search-paths-add]');
+  assert.equal(await page.inputValue('[data-testid=org-paths]'), '/query /limits /search /queryAll');
+  assert.equal(await page.locator('[data-testid=org-search-paths]').count(), 0);
   await page.click('form button[type=submit]');
   await page.locator('.confirm button', { hasText: 'Enable' }).click();
   await page.locator('[data-testid=status]', { hasText: /^Enabled$/ }).waitFor();

@@ -97,11 +97,9 @@ pub(crate) fn path_not_allowed() -> ApiError {
 
 /// Whether `path` is one of `api_paths` or under one, by whole segments.
 pub(crate) fn path_allowed(api_paths: &[String], path: &str) -> bool {
-    api_paths.iter().any(|prefix| {
-        path == *prefix
-            || path.starts_with(prefix.as_str())
-                && (prefix.ends_with('/') || path[prefix.len()..].starts_with('/'))
-    })
+    api_paths
+        .iter()
+        .any(|prefix| latchkey_catalog::path_has_prefix(path, prefix))
 }
 
 /// A device's proxied call, checked before anything goes out: the path clean and under

@@ -1033,6 +1033,11 @@ export interface components {
         };
         /** @description Present when the menu and `latchkey search` can search this provider. */
         CatalogSearch: {
+            /**
+             * @description The API paths search and the widgets call: an org connection needs them in its
+             *     `api_paths` for its users to search from the menu (the console offers them).
+             */
+            api_paths: string[];
             label: string | null;
             scopes: string[];
             widgets: string[];
