@@ -91,6 +91,17 @@ pub struct Search {
     pub api_paths: Vec<String>,
 }
 
+impl Search {
+    /// Whether a call to `target` (relative to the API base, with or without its query)
+    /// is on one of [`Search::api_paths`], by whole segments as the server's proxies check.
+    pub fn declares_call(&self, target: &str) -> bool {
+        let path = format!("/{}", target.split('?').next().unwrap_or_default());
+        self.api_paths
+            .iter()
+            .any(|prefix| crate::path_has_prefix(&path, prefix))
+    }
+}
+
 /// The authentication scheme of a provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -332,6 +332,10 @@ fn search_api_paths_are_clean_path_prefixes() {
     let c = load(&with("[\"/search\", \"/query\"]")).unwrap();
     let search = c.get("example").unwrap().search.as_ref().unwrap();
     assert_eq!(search.api_paths, ["/search", "/query"]);
+    assert!(search.declares_call("search?q=FIND+%7Bacme*%7D"));
+    assert!(search.declares_call("query/01g-2000"));
+    assert!(!search.declares_call("queryAll?q=x"), "whole segments only");
+    assert!(!search.declares_call("sobjects/Account"));
     for bad in [
         "[\"search\"]",
         "[\"/a/../b\"]",
