@@ -65,6 +65,6 @@ pub use model::{
 };
 pub use resolve::{
     Params, ResolvedApi, ResolvedApiKey, ResolvedAuth, ResolvedEndpoint, ResolvedOAuth2,
-    ResolvedProvider, ResolvedRevocation, host_matches, path_has_prefix, resolve,
+    ResolvedProvider, ResolvedRevocation, host_matches, path_under_any, resolve,
 };
 pub use template::Template;

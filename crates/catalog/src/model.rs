@@ -96,9 +96,7 @@ impl Search {
     /// is on one of [`Search::api_paths`], by whole segments as the server's proxies check.
     pub fn declares_call(&self, target: &str) -> bool {
         let path = format!("/{}", target.split('?').next().unwrap_or_default());
-        self.api_paths
-            .iter()
-            .any(|prefix| crate::path_has_prefix(&path, prefix))
+        crate::path_under_any(&path, &self.api_paths)
     }
 }
 

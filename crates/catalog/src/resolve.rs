@@ -290,16 +290,19 @@ impl ResolvedApiKey {
         if path.split('/').any(|seg| seg == "." || seg == "..") {
             return false;
         }
-        self.allowed_path_prefixes
-            .iter()
-            .any(|prefix| path_has_prefix(path, prefix))
+        path_under_any(path, &self.allowed_path_prefixes)
     }
 }
 
+/// Whether `path` is under one of `prefixes` ([`path_has_prefix`]): how an API key's
+/// calls, the server's proxies' allow-lists and search's `api_paths` are checked.
+pub fn path_under_any(path: &str, prefixes: &[String]) -> bool {
+    prefixes.iter().any(|prefix| path_has_prefix(path, prefix))
+}
+
 /// `prefix` matches whole segments: `/v1/` matches `/v1/models`, `/abilities` matches
-/// `/abilities` and `/abilities/x` but not `/abilitiesx`. The server's proxies check a
-/// device's call against an allow-list the same way.
-pub fn path_has_prefix(path: &str, prefix: &str) -> bool {
+/// `/abilities` and `/abilities/x` but not `/abilitiesx`.
+fn path_has_prefix(path: &str, prefix: &str) -> bool {
     match path.strip_prefix(prefix) {
         Some(rest) => prefix.ends_with('/') || rest.is_empty() || rest.starts_with('/'),
         None => false,

@@ -10,7 +10,7 @@ use url::Url;
 use crate::environment::{EnvironmentKind, validate_host};
 use crate::error::CatalogError;
 use crate::model::{AuthType, ClientAuth, PlaceholderKind, Provider, RevocationMethod};
-use crate::resolve::{check_value, path_has_prefix, resolve};
+use crate::resolve::{check_value, path_under_any, resolve};
 use crate::template::{Template, is_placeholder_name};
 
 /// Authorization-request parameters the client sets itself; a data file may not override
@@ -114,15 +114,15 @@ fn check_path(id: &str, field: &str, path: &str) -> Result<(), CatalogError> {
 
 pub(crate) fn validate(p: &Provider) -> Result<(), CatalogError> {
     let id = p.id.as_str();
-    for path in p.search.iter().flat_map(|s| &s.api_paths) {
-        check_path(id, "search.api_paths", path)?;
-    }
     if !is_id(id) {
         return Err(CatalogError::invalid(
             id,
             "id",
             "must match ^[a-z0-9][a-z0-9-]*$ and be at most 64 characters",
         ));
+    }
+    for path in p.search.iter().flat_map(|s| &s.api_paths) {
+        check_path(id, "search.api_paths", path)?;
     }
     if p.name.trim().is_empty() || p.name.trim() != p.name || p.name.len() > 80 {
         return Err(CatalogError::invalid(
@@ -408,11 +408,7 @@ pub(crate) fn validate(p: &Provider) -> Result<(), CatalogError> {
             for prefix in &k.allowed_path_prefixes {
                 check_path(id, "api_key.allowed_path_prefixes", prefix)?;
             }
-            if !k
-                .allowed_path_prefixes
-                .iter()
-                .any(|pre| path_has_prefix(&k.test.path, pre))
-            {
+            if !path_under_any(&k.test.path, &k.allowed_path_prefixes) {
                 return Err(CatalogError::invalid(
                     id,
                     "api_key.test.path",

@@ -95,13 +95,6 @@ pub(crate) fn path_not_allowed() -> ApiError {
     )
 }
 
-/// Whether `path` is one of `api_paths` or under one, by whole segments.
-pub(crate) fn path_allowed(api_paths: &[String], path: &str) -> bool {
-    api_paths
-        .iter()
-        .any(|prefix| latchkey_catalog::path_has_prefix(path, prefix))
-}
-
 /// A device's proxied call, checked before anything goes out: the path clean and under
 /// one of the connection's allowed prefixes, the query of a sane size. Answers the path
 /// with its leading `/`.
@@ -117,7 +110,7 @@ pub(crate) fn checked_path(
             "The proxied path must not contain '..', '//', '%', '\\', '?' or '#'.",
         ));
     }
-    if !path_allowed(api_paths, &path) {
+    if !latchkey_catalog::path_under_any(&path, api_paths) {
         return Err(path_not_allowed());
     }
     if let Some(q) = query
