@@ -294,8 +294,9 @@ impl ResolvedApiKey {
     }
 }
 
-/// Whether `path` is under one of `prefixes` ([`path_has_prefix`]): how an API key's
-/// calls, the server's proxies' allow-lists and search's `api_paths` are checked.
+/// Whether `path` is one of `prefixes` or under one by whole segments (`/v1/` covers
+/// `/v1/models`; `/abilities` covers `/abilities/x` but not `/abilitiesx`): how an API
+/// key's calls, the server's proxies' allow-lists and search's `api_paths` are checked.
 pub fn path_under_any(path: &str, prefixes: &[String]) -> bool {
     prefixes.iter().any(|prefix| path_has_prefix(path, prefix))
 }
